@@ -1,0 +1,36 @@
+//! Coffer's domain types, shared by every other crate: money in base units
+//! tied to its asset, assets and chains, typed ids, the invoice lifecycle and
+//! API-key tokens.
+//!
+//! **Architecture invariant:** this crate does no I/O (no network, no files,
+//! no database) and has no floats. Everything here can be unit-tested in
+//! isolation, and a wrong state (an amount without an asset, an invoice id
+//! where a merchant id belongs, an invoice jumping from settled to new)
+//! does not type-check or is refused by a constructor.
+
+#![deny(clippy::float_arithmetic)]
+
+mod asset_book;
+mod auth;
+mod chain;
+mod ids;
+mod invoice;
+mod money;
+mod payment_uri;
+mod time;
+
+pub use asset_book::{AssetBook, AssetLookupError};
+pub use auth::{ApiKeyToken, MalformedToken, RandomnessUnavailable, Scope, Scopes, SecretDigest, UnknownScope};
+pub use chain::ChainId;
+pub use ids::{ApiKeyId, InvalidId, InvoiceId, MerchantId};
+pub use invoice::{
+    DepositAddress, DerivationIndex, HardenedIndex, InvalidTransition, Invoice, InvoiceStatus, UnknownStatus,
+};
+pub use money::{
+    Amount, AmountError, Asset, AssetId, AssetKind, AssetSymbol, InvalidSymbol, MAX_DECIMALS, MoneyError, format_units,
+};
+pub use payment_uri::payment_uri;
+pub use time::Timestamp;
+
+/// Re-exported so that every crate names addresses and amounts with the same types.
+pub use alloy_primitives::{Address, U256};
