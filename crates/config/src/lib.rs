@@ -1,0 +1,221 @@
+//! Coffer's configuration.
+//!
+//! Sources, later ones winning: built-in defaults, the TOML file
+//! (`coffer.toml`), then `COFFER_*` environment variables for the scalar
+//! settings (`COFFER_LISTEN_ADDR`, `COFFER_DATABASE_URL`, `COFFER_DATA_DIR`,
+//! `COFFER_XPUB`, `COFFER_LOG_FORMAT`, …). Chains and assets are lists and
+//! come from the file.
+//!
+//! Every setting is checked once, at start, and a bad one stops the process
+//! with a sentence naming the field. Values that can carry credentials (the
+//! database URL, RPC URLs) or reveal the business (the xpub, which links
+//! every deposit address) are [`Redacted`]: `Debug` never prints them.
+
+mod redacted;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use coffer_domain::{AssetBook, ChainId};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+pub use redacted::Redacted;
+
+/// Environment variables that override settings, without the `COFFER_` prefix.
+pub const ENV_OVERRIDES: [&str; 8] = [
+    "data_dir",
+    "listen_addr",
+    "database_url",
+    "xpub",
+    "log_format",
+    "log_filter",
+    "default_invoice_expiry_secs",
+    "max_invoice_expiry_secs",
+];
+
+/// The whole configuration of a Coffer gateway.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where Coffer keeps its files (the SQLite database by default).
+    pub data_dir: PathBuf,
+    /// Address the HTTP API listens on.
+    pub listen_addr: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`; empty means SQLite at `<data_dir>/coffer.db`.
+    #[serde(default)]
+    pub database_url: Redacted<String>,
+    /// The account-level xpub (`m/44'/60'/0'`) deposit addresses are derived from.
+    #[serde(default)]
+    pub xpub: Redacted<String>,
+    /// `human` (default) or `json` log lines.
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `coffer=debug,info`.
+    pub log_filter: String,
+    /// Invoice lifetime when a request does not say, in seconds.
+    pub default_invoice_expiry_secs: u64,
+    /// The longest lifetime a request may ask for, in seconds.
+    pub max_invoice_expiry_secs: u64,
+    /// The chains Coffer watches.
+    #[serde(default)]
+    pub chains: Vec<ChainConfig>,
+    /// The assets invoices may be priced in.
+    #[serde(default)]
+    pub assets: Vec<AssetConfig>,
+}
+
+/// One EVM chain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// A name for people and logs.
+    pub name: String,
+    /// JSON-RPC endpoint (`http(s)://` or `ws(s)://`); may embed an API key, so redacted.
+    pub rpc_url: Redacted<String>,
+    /// Blocks on top of a payment's block before it counts.
+    pub confirmations: u32,
+}
+
+/// One asset on one chain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetConfig {
+    /// Ticker symbol, such as `USDT`.
+    pub symbol: String,
+    /// The chain it lives on; must be one of `chains`.
+    pub chain_id: u64,
+    /// The ERC-20 contract, or absent for the chain's native coin.
+    #[serde(default)]
+    pub contract: Option<String>,
+    /// Decimals of the base unit.
+    pub decimals: u8,
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable text, for a terminal.
+    #[default]
+    Human,
+    /// One JSON object a line, for a log pipeline.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./coffer-data"),
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: Redacted::default(),
+            xpub: Redacted::default(),
+            log_format: LogFormat::Human,
+            log_filter: "info".into(),
+            default_invoice_expiry_secs: 900,
+            max_invoice_expiry_secs: 7 * 24 * 3600,
+            chains: Vec::new(),
+            assets: Vec::new(),
+        }
+    }
+}
+
+/// A configuration that could not be loaded or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named config file does not exist.
+    #[error("config file {0} does not exist")]
+    FileMissing(PathBuf),
+    /// The file or an environment variable did not parse.
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    /// A setting parsed but makes no sense.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// The setting, as it is spelled in the file (`chains[0].rpc_url`).
+        field: String,
+        /// What is wrong with it, as a sentence.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// The database a config points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, by URL (may carry a password).
+    Postgres(Redacted<String>),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (which must exist if given), then the
+    /// environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::FileMissing(file.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        Self::from_figment(figment.merge(Env::prefixed("COFFER_").only(&ENV_OVERRIDES)))
+    }
+
+    /// Parses and validates a TOML document on top of the defaults (no environment).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Where the data lives.
+    pub fn database(&self) -> DatabaseTarget {
+        let url = self.database_url.expose();
+        if url.is_empty() {
+            DatabaseTarget::Sqlite(self.data_dir.join("coffer.db"))
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            DatabaseTarget::Sqlite(PathBuf::from(path))
+        } else {
+            DatabaseTarget::Postgres(self.database_url.clone())
+        }
+    }
+
+    /// The configured assets, as the domain sees them.
+    pub fn asset_book(&self) -> AssetBook {
+        // `validate` has checked every asset, so nothing is dropped here.
+        AssetBook::new(self.assets.iter().enumerate().filter_map(|(i, a)| validate::asset(i, a, &self.chains).ok()).collect())
+    }
+
+    /// The chain with this id.
+    pub fn chain(&self, chain_id: ChainId) -> Option<&ChainConfig> {
+        self.chains.iter().find(|chain| chain.chain_id == chain_id.0)
+    }
+
+    /// The xpub, or a sentence saying the gateway needs one.
+    pub fn require_xpub(&self) -> Result<&str, ConfigError> {
+        match self.xpub.expose().as_str() {
+            "" => Err(ConfigError::invalid(
+                "xpub",
+                "missing; the gateway needs the account xpub that `coffer signer init` prints on the signer host",
+            )),
+            xpub => Ok(xpub),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

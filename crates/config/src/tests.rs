@@ -1,0 +1,108 @@
+use super::*;
+
+const XPUB: &str = "xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5";
+
+fn full(extra: &str) -> String {
+    format!(
+        r#"
+data_dir = "/tmp/coffer"
+listen_addr = "127.0.0.1:9000"
+xpub = "{XPUB}"
+{extra}
+
+[[chains]]
+chain_id = 31337
+name = "anvil"
+rpc_url = "http://127.0.0.1:8545"
+confirmations = 2
+
+[[assets]]
+symbol = "ETH"
+chain_id = 31337
+decimals = 18
+
+[[assets]]
+symbol = "USDT"
+chain_id = 31337
+contract = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+decimals = 6
+"#
+    )
+}
+
+fn error_of(toml: &str) -> String {
+    Config::from_toml(toml).unwrap_err().to_string()
+}
+
+#[test]
+fn a_full_file_loads() {
+    let config = Config::from_toml(&full("")).unwrap();
+    assert_eq!(config.listen_addr.port(), 9000);
+    assert_eq!(config.database(), DatabaseTarget::Sqlite(PathBuf::from("/tmp/coffer/coffer.db")));
+    assert_eq!(config.asset_book().iter().count(), 2);
+    assert_eq!(config.require_xpub().unwrap(), XPUB);
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let config = Config::from_toml("").unwrap();
+    assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
+    assert!(config.require_xpub().unwrap_err().to_string().starts_with("xpub: missing"));
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases = [
+        (full("").replace("confirmations = 2", "confirmations = 0"), "chains[0].confirmations"),
+        (full("").replace("http://127.0.0.1:8545", "not a url"), "chains[0].rpc_url"),
+        (full("").replace("http://127.0.0.1:8545", "ftp://x"), "chains[0].rpc_url"),
+        (full("").replace("decimals = 6", "decimals = 90"), "assets[1].decimals"),
+        (full("").replace("0xdAC17F958D2ee523a2206206994597C13D831ec7", "0xdac17F958D2ee523a2206206994597C13D831ec7"), "assets[1].contract"),
+        (full("").replace("symbol = \"USDT\"\nchain_id = 31337", "symbol = \"USDT\"\nchain_id = 5"), "assets[1].chain_id"),
+        (full("").replace("symbol = \"USDT\"", "symbol = \"ETH\""), "assets[1].symbol"),
+        (full("").replace("symbol = \"USDT\"", "symbol = \"US DT\""), "assets[1].symbol"),
+        (full("").replace(XPUB, "xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi"), "xpub"),
+        (full("database_url = \"mysql://x\""), "database_url"),
+        (full("default_invoice_expiry_secs = 5"), "default_invoice_expiry_secs"),
+    ];
+    for (toml, field) in cases {
+        let error = error_of(&toml);
+        assert!(error.starts_with(&format!("{field}: ")), "expected an error naming {field}, got: {error}");
+    }
+    assert!(error_of(&full("").replace(XPUB, "xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi")).contains("PRIVATE"));
+}
+
+#[test]
+fn typos_and_wrong_types_are_refused_with_the_key() {
+    let typo = error_of(&full("").replace("confirmations = 2", "confirmation = 2"));
+    assert!(typo.contains("confirmation"), "{typo}");
+    let wrong_type = error_of(&full("").replace("127.0.0.1:9000", "nine thousand"));
+    assert!(wrong_type.contains("listen_addr"), "{wrong_type}");
+}
+
+#[test]
+fn debug_redacts_secrets() {
+    let config = Config::from_toml(&full("database_url = \"postgres://coffer:hunter2@db/coffer\"")).unwrap();
+    let debug = format!("{config:?}");
+    for secret in ["hunter2", XPUB, "127.0.0.1:8545"] {
+        assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+    }
+    assert!(matches!(config.database(), DatabaseTarget::Postgres(_)));
+}
+
+#[test]
+fn the_environment_overrides_the_file_and_missing_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("coffer.toml");
+    std::fs::write(&path, full("")).unwrap();
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("COFFER_LISTEN_ADDR", "127.0.0.1:9999");
+        jail.set_env("COFFER_UNRELATED_SETTING", "ignored");
+        let config = Config::load(Some(&path)).map_err(|e| e.to_string())?;
+        assert_eq!(config.listen_addr.port(), 9999);
+        Ok(())
+    });
+    let missing = Config::load(Some(&dir.path().join("nope.toml"))).unwrap_err().to_string();
+    assert!(missing.contains("nope.toml"), "{missing}");
+}
+

@@ -1,0 +1,107 @@
+//! Checks that a parsed configuration makes sense, naming the field that does not.
+
+use std::collections::HashSet;
+
+use coffer_domain::{Address, Asset, AssetId, AssetKind, AssetSymbol, ChainId, MAX_DECIMALS};
+
+use crate::{AssetConfig, ChainConfig, Config, ConfigError};
+
+/// The most confirmations a chain may ask for: beyond this, a typo is likelier than intent.
+const MAX_CONFIRMATIONS: u32 = 10_000;
+
+impl Config {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("data_dir", "must not be empty"));
+        }
+        database_url(self.database_url.expose())?;
+        if !self.xpub.expose().is_empty() {
+            coffer_xpub::DepositDeriver::from_xpub(self.xpub.expose()).map_err(|e| ConfigError::invalid("xpub", e.to_string()))?;
+        }
+        if self.default_invoice_expiry_secs < 60 {
+            return Err(ConfigError::invalid("default_invoice_expiry_secs", "must be at least 60 seconds"));
+        }
+        if self.max_invoice_expiry_secs < self.default_invoice_expiry_secs {
+            return Err(ConfigError::invalid("max_invoice_expiry_secs", "must not be below default_invoice_expiry_secs"));
+        }
+        tracing_filter(&self.log_filter)?;
+        let mut chain_ids = HashSet::new();
+        for (i, chain) in self.chains.iter().enumerate() {
+            self::chain(i, chain)?;
+            if !chain_ids.insert(chain.chain_id) {
+                return Err(ConfigError::invalid(format!("chains[{i}].chain_id"), format!("chain {} is configured twice", chain.chain_id)));
+            }
+        }
+        let mut asset_ids = HashSet::new();
+        let mut natives = HashSet::new();
+        for (i, config) in self.assets.iter().enumerate() {
+            let asset = asset(i, config, &self.chains)?;
+            if !asset_ids.insert(asset.id) {
+                return Err(ConfigError::invalid(format!("assets[{i}].symbol"), format!("{} is configured twice on chain {}", asset.id.symbol, asset.id.chain_id)));
+            }
+            if asset.kind == AssetKind::Native && !natives.insert(asset.id.chain_id) {
+                return Err(ConfigError::invalid(format!("assets[{i}].contract"), format!("chain {} already has a native asset; a token needs its contract address", asset.id.chain_id)));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn database_url(url: &str) -> Result<(), ConfigError> {
+    let known = url.is_empty() || ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme));
+    if known { Ok(()) } else { Err(ConfigError::invalid("database_url", "must start with sqlite:// or postgres:// (or be empty for SQLite in data_dir)")) }
+}
+
+fn tracing_filter(filter: &str) -> Result<(), ConfigError> {
+    let ok = !filter.trim().is_empty() && filter.chars().all(|c| c.is_ascii_alphanumeric() || "_:=,.-[]{}\"".contains(c));
+    if ok { Ok(()) } else { Err(ConfigError::invalid("log_filter", format!("{filter:?} is not a tracing filter such as \"info\" or \"coffer=debug,info\""))) }
+}
+
+fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
+    let field = |name: &str| format!("chains[{i}].{name}");
+    if chain.chain_id == 0 {
+        return Err(ConfigError::invalid(field("chain_id"), "must be a positive EIP-155 chain id"));
+    }
+    if chain.name.trim().is_empty() || chain.name.len() > 64 {
+        return Err(ConfigError::invalid(field("name"), "must be 1 to 64 characters"));
+    }
+    let url = url::Url::parse(chain.rpc_url.expose()).map_err(|e| ConfigError::invalid(field("rpc_url"), format!("is not a URL ({e})")))?;
+    if !["http", "https", "ws", "wss"].contains(&url.scheme()) {
+        return Err(ConfigError::invalid(field("rpc_url"), format!("scheme {} is not http, https, ws or wss", url.scheme())));
+    }
+    if chain.confirmations == 0 || chain.confirmations > MAX_CONFIRMATIONS {
+        return Err(ConfigError::invalid(field("confirmations"), format!("must be between 1 and {MAX_CONFIRMATIONS}")));
+    }
+    Ok(())
+}
+
+/// Checks one asset entry and turns it into the domain's [`Asset`].
+pub(crate) fn asset(i: usize, config: &AssetConfig, chains: &[ChainConfig]) -> Result<Asset, ConfigError> {
+    let field = |name: &str| format!("assets[{i}].{name}");
+    let symbol: AssetSymbol = config.symbol.parse().map_err(|e: coffer_domain::InvalidSymbol| ConfigError::invalid(field("symbol"), e.to_string()))?;
+    if !chains.iter().any(|chain| chain.chain_id == config.chain_id) {
+        return Err(ConfigError::invalid(field("chain_id"), format!("chain {} is not among the configured chains", config.chain_id)));
+    }
+    if config.decimals > MAX_DECIMALS {
+        return Err(ConfigError::invalid(field("decimals"), format!("must be at most {MAX_DECIMALS}")));
+    }
+    let kind = match &config.contract {
+        None => AssetKind::Native,
+        Some(text) => AssetKind::Erc20 { contract: contract_address(text).map_err(|reason| ConfigError::invalid(field("contract"), reason))? },
+    };
+    Ok(Asset { id: AssetId { chain_id: ChainId(config.chain_id), symbol }, kind, decimals: config.decimals })
+}
+
+/// A contract address; mixed case must carry a valid EIP-55 checksum.
+fn contract_address(text: &str) -> Result<Address, String> {
+    let address: Address = text.parse().map_err(|_| format!("{text:?} is not a 0x-prefixed 20-byte address"))?;
+    let hex = text.trim_start_matches("0x");
+    let mixed_case = hex.chars().any(|c| c.is_ascii_lowercase()) && hex.chars().any(|c| c.is_ascii_uppercase());
+    if mixed_case && address.to_checksum(None) != text {
+        return Err(format!("{text} fails its EIP-55 checksum (a mistyped address?)"));
+    }
+    if address == Address::ZERO {
+        return Err("the zero address is not a token".into());
+    }
+    Ok(address)
+}
