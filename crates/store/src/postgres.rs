@@ -1,0 +1,193 @@
+//! The PostgreSQL store, for production and for several gateway processes
+//! sharing one database. Every write is one statement or one transaction;
+//! uniqueness (addresses, idempotency keys, index reservations) is enforced
+//! by the database itself, so concurrent gateways cannot hand out the same
+//! deposit address or create an invoice twice.
+
+use std::ops::Range;
+use std::str::FromStr as _;
+
+use async_trait::async_trait;
+use coffer_domain::{ApiKeyId, Invoice, InvoiceId, MerchantId, Timestamp};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::reads::shared_reads;
+use crate::rows::{InvoiceParams, InvoiceRow, reserved_range};
+use crate::{ApiKeyRecord, InsertOutcome, InvoiceQuery, Merchant, NewInvoice, Result, Store, StoreError, sql};
+
+/// Connections per gateway process. PostgreSQL group-commits concurrent
+/// transactions itself, so a few more connections than cores pay off.
+const CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store.
+#[derive(Debug)]
+pub struct PgStore {
+    reads: PgPool,
+}
+
+impl PgStore {
+    /// Connects and migrates. The schema is the URL's `search_path`
+    /// (`?options=-c search_path=NAME`), `public` otherwise. Migrations take
+    /// an advisory lock, so gateways starting together do not race.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new().max_connections(CONNECTIONS).connect_with(options).await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { reads: pool })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.reads.close().await;
+    }
+}
+
+shared_reads!(PgStore);
+
+const INSERT_INVOICE: &str = "INSERT INTO invoices (id, merchant_id, status, chain_id, asset, amount, derivation_index, \
+                              address, order_id, metadata, created_at, expires_at, idempotency_key, \
+                              request_fingerprint) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CAST($10 AS JSONB), $11, $12, $13, $14) \
+                              ON CONFLICT (merchant_id, idempotency_key) DO NOTHING";
+
+#[async_trait]
+impl Store for PgStore {
+    async fn bind_xpub(&self, fingerprint: &str) -> Result<()> {
+        // Insert-if-absent then compare: two gateways binding at once both
+        // end up comparing against the single row that won.
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('xpub_fingerprint', $1) ON CONFLICT (key) DO NOTHING")
+            .bind(fingerprint)
+            .execute(&self.reads)
+            .await?;
+        let recorded: String = sqlx::query_scalar(sql::XPUB_FINGERPRINT).fetch_one(&self.reads).await?;
+        if recorded == fingerprint {
+            Ok(())
+        } else {
+            Err(StoreError::XpubMismatch { recorded, configured: fingerprint.to_owned() })
+        }
+    }
+
+    async fn create_merchant(&self, merchant: &Merchant) -> Result<()> {
+        sqlx::query(sql::INSERT_MERCHANT)
+            .bind(merchant.id.as_uuid())
+            .bind(&merchant.name)
+            .bind(merchant.created_at.as_millis())
+            .execute(&self.reads)
+            .await?;
+        Ok(())
+    }
+
+    async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
+        self.read_merchant(id).await
+    }
+
+    async fn merchants(&self) -> Result<Vec<Merchant>> {
+        self.read_merchants().await
+    }
+
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        let result = sqlx::query(sql::INSERT_API_KEY)
+            .bind(key.id.as_uuid())
+            .bind(key.merchant_id.as_uuid())
+            .bind(key.secret_digest.0.as_slice())
+            .bind(key.scopes.to_string())
+            .bind(&key.label)
+            .bind(key.created_at.as_millis())
+            .execute(&self.reads)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                Err(StoreError::UnknownMerchant(key.merchant_id))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn api_key(&self, id: ApiKeyId) -> Result<Option<ApiKeyRecord>> {
+        self.read_api_key(id).await
+    }
+
+    async fn api_keys(&self, merchant_id: MerchantId) -> Result<Vec<ApiKeyRecord>> {
+        self.read_api_keys(merchant_id).await
+    }
+
+    async fn revoke_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<bool> {
+        let done =
+            sqlx::query(sql::REVOKE_API_KEY).bind(id.as_uuid()).bind(at.as_millis()).execute(&self.reads).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reserve_deposit_indices(&self, count: u32) -> Result<Range<u32>> {
+        // One UPDATE is atomic: concurrent reservations, from any number of
+        // processes, serialise on the counter row and get disjoint ranges.
+        let end: i64 =
+            sqlx::query_scalar(sql::RESERVE_DEPOSIT_INDICES).bind(i64::from(count)).fetch_one(&self.reads).await?;
+        reserved_range(end, count)
+    }
+
+    async fn insert_invoice(&self, new: NewInvoice) -> Result<InsertOutcome> {
+        let p = InvoiceParams::new(&new.invoice)?;
+        let result = sqlx::query(INSERT_INVOICE)
+            .bind(p.id)
+            .bind(p.merchant_id)
+            .bind(p.status)
+            .bind(p.chain_id)
+            .bind(p.asset)
+            .bind(p.amount)
+            .bind(p.derivation_index)
+            .bind(p.address)
+            .bind(p.order_id)
+            .bind(p.metadata)
+            .bind(p.created_at)
+            .bind(p.expires_at)
+            .bind(new.idempotency.as_ref().map(|i| i.key.as_str()))
+            .bind(new.idempotency.as_ref().map(|i| i.fingerprint.as_slice()))
+            .execute(&self.reads)
+            .await;
+        let inserted = match result {
+            Ok(done) => done.rows_affected() == 1,
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                return Err(StoreError::UnknownMerchant(new.invoice.merchant_id));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if inserted {
+            return Ok(InsertOutcome::Created(new.invoice));
+        }
+        // Only an idempotency-key conflict is ignored, so the earlier row
+        // exists and is committed (ON CONFLICT waited for it).
+        let Some(idem) = &new.idempotency else {
+            return Err(StoreError::corrupt("invoices", "insert ignored without an idempotency key"));
+        };
+        let row: Option<(Vec<u8>,)> = sqlx::query_as(sql::FINGERPRINT_BY_IDEMPOTENCY_KEY)
+            .bind(p.merchant_id)
+            .bind(&idem.key)
+            .fetch_optional(&self.reads)
+            .await?;
+        match row {
+            Some((fingerprint,)) if fingerprint == idem.fingerprint => {
+                let row: InvoiceRow = sqlx::query_as(sql::INVOICE_BY_IDEMPOTENCY_KEY)
+                    .bind(p.merchant_id)
+                    .bind(&idem.key)
+                    .fetch_one(&self.reads)
+                    .await?;
+                Ok(InsertOutcome::Replayed(Invoice::try_from(row)?))
+            }
+            Some(_) => Ok(InsertOutcome::IdempotencyMismatch),
+            None => Err(StoreError::corrupt("invoices", "idempotent insert ignored but no earlier invoice found")),
+        }
+    }
+
+    async fn invoice(&self, merchant_id: MerchantId, id: InvoiceId) -> Result<Option<Invoice>> {
+        self.read_invoice(merchant_id, id).await
+    }
+
+    async fn invoices(&self, query: InvoiceQuery) -> Result<Vec<Invoice>> {
+        self.read_invoices(query).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read_ping().await
+    }
+}

@@ -1,0 +1,149 @@
+//! Row shapes shared by both backends and their conversion to domain types.
+//!
+//! Both schemas store the same column types as seen from Rust (ids as UUIDs,
+//! times as Unix milliseconds, amounts as decimal text, addresses as 20
+//! bytes), so one row type per table serves SQLite and PostgreSQL alike.
+
+use std::str::FromStr;
+
+use coffer_domain::{
+    Address, Amount, ApiKeyId, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Invoice, InvoiceId,
+    InvoiceStatus, MerchantId, Scopes, SecretDigest, Timestamp, U256,
+};
+use uuid::Uuid;
+
+use crate::{ApiKeyRecord, Merchant, StoreError};
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MerchantRow {
+    id: Uuid,
+    name: String,
+    created_at: i64,
+}
+
+impl From<MerchantRow> for Merchant {
+    fn from(row: MerchantRow) -> Self {
+        Merchant { id: MerchantId::from_uuid(row.id), name: row.name, created_at: Timestamp::from_millis(row.created_at) }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: Uuid,
+    merchant_id: Uuid,
+    secret_digest: Vec<u8>,
+    scopes: String,
+    label: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKeyRecord {
+    type Error = StoreError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, StoreError> {
+        let digest: [u8; 32] =
+            row.secret_digest.try_into().map_err(|_| StoreError::corrupt("api_keys", "digest is not 32 bytes"))?;
+        Ok(ApiKeyRecord {
+            id: ApiKeyId::from_uuid(row.id),
+            merchant_id: MerchantId::from_uuid(row.merchant_id),
+            secret_digest: SecretDigest(digest),
+            scopes: Scopes::from_str(&row.scopes).map_err(|e| StoreError::corrupt("api_keys", e))?,
+            label: row.label,
+            created_at: Timestamp::from_millis(row.created_at),
+            revoked_at: row.revoked_at.map(Timestamp::from_millis),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InvoiceRow {
+    id: Uuid,
+    merchant_id: Uuid,
+    status: String,
+    chain_id: i64,
+    asset: String,
+    amount: String,
+    derivation_index: i64,
+    address: Vec<u8>,
+    order_id: Option<String>,
+    metadata: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl TryFrom<InvoiceRow> for Invoice {
+    type Error = StoreError;
+
+    fn try_from(row: InvoiceRow) -> Result<Self, StoreError> {
+        let bad = |reason: String| StoreError::corrupt("invoices", format!("invoice {}: {reason}", row.id));
+        let chain_id = u64::try_from(row.chain_id).map_err(|_| bad("negative chain id".into()))?;
+        let symbol = AssetSymbol::from_str(&row.asset).map_err(|e| bad(e.to_string()))?;
+        let units = U256::from_str_radix(&row.amount, 10).map_err(|e| bad(format!("amount: {e}")))?;
+        let index = u64::try_from(row.derivation_index)
+            .ok()
+            .and_then(|i| DerivationIndex::try_from(i).ok())
+            .ok_or_else(|| bad("derivation index out of range".into()))?;
+        let address = Address::try_from(row.address.as_slice()).map_err(|_| bad("address is not 20 bytes".into()))?;
+        let metadata = serde_json::from_str(&row.metadata).map_err(|e| bad(format!("metadata: {e}")))?;
+        Ok(Invoice {
+            id: InvoiceId::from_uuid(row.id),
+            merchant_id: MerchantId::from_uuid(row.merchant_id),
+            status: InvoiceStatus::from_str(&row.status).map_err(|e| bad(e.to_string()))?,
+            amount: Amount::from_units(AssetId { chain_id: ChainId(chain_id), symbol }, units),
+            deposit: DepositAddress { index, address },
+            order_id: row.order_id,
+            metadata,
+            created_at: Timestamp::from_millis(row.created_at),
+            expires_at: Timestamp::from_millis(row.expires_at),
+        })
+    }
+}
+
+/// An invoice's columns in the form both backends bind.
+pub(crate) struct InvoiceParams {
+    pub(crate) id: Uuid,
+    pub(crate) merchant_id: Uuid,
+    pub(crate) status: &'static str,
+    pub(crate) chain_id: i64,
+    pub(crate) asset: String,
+    pub(crate) amount: String,
+    pub(crate) derivation_index: i64,
+    pub(crate) address: Vec<u8>,
+    pub(crate) order_id: Option<String>,
+    pub(crate) metadata: String,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+impl InvoiceParams {
+    pub(crate) fn new(invoice: &Invoice) -> Result<Self, StoreError> {
+        let asset = invoice.amount.asset();
+        Ok(Self {
+            id: invoice.id.as_uuid(),
+            merchant_id: invoice.merchant_id.as_uuid(),
+            status: invoice.status.as_str(),
+            chain_id: i64::try_from(asset.chain_id.0)
+                .map_err(|_| StoreError::Conflict(format!("chain id {} does not fit the schema", asset.chain_id)))?,
+            asset: asset.symbol.as_str().to_owned(),
+            amount: invoice.amount.units().to_string(),
+            derivation_index: i64::from(invoice.deposit.index.get()),
+            address: invoice.deposit.address.as_slice().to_vec(),
+            order_id: invoice.order_id.clone(),
+            metadata: serde_json::Value::Object(invoice.metadata.clone()).to_string(),
+            created_at: invoice.created_at.as_millis(),
+            expires_at: invoice.expires_at.as_millis(),
+        })
+    }
+}
+
+/// Checks a counter value read back after reserving `count` indices.
+pub(crate) fn reserved_range(end: i64, count: u32) -> Result<std::ops::Range<u32>, StoreError> {
+    let end = u64::try_from(end).map_err(|_| StoreError::corrupt("counters", "negative deposit index"))?;
+    let start = end.checked_sub(u64::from(count)).ok_or_else(|| StoreError::corrupt("counters", "index underflow"))?;
+    if end > u64::from(DerivationIndex::LIMIT) {
+        return Err(StoreError::IndicesExhausted);
+    }
+    // Both fit in u32: end <= 2^31.
+    Ok(start as u32..end as u32)
+}

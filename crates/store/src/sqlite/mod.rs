@@ -1,0 +1,127 @@
+//! The SQLite store: a pool of read-only connections plus one writer task.
+
+mod ops;
+mod writer;
+
+use std::ops::Range;
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use coffer_domain::{ApiKeyId, Invoice, InvoiceId, MerchantId, Timestamp};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions as _;
+
+use self::writer::Writer;
+use crate::reads::shared_reads;
+use crate::{ApiKeyRecord, InsertOutcome, InvoiceQuery, Merchant, NewInvoice, Result, Store, StoreError};
+
+/// Read connections. Reads never wait on the writer (WAL), so a few
+/// connections keep both cores busy.
+const READ_CONNECTIONS: u32 = 8;
+
+/// Coffer's default store: one SQLite file in WAL mode with `synchronous=FULL`
+/// (a commit survives power loss), written by one group-committing task.
+#[derive(Debug)]
+pub struct SqliteStore {
+    reads: SqlitePool,
+    writer: Writer,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .log_statements(tracing::log::LevelFilter::Trace);
+        let mut write_conn = options.connect().await?;
+        sqlx::migrate!("migrations/sqlite").run(&mut write_conn).await?;
+        let reads = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .min_connections(1)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { reads, writer: Writer::spawn(write_conn) })
+    }
+
+    /// Opens the store at a `sqlite://` URL or plain path.
+    pub async fn open_url(url: &str) -> Result<Self> {
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?;
+        Self::open(options.get_filename()).await
+    }
+
+    /// Closes the read pool; the writer stops when the store is dropped.
+    pub async fn close(&self) {
+        self.reads.close().await;
+    }
+}
+
+shared_reads!(SqliteStore);
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn bind_xpub(&self, fingerprint: &str) -> Result<()> {
+        let fingerprint = fingerprint.to_owned();
+        self.writer.write(move |c| Box::pin(ops::bind_xpub(c, fingerprint))).await
+    }
+
+    async fn create_merchant(&self, merchant: &Merchant) -> Result<()> {
+        let merchant = merchant.clone();
+        self.writer.write(move |c| Box::pin(ops::create_merchant(c, merchant))).await
+    }
+
+    async fn merchant(&self, id: MerchantId) -> Result<Option<Merchant>> {
+        self.read_merchant(id).await
+    }
+
+    async fn merchants(&self) -> Result<Vec<Merchant>> {
+        self.read_merchants().await
+    }
+
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
+        let key = key.clone();
+        self.writer.write(move |c| Box::pin(ops::create_api_key(c, key))).await
+    }
+
+    async fn api_key(&self, id: ApiKeyId) -> Result<Option<ApiKeyRecord>> {
+        self.read_api_key(id).await
+    }
+
+    async fn api_keys(&self, merchant_id: MerchantId) -> Result<Vec<ApiKeyRecord>> {
+        self.read_api_keys(merchant_id).await
+    }
+
+    async fn revoke_api_key(&self, id: ApiKeyId, at: Timestamp) -> Result<bool> {
+        self.writer.write(move |c| Box::pin(ops::revoke_api_key(c, id, at))).await
+    }
+
+    async fn reserve_deposit_indices(&self, count: u32) -> Result<Range<u32>> {
+        self.writer.write(move |c| Box::pin(ops::reserve_deposit_indices(c, count))).await
+    }
+
+    async fn insert_invoice(&self, new: NewInvoice) -> Result<InsertOutcome> {
+        self.writer.write(move |c| Box::pin(ops::insert_invoice(c, new))).await
+    }
+
+    async fn invoice(&self, merchant_id: MerchantId, id: InvoiceId) -> Result<Option<Invoice>> {
+        self.read_invoice(merchant_id, id).await
+    }
+
+    async fn invoices(&self, query: InvoiceQuery) -> Result<Vec<Invoice>> {
+        self.read_invoices(query).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read_ping().await
+    }
+}

@@ -1,0 +1,123 @@
+//! Isolated databases for tests, so that tests run in parallel without
+//! seeing each other's rows: a fresh SQLite file in a temp directory, or a
+//! fresh PostgreSQL schema (dropped again when the test ends).
+//!
+//! PostgreSQL comes from `COFFER_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). If `COFFER_TEST_POSTGRES=skip`
+//! is set, PostgreSQL tests return early; the test command sets it only
+//! outside CI, after printing a banner saying so. Otherwise an unreachable
+//! PostgreSQL fails the test: skipping silently would hide a broken half.
+
+use std::path::PathBuf;
+
+use sqlx::Connection as _;
+
+use crate::Backend;
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Which backend a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A temp SQLite file.
+    Sqlite,
+    /// A fresh schema in the test PostgreSQL.
+    Postgres,
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    backend: Backend,
+    url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+/// Whether PostgreSQL tests were told to skip (`COFFER_TEST_POSTGRES=skip`).
+pub fn postgres_skipped() -> bool {
+    std::env::var("COFFER_TEST_POSTGRES").is_ok_and(|v| v == "skip")
+}
+
+/// The PostgreSQL server tests use.
+pub fn postgres_url() -> String {
+    std::env::var("COFFER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+impl TestDatabase {
+    /// A fresh database of this kind, or `None` if PostgreSQL tests are skipped.
+    ///
+    /// # Panics
+    /// If the database cannot be created: a test cannot go on without it.
+    pub async fn new(kind: Kind) -> Option<Self> {
+        match kind {
+            Kind::Sqlite => Some(Self::sqlite()),
+            Kind::Postgres if postgres_skipped() => None,
+            Kind::Postgres => Some(Self::postgres().await),
+        }
+    }
+
+    fn sqlite() -> Self {
+        #[allow(clippy::expect_used)]
+        let dir = tempfile::tempdir().expect("create a temp dir for SQLite");
+        let path: PathBuf = dir.path().join("coffer.db");
+        Self { url: format!("sqlite://{}", path.display()), backend: Backend::Sqlite(path), cleanup: Cleanup::Sqlite(dir) }
+    }
+
+    #[allow(clippy::expect_used, clippy::panic)]
+    async fn postgres() -> Self {
+        let admin_url = postgres_url();
+        let schema = format!("coffer_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL for tests is unreachable at {admin_url}: {e}. Start it, point COFFER_TEST_POSTGRES_URL \
+                 elsewhere, or (outside CI only) set COFFER_TEST_POSTGRES=skip"
+            )
+        });
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .expect("create a test schema");
+        let _ = conn.close().await;
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+        Self { backend: Backend::Postgres(url.clone()), url, cleanup: Cleanup::Postgres { admin_url, schema } }
+    }
+
+    /// Where the store is, as [`crate::open`] takes it.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The database as a URL, as `coffer.toml`'s `database_url` takes it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Cleanup::Postgres { admin_url, schema } = &self.cleanup else { return };
+        let (admin_url, schema) = (admin_url.clone(), schema.clone());
+        // Drop may run inside or outside a runtime; a thread of its own works in both.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("warning: could not drop test schema {}", self.url);
+        }
+    }
+}
