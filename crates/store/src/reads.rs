@@ -20,10 +20,7 @@ macro_rules! shared_reads {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn read_api_key(
-                &self,
-                id: coffer_domain::ApiKeyId,
-            ) -> $crate::Result<Option<$crate::ApiKeyRecord>> {
+            async fn read_api_key(&self, id: coffer_domain::ApiKeyId) -> $crate::Result<Option<$crate::ApiKeyRecord>> {
                 let row = sqlx::query_as::<_, $crate::rows::ApiKeyRow>($crate::sql::API_KEY)
                     .bind(id.as_uuid())
                     .fetch_optional(&self.reads)

@@ -23,7 +23,11 @@ pub(crate) struct MerchantRow {
 
 impl From<MerchantRow> for Merchant {
     fn from(row: MerchantRow) -> Self {
-        Merchant { id: MerchantId::from_uuid(row.id), name: row.name, created_at: Timestamp::from_millis(row.created_at) }
+        Merchant {
+            id: MerchantId::from_uuid(row.id),
+            name: row.name,
+            created_at: Timestamp::from_millis(row.created_at),
+        }
     }
 }
 

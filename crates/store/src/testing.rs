@@ -14,6 +14,23 @@ use sqlx::Connection as _;
 
 use crate::Backend;
 
+/// Writes one `#[tokio::test]` per backend for each named scenario, in
+/// modules `sqlite` and `postgres`. Each scenario is an
+/// `async fn(coffer_store::testing::Kind)` in scope.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() { super::$scenario($crate::testing::Kind::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() { super::$scenario($crate::testing::Kind::Postgres).await })*
+        }
+    };
+}
+
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Which backend a test runs against.
@@ -66,7 +83,11 @@ impl TestDatabase {
         #[allow(clippy::expect_used)]
         let dir = tempfile::tempdir().expect("create a temp dir for SQLite");
         let path: PathBuf = dir.path().join("coffer.db");
-        Self { url: format!("sqlite://{}", path.display()), backend: Backend::Sqlite(path), cleanup: Cleanup::Sqlite(dir) }
+        Self {
+            url: format!("sqlite://{}", path.display()),
+            backend: Backend::Sqlite(path),
+            cleanup: Cleanup::Sqlite(dir),
+        }
     }
 
     #[allow(clippy::expect_used, clippy::panic)]

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use coffer_domain::{ApiKeyId, Invoice, InvoiceId, MerchantId, Timestamp};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::ConnectOptions as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use self::writer::Writer;
 use crate::reads::shared_reads;

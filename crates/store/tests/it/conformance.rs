@@ -5,15 +5,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use coffer_domain::{
-    Address, Amount, ApiKeyToken, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Invoice,
-    InvoiceId, InvoiceStatus, MerchantId, Scopes, Timestamp, U256,
+    Address, Amount, ApiKeyToken, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Invoice, InvoiceId,
+    InvoiceStatus, MerchantId, Scopes, Timestamp, U256,
 };
 use coffer_store::testing::{Kind, TestDatabase};
 use coffer_store::{
     ApiKeyRecord, Idempotency, InsertOutcome, InvoiceQuery, Merchant, NewInvoice, Store, StoreError, open,
 };
 
-use crate::on_both_backends;
+use coffer_store::on_both_backends;
 
 on_both_backends!(
     merchants_and_api_keys_round_trip,

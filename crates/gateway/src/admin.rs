@@ -1,0 +1,65 @@
+//! Operator actions behind `coffer merchant …` and `coffer apikey …`.
+
+use coffer_domain::{ApiKeyId, ApiKeyToken, MerchantId, RandomnessUnavailable, Scopes, Timestamp};
+use coffer_store::{ApiKeyRecord, Merchant, Store, StoreError};
+
+/// Why an operator action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No randomness for a new key.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+    /// A merchant name must be 1 to 200 characters.
+    #[error("a merchant name is 1 to 200 characters")]
+    BadName,
+    /// A key with no scope could do nothing.
+    #[error("give the key at least one scope (invoices:read, invoices:write)")]
+    NoScopes,
+    /// No such key.
+    #[error("no API key {0}, or it is already revoked")]
+    NoSuchKey(ApiKeyId),
+}
+
+/// Creates a merchant.
+pub async fn create_merchant(store: &dyn Store, name: &str) -> Result<Merchant, AdminError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AdminError::BadName);
+    }
+    let merchant = Merchant { id: MerchantId::new(), name: name.to_owned(), created_at: Timestamp::now() };
+    store.create_merchant(&merchant).await?;
+    Ok(merchant)
+}
+
+/// Creates an API key. The returned token is the only copy of its secret:
+/// the store keeps a digest.
+pub async fn create_api_key(
+    store: &dyn Store,
+    merchant_id: MerchantId,
+    scopes: Scopes,
+    label: &str,
+) -> Result<(ApiKeyToken, ApiKeyRecord), AdminError> {
+    if scopes.is_empty() {
+        return Err(AdminError::NoScopes);
+    }
+    let token = ApiKeyToken::generate()?;
+    let record = ApiKeyRecord {
+        id: token.id(),
+        merchant_id,
+        secret_digest: token.digest(),
+        scopes,
+        label: label.to_owned(),
+        created_at: Timestamp::now(),
+        revoked_at: None,
+    };
+    store.create_api_key(&record).await?;
+    Ok((token, record))
+}
+
+/// Revokes a key; every gateway refuses it within [`crate::KEY_CACHE_TTL`].
+pub async fn revoke_api_key(store: &dyn Store, id: ApiKeyId) -> Result<(), AdminError> {
+    if store.revoke_api_key(id, Timestamp::now()).await? { Ok(()) } else { Err(AdminError::NoSuchKey(id)) }
+}

@@ -1,0 +1,140 @@
+//! The API's error contract: every failure is `{"error":{"code","message"}}`
+//! with a stable, documented `code` that clients may switch on, and a
+//! `message` for people that may change.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Stable machine-readable error codes. Renaming one breaks clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body is not valid JSON (400).
+    InvalidJson,
+    /// The JSON is well-formed but a field is missing, unknown or of the wrong type,
+    /// or a header or query parameter is malformed (422).
+    InvalidRequest,
+    /// The amount is zero, negative, malformed or more precise than the asset allows (422).
+    InvalidAmount,
+    /// The asset is not accepted by this gateway, or not on the requested chain (422).
+    UnknownAsset,
+    /// The chain is not configured (422).
+    UnknownChain,
+    /// The body is larger than 64 KiB (413).
+    BodyTooLarge,
+    /// The body is not declared as `application/json` (415).
+    UnsupportedMediaType,
+    /// No API key, or one that is malformed, unknown or revoked (401).
+    Unauthorized,
+    /// The key is valid but lacks the scope this route needs (403).
+    InsufficientScope,
+    /// No such resource for this merchant (404). Another merchant's ids answer this too.
+    NotFound,
+    /// The route exists but not with this method (405).
+    MethodNotAllowed,
+    /// The `Idempotency-Key` was used before with a different request (409).
+    IdempotencyConflict,
+    /// The pagination cursor is not one this API issued (422).
+    InvalidCursor,
+    /// The page size is not between 1 and 100 (422).
+    InvalidLimit,
+    /// Something broke inside the gateway; the request id in the log tells what (500).
+    Internal,
+    /// A dependency (the database) is unavailable; retry later (503).
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            InvalidJson => StatusCode::BAD_REQUEST,
+            InvalidRequest | InvalidAmount | UnknownAsset | UnknownChain | InvalidCursor | InvalidLimit => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Unauthorized => StatusCode::UNAUTHORIZED,
+            InsufficientScope => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            IdempotencyConflict => StatusCode::CONFLICT,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+}
+
+/// The JSON shape of an error answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable machine-readable code.
+    code: ErrorCode,
+    /// Explanation for people; wording may change.
+    message: String,
+}
+
+impl ApiError {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    /// Its code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// 404, worded the same whether the id is malformed, unknown or another merchant's.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("no such {what}"))
+    }
+
+    /// A failure the client cannot fix. The details go to the log (with the
+    /// request id), not to the client.
+    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "internal error");
+        Self::new(ErrorCode::Internal, "internal error; the gateway log has the details under this request's id")
+    }
+}
+
+impl From<coffer_store::StoreError> for ApiError {
+    fn from(err: coffer_store::StoreError) -> Self {
+        use coffer_store::StoreError;
+        match err {
+            StoreError::Unavailable(_) | StoreError::CommitFailed(_) | StoreError::Closed => {
+                tracing::error!(error = %err, "database unavailable");
+                Self::new(ErrorCode::Unavailable, "the database is unavailable; retry later")
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

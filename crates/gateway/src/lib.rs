@@ -1,0 +1,168 @@
+//! Coffer's gateway: the HTTP API merchants call.
+//!
+//! **Architecture invariant:** this crate never holds, loads or links code
+//! that loads a private key. Deposit addresses are derived from an xpub
+//! (public material only); anything that signs lives in `coffer-signer`, in
+//! another process. `tests/it/boundary.rs` fails the build if this crate's
+//! dependency graph ever reaches signing code.
+
+mod address_pool;
+pub mod admin;
+mod auth;
+mod error;
+mod extract;
+mod metrics;
+mod routes;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use coffer_config::{Config, DatabaseTarget};
+use coffer_domain::{AssetBook, DerivationIndex};
+use coffer_store::{Backend, Store};
+use coffer_xpub::DepositDeriver;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::KEY_CACHE_TTL;
+pub use error::{ApiError, ErrorCode};
+pub use routes::invoices::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+pub use state::ExpiryPolicy;
+
+use crate::address_pool::AddressPool;
+use crate::state::AppState;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration lacks something the gateway needs.
+    #[error(transparent)]
+    Config(#[from] coffer_config::ConfigError),
+    /// The xpub does not parse or derive.
+    #[error("xpub: {0}")]
+    Xpub(#[from] coffer_xpub::XpubError),
+    /// The database could not be opened, migrated or bound to the xpub.
+    #[error(transparent)]
+    Store(#[from] coffer_store::StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Everything the gateway runs on, already opened.
+#[derive(Debug)]
+pub struct GatewayParts {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Accepted assets.
+    pub assets: AssetBook,
+    /// Public-only address derivation.
+    pub deriver: DepositDeriver,
+    /// Invoice lifetimes.
+    pub expiry: ExpiryPolicy,
+}
+
+impl GatewayParts {
+    /// Opens the database the configuration names and reads the xpub.
+    pub async fn from_config(config: &Config) -> Result<Self, StartError> {
+        let deriver = DepositDeriver::from_xpub(config.require_xpub()?)?;
+        let backend = match config.database() {
+            DatabaseTarget::Sqlite(path) => Backend::Sqlite(path),
+            DatabaseTarget::Postgres(url) => Backend::Postgres(url.expose().clone()),
+        };
+        let store = coffer_store::open(&backend).await?;
+        Ok(Self {
+            store,
+            assets: config.asset_book(),
+            deriver,
+            expiry: ExpiryPolicy {
+                default_secs: config.default_invoice_expiry_secs,
+                max_secs: config.max_invoice_expiry_secs,
+            },
+        })
+    }
+}
+
+/// A bound, ready-to-serve gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Gateway {
+    /// Binds `addr` (port 0 picks a free port), checks that the database
+    /// belongs to this xpub, and starts deriving deposit addresses.
+    pub async fn bind(addr: SocketAddr, parts: GatewayParts) -> Result<Self, StartError> {
+        // The first deposit address names the wallet: a database refuses a second one.
+        let first = parts.deriver.derive(DerivationIndex::try_from(0u64).unwrap_or_else(|_| unreachable!()))?;
+        parts.store.bind_xpub(&first.address.to_checksum(None)).await?;
+        let state = AppState {
+            addresses: Arc::new(AddressPool::start(parts.store.clone(), parts.deriver)),
+            store: parts.store,
+            assets: Arc::new(parts.assets),
+            keys: Arc::default(),
+            metrics: Arc::default(),
+            expiry: parts.expiry,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+        Ok(Self { listener, router: router(state) })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let (api, openapi) = routes::api().split_for_parts();
+    let openapi = Arc::new(openapi);
+    api.route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
+        .route("/metrics", get(metrics::serve))
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not accept that method")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record))
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::new(ErrorCode::Internal, "internal error"))
+        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(|response: &axum::response::Response, latency: Duration, _: &tracing::Span| {
+                    tracing::info!(status = response.status().as_u16(), latency_us = latency.as_micros() as u64, "answered");
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

@@ -1,0 +1,326 @@
+//! `/v1/invoices`: create, fetch and list a merchant's invoices.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use coffer_domain::{Asset, AssetSymbol, ChainId, Invoice, InvoiceId, InvoiceStatus, Timestamp, payment_uri};
+use coffer_store::{Idempotency, InsertOutcome, InvoiceQuery, NewInvoice};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{CanRead, CanWrite};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+
+/// Header a client sets to make `POST /v1/invoices` safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Header set on an answer replayed for a repeated idempotency key.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+const MAX_ORDER_ID: usize = 200;
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+const DEFAULT_PAGE: u32 = 20;
+const MAX_PAGE: u32 = 100;
+
+/// A request for a new invoice. Only `amount` and `asset` are required.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateInvoice {
+    /// The price as a decimal string in the asset's unit (`"12.50"`), never a
+    /// JSON number: floats cannot carry money exactly.
+    #[schema(value_type = String, example = "12.50")]
+    amount: Value,
+    /// Asset symbol, case-insensitive (`USDT`, `ETH`).
+    #[schema(example = "USDT")]
+    asset: String,
+    /// The chain to pay on; needed only when the asset is on several.
+    #[schema(example = 31337)]
+    chain_id: Option<u64>,
+    /// The merchant's own reference, up to 200 characters.
+    #[schema(example = "A-1")]
+    order_id: Option<String>,
+    /// Any JSON object; returned as given.
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<Map<String, Value>>,
+    /// Seconds until the invoice expires; default and maximum come from the configuration (minimum 60).
+    #[schema(example = 900)]
+    expires_in_secs: Option<u64>,
+}
+
+/// An invoice as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InvoiceView {
+    /// `inv_…`
+    #[schema(value_type = String, example = "inv_0195f3a0c1b27c3e9a4d5e6f70812345")]
+    id: InvoiceId,
+    /// `new`, `processing`, `settled`, `expired` or `invalid`.
+    #[schema(example = "new")]
+    status: &'static str,
+    /// The price in the asset's unit, as a decimal string; `null` only if the
+    /// asset has since been removed from the configuration.
+    #[schema(example = "12.5")]
+    amount: Option<String>,
+    /// The price in the asset's base units (for USDT, millionths), as a decimal string.
+    #[schema(example = "12500000")]
+    amount_units: String,
+    /// Asset symbol.
+    #[schema(example = "USDT")]
+    asset: String,
+    /// EVM chain id.
+    #[schema(example = 31337)]
+    chain_id: u64,
+    /// Where to pay: unique to this invoice (EIP-55 checksummed).
+    address: String,
+    /// EIP-681 payment request for wallets and QR codes; `null` as for `amount`.
+    payment_uri: Option<String>,
+    /// The merchant's reference.
+    order_id: Option<String>,
+    /// The merchant's JSON object.
+    #[schema(value_type = Object)]
+    metadata: Map<String, Value>,
+    /// RFC 3339.
+    expires_at: String,
+    /// RFC 3339.
+    created_at: String,
+}
+
+impl InvoiceView {
+    fn new(invoice: Invoice, asset: Option<&Asset>) -> Self {
+        let address = invoice.deposit.address;
+        Self {
+            id: invoice.id,
+            status: invoice.status.as_str(),
+            amount: asset.map(|a| a.format_amount(&invoice.amount)),
+            amount_units: invoice.amount.units().to_string(),
+            asset: invoice.amount.asset().symbol.to_string(),
+            chain_id: invoice.amount.asset().chain_id.0,
+            address: address.to_checksum(None),
+            payment_uri: asset.map(|a| payment_uri(a, address, &invoice.amount)),
+            order_id: invoice.order_id,
+            metadata: invoice.metadata,
+            expires_at: invoice.expires_at.to_rfc3339(),
+            created_at: invoice.created_at.to_rfc3339(),
+        }
+    }
+}
+
+fn view(state: &AppState, invoice: Invoice) -> InvoiceView {
+    let asset = state.assets.get(invoice.amount.asset());
+    InvoiceView::new(invoice, asset)
+}
+
+fn invalid(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
+}
+
+/// The request, checked and in domain terms.
+struct Validated {
+    asset: Asset,
+    invoice_template: (coffer_domain::Amount, Option<String>, Map<String, Value>, u64),
+}
+
+fn validate(state: &AppState, req: CreateInvoice) -> Result<Validated, ApiError> {
+    use coffer_domain::AssetLookupError as L;
+    let symbol: AssetSymbol =
+        req.asset.parse().map_err(|e: coffer_domain::InvalidSymbol| invalid(ErrorCode::UnknownAsset, e.to_string()))?;
+    let asset = state.assets.resolve(symbol, req.chain_id.map(ChainId)).map_err(|e| match e {
+        L::UnknownChain(_) => invalid(ErrorCode::UnknownChain, e.to_string()),
+        L::UnknownAsset { .. } | L::NotOnChain { .. } => invalid(ErrorCode::UnknownAsset, e.to_string()),
+        L::Ambiguous { .. } => invalid(ErrorCode::InvalidRequest, e.to_string()),
+    })?;
+    let Value::String(text) = &req.amount else {
+        return Err(invalid(
+            ErrorCode::InvalidAmount,
+            "amount must be a decimal string such as \"12.50\", not a JSON number",
+        ));
+    };
+    let amount = asset.parse_amount(text).map_err(|e| invalid(ErrorCode::InvalidAmount, e.to_string()))?;
+    if amount.is_zero() {
+        return Err(invalid(ErrorCode::InvalidAmount, "amount must be greater than zero"));
+    }
+    if let Some(order_id) = &req.order_id
+        && (order_id.is_empty() || order_id.chars().count() > MAX_ORDER_ID)
+    {
+        return Err(invalid(ErrorCode::InvalidRequest, format!("order_id must be 1 to {MAX_ORDER_ID} characters")));
+    }
+    let expiry = req.expires_in_secs.unwrap_or(state.expiry.default_secs);
+    if !(60..=state.expiry.max_secs).contains(&expiry) {
+        return Err(invalid(
+            ErrorCode::InvalidRequest,
+            format!("expires_in_secs must be between 60 and {}", state.expiry.max_secs),
+        ));
+    }
+    Ok(Validated {
+        asset: asset.clone(),
+        invoice_template: (amount, req.order_id, req.metadata.unwrap_or_default(), expiry),
+    })
+}
+
+/// SHA-256 over the request as understood (not as spelled), so that a retry
+/// that differs only in whitespace, key order or `usdt` vs `USDT` matches.
+fn fingerprint(validated: &Validated) -> [u8; 32] {
+    let (amount, order_id, metadata, expiry) = &validated.invoice_template;
+    let normal = serde_json::json!({
+        "asset": validated.asset.id.to_string(),
+        "units": amount.units().to_string(),
+        "order_id": order_id,
+        "metadata": metadata,
+        "expires_in_secs": expiry,
+    });
+    Sha256::digest(normal.to_string().as_bytes()).into()
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=MAX_IDEMPOTENCY_KEY).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
+    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
+        invalid(
+            ErrorCode::InvalidRequest,
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        )
+    })
+}
+
+/// Creates an invoice with a fresh deposit address.
+#[utoipa::path(post, path = "/v1/invoices", tag = "invoices", request_body = CreateInvoice,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the same invoice")),
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "Created (or replayed, with `Idempotent-Replayed: true`)", body = InvoiceView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    CanWrite(caller): CanWrite,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CreateInvoice>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let validated = validate(&state, request)?;
+    let idempotency = key.map(|key| Idempotency { key, fingerprint: fingerprint(&validated) });
+    let deposit = state.addresses.take().await.map_err(|e| {
+        tracing::error!(error = %e, "no deposit address available");
+        ApiError::new(ErrorCode::Unavailable, "no deposit address available; retry later")
+    })?;
+    let (amount, order_id, metadata, expiry) = validated.invoice_template;
+    let now = Timestamp::now();
+    let invoice = Invoice {
+        id: InvoiceId::new(),
+        merchant_id: caller.merchant_id,
+        status: InvoiceStatus::New,
+        amount,
+        deposit,
+        order_id,
+        metadata,
+        created_at: now,
+        expires_at: now.plus_secs(expiry),
+    };
+    let (invoice, replayed) = match state.store.insert_invoice(NewInvoice { invoice, idempotency }).await? {
+        InsertOutcome::Created(invoice) => {
+            state.metrics.invoices_created.inc();
+            tracing::info!(invoice = %invoice.id, index = %invoice.deposit.index, "invoice created");
+            (invoice, false)
+        }
+        InsertOutcome::Replayed(invoice) => {
+            state.addresses.give_back(deposit);
+            (invoice, true)
+        }
+        InsertOutcome::IdempotencyMismatch => {
+            state.addresses.give_back(deposit);
+            return Err(invalid(
+                ErrorCode::IdempotencyConflict,
+                "this Idempotency-Key was already used with a different request",
+            ));
+        }
+    };
+    let location = format!("/v1/invoices/{}", invoice.id);
+    let mut response = (StatusCode::CREATED, Json(view(&state, invoice))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if replayed {
+        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// One invoice. Another merchant's invoice answers 404, as an unknown one does.
+#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "invoices",
+    params(("id" = String, Path, description = "Invoice id, `inv_…`")),
+    security(("api_key" = [])),
+    responses((status = 200, body = InvoiceView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    CanRead(caller): CanRead,
+    Path(id): Path<String>,
+) -> Result<Json<InvoiceView>, ApiError> {
+    let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
+    let invoice = state.store.invoice(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("invoice"))?;
+    Ok(Json(view(&state, invoice)))
+}
+
+/// Query parameters of the invoice list. Empty values count as absent.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only invoices in this state.
+    status: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<String>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of invoices, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InvoicePage {
+    data: Vec<InvoiceView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(value_type = Option<String>)]
+    next_cursor: Option<InvoiceId>,
+}
+
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// The merchant's invoices, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/invoices", tag = "invoices", params(ListParams),
+    security(("api_key" = [])),
+    responses((status = 200, body = InvoicePage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    CanRead(caller): CanRead,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<InvoicePage>, ApiError> {
+    let limit = match present(params.limit) {
+        None => DEFAULT_PAGE,
+        Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+            invalid(ErrorCode::InvalidLimit, format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+        })?,
+    };
+    let status = present(params.status).map(|s| s.parse::<InvoiceStatus>()).transpose().map_err(|e| {
+        invalid(ErrorCode::InvalidRequest, format!("{e}; expected new, processing, settled, expired or invalid"))
+    })?;
+    let before = present(params.cursor)
+        .map(|c| c.parse::<InvoiceId>())
+        .transpose()
+        .map_err(|_| invalid(ErrorCode::InvalidCursor, "cursor must be a next_cursor value from a previous page"))?;
+    // One more than asked tells whether another page follows.
+    let query = InvoiceQuery { merchant_id: caller.merchant_id, status, before, limit: limit + 1 };
+    let mut invoices = state.store.invoices(query).await?;
+    let more = invoices.len() > limit as usize;
+    invoices.truncate(limit as usize);
+    let next_cursor = if more { invoices.last().map(|i| i.id) } else { None };
+    Ok(Json(InvoicePage { data: invoices.into_iter().map(|i| view(&state, i)).collect(), next_cursor }))
+}

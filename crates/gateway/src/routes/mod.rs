@@ -1,0 +1,42 @@
+//! The HTTP routes and the OpenAPI document generated from them.
+
+pub(crate) mod invoices;
+pub(crate) mod system;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Coffer API", description = "Invoices for crypto payments. Authenticate with `Authorization: Bearer coffer_sk_…`."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorCode)),
+    tags((name = "invoices", description = "Create and read invoices"), (name = "system", description = "Health and metrics"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("coffer_sk_…").build(),
+            ),
+        );
+    }
+}
+
+/// Every documented route, with its OpenAPI description.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(invoices::create, invoices::list))
+        .routes(routes!(invoices::get))
+        .routes(routes!(system::healthz))
+}

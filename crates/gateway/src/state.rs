@@ -1,0 +1,30 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use coffer_domain::AssetBook;
+use coffer_store::Store;
+
+use crate::address_pool::AddressPool;
+use crate::auth::KeyCache;
+use crate::metrics::Metrics;
+
+/// Invoice lifetime rules, from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpiryPolicy {
+    /// Lifetime when a request does not ask for one, in seconds.
+    pub default_secs: u64,
+    /// The longest lifetime a request may ask for, in seconds.
+    pub max_secs: u64,
+}
+
+/// The shared state; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) assets: Arc<AssetBook>,
+    pub(crate) addresses: Arc<AddressPool>,
+    pub(crate) keys: Arc<KeyCache>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) expiry: ExpiryPolicy,
+}

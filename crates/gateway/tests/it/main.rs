@@ -1,0 +1,10 @@
+//! Gateway integration tests: a real server on port 0, a fresh database per
+//! test, real HTTP. Every scenario runs on SQLite and on PostgreSQL.
+
+mod addresses;
+mod auth;
+mod boundary;
+mod errors;
+mod helpers;
+mod invoices;
+mod system;
