@@ -197,7 +197,9 @@ impl Config {
     /// The configured assets, as the domain sees them.
     pub fn asset_book(&self) -> AssetBook {
         // `validate` has checked every asset, so nothing is dropped here.
-        AssetBook::new(self.assets.iter().enumerate().filter_map(|(i, a)| validate::asset(i, a, &self.chains).ok()).collect())
+        AssetBook::new(
+            self.assets.iter().enumerate().filter_map(|(i, a)| validate::asset(i, a, &self.chains).ok()).collect(),
+        )
     }
 
     /// The chain with this id.

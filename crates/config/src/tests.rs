@@ -1,6 +1,7 @@
 use super::*;
 
-const XPUB: &str = "xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5";
+const XPUB: &str =
+    "xpub6D4BDPcP2GT577Vvch3R8wDkScZWzQzMMUm3PWbmWvVJrZwQY4VUNgqFJPMM3No2dFDFGTsxxpG5uJh7n7epu4trkrX7x7DogT5Uv6fcLW5";
 
 fn full(extra: &str) -> String {
     format!(
@@ -95,6 +96,7 @@ fn the_environment_overrides_the_file_and_missing_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("coffer.toml");
     std::fs::write(&path, full("")).unwrap();
+    #[allow(clippy::result_large_err)] // figment::Error is large; this is its own test helper
     figment::Jail::expect_with(|jail| {
         jail.set_env("COFFER_LISTEN_ADDR", "127.0.0.1:9999");
         jail.set_env("COFFER_UNRELATED_SETTING", "ignored");
@@ -105,4 +107,3 @@ fn the_environment_overrides_the_file_and_missing_files_are_named() {
     let missing = Config::load(Some(&dir.path().join("nope.toml"))).unwrap_err().to_string();
     assert!(missing.contains("nope.toml"), "{missing}");
 }
-

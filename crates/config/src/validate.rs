@@ -16,20 +16,27 @@ impl Config {
         }
         database_url(self.database_url.expose())?;
         if !self.xpub.expose().is_empty() {
-            coffer_xpub::DepositDeriver::from_xpub(self.xpub.expose()).map_err(|e| ConfigError::invalid("xpub", e.to_string()))?;
+            coffer_xpub::DepositDeriver::from_xpub(self.xpub.expose())
+                .map_err(|e| ConfigError::invalid("xpub", e.to_string()))?;
         }
         if self.default_invoice_expiry_secs < 60 {
             return Err(ConfigError::invalid("default_invoice_expiry_secs", "must be at least 60 seconds"));
         }
         if self.max_invoice_expiry_secs < self.default_invoice_expiry_secs {
-            return Err(ConfigError::invalid("max_invoice_expiry_secs", "must not be below default_invoice_expiry_secs"));
+            return Err(ConfigError::invalid(
+                "max_invoice_expiry_secs",
+                "must not be below default_invoice_expiry_secs",
+            ));
         }
         tracing_filter(&self.log_filter)?;
         let mut chain_ids = HashSet::new();
         for (i, chain) in self.chains.iter().enumerate() {
             self::chain(i, chain)?;
             if !chain_ids.insert(chain.chain_id) {
-                return Err(ConfigError::invalid(format!("chains[{i}].chain_id"), format!("chain {} is configured twice", chain.chain_id)));
+                return Err(ConfigError::invalid(
+                    format!("chains[{i}].chain_id"),
+                    format!("chain {} is configured twice", chain.chain_id),
+                ));
             }
         }
         let mut asset_ids = HashSet::new();
@@ -37,10 +44,19 @@ impl Config {
         for (i, config) in self.assets.iter().enumerate() {
             let asset = asset(i, config, &self.chains)?;
             if !asset_ids.insert(asset.id) {
-                return Err(ConfigError::invalid(format!("assets[{i}].symbol"), format!("{} is configured twice on chain {}", asset.id.symbol, asset.id.chain_id)));
+                return Err(ConfigError::invalid(
+                    format!("assets[{i}].symbol"),
+                    format!("{} is configured twice on chain {}", asset.id.symbol, asset.id.chain_id),
+                ));
             }
             if asset.kind == AssetKind::Native && !natives.insert(asset.id.chain_id) {
-                return Err(ConfigError::invalid(format!("assets[{i}].contract"), format!("chain {} already has a native asset; a token needs its contract address", asset.id.chain_id)));
+                return Err(ConfigError::invalid(
+                    format!("assets[{i}].contract"),
+                    format!(
+                        "chain {} already has a native asset; a token needs its contract address",
+                        asset.id.chain_id
+                    ),
+                ));
             }
         }
         Ok(())
@@ -48,13 +64,29 @@ impl Config {
 }
 
 fn database_url(url: &str) -> Result<(), ConfigError> {
-    let known = url.is_empty() || ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme));
-    if known { Ok(()) } else { Err(ConfigError::invalid("database_url", "must start with sqlite:// or postgres:// (or be empty for SQLite in data_dir)")) }
+    let known =
+        url.is_empty() || ["sqlite:", "postgres://", "postgresql://"].iter().any(|scheme| url.starts_with(scheme));
+    if known {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "database_url",
+            "must start with sqlite:// or postgres:// (or be empty for SQLite in data_dir)",
+        ))
+    }
 }
 
 fn tracing_filter(filter: &str) -> Result<(), ConfigError> {
-    let ok = !filter.trim().is_empty() && filter.chars().all(|c| c.is_ascii_alphanumeric() || "_:=,.-[]{}\"".contains(c));
-    if ok { Ok(()) } else { Err(ConfigError::invalid("log_filter", format!("{filter:?} is not a tracing filter such as \"info\" or \"coffer=debug,info\""))) }
+    let ok =
+        !filter.trim().is_empty() && filter.chars().all(|c| c.is_ascii_alphanumeric() || "_:=,.-[]{}\"".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "log_filter",
+            format!("{filter:?} is not a tracing filter such as \"info\" or \"coffer=debug,info\""),
+        ))
+    }
 }
 
 fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
@@ -65,9 +97,13 @@ fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
     if chain.name.trim().is_empty() || chain.name.len() > 64 {
         return Err(ConfigError::invalid(field("name"), "must be 1 to 64 characters"));
     }
-    let url = url::Url::parse(chain.rpc_url.expose()).map_err(|e| ConfigError::invalid(field("rpc_url"), format!("is not a URL ({e})")))?;
+    let url = url::Url::parse(chain.rpc_url.expose())
+        .map_err(|e| ConfigError::invalid(field("rpc_url"), format!("is not a URL ({e})")))?;
     if !["http", "https", "ws", "wss"].contains(&url.scheme()) {
-        return Err(ConfigError::invalid(field("rpc_url"), format!("scheme {} is not http, https, ws or wss", url.scheme())));
+        return Err(ConfigError::invalid(
+            field("rpc_url"),
+            format!("scheme {} is not http, https, ws or wss", url.scheme()),
+        ));
     }
     if chain.confirmations == 0 || chain.confirmations > MAX_CONFIRMATIONS {
         return Err(ConfigError::invalid(field("confirmations"), format!("must be between 1 and {MAX_CONFIRMATIONS}")));
@@ -78,16 +114,24 @@ fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
 /// Checks one asset entry and turns it into the domain's [`Asset`].
 pub(crate) fn asset(i: usize, config: &AssetConfig, chains: &[ChainConfig]) -> Result<Asset, ConfigError> {
     let field = |name: &str| format!("assets[{i}].{name}");
-    let symbol: AssetSymbol = config.symbol.parse().map_err(|e: coffer_domain::InvalidSymbol| ConfigError::invalid(field("symbol"), e.to_string()))?;
+    let symbol: AssetSymbol = config
+        .symbol
+        .parse()
+        .map_err(|e: coffer_domain::InvalidSymbol| ConfigError::invalid(field("symbol"), e.to_string()))?;
     if !chains.iter().any(|chain| chain.chain_id == config.chain_id) {
-        return Err(ConfigError::invalid(field("chain_id"), format!("chain {} is not among the configured chains", config.chain_id)));
+        return Err(ConfigError::invalid(
+            field("chain_id"),
+            format!("chain {} is not among the configured chains", config.chain_id),
+        ));
     }
     if config.decimals > MAX_DECIMALS {
         return Err(ConfigError::invalid(field("decimals"), format!("must be at most {MAX_DECIMALS}")));
     }
     let kind = match &config.contract {
         None => AssetKind::Native,
-        Some(text) => AssetKind::Erc20 { contract: contract_address(text).map_err(|reason| ConfigError::invalid(field("contract"), reason))? },
+        Some(text) => AssetKind::Erc20 {
+            contract: contract_address(text).map_err(|reason| ConfigError::invalid(field("contract"), reason))?,
+        },
     };
     Ok(Asset { id: AssetId { chain_id: ChainId(config.chain_id), symbol }, kind, decimals: config.decimals })
 }

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub(crate) mod admin;
+pub(crate) mod bench;
+pub(crate) mod config;
+pub(crate) mod dev;
+pub(crate) mod gateway;
+pub(crate) mod signer;

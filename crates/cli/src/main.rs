@@ -1,0 +1,86 @@
+//! `coffer`: the one binary. Each subcommand is one job; `coffer --help` lists them.
+
+mod commands;
+mod shutdown;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{admin, bench, config, dev, gateway, signer};
+
+/// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
+#[derive(Parser)]
+#[command(name = "coffer", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (merchants' invoices) until SIGTERM or Ctrl-C.
+    Gateway(gateway::Args),
+    /// Try Coffer with zero set-up: a dev seed, SQLite in ./.coffer-dev, a demo merchant and API key.
+    Dev(dev::Args),
+    /// Create and list merchants.
+    #[command(subcommand)]
+    Merchant(admin::MerchantCommand),
+    /// Create, list and revoke merchants' API keys.
+    #[command(subcommand)]
+    Apikey(admin::ApiKeyCommand),
+    /// The signer's own commands; run them on the signer host, never on the gateway's.
+    #[command(subcommand)]
+    Signer(signer::Command),
+    /// Check a configuration file and print what it resolves to (secrets redacted).
+    #[command(subcommand)]
+    Config(config::Command),
+    /// Measure the gateway over real HTTP.
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+/// Where most subcommands read their configuration.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct ConfigArg {
+    /// The configuration file; `COFFER_*` environment variables override it.
+    #[arg(long, short, env = "COFFER_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    pub(crate) fn load(&self) -> anyhow::Result<coffer_config::Config> {
+        coffer_config::Config::load(self.config.as_deref()).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Gateway(args) => gateway::run(args).await,
+            Command::Dev(args) => dev::run(args).await,
+            Command::Merchant(cmd) => admin::merchant(cmd).await,
+            Command::Apikey(cmd) => admin::api_key(cmd).await,
+            Command::Signer(cmd) => signer::run(cmd),
+            Command::Config(cmd) => config::run(cmd),
+            Command::Bench(cmd) => bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,82 @@
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{Running, coffer};
+
+fn wait_for_dev_json(dir: &Path, previous: Option<&Value>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(bytes) = std::fs::read(dir.join("dev.json"))
+            && let Ok(info) = serde_json::from_slice::<Value>(&bytes)
+            && Some(&info) != previous
+        {
+            return info;
+        }
+        assert!(Instant::now() < deadline, "dev.json not written within 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".coffer-dev");
+    let start = || Running::spawn(coffer().args(["dev", "--listen", "127.0.0.1:0", "--dir"]).arg(&state));
+
+    let mut first = start();
+    let info = wait_for_dev_json(&state, None);
+    for field in ["gateway_url", "api_key", "merchant_id", "xpub"] {
+        assert!(info[field].as_str().is_some_and(|v| !v.is_empty()), "dev.json lacks {field}: {info}");
+    }
+    let client = reqwest::Client::new();
+    let base = info["gateway_url"].as_str().unwrap();
+    let key = info["api_key"].as_str().unwrap();
+    let created: Value = client
+        .post(format!("{base}/v1/invoices"))
+        .bearer_auth(key)
+        .json(&json!({"amount": "12.50", "asset": "USDT", "chain_id": 31337}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["status"], "new", "{created}");
+
+    // The seed stays in the signer's directory, readable by its owner only,
+    // and appears nowhere the gateway reads.
+    let seed = std::fs::read_to_string(state.join("signer/seed.mnemonic")).unwrap();
+    assert_eq!(seed.split_whitespace().count(), 24);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state.join("signer/seed.mnemonic")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "seed file mode {mode:o}");
+    }
+    let first_word = seed.split_whitespace().next().unwrap();
+    for file in ["coffer.toml", "dev.json"] {
+        let text = std::fs::read_to_string(state.join(file)).unwrap();
+        assert!(!text.contains(seed.trim()) && !text.contains(&format!("{first_word} ")), "{file} holds seed words");
+    }
+    assert!(first.terminate().success());
+
+    // Again: same seed, merchant and key; the invoice is still there.
+    let mut second = start();
+    let again = wait_for_dev_json(&state, Some(&info));
+    for field in ["api_key", "merchant_id", "xpub"] {
+        assert_eq!(again[field], info[field], "{field} changed between runs");
+    }
+    let base = again["gateway_url"].as_str().unwrap();
+    let fetched = client
+        .get(format!("{base}/v1/invoices/{}", created["id"].as_str().unwrap()))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert!(second.terminate().success());
+}

@@ -1,0 +1,6 @@
+//! The `coffer` binary, run as a user runs it: a child process, real HTTP.
+
+mod dev;
+mod gateway;
+mod operator;
+mod support;
