@@ -7,7 +7,7 @@ use crate::support::{Running, coffer, write_config};
 #[tokio::test]
 async fn the_gateway_logs_json_with_request_ids_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "", "log_format = \"json\"");
+    let config = write_config(dir.path(), "", "log_format = \"json\"\nlog_filter = \"coffer_gateway=debug,info\"");
     let mut gateway = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
     let base = gateway.wait_for_listen();
     let client = reqwest::Client::new();

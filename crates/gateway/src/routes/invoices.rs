@@ -225,7 +225,7 @@ pub(crate) async fn create(
     let (invoice, replayed) = match state.store.insert_invoice(NewInvoice { invoice, idempotency }).await? {
         InsertOutcome::Created(invoice) => {
             state.metrics.invoices_created.inc();
-            tracing::info!(invoice = %invoice.id, index = %invoice.deposit.index, "invoice created");
+            tracing::debug!(invoice = %invoice.id, index = %invoice.deposit.index, "invoice created");
             (invoice, false)
         }
         InsertOutcome::Replayed(invoice) => {
