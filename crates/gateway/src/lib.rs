@@ -57,6 +57,20 @@ pub enum StartError {
     /// The database could not be opened, migrated or bound to the xpub.
     #[error(transparent)]
     Store(#[from] coffer_store::StoreError),
+    /// Another gateway already serves this SQLite file.
+    #[error(
+        "another gateway is already running on {0} (it holds {0}.gateway.lock); one gateway per SQLite file, \
+         use PostgreSQL to run several"
+    )]
+    SqliteInUse(std::path::PathBuf),
+    /// The lock file next to the SQLite database could not be opened.
+    #[error("cannot open the lock file next to {path}: {source}")]
+    LockFile {
+        /// The database.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -78,18 +92,26 @@ pub struct GatewayParts {
     pub deriver: DepositDeriver,
     /// Invoice lifetimes.
     pub expiry: ExpiryPolicy,
+    /// With SQLite, an exclusive lock on `<database>.gateway.lock`, held
+    /// while the gateway runs: the SQLite store's single writer and its
+    /// invoice cache assume one gateway per file (ADR 0002).
+    sqlite_lock: Option<std::fs::File>,
 }
 
 impl GatewayParts {
     /// Opens the database the configuration names and reads the xpub.
     pub async fn from_config(config: &Config) -> Result<Self, StartError> {
         let deriver = DepositDeriver::from_xpub(config.require_xpub()?)?;
-        let backend = match config.database() {
-            DatabaseTarget::Sqlite(path) => Backend::Sqlite(path),
-            DatabaseTarget::Postgres(url) => Backend::Postgres(url.expose().clone()),
+        let (backend, sqlite_lock) = match config.database() {
+            DatabaseTarget::Sqlite(path) => {
+                let lock = lock_sqlite(&path)?;
+                (Backend::Sqlite(path), Some(lock))
+            }
+            DatabaseTarget::Postgres(url) => (Backend::Postgres(url.expose().clone()), None),
         };
         let store = coffer_store::open(&backend).await?;
         Ok(Self {
+            sqlite_lock,
             store,
             assets: config.asset_book(),
             deriver,
@@ -101,11 +123,27 @@ impl GatewayParts {
     }
 }
 
+fn lock_sqlite(path: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let lock_path = path.with_extension("db.gateway.lock");
+    let lock_err = |source| StartError::LockFile { path: path.to_owned(), source };
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(lock_err)?;
+    }
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(lock_err)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::SqliteInUse(path.to_owned())),
+        Err(std::fs::TryLockError::Error(source)) => Err(lock_err(source)),
+    }
+}
+
 /// A bound, ready-to-serve gateway.
 #[derive(Debug)]
 pub struct Gateway {
     listener: TcpListener,
     router: Router,
+    _sqlite_lock: Option<std::fs::File>,
 }
 
 impl Gateway {
@@ -124,7 +162,7 @@ impl Gateway {
             expiry: parts.expiry,
         };
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        Ok(Self { listener, router: router(state) })
+        Ok(Self { listener, router: router(state), _sqlite_lock: parts.sqlite_lock })
     }
 
     /// The address actually bound.
@@ -134,7 +172,9 @@ impl Gateway {
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        drop(self._sqlite_lock); // held until the last request is answered
+        served
     }
 }
 

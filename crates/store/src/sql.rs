@@ -26,6 +26,7 @@ pub(crate) const API_KEYS: &str = "SELECT id, merchant_id, secret_digest, scopes
                                    FROM api_keys WHERE merchant_id = $1 ORDER BY created_at, id";
 pub(crate) const REVOKE_API_KEY: &str = "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 
+pub(crate) const NEXT_DEPOSIT_INDEX: &str = "SELECT value FROM counters WHERE name = 'deposit_index'";
 pub(crate) const RESERVE_DEPOSIT_INDICES: &str =
     "UPDATE counters SET value = value + $1 WHERE name = 'deposit_index' RETURNING value";
 

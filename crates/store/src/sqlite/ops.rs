@@ -1,5 +1,7 @@
-//! Writes, each run by the writer task inside its own savepoint. The writer
-//! is the only one, so a read-then-write here cannot race another write.
+//! Writes, run by the writer task. The writer is the only one, so a
+//! read-then-write here cannot race another write. Each op's only changing
+//! statement is its last, so a failing op changes nothing (the writer's
+//! contract); keep it so, or submit the op with `write_atomic`.
 
 use coffer_domain::{ApiKeyId, Invoice, Timestamp};
 use sqlx::SqliteConnection;
@@ -52,6 +54,9 @@ pub(super) async fn revoke_api_key(conn: &mut SqliteConnection, id: ApiKeyId, at
 }
 
 pub(super) async fn reserve_deposit_indices(conn: &mut SqliteConnection, count: u32) -> Result<std::ops::Range<u32>> {
+    // Check first, then write: a refused reservation must change nothing.
+    let next: i64 = sqlx::query_scalar(sql::NEXT_DEPOSIT_INDEX).fetch_one(&mut *conn).await?;
+    reserved_range(next + i64::from(count), count)?;
     let end: i64 = sqlx::query_scalar(sql::RESERVE_DEPOSIT_INDICES).bind(i64::from(count)).fetch_one(conn).await?;
     reserved_range(end, count)
 }
