@@ -1,0 +1,91 @@
+//! The test USDT token: deployed from its committed, source-checked artifact.
+
+use alloy_primitives::{Address, U256, keccak256};
+use serde_json::{Value, json};
+
+use crate::{DevnetError, Rpc, repo_root};
+
+/// A deployed test token.
+#[derive(Clone, Debug)]
+pub struct TestToken {
+    /// Its contract address.
+    pub address: Address,
+    /// Anvil's first dev account, which deployed it.
+    pub deployer: Address,
+}
+
+fn selector(signature: &str) -> [u8; 4] {
+    let hash = keccak256(signature.as_bytes());
+    [hash[0], hash[1], hash[2], hash[3]]
+}
+
+fn word_address(address: Address) -> [u8; 32] {
+    let mut word = [0u8; 32];
+    word[12..].copy_from_slice(address.as_slice());
+    word
+}
+
+fn hex_data(parts: &[&[u8]]) -> String {
+    let mut out = String::from("0x");
+    for part in parts {
+        for byte in *part {
+            out.push_str(&format!("{byte:02x}"));
+        }
+    }
+    out
+}
+
+async fn send_and_wait(rpc: &Rpc, tx: Value) -> Result<Value, DevnetError> {
+    let hash = rpc.call("eth_sendTransaction", json!([tx])).await?;
+    for _ in 0..500 {
+        let receipt = rpc.call("eth_getTransactionReceipt", json!([hash])).await?;
+        if !receipt.is_null() {
+            if receipt["status"] != "0x1" {
+                return Err(DevnetError::Start(format!("transaction {hash} reverted")));
+            }
+            return Ok(receipt);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Err(DevnetError::Start(format!("transaction {hash} was not mined")))
+}
+
+fn parse_address(value: &Value, what: &str) -> Result<Address, DevnetError> {
+    value.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| DevnetError::Start(format!("bad {what}: {value}")))
+}
+
+/// Deploys `contracts/TestUSDT.json` from anvil's first dev account.
+pub async fn deploy_test_usdt(rpc: &Rpc) -> Result<TestToken, DevnetError> {
+    let path = repo_root().join("contracts/TestUSDT.json");
+    let artifact_err = |reason: String| DevnetError::Artifact { path: path.display().to_string(), reason };
+    let text = std::fs::read_to_string(&path).map_err(|e| artifact_err(e.to_string()))?;
+    let artifact: Value = serde_json::from_str(&text).map_err(|e| artifact_err(e.to_string()))?;
+    let bytecode = artifact["bytecode"].as_str().ok_or_else(|| artifact_err("no bytecode".into()))?;
+    let accounts = rpc.call("eth_accounts", json!([])).await?;
+    let deployer = parse_address(&accounts[0], "dev account")?;
+    let receipt = send_and_wait(rpc, json!({"from": deployer, "data": bytecode, "gas": "0x200000"})).await?;
+    let address = parse_address(&receipt["contractAddress"], "contract address")?;
+    Ok(TestToken { address, deployer })
+}
+
+impl TestToken {
+    /// Mints `units` base units to `to`.
+    pub async fn mint(&self, rpc: &Rpc, to: Address, units: U256) -> Result<(), DevnetError> {
+        let data = hex_data(&[&selector("mint(address,uint256)"), &word_address(to), &units.to_be_bytes::<32>()]);
+        send_and_wait(rpc, json!({"from": self.deployer, "to": self.address, "data": data})).await.map(drop)
+    }
+
+    /// Sends `units` from `from` (an unlocked dev account) to `to`; returns the receipt.
+    pub async fn transfer(&self, rpc: &Rpc, from: Address, to: Address, units: U256) -> Result<Value, DevnetError> {
+        let data = hex_data(&[&selector("transfer(address,uint256)"), &word_address(to), &units.to_be_bytes::<32>()]);
+        send_and_wait(rpc, json!({"from": from, "to": self.address, "data": data})).await
+    }
+
+    /// The balance of `owner`, in base units.
+    pub async fn balance_of(&self, rpc: &Rpc, owner: Address) -> Result<U256, DevnetError> {
+        let data = hex_data(&[&selector("balanceOf(address)"), &word_address(owner)]);
+        let result = rpc.call("eth_call", json!([{"to": self.address, "data": data}, "latest"])).await?;
+        let text = result.as_str().unwrap_or_default().trim_start_matches("0x");
+        U256::from_str_radix(text, 16).map_err(|e| DevnetError::Start(format!("balanceOf answered {result}: {e}")))
+    }
+}
