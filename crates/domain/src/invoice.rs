@@ -4,10 +4,11 @@
 //!            payment seen                 confirmed in full
 //!   New ─────────────────▶ Processing ───────────────────────▶ Settled
 //!    │ ▲                      │   │
-//!    │ └──── reorg un-sees ───┘   └──▶ Invalid (payment failed for good)
-//!    │ expiry passes, nothing seen
-//!    ▼
-//!  Expired ──(paid late)──▶ Processing / Settled
+//!    │ └──── reorg un-sees ───┤   └──▶ Invalid (payment failed for good)
+//!    │ expiry passes,         │ reorg un-sees after the expiry
+//!    ▼ not paid in full       ▼
+//!  Expired ◀──────────────────┘
+//!    └──(paid late)──▶ Processing / Settled
 //! ```
 //!
 //! Every state change goes through [`InvoiceStatus::transition`], which
@@ -71,7 +72,7 @@ impl InvoiceStatus {
         matches!(
             (self, next),
             (New, Processing | Settled | Expired | Invalid)
-                | (Processing, New | Settled | Invalid)
+                | (Processing, New | Settled | Expired | Invalid)
                 | (Expired, Processing | Settled)
         )
     }
@@ -184,6 +185,7 @@ mod tests {
         assert_eq!(New.transition(Processing), Ok(Processing));
         assert_eq!(Processing.transition(New), Ok(New), "a reorg un-sees a payment");
         assert_eq!(Expired.transition(Settled), Ok(Settled), "paid late");
+        assert_eq!(Processing.transition(Expired), Ok(Expired), "a reorg un-sees a payment after the expiry");
         assert!(Settled.transition(New).is_err());
         assert!(Settled.transition(Processing).is_err());
         assert!(New.transition(New).is_err());

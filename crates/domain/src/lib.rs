@@ -17,6 +17,7 @@ mod ids;
 mod invoice;
 mod money;
 mod payment_uri;
+mod settlement;
 mod time;
 
 pub use asset_book::{AssetBook, AssetLookupError};
@@ -30,6 +31,7 @@ pub use money::{
     Amount, AmountError, Asset, AssetId, AssetKind, AssetSymbol, InvalidSymbol, MAX_DECIMALS, MoneyError, format_units,
 };
 pub use payment_uri::payment_uri;
+pub use settlement::{Assessment, Exception, ObservedPayment, assess, confirmations};
 pub use time::Timestamp;
 
 /// Re-exported so that every crate names addresses and amounts with the same types.
