@@ -15,6 +15,7 @@ mod auth;
 mod chain;
 mod ids;
 mod invoice;
+mod ledger;
 mod money;
 mod payment_uri;
 mod settlement;
@@ -27,6 +28,7 @@ pub use ids::{ApiKeyId, InvalidId, InvoiceId, MerchantId};
 pub use invoice::{
     DepositAddress, DerivationIndex, HardenedIndex, InvalidTransition, Invoice, InvoiceStatus, UnknownStatus,
 };
+pub use ledger::{Account, Balances, Entry, LedgerError, Side, Transaction};
 pub use money::{
     Amount, AmountError, Asset, AssetId, AssetKind, AssetSymbol, InvalidSymbol, MAX_DECIMALS, MoneyError, format_units,
 };

@@ -1,0 +1,216 @@
+//! The double-entry ledger's rules: accounts, balanced transactions, and
+//! the invariants `coffer ledger check` verifies.
+//!
+//! Every movement of money is one [`Transaction`] whose debits equal its
+//! credits in every asset; balances are never stored, only derived from
+//! entries. A settled invoice, for example, debits the deposits it was paid
+//! into (an asset Coffer holds) and credits the merchant (a liability: money
+//! Coffer owes):
+//!
+//! ```text
+//!   debit  deposits      USDT@31337  12.5
+//!   credit merchant mer_… USDT@31337 12.5
+//! ```
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::U256;
+
+use crate::{Amount, AssetId, MerchantId};
+
+/// A ledger account. Each holds one asset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Account {
+    /// Funds sitting on invoice deposit addresses (an asset of Coffer's).
+    Deposits(AssetId),
+    /// What Coffer owes a merchant (a liability); never below zero.
+    Merchant(MerchantId, AssetId),
+    /// Funds that arrived but belong to no invoice yet (a wrong asset, say),
+    /// waiting for a person to decide (a liability).
+    Suspense(AssetId),
+}
+
+impl Account {
+    /// The asset the account holds.
+    pub fn asset(&self) -> AssetId {
+        match *self {
+            Self::Deposits(asset) | Self::Merchant(_, asset) | Self::Suspense(asset) => asset,
+        }
+    }
+
+    /// Whether a debit raises the balance (assets) rather than a credit (liabilities).
+    pub fn is_debit_normal(&self) -> bool {
+        matches!(self, Self::Deposits(_))
+    }
+}
+
+/// Which side of the books an entry is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    /// Left side: raises asset accounts, lowers liabilities.
+    Debit,
+    /// Right side: raises liabilities, lowers asset accounts.
+    Credit,
+}
+
+/// One line of a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The account.
+    pub account: Account,
+    /// Debit or credit.
+    pub side: Side,
+    /// How much; positive, in the account's asset.
+    pub amount: Amount,
+}
+
+/// Why a transaction or a ledger is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// Fewer than two entries: nothing moves from anywhere to anywhere.
+    #[error("a transaction needs at least two entries")]
+    TooFewEntries,
+    /// An entry of zero.
+    #[error("entry {0} is zero")]
+    ZeroEntry(usize),
+    /// An entry's amount is in another asset than its account.
+    #[error("entry {index} books {amount_asset} on an account of {account_asset}")]
+    AssetMismatch {
+        /// The entry.
+        index: usize,
+        /// The amount's asset.
+        amount_asset: AssetId,
+        /// The account's asset.
+        account_asset: AssetId,
+    },
+    /// Debits and credits differ in an asset.
+    #[error("unbalanced in {asset}: debits {debits}, credits {credits}")]
+    Unbalanced {
+        /// The asset.
+        asset: AssetId,
+        /// Sum of debits.
+        debits: U256,
+        /// Sum of credits.
+        credits: U256,
+    },
+    /// A sum passed 2^256.
+    #[error("amounts overflow in {0}")]
+    Overflow(AssetId),
+    /// An account that must not go negative did.
+    #[error("{account:?} would go below zero")]
+    Negative {
+        /// The account.
+        account: Account,
+    },
+}
+
+/// A balanced set of entries, booked together or not at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    entries: Vec<Entry>,
+}
+
+#[derive(Default)]
+struct Sides {
+    debits: U256,
+    credits: U256,
+}
+
+impl Transaction {
+    /// Checks and builds a transaction: two or more non-zero entries, each in
+    /// its account's asset, debits equal to credits in every asset.
+    pub fn new(entries: Vec<Entry>) -> Result<Self, LedgerError> {
+        if entries.len() < 2 {
+            return Err(LedgerError::TooFewEntries);
+        }
+        let mut sums: BTreeMap<AssetId, Sides> = BTreeMap::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let asset = entry.amount.asset();
+            if asset != entry.account.asset() {
+                return Err(LedgerError::AssetMismatch {
+                    index,
+                    amount_asset: asset,
+                    account_asset: entry.account.asset(),
+                });
+            }
+            if entry.amount.is_zero() {
+                return Err(LedgerError::ZeroEntry(index));
+            }
+            let sides = sums.entry(asset).or_default();
+            let sum = match entry.side {
+                Side::Debit => &mut sides.debits,
+                Side::Credit => &mut sides.credits,
+            };
+            *sum = sum.checked_add(entry.amount.units()).ok_or(LedgerError::Overflow(asset))?;
+        }
+        for (asset, sides) in sums {
+            if sides.debits != sides.credits {
+                return Err(LedgerError::Unbalanced { asset, debits: sides.debits, credits: sides.credits });
+            }
+        }
+        Ok(Self { entries })
+    }
+
+    /// Its entries.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+}
+
+/// Balances derived from entries, and the checks on them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Balances {
+    /// Per account: (debits, credits).
+    totals: BTreeMap<Account, (U256, U256)>,
+}
+
+impl Balances {
+    /// Adds a transaction's entries.
+    pub fn apply(&mut self, transaction: &Transaction) -> Result<(), LedgerError> {
+        for entry in transaction.entries() {
+            let (debits, credits) = self.totals.entry(entry.account).or_default();
+            let sum = match entry.side {
+                Side::Debit => debits,
+                Side::Credit => credits,
+            };
+            *sum = sum.checked_add(entry.amount.units()).ok_or(LedgerError::Overflow(entry.amount.asset()))?;
+        }
+        Ok(())
+    }
+
+    /// An account's balance on its normal side, or `Negative` if it is below zero.
+    pub fn balance(&self, account: Account) -> Result<Amount, LedgerError> {
+        let (debits, credits) = self.totals.get(&account).copied().unwrap_or_default();
+        let (plus, minus) = if account.is_debit_normal() { (debits, credits) } else { (credits, debits) };
+        plus.checked_sub(minus)
+            .map(|units| Amount::from_units(account.asset(), units))
+            .ok_or(LedgerError::Negative { account })
+    }
+
+    /// Every invariant: debits equal credits in each asset across the whole
+    /// ledger, and no account is below zero.
+    pub fn check(&self) -> Result<(), LedgerError> {
+        let mut sums: BTreeMap<AssetId, Sides> = BTreeMap::new();
+        for (account, (debits, credits)) in &self.totals {
+            let asset = account.asset();
+            let sides = sums.entry(asset).or_default();
+            sides.debits = sides.debits.checked_add(*debits).ok_or(LedgerError::Overflow(asset))?;
+            sides.credits = sides.credits.checked_add(*credits).ok_or(LedgerError::Overflow(asset))?;
+            self.balance(*account)?;
+        }
+        for (asset, sides) in sums {
+            if sides.debits != sides.credits {
+                return Err(LedgerError::Unbalanced { asset, debits: sides.debits, credits: sides.credits });
+            }
+        }
+        Ok(())
+    }
+
+    /// Accounts with their balances, in a stable order.
+    pub fn accounts(&self) -> impl Iterator<Item = Account> + '_ {
+        self.totals.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests;
