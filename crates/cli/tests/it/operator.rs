@@ -94,3 +94,15 @@ fn help_documents_every_subcommand() {
         assert!(line.trim().len() > sub.len() + 10, "{sub} has no description: {line}");
     }
 }
+
+#[test]
+fn the_bench_runs_end_to_end_and_prints_its_figures() {
+    // A smoke run (1 s, 2 connections) so the bench cannot rot; the figures
+    // themselves are measured by hand in release builds (README).
+    let out = run_ok(coffer().args(["bench", "invoices", "--concurrency", "2", "--duration", "1s"]));
+    for phase in ["POST /v1/invoices", "GET /v1/invoices/{id}"] {
+        let line = out.lines().find(|l| l.starts_with(phase)).unwrap_or_else(|| panic!("no {phase} line in {out}"));
+        assert!(line.contains("errors    0"), "{line}");
+        assert!(line.contains("p99"), "{line}");
+    }
+}
