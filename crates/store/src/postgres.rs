@@ -12,7 +12,7 @@ use coffer_domain::{ApiKeyId, Invoice, InvoiceId, MerchantId, Timestamp};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::reads::shared_reads;
-use crate::rows::{InvoiceParams, InvoiceRow, reserved_range};
+use crate::rows::{InvoiceParams, InvoiceRow, bind_invoice, reserved_range};
 use crate::{ApiKeyRecord, InsertOutcome, InvoiceQuery, Merchant, NewInvoice, Result, Store, StoreError, sql};
 
 /// Connections per gateway process. PostgreSQL group-commits concurrent
@@ -127,24 +127,10 @@ impl Store for PgStore {
     }
 
     async fn insert_invoice(&self, new: NewInvoice) -> Result<InsertOutcome> {
-        let p = InvoiceParams::new(&new.invoice)?;
-        let result = sqlx::query(INSERT_INVOICE)
-            .bind(p.id)
-            .bind(p.merchant_id)
-            .bind(p.status)
-            .bind(p.chain_id)
-            .bind(p.asset)
-            .bind(p.amount)
-            .bind(p.derivation_index)
-            .bind(p.address)
-            .bind(p.order_id)
-            .bind(p.metadata)
-            .bind(p.created_at)
-            .bind(p.expires_at)
-            .bind(new.idempotency.as_ref().map(|i| i.key.as_str()))
-            .bind(new.idempotency.as_ref().map(|i| i.fingerprint.as_slice()))
-            .execute(&self.reads)
-            .await;
+        let merchant_id = new.invoice.merchant_id.as_uuid();
+        let params = InvoiceParams::new(&new.invoice)?;
+        let result =
+            bind_invoice!(sqlx::query(INSERT_INVOICE), params, new.idempotency.as_ref()).execute(&self.reads).await;
         let inserted = match result {
             Ok(done) => done.rows_affected() == 1,
             Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
@@ -161,14 +147,14 @@ impl Store for PgStore {
             return Err(StoreError::corrupt("invoices", "insert ignored without an idempotency key"));
         };
         let row: Option<(Vec<u8>,)> = sqlx::query_as(sql::FINGERPRINT_BY_IDEMPOTENCY_KEY)
-            .bind(p.merchant_id)
+            .bind(merchant_id)
             .bind(&idem.key)
             .fetch_optional(&self.reads)
             .await?;
         match row {
             Some((fingerprint,)) if fingerprint == idem.fingerprint => {
                 let row: InvoiceRow = sqlx::query_as(sql::INVOICE_BY_IDEMPOTENCY_KEY)
-                    .bind(p.merchant_id)
+                    .bind(merchant_id)
                     .bind(&idem.key)
                     .fetch_one(&self.reads)
                     .await?;

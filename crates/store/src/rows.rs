@@ -104,6 +104,31 @@ impl TryFrom<InvoiceRow> for Invoice {
     }
 }
 
+/// Binds an invoice's columns and idempotency key, in the order of both
+/// backends' `INSERT INTO invoices` statements, to a sqlx query.
+macro_rules! bind_invoice {
+    ($query:expr, $params:expr, $idempotency:expr) => {{
+        let p: $crate::rows::InvoiceParams = $params;
+        let idempotency: Option<&$crate::Idempotency> = $idempotency;
+        $query
+            .bind(p.id)
+            .bind(p.merchant_id)
+            .bind(p.status)
+            .bind(p.chain_id)
+            .bind(p.asset)
+            .bind(p.amount)
+            .bind(p.derivation_index)
+            .bind(p.address)
+            .bind(p.order_id)
+            .bind(p.metadata)
+            .bind(p.created_at)
+            .bind(p.expires_at)
+            .bind(idempotency.map(|i| i.key.clone()))
+            .bind(idempotency.map(|i| i.fingerprint.to_vec()))
+    }};
+}
+pub(crate) use bind_invoice;
+
 /// An invoice's columns in the form both backends bind.
 pub(crate) struct InvoiceParams {
     pub(crate) id: Uuid,

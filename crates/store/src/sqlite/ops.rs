@@ -6,7 +6,7 @@
 use coffer_domain::{ApiKeyId, Invoice, Timestamp};
 use sqlx::SqliteConnection;
 
-use crate::rows::{InvoiceParams, InvoiceRow, reserved_range};
+use crate::rows::{InvoiceParams, InvoiceRow, bind_invoice, reserved_range};
 use crate::{ApiKeyRecord, InsertOutcome, Merchant, NewInvoice, Result, StoreError, sql};
 
 pub(super) async fn bind_xpub(conn: &mut SqliteConnection, fingerprint: String) -> Result<()> {
@@ -85,24 +85,8 @@ pub(super) async fn insert_invoice(conn: &mut SqliteConnection, new: NewInvoice)
             return Ok(InsertOutcome::Replayed(Invoice::try_from(row)?));
         }
     }
-    let p = InvoiceParams::new(&new.invoice)?;
-    let result = sqlx::query(INSERT_INVOICE)
-        .bind(p.id)
-        .bind(p.merchant_id)
-        .bind(p.status)
-        .bind(p.chain_id)
-        .bind(p.asset)
-        .bind(p.amount)
-        .bind(p.derivation_index)
-        .bind(p.address)
-        .bind(p.order_id)
-        .bind(p.metadata)
-        .bind(p.created_at)
-        .bind(p.expires_at)
-        .bind(new.idempotency.as_ref().map(|i| i.key.clone()))
-        .bind(new.idempotency.as_ref().map(|i| i.fingerprint.to_vec()))
-        .execute(conn)
-        .await;
+    let params = InvoiceParams::new(&new.invoice)?;
+    let result = bind_invoice!(sqlx::query(INSERT_INVOICE), params, new.idempotency.as_ref()).execute(conn).await;
     match result {
         Ok(_) => Ok(InsertOutcome::Created(new.invoice)),
         Err(err) => Err(match StoreError::from_sqlx(err) {
