@@ -107,3 +107,9 @@ fn the_environment_overrides_the_file_and_missing_files_are_named() {
     let missing = Config::load(Some(&dir.path().join("nope.toml"))).unwrap_err().to_string();
     assert!(missing.contains("nope.toml"), "{missing}");
 }
+
+#[test]
+fn an_invoice_lifetime_beyond_a_year_is_refused() {
+    let err = Config::from_toml("max_invoice_expiry_secs = 999999999999").unwrap_err().to_string();
+    assert!(err.starts_with("max_invoice_expiry_secs:"), "{err}");
+}

@@ -2,6 +2,9 @@
 
 use std::collections::HashSet;
 
+/// The longest invoice lifetime a configuration may allow: one year.
+const MAX_EXPIRY_SECS: u64 = 365 * 24 * 3600;
+
 use coffer_domain::{Address, Asset, AssetId, AssetKind, AssetSymbol, ChainId, MAX_DECIMALS};
 
 use crate::{AssetConfig, ChainConfig, Config, ConfigError};
@@ -27,6 +30,11 @@ impl Config {
                 "max_invoice_expiry_secs",
                 "must not be below default_invoice_expiry_secs",
             ));
+        }
+        // An invoice open for years is a mistake, and a lifetime near u64::MAX
+        // would push expiry times past what timestamps can print.
+        if self.max_invoice_expiry_secs > MAX_EXPIRY_SECS {
+            return Err(ConfigError::invalid("max_invoice_expiry_secs", "must be at most 31536000 (one year)"));
         }
         tracing_filter(&self.log_filter)?;
         let mut chain_ids = HashSet::new();

@@ -82,10 +82,13 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(AUTHORIZATION)
             .ok_or_else(|| unauthorized("missing API key; send it as Authorization: Bearer coffer_sk_…"))?;
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(|| unauthorized("the Authorization header must read Bearer coffer_sk_…"))?;
         // One answer for every way a key can be wrong: no oracle for guessing.
         let invalid = || unauthorized("invalid or revoked API key");

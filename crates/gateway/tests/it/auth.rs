@@ -31,6 +31,9 @@ async fn requests_without_a_valid_key_are_refused(kind: Kind) {
         let response = app.client.get(app.url("/v1/invoices")).header("authorization", bad).send().await.unwrap();
         assert_error(response, 401, "unauthorized").await;
     }
+    // The scheme is case-insensitive.
+    let lower = app.client.get(app.url("/v1/invoices")).header("authorization", format!("bearer {}", app.key)).send();
+    assert_eq!(lower.await.unwrap().status(), 200);
     let post = app.client.post(app.url("/v1/invoices")).json(&json!({"amount": "1", "asset": "USDT"})).send().await;
     assert_error(post.unwrap(), 401, "unauthorized").await;
     assert!(app.all_invoices().await.is_empty());
