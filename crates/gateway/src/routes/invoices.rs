@@ -119,7 +119,10 @@ fn invalid(code: ErrorCode, message: impl Into<String>) -> ApiError {
 /// The request, checked and in domain terms.
 struct Validated {
     asset: Asset,
-    invoice_template: (coffer_domain::Amount, Option<String>, Map<String, Value>, u64),
+    amount: coffer_domain::Amount,
+    order_id: Option<String>,
+    metadata: Map<String, Value>,
+    expiry_secs: u64,
 }
 
 fn validate(state: &AppState, req: CreateInvoice) -> Result<Validated, ApiError> {
@@ -155,16 +158,19 @@ fn validate(state: &AppState, req: CreateInvoice) -> Result<Validated, ApiError>
     }
     Ok(Validated {
         asset: asset.clone(),
-        invoice_template: (amount, req.order_id, req.metadata.unwrap_or_default(), expiry),
+        amount,
+        order_id: req.order_id,
+        metadata: req.metadata.unwrap_or_default(),
+        expiry_secs: expiry,
     })
 }
 
 /// SHA-256 over the request as understood (not as spelled), so that a retry
 /// that differs only in whitespace, key order or `usdt` vs `USDT` matches.
 fn fingerprint(validated: &Validated) -> [u8; 32] {
-    let (amount, order_id, metadata, expiry) = &validated.invoice_template;
+    let Validated { asset, amount, order_id, metadata, expiry_secs: expiry } = validated;
     let normal = serde_json::json!({
-        "asset": validated.asset.id.to_string(),
+        "asset": asset.id.to_string(),
         "units": amount.units().to_string(),
         "order_id": order_id,
         "metadata": metadata,
@@ -209,7 +215,7 @@ pub(crate) async fn create(
         tracing::error!(error = %e, "no deposit address available");
         ApiError::new(ErrorCode::Unavailable, "no deposit address available; retry later")
     })?;
-    let (amount, order_id, metadata, expiry) = validated.invoice_template;
+    let Validated { amount, order_id, metadata, expiry_secs: expiry, .. } = validated;
     let now = Timestamp::now();
     let invoice = Invoice {
         id: InvoiceId::new(),
