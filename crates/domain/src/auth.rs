@@ -105,19 +105,29 @@ impl fmt::Debug for ApiKeyToken {
 pub enum Scope {
     /// Read invoices.
     InvoicesRead,
-    /// Create invoices.
+    /// Create and invalidate invoices.
     InvoicesWrite,
+    /// Read balances.
+    BalancesRead,
+    /// List webhook endpoints and their delivery logs.
+    WebhooksRead,
+    /// Register, delete and redeliver webhooks.
+    WebhooksWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 2] = [Scope::InvoicesRead, Scope::InvoicesWrite];
+    pub const ALL: [Scope; 5] =
+        [Scope::InvoicesRead, Scope::InvoicesWrite, Scope::BalancesRead, Scope::WebhooksRead, Scope::WebhooksWrite];
 
     /// The scope as keys and the CLI spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvoicesRead => "invoices:read",
             Self::InvoicesWrite => "invoices:write",
+            Self::BalancesRead => "balances:read",
+            Self::WebhooksRead => "webhooks:read",
+            Self::WebhooksWrite => "webhooks:write",
         }
     }
 

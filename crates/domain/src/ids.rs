@@ -1,6 +1,6 @@
 //! Typed identifiers. Each wraps a UUIDv7 (time-ordered, so new rows land at
 //! the end of an index and ids sort by creation) and prints with a prefix that
-//! says what it names: `inv_…`, `mer_…`, `key_…`. A merchant id can never be
+//! says what it names: `inv_…`, `mer_…`, `key_…`, `evt_…`, `wh_…`, `whd_…`, `ltx_…`. A merchant id can never be
 //! passed where an invoice id is expected.
 
 use std::fmt;
@@ -103,6 +103,22 @@ typed_id!(
 typed_id!(
     /// Names an invoice.
     InvoiceId, "inv", "invoice"
+);
+typed_id!(
+    /// Names an event: something that happened to a merchant's invoice, told by webhook.
+    EventId, "evt", "event"
+);
+typed_id!(
+    /// Names a webhook endpoint a merchant registered.
+    WebhookId, "wh", "webhook"
+);
+typed_id!(
+    /// Names one delivery of one event to one endpoint; its retries keep the id.
+    DeliveryId, "whd", "webhook delivery"
+);
+typed_id!(
+    /// Names a ledger transaction.
+    LedgerTxId, "ltx", "ledger transaction"
 );
 
 #[cfg(test)]

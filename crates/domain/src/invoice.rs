@@ -4,12 +4,17 @@
 //!            payment seen                 confirmed in full
 //!   New ─────────────────▶ Processing ───────────────────────▶ Settled
 //!    │ ▲                      │   │
-//!    │ └──── reorg un-sees ───┤   └──▶ Invalid (payment failed for good)
+//!    │ └──── reorg un-sees ───┤   └──▶ Invalid (the merchant refuses it)
 //!    │ expiry passes,         │ reorg un-sees after the expiry
 //!    ▼ not paid in full       ▼
 //!  Expired ◀──────────────────┘
-//!    └──(paid late)──▶ Processing / Settled
+//!    ├──(paid late)──▶ Processing / Settled
+//!    └──(the merchant cancels it)──▶ Invalid
 //! ```
+//!
+//! `Invalid` is a merchant's decision (`POST /v1/invoices/{id}/invalidate`):
+//! a cancelled order, or a payment the shop will refund rather than accept.
+//! What arrives for an invalid invoice stays in suspense, never credited.
 //!
 //! Every state change goes through [`InvoiceStatus::transition`], which
 //! refuses any edge not drawn above.
@@ -19,7 +24,7 @@ use std::str::FromStr;
 
 use alloy_primitives::Address;
 
-use crate::{Amount, InvoiceId, MerchantId, Timestamp};
+use crate::{Amount, Exceptions, InvoiceId, MerchantId, Timestamp};
 
 /// Where an invoice is in its life.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -32,7 +37,7 @@ pub enum InvoiceStatus {
     Settled,
     /// The payment window closed with no full payment.
     Expired,
-    /// A payment failed for good (for example, replaced on chain); needs a human.
+    /// The merchant refused it; whatever it received is held for a refund, never credited.
     Invalid,
 }
 
@@ -73,7 +78,7 @@ impl InvoiceStatus {
             (self, next),
             (New, Processing | Settled | Expired | Invalid)
                 | (Processing, New | Settled | Expired | Invalid)
-                | (Expired, Processing | Settled)
+                | (Expired, Processing | Settled | Invalid)
         )
     }
 
@@ -161,6 +166,8 @@ pub struct Invoice {
     pub merchant_id: MerchantId,
     /// Where it is in its life.
     pub status: InvoiceStatus,
+    /// Paid too little, too much, too late, or in another asset.
+    pub exceptions: Exceptions,
     /// How much is asked, of which asset.
     pub amount: Amount,
     /// Where the customer pays; unique to this invoice.
@@ -190,6 +197,7 @@ mod tests {
         assert!(Settled.transition(Processing).is_err());
         assert!(New.transition(New).is_err());
         assert!(Invalid.transition(Settled).is_err());
+        assert_eq!(Expired.transition(Invalid), Ok(Invalid), "the merchant cancels an expired invoice");
         assert!(Settled.is_final() && Invalid.is_final());
         assert!(!New.is_final() && !Processing.is_final() && !Expired.is_final());
     }

@@ -2,15 +2,21 @@
 //! the invariants `coffer ledger check` verifies.
 //!
 //! Every movement of money is one [`Transaction`] whose debits equal its
-//! credits in every asset; balances are never stored, only derived from
-//! entries. A settled invoice, for example, debits the deposits it was paid
-//! into (an asset Coffer holds) and credits the merchant (a liability: money
-//! Coffer owes):
+//! credits in every asset; balances are never free-floating numbers, only
+//! derived from entries. Coffer books two kinds of transaction:
 //!
 //! ```text
-//!   debit  deposits      USDT@31337  12.5
-//!   credit merchant mer_… USDT@31337 12.5
+//!   receipt: a payment reached its confirmations
+//!     debit  deposits       USDT@31337 12.5   the deposit address holds it (an asset of Coffer's)
+//!     credit suspense       USDT@31337 12.5   owed, to whom not yet decided (a liability)
+//!   settlement: an invoice settled with its confirmed payments
+//!     debit  suspense       USDT@31337 12.5
+//!     credit merchant mer_… USDT@31337 12.5   owed to the merchant (a liability)
 //! ```
+//!
+//! So money that never settles an invoice (a partial payment that expired,
+//! a wrong asset, a payment to an invalidated invoice) waits in suspense for
+//! a person to refund or assign it, and is never credited to a merchant.
 
 use std::collections::BTreeMap;
 
@@ -151,6 +157,26 @@ impl Transaction {
         Ok(Self { entries })
     }
 
+    /// A payment of `amount` reached its confirmations: the deposit address
+    /// holds it, and until an invoice settles with it, it sits in suspense.
+    pub fn receipt(amount: Amount) -> Result<Self, LedgerError> {
+        let asset = amount.asset();
+        Self::new(vec![
+            Entry { account: Account::Deposits(asset), side: Side::Debit, amount },
+            Entry { account: Account::Suspense(asset), side: Side::Credit, amount },
+        ])
+    }
+
+    /// An invoice of `merchant` settled with confirmed payments totalling
+    /// `amount`: that money moves from suspense to the merchant.
+    pub fn settlement(merchant: MerchantId, amount: Amount) -> Result<Self, LedgerError> {
+        let asset = amount.asset();
+        Self::new(vec![
+            Entry { account: Account::Suspense(asset), side: Side::Debit, amount },
+            Entry { account: Account::Merchant(merchant, asset), side: Side::Credit, amount },
+        ])
+    }
+
     /// Its entries.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
@@ -185,6 +211,11 @@ impl Balances {
         plus.checked_sub(minus)
             .map(|units| Amount::from_units(account.asset(), units))
             .ok_or(LedgerError::Negative { account })
+    }
+
+    /// An account's (debits, credits).
+    pub fn totals(&self, account: Account) -> (U256, U256) {
+        self.totals.get(&account).copied().unwrap_or_default()
     }
 
     /// Every invariant: debits equal credits in each asset across the whole

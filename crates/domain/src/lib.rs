@@ -13,10 +13,13 @@
 mod asset_book;
 mod auth;
 mod chain;
+mod event;
+mod exception;
 mod ids;
 mod invoice;
 mod ledger;
 mod money;
+mod payment;
 mod payment_uri;
 mod settlement;
 mod time;
@@ -24,7 +27,9 @@ mod time;
 pub use asset_book::{AssetBook, AssetLookupError};
 pub use auth::{ApiKeyToken, MalformedToken, RandomnessUnavailable, Scope, Scopes, SecretDigest, UnknownScope};
 pub use chain::ChainId;
-pub use ids::{ApiKeyId, InvalidId, InvoiceId, MerchantId};
+pub use event::{EventType, UnknownEventType, events_for_change};
+pub use exception::{Exception, Exceptions, UnknownException};
+pub use ids::{ApiKeyId, DeliveryId, EventId, InvalidId, InvoiceId, LedgerTxId, MerchantId, WebhookId};
 pub use invoice::{
     DepositAddress, DerivationIndex, HardenedIndex, InvalidTransition, Invoice, InvoiceStatus, UnknownStatus,
 };
@@ -32,9 +37,10 @@ pub use ledger::{Account, Balances, Entry, LedgerError, Side, Transaction};
 pub use money::{
     Amount, AmountError, Asset, AssetId, AssetKind, AssetSymbol, InvalidSymbol, MAX_DECIMALS, MoneyError, format_units,
 };
+pub use payment::{BlockHeader, BlockRef, Payment, PaymentId, PaymentState};
 pub use payment_uri::payment_uri;
-pub use settlement::{Assessment, Exception, ObservedPayment, assess, confirmations};
+pub use settlement::{Assessment, ObservedPayment, assess, confirmations};
 pub use time::Timestamp;
 
 /// Re-exported so that every crate names addresses and amounts with the same types.
-pub use alloy_primitives::{Address, U256};
+pub use alloy_primitives::{Address, B256, U256};

@@ -22,11 +22,9 @@
 //! Block time, not the time the watcher saw the block, decides lateness, so
 //! a watcher catching up after downtime judges as one that never stopped.
 
-use std::collections::BTreeSet;
-
 use alloy_primitives::U256;
 
-use crate::{AssetId, Invoice, InvoiceStatus, Timestamp};
+use crate::{AssetId, Exception, Exceptions, Invoice, InvoiceStatus, Timestamp};
 
 /// A payment to an invoice's address, as the chain shows it now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,31 +39,6 @@ pub struct ObservedPayment {
     pub block_time: Timestamp,
 }
 
-/// Something worth telling the merchant beyond the status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Exception {
-    /// Less than the amount has arrived.
-    PaidPartial,
-    /// More than the amount has arrived.
-    PaidOver,
-    /// A payment arrived in a block at or after the expiry.
-    PaidLate,
-    /// A payment in another asset arrived at the address.
-    WrongAsset,
-}
-
-impl Exception {
-    /// The name the API and webhooks use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PaidPartial => "paid_partial",
-            Self::PaidOver => "paid_over",
-            Self::PaidLate => "paid_late",
-            Self::WrongAsset => "wrong_asset",
-        }
-    }
-}
-
 /// An invoice's standing, computed from its payments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Assessment {
@@ -75,8 +48,8 @@ pub struct Assessment {
     pub seen: U256,
     /// Base units of the invoice's asset with enough confirmations.
     pub confirmed: U256,
-    /// Exceptions, in a stable order.
-    pub exceptions: BTreeSet<Exception>,
+    /// Exceptions.
+    pub exceptions: Exceptions,
 }
 
 /// Confirmations of a payment in block `block` when the chain's head is `head`.
@@ -101,7 +74,7 @@ pub fn assess(
     let asset = invoice.amount.asset();
     let mut seen = U256::ZERO;
     let mut confirmed = U256::ZERO;
-    let mut exceptions = BTreeSet::new();
+    let mut exceptions = Exceptions::default();
     for payment in payments {
         if payment.asset != asset {
             exceptions.insert(Exception::WrongAsset);

@@ -25,6 +25,11 @@ impl Timestamp {
         Self(millis)
     }
 
+    /// The instant `secs` seconds after the epoch (a block timestamp), saturating.
+    pub fn from_unix_secs(secs: u64) -> Self {
+        Self(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000))
+    }
+
     /// Milliseconds since the epoch.
     pub fn as_millis(self) -> i64 {
         self.0
@@ -34,6 +39,16 @@ impl Timestamp {
     pub fn plus_secs(self, secs: u64) -> Self {
         let millis = i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000);
         Self(self.0.saturating_add(millis))
+    }
+
+    /// This instant plus `duration`, saturating at the end of time.
+    pub fn plus(self, duration: Duration) -> Self {
+        Self(self.0.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)))
+    }
+
+    /// This instant minus `duration`, saturating at the start of time.
+    pub fn minus(self, duration: Duration) -> Self {
+        Self(self.0.saturating_sub(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)))
     }
 
     /// RFC 3339 text in UTC with millisecond precision, e.g. `2026-11-24T09:30:00.125Z`.
@@ -68,5 +83,8 @@ mod tests {
         assert_eq!(Timestamp::from_millis(1_795_512_600_125).to_rfc3339(), "2026-11-24T09:30:00.125Z");
         assert_eq!(Timestamp::from_millis(1000).plus_secs(900).as_millis(), 901_000);
         assert_eq!(Timestamp::from_millis(i64::MAX).plus_secs(u64::MAX).as_millis(), i64::MAX);
+        assert_eq!(Timestamp::from_millis(1000).plus(Duration::from_millis(250)).as_millis(), 1250);
+        assert_eq!(Timestamp::from_millis(1000).minus(Duration::from_secs(2)).as_millis(), -1000);
+        assert_eq!(Timestamp::from_millis(i64::MIN).minus(Duration::MAX).as_millis(), i64::MIN);
     }
 }

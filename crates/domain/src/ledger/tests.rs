@@ -38,6 +38,27 @@ fn a_settled_invoice_credits_the_merchant() {
 }
 
 #[test]
+fn receipts_wait_in_suspense_until_an_invoice_settles_with_them() {
+    let m = MerchantId::new();
+    let units = |n: u64| Amount::from_units(usdt(), U256::from(n));
+    let mut books = Balances::default();
+    // Two partial payments confirm; the second completes the invoice, which settles.
+    books.apply(&Transaction::receipt(units(5_000_000)).unwrap()).unwrap();
+    books.apply(&Transaction::receipt(units(7_500_000)).unwrap()).unwrap();
+    assert_eq!(books.balance(Account::Suspense(usdt())).unwrap(), units(12_500_000));
+    assert_eq!(books.balance(Account::Merchant(m, usdt())).unwrap(), units(0));
+    books.apply(&Transaction::settlement(m, units(12_500_000)).unwrap()).unwrap();
+    assert_eq!(books.balance(Account::Suspense(usdt())).unwrap(), units(0));
+    assert_eq!(books.balance(Account::Merchant(m, usdt())).unwrap(), units(12_500_000));
+    assert_eq!(books.balance(Account::Deposits(usdt())).unwrap(), units(12_500_000));
+    books.check().unwrap();
+    // Settling more than suspense holds drives it negative: the check says so.
+    books.apply(&Transaction::settlement(m, units(1)).unwrap()).unwrap();
+    assert_eq!(books.check(), Err(LedgerError::Negative { account: Account::Suspense(usdt()) }));
+    assert!(Transaction::receipt(units(0)).is_err(), "nothing to book");
+}
+
+#[test]
 fn unbalanced_or_malformed_transactions_are_refused() {
     let m = MerchantId::new();
     assert_eq!(

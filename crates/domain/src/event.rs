@@ -1,0 +1,141 @@
+//! Events: what happened to an invoice, as webhooks tell merchants.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Exception, Exceptions, InvoiceStatus};
+
+/// The kinds of event a webhook endpoint can subscribe to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    /// Paid in full, waiting for confirmations.
+    InvoiceProcessing,
+    /// Paid in full and confirmed; the merchant's balance has been credited.
+    InvoiceSettled,
+    /// The payment window closed without a full payment.
+    InvoiceExpired,
+    /// The merchant invalidated the invoice.
+    InvoiceInvalid,
+    /// Less than the amount has arrived.
+    InvoicePaidPartial,
+    /// More than the amount has arrived.
+    InvoicePaidOver,
+    /// A payment arrived after the expiry.
+    InvoicePaidLate,
+    /// A payment in another asset arrived at the invoice's address (not credited).
+    InvoiceWrongAsset,
+}
+
+/// Text that names no event type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type {0:?}")]
+pub struct UnknownEventType(pub String);
+
+impl EventType {
+    /// Every event type.
+    pub const ALL: [EventType; 8] = [
+        Self::InvoiceProcessing,
+        Self::InvoiceSettled,
+        Self::InvoiceExpired,
+        Self::InvoiceInvalid,
+        Self::InvoicePaidPartial,
+        Self::InvoicePaidOver,
+        Self::InvoicePaidLate,
+        Self::InvoiceWrongAsset,
+    ];
+
+    /// The name webhooks carry (`invoice.settled`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvoiceProcessing => "invoice.processing",
+            Self::InvoiceSettled => "invoice.settled",
+            Self::InvoiceExpired => "invoice.expired",
+            Self::InvoiceInvalid => "invoice.invalid",
+            Self::InvoicePaidPartial => "invoice.paid_partial",
+            Self::InvoicePaidOver => "invoice.paid_over",
+            Self::InvoicePaidLate => "invoice.paid_late",
+            Self::InvoiceWrongAsset => "invoice.wrong_asset",
+        }
+    }
+
+    fn of_status(status: InvoiceStatus) -> Option<Self> {
+        match status {
+            InvoiceStatus::Processing => Some(Self::InvoiceProcessing),
+            InvoiceStatus::Settled => Some(Self::InvoiceSettled),
+            InvoiceStatus::Expired => Some(Self::InvoiceExpired),
+            InvoiceStatus::Invalid => Some(Self::InvoiceInvalid),
+            // Back to `new` happens only when a reorganisation un-sees a
+            // payment; the next status change (processing again, or expired)
+            // is what the merchant acts on.
+            InvoiceStatus::New => None,
+        }
+    }
+
+    fn of_exception(exception: Exception) -> Self {
+        match exception {
+            Exception::PaidPartial => Self::InvoicePaidPartial,
+            Exception::PaidOver => Self::InvoicePaidOver,
+            Exception::PaidLate => Self::InvoicePaidLate,
+            Exception::WrongAsset => Self::InvoiceWrongAsset,
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventType {
+    type Err = UnknownEventType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| UnknownEventType(s.chars().take(60).collect()))
+    }
+}
+
+/// The events an invoice change calls for: one per newly raised exception,
+/// then one for the new status (if it changed and has an event), in that
+/// order, so a merchant reads "paid over" before "settled".
+pub fn events_for_change(before: (InvoiceStatus, Exceptions), after: (InvoiceStatus, Exceptions)) -> Vec<EventType> {
+    let mut events: Vec<EventType> = after.1.added_since(before.1).iter().map(EventType::of_exception).collect();
+    if after.0 != before.0
+        && let Some(event) = EventType::of_status(after.0)
+    {
+        events.push(event);
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use InvoiceStatus::*;
+
+    fn set(list: &[Exception]) -> Exceptions {
+        list.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_change_raises_its_new_exceptions_then_its_status() {
+        let none = Exceptions::default();
+        assert_eq!(events_for_change((New, none), (Processing, none)), vec![EventType::InvoiceProcessing]);
+        assert_eq!(
+            events_for_change((New, none), (Settled, set(&[Exception::PaidOver]))),
+            vec![EventType::InvoicePaidOver, EventType::InvoiceSettled]
+        );
+        let partial = set(&[Exception::PaidPartial]);
+        assert_eq!(events_for_change((New, none), (New, partial)), vec![EventType::InvoicePaidPartial]);
+        assert_eq!(events_for_change((New, partial), (New, partial)), vec![], "nothing new, nothing sent");
+        assert_eq!(events_for_change((Processing, none), (New, none)), vec![], "a reorg un-sees silently");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for event in EventType::ALL {
+            assert_eq!(event.as_str().parse::<EventType>(), Ok(event));
+        }
+        assert!("invoice.stolen".parse::<EventType>().is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! Payments: value that arrived on chain at an invoice's deposit address.
+//!
+//! A payment is a fact about one block. If a reorganisation drops that block,
+//! the payment becomes [`PaymentState::Orphaned`] (kept, for the record, but
+//! never counted); if the same transaction is mined again in another block,
+//! that is a new payment with a new [`PaymentId`], counted once.
+
+use std::fmt;
+
+use alloy_primitives::{Address, B256, keccak256};
+
+use crate::{Amount, ChainId, InvoiceId, ObservedPayment, Timestamp};
+
+/// A block, by height and hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockRef {
+    /// Its height.
+    pub number: u64,
+    /// Its hash.
+    pub hash: B256,
+}
+
+/// A block's header, as much of it as following a chain needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockHeader {
+    /// Height.
+    pub number: u64,
+    /// Hash.
+    pub hash: B256,
+    /// The parent's hash.
+    pub parent_hash: B256,
+    /// Block timestamp, in seconds.
+    pub timestamp: u64,
+}
+
+impl BlockHeader {
+    /// Height and hash.
+    pub fn block_ref(&self) -> BlockRef {
+        BlockRef { number: self.number, hash: self.hash }
+    }
+
+    /// The block timestamp as a [`Timestamp`].
+    pub fn time(&self) -> Timestamp {
+        Timestamp::from_unix_secs(self.timestamp)
+    }
+}
+
+/// Names a payment by where it sits on chain: the same transfer in the same
+/// block always gets the same id, so recording it twice (a retry after a
+/// crash) stores it once, and the same transfer re-mined in another block
+/// after a reorg gets another id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PaymentId(pub B256);
+
+impl PaymentId {
+    /// The id of the transfer at `log_index` of `tx_hash` in block `block_hash`
+    /// of `chain` (`None` for a native transfer, which has no log).
+    pub fn of(chain: ChainId, block_hash: B256, tx_hash: B256, log_index: Option<u64>) -> Self {
+        let mut bytes = [0u8; 8 + 32 + 32 + 9];
+        bytes[..8].copy_from_slice(&chain.0.to_be_bytes());
+        bytes[8..40].copy_from_slice(block_hash.as_slice());
+        bytes[40..72].copy_from_slice(tx_hash.as_slice());
+        if let Some(index) = log_index {
+            bytes[72] = 1;
+            bytes[73..].copy_from_slice(&index.to_be_bytes());
+        }
+        Self(keccak256(bytes))
+    }
+}
+
+impl fmt::Display for PaymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pay_{}", hex::encode(&self.0[..16]))
+    }
+}
+
+impl fmt::Debug for PaymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Whether a payment's block is still on the chain the watcher follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PaymentState {
+    /// Its block is canonical: the payment counts.
+    Canonical,
+    /// A reorganisation dropped its block: kept for the record, never counted.
+    Orphaned,
+}
+
+impl PaymentState {
+    /// As the database spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Canonical => "canonical",
+            Self::Orphaned => "orphaned",
+        }
+    }
+
+    /// Parses [`PaymentState::as_str`]'s text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Canonical, Self::Orphaned].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A payment to an invoice's deposit address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payment {
+    /// Its id (see [`PaymentId::of`]).
+    pub id: PaymentId,
+    /// The invoice whose address received it.
+    pub invoice_id: InvoiceId,
+    /// What arrived: the asset it was sent in (which may not be the
+    /// invoice's) and how many base units.
+    pub amount: Amount,
+    /// The sender.
+    pub from: Address,
+    /// The deposit address.
+    pub to: Address,
+    /// The transaction.
+    pub tx_hash: B256,
+    /// The `Transfer` log's index in its block; `None` for a native transfer.
+    pub log_index: Option<u64>,
+    /// The block that holds it.
+    pub block: BlockRef,
+    /// That block's timestamp: lateness is judged by it.
+    pub block_time: Timestamp,
+    /// Canonical or orphaned.
+    pub state: PaymentState,
+    /// When the payment reached its confirmations and was booked in the ledger.
+    pub booked_at: Option<Timestamp>,
+    /// When its invoice settled with it and the merchant was credited.
+    pub settled_at: Option<Timestamp>,
+    /// When the watcher first saw it.
+    pub seen_at: Timestamp,
+}
+
+impl Payment {
+    /// The facts [`crate::assess`] looks at.
+    pub fn observed(&self) -> ObservedPayment {
+        ObservedPayment {
+            asset: self.amount.asset(),
+            units: self.amount.units(),
+            block_number: self.block.number,
+            block_time: self.block_time,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_block_and_the_log() {
+        let (block, other_block, tx) = (B256::repeat_byte(1), B256::repeat_byte(2), B256::repeat_byte(3));
+        let chain = ChainId(31337);
+        let id = PaymentId::of(chain, block, tx, Some(0));
+        assert_eq!(id, PaymentId::of(chain, block, tx, Some(0)), "deterministic");
+        assert_ne!(id, PaymentId::of(chain, other_block, tx, Some(0)), "re-mined elsewhere is another payment");
+        assert_ne!(id, PaymentId::of(chain, block, tx, Some(1)));
+        assert_ne!(id, PaymentId::of(chain, block, tx, None), "a native transfer is not log 0");
+        assert_ne!(id, PaymentId::of(ChainId(1), block, tx, Some(0)));
+        assert!(id.to_string().starts_with("pay_"));
+    }
+}
