@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use redacted::Redacted;
 
 /// Environment variables that override settings, without the `COFFER_` prefix.
-pub const ENV_OVERRIDES: [&str; 8] = [
+pub const ENV_OVERRIDES: [&str; 9] = [
     "data_dir",
     "listen_addr",
     "database_url",
@@ -34,6 +34,7 @@ pub const ENV_OVERRIDES: [&str; 8] = [
     "log_filter",
     "default_invoice_expiry_secs",
     "max_invoice_expiry_secs",
+    "late_payment_window_secs",
 ];
 
 /// The whole configuration of a Coffer gateway.
@@ -58,6 +59,12 @@ pub struct Config {
     pub default_invoice_expiry_secs: u64,
     /// The longest lifetime a request may ask for, in seconds.
     pub max_invoice_expiry_secs: u64,
+    /// How long after its expiry an unpaid invoice is still watched, so a
+    /// late payment is seen (and reported `paid_late`), in seconds.
+    pub late_payment_window_secs: u64,
+    /// Webhook delivery.
+    #[serde(default)]
+    pub webhooks: WebhookConfig,
     /// The chains Coffer watches.
     #[serde(default)]
     pub chains: Vec<ChainConfig>,
@@ -76,8 +83,74 @@ pub struct ChainConfig {
     pub name: String,
     /// JSON-RPC endpoint (`http(s)://` or `ws(s)://`); may embed an API key, so redacted.
     pub rpc_url: Redacted<String>,
+    /// A `ws(s)://` endpoint of the same node for a new-heads subscription,
+    /// when `rpc_url` is HTTP. Without one, an HTTP node is polled.
+    #[serde(default)]
+    pub ws_url: Option<Redacted<String>>,
     /// Blocks on top of a payment's block before it counts.
     pub confirmations: u32,
+    /// Blocks near the head followed one by one with parent-hash checks;
+    /// a reorganisation deeper than this halts the watcher for a person.
+    /// Default: twice the confirmations, at least 64.
+    #[serde(default)]
+    pub reorg_window: Option<u64>,
+    /// The first block to scan when the database has no cursor for this
+    /// chain yet. Default: the chain's head at the first start.
+    #[serde(default)]
+    pub start_block: Option<u64>,
+    /// How often to ask an `http(s)://` node for new blocks, in milliseconds
+    /// (a `ws(s)://` node pushes them; this is then a safety net).
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// Most blocks per `eth_getLogs` request when catching up.
+    #[serde(default = "default_log_range")]
+    pub log_range: u64,
+}
+
+fn default_poll_interval_ms() -> u64 {
+    1000
+}
+
+fn default_log_range() -> u64 {
+    1000
+}
+
+impl ChainConfig {
+    /// The reorganisation window in effect.
+    pub fn reorg_window(&self) -> u64 {
+        self.reorg_window.unwrap_or_else(|| (2 * u64::from(self.confirmations)).max(64))
+    }
+}
+
+/// Webhook delivery settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Allow endpoints on loopback, private and link-local addresses. Off
+    /// in production: a merchant could otherwise make the gateway call
+    /// internal services (SSRF). `coffer dev` turns it on.
+    pub allow_private_urls: bool,
+    /// Deadline of one delivery attempt, in seconds.
+    pub timeout_secs: u64,
+    /// The first retry waits this long; each next one twice as long.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts, in seconds.
+    pub retry_max_secs: u64,
+    /// Attempts before a delivery is given up (it can still be redelivered).
+    pub max_attempts: u32,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        // 1 s doubling to an hour: 25 attempts span about 3 days.
+        Self {
+            allow_private_urls: false,
+            timeout_secs: 10,
+            retry_base_ms: 1000,
+            retry_max_secs: 3600,
+            max_attempts: 25,
+        }
+    }
 }
 
 /// One asset on one chain.
@@ -117,6 +190,8 @@ impl Default for Config {
             log_filter: "info".into(),
             default_invoice_expiry_secs: 900,
             max_invoice_expiry_secs: 7 * 24 * 3600,
+            late_payment_window_secs: 24 * 3600,
+            webhooks: WebhookConfig::default(),
             chains: Vec::new(),
             assets: Vec::new(),
         }

@@ -113,3 +113,25 @@ fn an_invoice_lifetime_beyond_a_year_is_refused() {
     let err = Config::from_toml("max_invoice_expiry_secs = 999999999999").unwrap_err().to_string();
     assert!(err.starts_with("max_invoice_expiry_secs:"), "{err}");
 }
+
+#[test]
+fn chain_following_and_webhook_settings_have_defaults_and_limits() {
+    let config = Config::from_toml(&full("")).unwrap();
+    let chain = &config.chains[0];
+    assert_eq!(
+        (chain.reorg_window(), chain.poll_interval_ms, chain.log_range, chain.start_block),
+        (64, 1000, 1000, None)
+    );
+    assert_eq!(config.late_payment_window_secs, 86_400);
+    assert!(!config.webhooks.allow_private_urls, "private webhook URLs are refused unless allowed");
+    let with = |section: &str| full(section);
+    let config = Config::from_toml(&with("[webhooks]\nallow_private_urls = true\nmax_attempts = 3")).unwrap();
+    assert!(config.webhooks.allow_private_urls);
+    assert_eq!((config.webhooks.max_attempts, config.webhooks.timeout_secs), (3, 10));
+    assert!(error_of(&with("[webhooks]\ntimeout_secs = 0")).contains("webhooks.timeout_secs"));
+    assert!(error_of(&with("[webhooks]\nretries = 3")).contains("retries"), "unknown keys are refused");
+    let narrow = full("").replace("confirmations = 2", "confirmations = 2\nreorg_window = 1");
+    assert!(error_of(&narrow).contains("chains[0].reorg_window"));
+    let slow = full("").replace("confirmations = 2", "confirmations = 2\npoll_interval_ms = 5");
+    assert!(error_of(&slow).contains("chains[0].poll_interval_ms"));
+}

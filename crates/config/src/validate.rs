@@ -37,6 +37,19 @@ impl Config {
             return Err(ConfigError::invalid("max_invoice_expiry_secs", "must be at most 31536000 (one year)"));
         }
         tracing_filter(&self.log_filter)?;
+        if self.late_payment_window_secs > MAX_EXPIRY_SECS {
+            return Err(ConfigError::invalid("late_payment_window_secs", "must be at most 31536000 (one year)"));
+        }
+        let hooks = &self.webhooks;
+        if !(1..=120).contains(&hooks.timeout_secs) {
+            return Err(ConfigError::invalid("webhooks.timeout_secs", "must be between 1 and 120"));
+        }
+        if hooks.retry_base_ms == 0 || hooks.retry_max_secs == 0 || hooks.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "webhooks",
+                "retry_base_ms, retry_max_secs and max_attempts must be positive",
+            ));
+        }
         let mut chain_ids = HashSet::new();
         for (i, chain) in self.chains.iter().enumerate() {
             self::chain(i, chain)?;
@@ -113,8 +126,30 @@ fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
             format!("scheme {} is not http, https, ws or wss", url.scheme()),
         ));
     }
+    if let Some(ws) = &chain.ws_url {
+        let url = url::Url::parse(ws.expose())
+            .map_err(|e| ConfigError::invalid(field("ws_url"), format!("is not a URL ({e})")))?;
+        if !["ws", "wss"].contains(&url.scheme()) {
+            return Err(ConfigError::invalid(field("ws_url"), format!("scheme {} is not ws or wss", url.scheme())));
+        }
+    }
     if chain.confirmations == 0 || chain.confirmations > MAX_CONFIRMATIONS {
         return Err(ConfigError::invalid(field("confirmations"), format!("must be between 1 and {MAX_CONFIRMATIONS}")));
+    }
+    if chain.reorg_window() > 100_000 {
+        return Err(ConfigError::invalid(field("reorg_window"), "must be at most 100000 blocks"));
+    }
+    if chain.reorg_window() < u64::from(chain.confirmations) {
+        return Err(ConfigError::invalid(
+            field("reorg_window"),
+            "must be at least the confirmations: a payment must stay inside the window until it is credited",
+        ));
+    }
+    if !(10..=600_000).contains(&chain.poll_interval_ms) {
+        return Err(ConfigError::invalid(field("poll_interval_ms"), "must be between 10 and 600000"));
+    }
+    if !(1..=100_000).contains(&chain.log_range) {
+        return Err(ConfigError::invalid(field("log_range"), "must be between 1 and 100000"));
     }
     Ok(())
 }
