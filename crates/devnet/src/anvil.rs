@@ -16,6 +16,9 @@ pub struct AnvilOptions {
     /// Mine a block every this many seconds (as well as on each transaction);
     /// `None` mines only on transactions.
     pub block_time_secs: Option<u64>,
+    /// Keep the chain (blocks included) in this file: loaded at start, saved
+    /// every few seconds and when anvil is stopped, so a restart continues it.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// A running anvil.
@@ -24,6 +27,8 @@ pub struct Anvil {
     child: Child,
     port: u16,
     rpc: Rpc,
+    /// Stop with SIGTERM (anvil then saves its state) rather than SIGKILL.
+    graceful: bool,
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -37,13 +42,19 @@ impl Anvil {
         if let Some(secs) = options.block_time_secs {
             command.args(["--block-time", &secs.to_string()]);
         }
-        let mut child = command
+        if let Some(state) = &options.state_file {
+            command.arg("--state").arg(state).args(["--state-interval", "5"]);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| DevnetError::Start(format!("{}: {e}", binary.display())))?;
-        let stdout = child.stdout.take().ok_or_else(|| DevnetError::Start("no stdout".into()))?;
+        // From here on, whatever fails or panics drops `anvil`, which kills the
+        // process (a bare `Child` would be left running).
+        let mut anvil = Self { child, port: 0, rpc: Rpc::new(""), graceful: options.state_file.is_some() };
+        let stdout = anvil.child.stdout.take().ok_or_else(|| DevnetError::Start("no stdout".into()))?;
         // anvil logs every transaction on stdout: keep draining it, or it
         // blocks once the pipe is full. The first `Listening on` line carries the port.
         let (port_tx, port_rx) = mpsc::channel();
@@ -58,7 +69,6 @@ impl Anvil {
                 tracing::trace!(target: "anvil", "{line}");
             }
         });
-        let mut anvil = Self { child, port: 0, rpc: Rpc::new("") };
         let port = port_rx
             .recv_timeout(START_TIMEOUT)
             .ok()
@@ -104,7 +114,33 @@ impl Anvil {
 
 impl Drop for Anvil {
     fn drop(&mut self) {
+        if self.graceful && self.terminate_gracefully() {
+            return;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Anvil {
+    /// SIGTERM, so that anvil saves its state, then up to 5 s to exit.
+    /// (`kill(1)`: the workspace forbids the unsafe code a direct signal needs.)
+    fn terminate_gracefully(&mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !sent {
+            return false;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 }

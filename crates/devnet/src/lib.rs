@@ -7,6 +7,7 @@
 //! (`eth_sendTransaction`): this crate holds no key.
 
 mod anvil;
+mod control;
 mod rpc;
 mod token;
 mod tools;
@@ -28,6 +29,9 @@ pub enum DevnetError {
     /// anvil did not start.
     #[error("anvil did not start: {0}")]
     Start(String),
+    /// A transaction reverted or was not mined in time (is the chain mining?).
+    #[error("{0}")]
+    Transaction(String),
     /// A JSON-RPC call failed.
     #[error(transparent)]
     Rpc(#[from] RpcError),

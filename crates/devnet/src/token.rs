@@ -37,17 +37,17 @@ fn hex_data(parts: &[&[u8]]) -> String {
 
 async fn send_and_wait(rpc: &Rpc, tx: Value) -> Result<Value, DevnetError> {
     let hash = rpc.call("eth_sendTransaction", json!([tx])).await?;
-    for _ in 0..500 {
+    for _ in 0..1000 {
         let receipt = rpc.call("eth_getTransactionReceipt", json!([hash])).await?;
         if !receipt.is_null() {
             if receipt["status"] != "0x1" {
-                return Err(DevnetError::Start(format!("transaction {hash} reverted")));
+                return Err(DevnetError::Transaction(format!("transaction {hash} reverted")));
             }
             return Ok(receipt);
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    Err(DevnetError::Start(format!("transaction {hash} was not mined")))
+    Err(DevnetError::Transaction(format!("transaction {hash} was not mined within 10 s; is the chain mining?")))
 }
 
 fn parse_address(value: &Value, what: &str) -> Result<Address, DevnetError> {
@@ -69,10 +69,33 @@ pub async fn deploy_test_usdt(rpc: &Rpc) -> Result<TestToken, DevnetError> {
 }
 
 impl TestToken {
+    /// The test token already deployed at `address` (minting is open to anyone).
+    pub fn at(address: Address, deployer: Address) -> Self {
+        Self { address, deployer }
+    }
+
     /// Mints `units` base units to `to`.
     pub async fn mint(&self, rpc: &Rpc, to: Address, units: U256) -> Result<(), DevnetError> {
         let data = hex_data(&[&selector("mint(address,uint256)"), &word_address(to), &units.to_be_bytes::<32>()]);
         send_and_wait(rpc, json!({"from": self.deployer, "to": self.address, "data": data})).await.map(drop)
+    }
+
+    /// The call data of `transfer(to, units)`.
+    pub fn transfer_data(to: Address, units: U256) -> String {
+        hex_data(&[&selector("transfer(address,uint256)"), &word_address(to), &units.to_be_bytes::<32>()])
+    }
+
+    /// Sends `units` from `from` to `to` and returns the transaction hash
+    /// without waiting for a block (mining may be manual).
+    pub async fn send_transfer(
+        &self,
+        rpc: &Rpc,
+        from: Address,
+        to: Address,
+        units: U256,
+    ) -> Result<alloy_primitives::B256, DevnetError> {
+        let data = hex_data(&[&selector("transfer(address,uint256)"), &word_address(to), &units.to_be_bytes::<32>()]);
+        rpc.send_call(from, self.address, data).await
     }
 
     /// Sends `units` from `from` (an unlocked dev account) to `to`; returns the receipt.
