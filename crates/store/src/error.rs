@@ -43,6 +43,29 @@ pub enum StoreError {
     /// The write ran but its transaction did not commit; nothing of it was kept.
     #[error("the database could not commit the write: {0}")]
     CommitFailed(String),
+    /// A chain step was computed on a cursor that is no longer the stored
+    /// one: another watcher moved it, or the step was applied already.
+    /// Nothing was written; recompute from the store.
+    #[error("the chain cursor of chain {chain_id} moved since the step was computed; nothing was written")]
+    CursorMoved {
+        /// The chain.
+        chain_id: coffer_domain::ChainId,
+    },
+    /// An invoice change was computed from a status the invoice no longer
+    /// has, or a payment was not in the state a booking expected. Nothing
+    /// was written; recompute from the store.
+    #[error("stale write: {0}; nothing was written")]
+    Stale(String),
+    /// A reorganisation would orphan payments already booked in the ledger:
+    /// it is deeper than the confirmations the chain requires. Refused; a
+    /// person has to look (the watcher halts and says so).
+    #[error("a reorganisation above block {height} of chain {chain_id} would orphan booked payments; refused")]
+    DeepReorg {
+        /// The chain.
+        chain_id: coffer_domain::ChainId,
+        /// The height the reorganisation reverts to.
+        height: u64,
+    },
     /// The store's writer task has stopped (the process is shutting down).
     #[error("the store could not carry out the write (shutting down or a database error; see the log)")]
     Closed,

@@ -16,14 +16,18 @@
 //! **Contract:** a method that returns `Ok` has made its write durable; one
 //! that returns `Err` has changed nothing (each write is one transaction).
 
+mod chain;
 mod error;
+mod ledger;
 mod postgres;
 mod reads;
 mod rows;
+mod shared;
 mod sql;
 mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -31,9 +35,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use coffer_domain::{ApiKeyId, Invoice, InvoiceId, InvoiceStatus, MerchantId, Scopes, SecretDigest, Timestamp};
 
+pub use chain::{
+    Applied, Booking, ChainBlock, ChainStep, ChainStore, InvoiceChange, InvoiceChanges, LedgerPosting, NewEvent,
+    Settlement,
+};
 pub use error::StoreError;
+pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use webhooks::{AttemptOutcome, Delivery, DeliveryState, DueDelivery, WebhookEndpoint, WebhookStore};
 
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -112,9 +122,11 @@ pub struct InvoiceQuery {
 }
 
 /// Coffer's persistence contract. Every implementation passes
-/// `tests/it/conformance.rs`.
+/// `tests/it/conformance.rs`. The chain watcher's, the ledger's and the
+/// webhooks' parts are traits of their own ([`ChainStore`], [`LedgerStore`],
+/// [`WebhookStore`]); import the one you use.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: ChainStore + LedgerStore + WebhookStore + Send + Sync + std::fmt::Debug + 'static {
     /// Records the fingerprint of the xpub this database derives addresses
     /// from, or checks it against the one recorded: a database must never
     /// mix addresses of two wallets.
@@ -149,6 +161,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Whether the database answers, for `/healthz`.
     async fn ping(&self) -> Result<()>;
+
+    /// Whether other processes may write to the same database (PostgreSQL):
+    /// then a watcher must look for invoices it was not told about.
+    fn is_shared(&self) -> bool;
 }
 
 /// Where to connect.

@@ -43,6 +43,37 @@ impl PgStore {
 }
 
 shared_reads!(PgStore);
+crate::shared::chain_store!(PgStore, sqlx::PgConnection, sqlx::Postgres);
+crate::shared::ledger_store!(PgStore, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
+crate::shared::webhook_store!(PgStore, sqlx::Postgres);
+
+impl PgStore {
+    /// Runs `op` in one transaction, committed if it returns `Ok`.
+    async fn transaction<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        let mut tx = self.reads.begin().await?;
+        match op(&mut tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(err) => {
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "PostgreSQL rollback failed");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Nothing to do: PostgreSQL keeps no cache (several gateways share it).
+    fn invoices_changed(&self, _changed: &[crate::shared::ChangedInvoice]) {}
+}
 
 const INSERT_INVOICE: &str = "INSERT INTO invoices (id, merchant_id, status, chain_id, asset, amount, derivation_index, \
                               address, order_id, metadata, created_at, expires_at, idempotency_key, \
@@ -175,5 +206,9 @@ impl Store for PgStore {
 
     async fn ping(&self) -> Result<()> {
         self.read_ping().await
+    }
+
+    fn is_shared(&self) -> bool {
+        true
     }
 }

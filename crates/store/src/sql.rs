@@ -5,11 +5,16 @@ macro_rules! invoice_select {
     ($($rest:literal),*) => {
         concat!(
             "SELECT id, merchant_id, status, chain_id, asset, amount, derivation_index, address, order_id, \
-             CAST(metadata AS TEXT) AS metadata, created_at, expires_at FROM invoices ",
+             CAST(metadata AS TEXT) AS metadata, created_at, expires_at, exceptions FROM invoices ",
             $($rest),*
         )
     };
 }
+
+/// The columns `InvoiceRow` reads, as a `SELECT … FROM invoices` to extend.
+pub(crate) const INVOICE_COLUMNS: &str = invoice_select!();
+pub(crate) const INVOICES_DUE_TO_EXPIRE: &str =
+    invoice_select!("WHERE chain_id = $1 AND status = 'new' AND expires_at <= $2 ORDER BY expires_at LIMIT $3");
 
 pub(crate) const XPUB_FINGERPRINT: &str = "SELECT value FROM settings WHERE key = 'xpub_fingerprint'";
 pub(crate) const RECORD_XPUB_FINGERPRINT: &str = "INSERT INTO settings (key, value) VALUES ('xpub_fingerprint', $1)";

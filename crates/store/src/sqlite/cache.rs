@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use coffer_domain::{Invoice, InvoiceId, MerchantId};
+use coffer_domain::{Exceptions, Invoice, InvoiceId, InvoiceStatus, MerchantId};
 
 /// Entries per generation: at most twice this many invoices are held
 /// (about 1 KiB each with metadata, so tens of MiB at most).
@@ -23,6 +23,10 @@ const GENERATION: usize = 32 * 1024;
 #[derive(Debug, Default)]
 pub(super) struct InvoiceCache {
     generations: Mutex<Generations>,
+    /// Bumped by every committed change: an invoice read from the database
+    /// before a change and cached after it would be stale, so a read is
+    /// cached only if no change happened in between.
+    changes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -55,11 +59,37 @@ impl InvoiceCache {
         (invoice.merchant_id == merchant_id).then_some(invoice)
     }
 
-    /// Records an invoice as committed.
-    pub(super) fn put(&self, invoice: Invoice) {
-        if let Ok(mut generations) = self.generations.lock() {
+    /// A mark to pass to [`InvoiceCache::put_if_unchanged`]: take it before reading.
+    pub(super) fn mark(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Caches an invoice read after `mark`, unless a change committed since.
+    pub(super) fn put_if_unchanged(&self, invoice: Invoice, mark: u64) {
+        if let Ok(mut generations) = self.generations.lock()
+            && self.changes.load(std::sync::atomic::Ordering::SeqCst) == mark
+        {
             generations.insert(invoice);
         }
+    }
+
+    /// Records a committed change of status and exceptions, if the invoice is cached.
+    pub(super) fn update(&self, id: InvoiceId, status: InvoiceStatus, exceptions: Exceptions) {
+        if let Ok(mut generations) = self.generations.lock() {
+            // Under the lock, so that no put_if_unchanged slips between the bump and the update.
+            self.changes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Generations { current, previous } = &mut *generations;
+            if let Some(invoice) = current.get_mut(&id).or_else(|| previous.get_mut(&id)) {
+                invoice.status = status;
+                invoice.exceptions = exceptions;
+            }
+        }
+    }
+
+    /// Records an invoice just created (no change can precede its creation).
+    #[cfg(test)]
+    pub(super) fn put(&self, invoice: Invoice) {
+        self.put_if_unchanged(invoice, self.mark());
     }
 }
 
@@ -68,7 +98,7 @@ mod tests {
     use std::str::FromStr;
 
     use coffer_domain::{
-        Address, Amount, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, InvoiceStatus, Timestamp, U256,
+        Address, Amount, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Timestamp, U256,
     };
 
     use super::*;
@@ -78,6 +108,7 @@ mod tests {
             id: InvoiceId::new(),
             merchant_id,
             status: InvoiceStatus::New,
+            exceptions: Default::default(),
             amount: Amount::from_units(
                 AssetId { chain_id: ChainId(1), symbol: AssetSymbol::from_str("ETH").unwrap() },
                 U256::from(1u8),
@@ -98,6 +129,22 @@ mod tests {
         cache.put(inv.clone());
         assert_eq!(cache.get(owner, inv.id), Some(inv.clone()));
         assert_eq!(cache.get(other, inv.id), None);
+    }
+
+    #[test]
+    fn a_read_that_raced_a_change_is_not_cached() {
+        let cache = InvoiceCache::default();
+        let merchant = MerchantId::new();
+        let stale = invoice(merchant);
+        let mark = cache.mark();
+        // A chain step commits a change after the read, before the put.
+        cache.update(stale.id, InvoiceStatus::Settled, Exceptions::default());
+        cache.put_if_unchanged(stale.clone(), mark);
+        assert_eq!(
+            cache.get(merchant, stale.id),
+            None,
+            "the stale read is dropped; the next read goes to the database"
+        );
     }
 
     #[test]

@@ -78,6 +78,29 @@ impl SqliteStore {
 }
 
 shared_reads!(SqliteStore);
+crate::shared::chain_store!(SqliteStore, sqlx::SqliteConnection, sqlx::Sqlite);
+crate::shared::ledger_store!(SqliteStore, None::<&str>);
+crate::shared::webhook_store!(SqliteStore, sqlx::Sqlite);
+
+impl SqliteStore {
+    /// Runs `op` as one atomic write (a savepoint in the writer's next batch).
+    async fn transaction<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write_atomic(op).await
+    }
+
+    /// Keeps the invoice cache coherent after a committed write changed invoices.
+    fn invoices_changed(&self, changed: &[crate::shared::ChangedInvoice]) {
+        for (id, status, exceptions) in changed {
+            self.invoices.update(*id, *status, *exceptions);
+        }
+    }
+}
 
 /// How often the write-ahead log is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
@@ -147,10 +170,11 @@ impl Store for SqliteStore {
     }
 
     async fn insert_invoice(&self, new: NewInvoice) -> Result<InsertOutcome> {
+        let mark = self.invoices.mark();
         let outcome = self.writer.write(move |c| Box::pin(ops::insert_invoice(c, new))).await?;
         // Committed: cache it, since a new invoice is usually read back soon (status polling).
         if let InsertOutcome::Created(invoice) | InsertOutcome::Replayed(invoice) = &outcome {
-            self.invoices.put(invoice.clone());
+            self.invoices.put_if_unchanged(invoice.clone(), mark);
         }
         Ok(outcome)
     }
@@ -159,9 +183,10 @@ impl Store for SqliteStore {
         if let Some(invoice) = self.invoices.get(merchant_id, id) {
             return Ok(Some(invoice));
         }
+        let mark = self.invoices.mark();
         let invoice = self.read_invoice(merchant_id, id).await?;
         if let Some(invoice) = &invoice {
-            self.invoices.put(invoice.clone());
+            self.invoices.put_if_unchanged(invoice.clone(), mark);
         }
         Ok(invoice)
     }
@@ -172,5 +197,9 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         self.read_ping().await
+    }
+
+    fn is_shared(&self) -> bool {
+        false
     }
 }

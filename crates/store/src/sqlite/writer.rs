@@ -67,7 +67,6 @@ impl Writer {
 
     /// As [`Writer::write`], for a write that may fail after changing
     /// something: it runs in a savepoint that is rolled back on failure.
-    #[allow(dead_code)] // every current write is single-statement; multi-statement ones arrive with the ledger
     pub(super) async fn write_atomic<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,

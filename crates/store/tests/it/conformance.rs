@@ -30,34 +30,35 @@ on_both_backends!(
     writes_survive_reopening,
 );
 
-struct Fixture {
-    store: Arc<dyn Store>,
-    db: TestDatabase,
+pub(crate) struct Fixture {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) db: TestDatabase,
 }
 
-async fn fixture(kind: Kind) -> Option<Fixture> {
+pub(crate) async fn fixture(kind: Kind) -> Option<Fixture> {
     let db = TestDatabase::new(kind).await?;
     let store = open(db.backend()).await.unwrap();
     Some(Fixture { store, db })
 }
 
-async fn merchant(store: &dyn Store, name: &str) -> MerchantId {
+pub(crate) async fn merchant(store: &dyn Store, name: &str) -> MerchantId {
     let m = Merchant { id: MerchantId::new(), name: name.into(), created_at: Timestamp::now() };
     store.create_merchant(&m).await.unwrap();
     m.id
 }
 
-fn usdt() -> AssetId {
+pub(crate) fn usdt() -> AssetId {
     AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str("USDT").unwrap() }
 }
 
-fn invoice(merchant_id: MerchantId, index: u32) -> Invoice {
+pub(crate) fn invoice(merchant_id: MerchantId, index: u32) -> Invoice {
     let mut metadata = serde_json::Map::new();
     metadata.insert("cart".into(), serde_json::json!({"items": [1, 2], "note": "ünïcode"}));
     Invoice {
         id: InvoiceId::new(),
         merchant_id,
         status: InvoiceStatus::New,
+        exceptions: Default::default(),
         amount: Amount::from_units(usdt(), U256::from(12_500_000u64)),
         deposit: DepositAddress {
             index: DerivationIndex::try_from(u64::from(index)).unwrap(),
@@ -70,7 +71,7 @@ fn invoice(merchant_id: MerchantId, index: u32) -> Invoice {
     }
 }
 
-fn plain(invoice: Invoice) -> NewInvoice {
+pub(crate) fn plain(invoice: Invoice) -> NewInvoice {
     NewInvoice { invoice, idempotency: None }
 }
 

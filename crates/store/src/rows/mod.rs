@@ -4,7 +4,13 @@
 //! times as Unix milliseconds, amounts as decimal text, addresses as 20
 //! bytes), so one row type per table serves SQLite and PostgreSQL alike.
 
+mod payments;
+mod webhooks;
+
 use std::str::FromStr;
+
+pub(crate) use payments::{BalanceRow, BlockRow, EntryRow, PAYMENT_COLUMNS, PaymentRow, payment_params, side_text};
+pub(crate) use webhooks::{DeliveryRow, DueRow, EndpointRow, events_text};
 
 use coffer_domain::{
     Address, Amount, ApiKeyId, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Invoice, InvoiceId,
@@ -74,6 +80,7 @@ pub(crate) struct InvoiceRow {
     metadata: String,
     created_at: i64,
     expires_at: i64,
+    exceptions: String,
 }
 
 impl TryFrom<InvoiceRow> for Invoice {
@@ -94,6 +101,7 @@ impl TryFrom<InvoiceRow> for Invoice {
             id: InvoiceId::from_uuid(row.id),
             merchant_id: MerchantId::from_uuid(row.merchant_id),
             status: InvoiceStatus::from_str(&row.status).map_err(|e| bad(e.to_string()))?,
+            exceptions: row.exceptions.parse().map_err(|e: coffer_domain::UnknownException| bad(e.to_string()))?,
             amount: Amount::from_units(AssetId { chain_id: ChainId(chain_id), symbol }, units),
             deposit: DepositAddress { index, address },
             order_id: row.order_id,
@@ -164,6 +172,34 @@ impl InvoiceParams {
             expires_at: invoice.expires_at.as_millis(),
         })
     }
+}
+
+/// Reads a stored chain id, asset symbol and amount back into an [`Amount`].
+pub(crate) fn amount(table: &'static str, chain_id: i64, asset: &str, units: &str) -> Result<Amount, StoreError> {
+    let chain_id = u64::try_from(chain_id).map_err(|_| StoreError::corrupt(table, "negative chain id"))?;
+    let symbol = AssetSymbol::from_str(asset).map_err(|e| StoreError::corrupt(table, e))?;
+    let units = U256::from_str_radix(units, 10).map_err(|e| StoreError::corrupt(table, format!("amount: {e}")))?;
+    Ok(Amount::from_units(AssetId { chain_id: ChainId(chain_id), symbol }, units))
+}
+
+/// A u64 (block height, chain id) as the schemas' signed 64-bit integers.
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Conflict(format!("{what} {value} does not fit the schema")))
+}
+
+/// A stored signed integer that must not be negative.
+pub(crate) fn to_u64(table: &'static str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(table, format!("negative value {value}")))
+}
+
+/// 32 stored bytes as a hash.
+pub(crate) fn b256(table: &'static str, bytes: &[u8]) -> Result<coffer_domain::B256, StoreError> {
+    coffer_domain::B256::try_from(bytes).map_err(|_| StoreError::corrupt(table, "hash is not 32 bytes"))
+}
+
+/// 20 stored bytes as an address.
+pub(crate) fn address(table: &'static str, bytes: &[u8]) -> Result<Address, StoreError> {
+    Address::try_from(bytes).map_err(|_| StoreError::corrupt(table, "address is not 20 bytes"))
 }
 
 /// Checks a counter value read back after reserving `count` indices.

@@ -1,0 +1,430 @@
+//! The writes of a chain step, for both backends.
+//!
+//! Catching up on a backlog applies thousands of payments in one step, and
+//! with sqlx each statement costs tens of microseconds before SQLite does
+//! any work; so rows of a kind go in multi-row statements ([`MAX_IN`] rows
+//! each), and updates that must each hit exactly one row are grouped and
+//! checked by their count: a step that expected to change N rows and
+//! changed fewer fails as a whole (stale data), and nothing of it is kept.
+
+macro_rules! chain_writes {
+    ($conn:ty, $db:ty) => {
+        mod chain_writes {
+            use std::collections::HashMap;
+
+            use coffer_domain::{EventType, Exceptions, InvoiceId, InvoiceStatus, MerchantId, PaymentId, Timestamp, WebhookId};
+
+            use $crate::rows::{payment_params, side_text, to_i64};
+            use $crate::shared::{Balances, MAX_IN};
+            use $crate::webhooks::DueDelivery;
+            use $crate::{Applied, ChainStep, InvoiceChange, LedgerPosting, Result, StoreError};
+
+            /// Subscribed endpoints of one merchant: (id, url, secret, events).
+            type Endpoints = Vec<(WebhookId, String, String, Vec<EventType>)>;
+
+            /// A posting to book: the transaction, its kind, invoice and payment.
+            pub(super) struct Posting<'a> {
+                posting: &'a LedgerPosting,
+                kind: &'static str,
+                invoice: InvoiceId,
+                payment: Option<PaymentId>,
+            }
+
+            pub(super) async fn apply_step(conn: &mut $conn, step: &ChainStep) -> Result<Applied> {
+                let chain = to_i64(step.chain_id.0, "chain id")?;
+                move_cursor(conn, step, chain).await?;
+                if let Some(height) = step.revert_above {
+                    revert(conn, step, chain, height).await?;
+                }
+                remember_blocks(conn, step, chain).await?;
+                insert_payments(conn, step).await?;
+                let booked: Vec<PaymentId> = step.bookings.iter().map(|b| b.payment_id).collect();
+                mark_payments(conn, &booked, "booked_at", "booked_at IS NULL", step.at).await?;
+                let mut postings: Vec<Posting<'_>> = step
+                    .bookings
+                    .iter()
+                    .map(|b| Posting { posting: &b.receipt, kind: "receipt", invoice: b.invoice_id, payment: Some(b.payment_id) })
+                    .collect();
+                let deliveries = apply_changes(conn, &step.changes, step.at, step.lease_until, &mut postings).await?;
+                post(conn, &postings, step.at).await?;
+                Ok(Applied { deliveries })
+            }
+
+            /// Moves the cursor by compare-and-set. First: a concurrent step on the
+            /// same chain waits here (PostgreSQL's row lock) and then finds it moved.
+            async fn move_cursor(conn: &mut $conn, step: &ChainStep, chain: i64) -> Result<()> {
+                let tip = to_i64(step.tip.number, "block number")?;
+                let at = step.at.as_millis();
+                let done = match step.parent {
+                    Some(parent) => sqlx::query(
+                        "UPDATE chain_cursors SET number = $2, hash = $3, updated_at = $4 \
+                         WHERE chain_id = $1 AND number = $5 AND hash = $6",
+                    )
+                    .bind(chain)
+                    .bind(tip)
+                    .bind(step.tip.hash.to_vec())
+                    .bind(at)
+                    .bind(to_i64(parent.number, "block number")?)
+                    .bind(parent.hash.to_vec())
+                    .execute(&mut *conn)
+                    .await?,
+                    None => sqlx::query(
+                        "INSERT INTO chain_cursors (chain_id, number, hash, updated_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (chain_id) DO NOTHING",
+                    )
+                    .bind(chain)
+                    .bind(tip)
+                    .bind(step.tip.hash.to_vec())
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?,
+                };
+                if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::CursorMoved { chain_id: step.chain_id }) }
+            }
+
+            async fn revert(conn: &mut $conn, step: &ChainStep, chain: i64, height: u64) -> Result<()> {
+                let height_i64 = to_i64(height, "block number")?;
+                let booked: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM payments WHERE chain_id = $1 AND block_number > $2 \
+                     AND state = 'canonical' AND booked_at IS NOT NULL",
+                )
+                .bind(chain)
+                .bind(height_i64)
+                .fetch_one(&mut *conn)
+                .await?;
+                if booked > 0 {
+                    return Err(StoreError::DeepReorg { chain_id: step.chain_id, height });
+                }
+                sqlx::query(
+                    "UPDATE payments SET state = 'orphaned' WHERE chain_id = $1 AND block_number > $2 AND state = 'canonical'",
+                )
+                .bind(chain)
+                .bind(height_i64)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("DELETE FROM chain_blocks WHERE chain_id = $1 AND number > $2")
+                    .bind(chain)
+                    .bind(height_i64)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            async fn remember_blocks(conn: &mut $conn, step: &ChainStep, chain: i64) -> Result<()> {
+                for chunk in step.remember.chunks(MAX_IN) {
+                    let rows = chunk
+                        .iter()
+                        .map(|b| Ok((to_i64(b.number, "block number")?, b.hash.to_vec(), b.parent_hash.to_vec(), to_i64(b.timestamp, "block timestamp")?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    let mut query = sqlx::QueryBuilder::<$db>::new("INSERT INTO chain_blocks (chain_id, number, hash, parent_hash, timestamp) ");
+                    query.push_values(rows, |mut row, (number, hash, parent, timestamp)| {
+                        row.push_bind(chain).push_bind(number).push_bind(hash).push_bind(parent).push_bind(timestamp);
+                    });
+                    query.push(
+                        " ON CONFLICT (chain_id, number) DO UPDATE SET hash = excluded.hash, \
+                         parent_hash = excluded.parent_hash, timestamp = excluded.timestamp",
+                    );
+                    query.build().execute(&mut *conn).await?;
+                }
+                sqlx::query("DELETE FROM chain_blocks WHERE chain_id = $1 AND number < $2")
+                    .bind(chain)
+                    .bind(to_i64(step.forget_below, "block number")?)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_payments(conn: &mut $conn, step: &ChainStep) -> Result<()> {
+                for chunk in step.payments.chunks(MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(concat!(
+                        "INSERT INTO payments (id, invoice_id, chain_id, asset, amount, from_address, to_address, ",
+                        "tx_hash, log_index, block_number, block_hash, block_time, state, booked_at, settled_at, seen_at) "
+                    ));
+                    let params = chunk.iter().map(payment_params).collect::<Result<Vec<_>>>()?;
+                    query.push_values(params, |mut row, p| {
+                        row.push_bind(p.id)
+                            .push_bind(p.invoice_id)
+                            .push_bind(p.chain_id)
+                            .push_bind(p.asset)
+                            .push_bind(p.amount)
+                            .push_bind(p.from_address)
+                            .push_bind(p.to_address)
+                            .push_bind(p.tx_hash)
+                            .push_bind(p.log_index)
+                            .push_bind(p.block_number)
+                            .push_bind(p.block_hash)
+                            .push_bind(p.block_time)
+                            .push_bind(p.state)
+                            .push_bind(p.booked_at)
+                            .push_bind(p.settled_at)
+                            .push_bind(p.seen_at);
+                    });
+                    // The same block back on the canonical chain (A -> B -> A)
+                    // makes its payments count again; otherwise a payment
+                    // recorded before (a retried step) stays as it is.
+                    query.push(" ON CONFLICT (id) DO UPDATE SET state = 'canonical' WHERE payments.state = 'orphaned'");
+                    query.build().execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            /// Sets `column` to `at` on the canonical payments with these ids that
+            /// meet `condition`; fails unless every one of them did.
+            async fn mark_payments(
+                conn: &mut $conn,
+                ids: &[PaymentId],
+                column: &'static str,
+                condition: &'static str,
+                at: Timestamp,
+            ) -> Result<()> {
+                for chunk in ids.chunks(MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new("UPDATE payments SET ");
+                    query.push(column).push(" = ").push_bind(at.as_millis());
+                    query.push(" WHERE state = 'canonical' AND ").push(condition).push(" AND id IN (");
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.0.to_vec());
+                    }
+                    query.push(")");
+                    let done = query.build().execute(&mut *conn).await?;
+                    if done.rows_affected() != chunk.len() as u64 {
+                        return Err(StoreError::Stale(format!(
+                            "{} of {} payments were not canonical with {condition}",
+                            chunk.len() as u64 - done.rows_affected(),
+                            chunk.len()
+                        )));
+                    }
+                }
+                Ok(())
+            }
+
+            /// Applies invoice changes; returns the deliveries of their events.
+            pub(super) async fn apply_changes<'a>(
+                conn: &mut $conn,
+                changes: &'a [InvoiceChange],
+                at: Timestamp,
+                lease_until: Timestamp,
+                postings: &mut Vec<Posting<'a>>,
+            ) -> Result<Vec<DueDelivery>> {
+                // Status changes, grouped by (from, to, exceptions): each group
+                // is one compare-and-set over its ids.
+                type Key = (InvoiceStatus, Exceptions, InvoiceStatus, Exceptions);
+                let mut groups: HashMap<Key, Vec<InvoiceId>> = HashMap::new();
+                for change in changes {
+                    let key = (change.from, change.from_exceptions, change.status, change.exceptions);
+                    groups.entry(key).or_default().push(change.invoice_id);
+                }
+                for ((from, from_exceptions, to, exceptions), ids) in &groups {
+                    for chunk in ids.chunks(MAX_IN) {
+                        let mut query = sqlx::QueryBuilder::<$db>::new("UPDATE invoices SET status = ");
+                        query.push_bind(to.as_str()).push(", exceptions = ").push_bind(exceptions.to_string());
+                        query.push(" WHERE status = ").push_bind(from.as_str());
+                        query.push(" AND exceptions = ").push_bind(from_exceptions.to_string()).push(" AND id IN (");
+                        let mut list = query.separated(", ");
+                        for id in chunk {
+                            list.push_bind(id.as_uuid());
+                        }
+                        query.push(")");
+                        let done = query.build().execute(&mut *conn).await?;
+                        if done.rows_affected() != chunk.len() as u64 {
+                            return Err(StoreError::Stale(format!("an invoice is no longer {from} with [{from_exceptions}]")));
+                        }
+                    }
+                }
+                let settled: Vec<PaymentId> =
+                    changes.iter().filter_map(|c| c.settlement.as_ref()).flat_map(|s| s.payments.iter().copied()).collect();
+                mark_payments(conn, &settled, "settled_at", "booked_at IS NOT NULL AND settled_at IS NULL", at).await?;
+                postings.extend(changes.iter().filter_map(|c| {
+                    let s = c.settlement.as_ref()?;
+                    Some(Posting { posting: &s.posting, kind: "settlement", invoice: c.invoice_id, payment: None })
+                }));
+                record_events(conn, changes, at, lease_until).await
+            }
+
+            /// Inserts the changes' events and a delivery for each endpoint subscribed to one.
+            async fn record_events(
+                conn: &mut $conn,
+                changes: &[InvoiceChange],
+                at: Timestamp,
+                lease_until: Timestamp,
+            ) -> Result<Vec<DueDelivery>> {
+                let events: Vec<(&InvoiceChange, &$crate::NewEvent)> =
+                    changes.iter().flat_map(|c| c.events.iter().map(move |e| (c, e))).collect();
+                for chunk in events.chunks(MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO events (id, merchant_id, type, invoice_id, payload, created_at) ",
+                    );
+                    query.push_values(chunk, |mut row, (change, event)| {
+                        row.push_bind(event.id.as_uuid())
+                            .push_bind(change.merchant_id.as_uuid())
+                            .push_bind(event.kind.as_str())
+                            .push_bind(change.invoice_id.as_uuid())
+                            .push_bind(event.payload.clone())
+                            .push_bind(at.as_millis());
+                    });
+                    query.build().execute(&mut *conn).await?;
+                }
+                let mut endpoints: HashMap<MerchantId, Endpoints> = HashMap::new();
+                let mut deliveries = Vec::new();
+                for (change, event) in &events {
+                    if !endpoints.contains_key(&change.merchant_id) {
+                        let list = merchant_endpoints(&mut *conn, change.merchant_id).await?;
+                        endpoints.insert(change.merchant_id, list);
+                    }
+                    let subscribed = endpoints.get(&change.merchant_id).into_iter().flatten();
+                    for (endpoint_id, url, secret, _) in subscribed.filter(|e| e.3.contains(&event.kind)) {
+                        deliveries.push(DueDelivery {
+                            id: coffer_domain::DeliveryId::new(),
+                            endpoint_id: *endpoint_id,
+                            url: url.clone(),
+                            secret: secret.clone(),
+                            event_id: event.id,
+                            event_type: event.kind,
+                            invoice_id: Some(change.invoice_id),
+                            payload: event.payload.clone(),
+                            attempts: 0,
+                            leased_until: lease_until,
+                        });
+                    }
+                }
+                let owner: HashMap<coffer_domain::EventId, MerchantId> =
+                    events.iter().map(|(c, e)| (e.id, c.merchant_id)).collect();
+                for chunk in deliveries.chunks(MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, state, attempts, \
+                         next_attempt_at, created_at) ",
+                    );
+                    query.push_values(chunk, |mut row, d| {
+                        let merchant = owner.get(&d.event_id).map(MerchantId::as_uuid).unwrap_or_default();
+                        row.push_bind(d.id.as_uuid())
+                            .push_bind(d.endpoint_id.as_uuid())
+                            .push_bind(d.event_id.as_uuid())
+                            .push_bind(merchant)
+                            .push_bind("pending")
+                            .push_bind(0_i64)
+                            .push_bind(lease_until.as_millis())
+                            .push_bind(at.as_millis());
+                    });
+                    query.build().execute(&mut *conn).await?;
+                }
+                Ok(deliveries)
+            }
+
+            async fn merchant_endpoints(conn: &mut $conn, merchant: MerchantId) -> Result<Endpoints> {
+                let rows: Vec<(uuid::Uuid, String, String, String)> = sqlx::query_as(
+                    "SELECT id, url, secret, events FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL",
+                )
+                .bind(merchant.as_uuid())
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.into_iter()
+                    .map(|(id, url, secret, events)| {
+                        let events = events
+                            .split_whitespace()
+                            .map(|e| e.parse().map_err(|e| StoreError::corrupt("webhook_endpoints", e)))
+                            .collect::<Result<Vec<EventType>>>()?;
+                        Ok((WebhookId::from_uuid(id), url, secret, events))
+                    })
+                    .collect()
+            }
+
+            /// Books postings: their headers, their entries, and their effect
+            /// on the running totals (added to the stored ones once, at the end).
+            pub(super) async fn post(conn: &mut $conn, postings: &[Posting<'_>], at: Timestamp) -> Result<()> {
+                let mut balances = Balances::default();
+                for chunk in postings.chunks(MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO ledger_transactions (id, kind, invoice_id, payment_id, created_at) ",
+                    );
+                    query.push_values(chunk, |mut row, p| {
+                        row.push_bind(p.posting.id.as_uuid())
+                            .push_bind(p.kind)
+                            .push_bind(p.invoice.as_uuid())
+                            .push_bind(p.payment.map(|id| id.0.to_vec()))
+                            .push_bind(at.as_millis());
+                    });
+                    query.build().execute(&mut *conn).await?;
+                }
+                let mut entries = Vec::new();
+                for p in postings {
+                    balances.add(&p.posting.transaction)?;
+                    for (position, entry) in p.posting.transaction.entries().iter().enumerate() {
+                        entries.push((p.posting.id, position, entry));
+                    }
+                }
+                for chunk in entries.chunks(MAX_IN) {
+                    let rows = chunk
+                        .iter()
+                        .map(|(id, position, e)| {
+                            let asset = e.amount.asset();
+                            Ok((
+                                id.as_uuid(),
+                                *position as i64,
+                                $crate::ledger::account_key(&e.account),
+                                to_i64(asset.chain_id.0, "chain id")?,
+                                asset.symbol.as_str().to_owned(),
+                                side_text(e.side),
+                                e.amount.units().to_string(),
+                            ))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO ledger_entries (transaction_id, position, account, chain_id, asset, side, amount) ",
+                    );
+                    query.push_values(rows, |mut row, r| {
+                        row.push_bind(r.0).push_bind(r.1).push_bind(r.2).push_bind(r.3).push_bind(r.4).push_bind(r.5).push_bind(r.6);
+                    });
+                    query.build().execute(&mut *conn).await?;
+                }
+                write_balances(conn, balances).await
+            }
+
+            /// Adds a step's totals to the stored running totals. The no-op
+            /// UPDATE first takes PostgreSQL's row lock, so that the read that
+            /// follows sees the last committed totals and no concurrent
+            /// transaction can add to the same row in between.
+            async fn write_balances(conn: &mut $conn, balances: Balances) -> Result<()> {
+                for (account, (debits, credits)) in balances.into_totals() {
+                    let asset = account.asset();
+                    let key = $crate::ledger::account_key(&account);
+                    let chain = to_i64(asset.chain_id.0, "chain id")?;
+                    sqlx::query("UPDATE ledger_balances SET debits = debits WHERE account = $1 AND chain_id = $2 AND asset = $3")
+                        .bind(&key)
+                        .bind(chain)
+                        .bind(asset.symbol.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    let stored: Option<(String, String)> = sqlx::query_as(
+                        "SELECT debits, credits FROM ledger_balances WHERE account = $1 AND chain_id = $2 AND asset = $3",
+                    )
+                    .bind(&key)
+                    .bind(chain)
+                    .bind(asset.symbol.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    let (old_debits, old_credits) = match stored {
+                        Some((d, c)) => ($crate::shared::units(&d)?, $crate::shared::units(&c)?),
+                        None => Default::default(),
+                    };
+                    let overflow = || StoreError::Conflict(format!("ledger totals of {key} overflow"));
+                    let debits = old_debits.checked_add(debits).ok_or_else(overflow)?;
+                    let credits = old_credits.checked_add(credits).ok_or_else(overflow)?;
+                    sqlx::query(
+                        "INSERT INTO ledger_balances (account, chain_id, asset, debits, credits) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (account, chain_id, asset) DO UPDATE SET debits = excluded.debits, credits = excluded.credits",
+                    )
+                    .bind(&key)
+                    .bind(chain)
+                    .bind(asset.symbol.as_str())
+                    .bind(debits.to_string())
+                    .bind(credits.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use chain_writes;

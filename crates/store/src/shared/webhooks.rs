@@ -1,0 +1,281 @@
+//! [`crate::WebhookStore`] for both backends.
+
+macro_rules! webhook_store {
+    ($store:ty, $db:ty) => {
+        mod webhook_sql {
+            /// A delivery with its event's type and invoice, for the delivery log.
+            pub(super) const DELIVERY: &str = "SELECT d.id, d.endpoint_id, d.event_id, ev.type AS event_type, \
+                ev.invoice_id, d.state, d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_status, \
+                d.last_error, d.created_at, d.delivered_at FROM webhook_deliveries d JOIN events ev ON ev.id = d.event_id";
+            pub(super) const ENDPOINT: &str =
+                "SELECT id, merchant_id, url, events, secret, created_at FROM webhook_endpoints";
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::WebhookStore for $store {
+            async fn create_webhook(&self, endpoint: &$crate::WebhookEndpoint) -> $crate::Result<()> {
+                let endpoint = endpoint.clone();
+                self.transaction(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query(
+                            "INSERT INTO webhook_endpoints (id, merchant_id, url, events, secret, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(endpoint.id.as_uuid())
+                        .bind(endpoint.merchant_id.as_uuid())
+                        .bind(&endpoint.url)
+                        .bind($crate::rows::events_text(&endpoint.events))
+                        .bind(&endpoint.secret)
+                        .bind(endpoint.created_at.as_millis())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|e| match $crate::StoreError::from_sqlx(e) {
+                            $crate::StoreError::Conflict(msg) if msg.contains("FOREIGN KEY") || msg.contains("foreign key") => {
+                                $crate::StoreError::UnknownMerchant(endpoint.merchant_id)
+                            }
+                            other => other,
+                        })?;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+
+            async fn webhooks(
+                &self,
+                merchant_id: coffer_domain::MerchantId,
+            ) -> $crate::Result<Vec<$crate::WebhookEndpoint>> {
+                let sql = format!("{} WHERE merchant_id = $1 AND deleted_at IS NULL ORDER BY id", webhook_sql::ENDPOINT);
+                let rows: Vec<$crate::rows::EndpointRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(merchant_id.as_uuid())
+                    .fetch_all(&self.reads)
+                    .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn webhook(
+                &self,
+                merchant_id: coffer_domain::MerchantId,
+                id: coffer_domain::WebhookId,
+            ) -> $crate::Result<Option<$crate::WebhookEndpoint>> {
+                let sql = format!(
+                    "{} WHERE merchant_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    webhook_sql::ENDPOINT
+                );
+                let row: Option<$crate::rows::EndpointRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(merchant_id.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.reads)
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn delete_webhook(
+                &self,
+                merchant_id: coffer_domain::MerchantId,
+                id: coffer_domain::WebhookId,
+                at: coffer_domain::Timestamp,
+            ) -> $crate::Result<bool> {
+                self.transaction(move |conn| {
+                    Box::pin(async move {
+                        let done = sqlx::query(
+                            "UPDATE webhook_endpoints SET deleted_at = $3 \
+                             WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL",
+                        )
+                        .bind(id.as_uuid())
+                        .bind(merchant_id.as_uuid())
+                        .bind(at.as_millis())
+                        .execute(&mut *conn)
+                        .await?;
+                        if done.rows_affected() == 0 {
+                            return Ok(false);
+                        }
+                        sqlx::query(
+                            "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
+                             last_error = 'endpoint deleted' WHERE endpoint_id = $1 AND state = 'pending'",
+                        )
+                        .bind(id.as_uuid())
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(true)
+                    })
+                })
+                .await
+            }
+
+            async fn deliveries(
+                &self,
+                merchant_id: coffer_domain::MerchantId,
+                endpoint_id: coffer_domain::WebhookId,
+                before: Option<coffer_domain::DeliveryId>,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::Delivery>> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(webhook_sql::DELIVERY);
+                query.push(" WHERE d.merchant_id = ").push_bind(merchant_id.as_uuid());
+                query.push(" AND d.endpoint_id = ").push_bind(endpoint_id.as_uuid());
+                if let Some(before) = before {
+                    query.push(" AND d.id < ").push_bind(before.as_uuid());
+                }
+                query.push(" ORDER BY d.id DESC LIMIT ").push_bind(i64::from(limit));
+                let rows: Vec<$crate::rows::DeliveryRow> = query.build_query_as().fetch_all(&self.reads).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn redeliver(
+                &self,
+                merchant_id: coffer_domain::MerchantId,
+                endpoint: coffer_domain::WebhookId,
+                id: coffer_domain::DeliveryId,
+                at: coffer_domain::Timestamp,
+            ) -> $crate::Result<Option<$crate::Delivery>> {
+                let new_id = coffer_domain::DeliveryId::new();
+                let created = self
+                    .transaction(move |conn| {
+                        Box::pin(async move {
+                            let source: Option<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+                                "SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d \
+                                 JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                                 WHERE d.id = $1 AND d.merchant_id = $2 AND d.endpoint_id = $3 AND w.deleted_at IS NULL",
+                            )
+                            .bind(id.as_uuid())
+                            .bind(merchant_id.as_uuid())
+                            .bind(endpoint.as_uuid())
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                            let Some((endpoint_id, event_id)) = source else { return Ok(false) };
+                            sqlx::query(
+                                "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, state, attempts, \
+                                 next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+                            )
+                            .bind(new_id.as_uuid())
+                            .bind(endpoint_id)
+                            .bind(event_id)
+                            .bind(merchant_id.as_uuid())
+                            .bind(at.as_millis())
+                            .execute(&mut *conn)
+                            .await?;
+                            Ok(true)
+                        })
+                    })
+                    .await?;
+                if !created {
+                    return Ok(None);
+                }
+                let sql = format!("{} WHERE d.id = $1", webhook_sql::DELIVERY);
+                let row: $crate::rows::DeliveryRow =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(new_id.as_uuid()).fetch_one(&self.reads).await?;
+                Ok(Some(row.try_into()?))
+            }
+
+            async fn claim_due_deliveries(
+                &self,
+                now: coffer_domain::Timestamp,
+                lease_until: coffer_domain::Timestamp,
+                limit: u32,
+            ) -> $crate::Result<Vec<$crate::DueDelivery>> {
+                let claimed: Vec<uuid::Uuid> = self
+                    .transaction(move |conn| {
+                        Box::pin(async move {
+                            // The outer condition is checked again on the row itself: with
+                            // PostgreSQL, a claim that raced another one finds the lease
+                            // already moved and skips the row.
+                            let rows: Vec<(uuid::Uuid,)> = sqlx::query_as(
+                                "UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id IN \
+                                 (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
+                                 ORDER BY next_attempt_at LIMIT $3) AND state = 'pending' AND next_attempt_at <= $1 \
+                                 RETURNING id",
+                            )
+                            .bind(now.as_millis())
+                            .bind(lease_until.as_millis())
+                            .bind(i64::from(limit))
+                            .fetch_all(&mut *conn)
+                            .await?;
+                            Ok(rows.into_iter().map(|(id,)| id).collect())
+                        })
+                    })
+                    .await?;
+                let mut due = Vec::with_capacity(claimed.len());
+                for chunk in claimed.chunks($crate::shared::MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT d.id, d.endpoint_id, w.url, w.secret, d.event_id, ev.type AS event_type, ev.invoice_id, ev.payload, \
+                         d.attempts, d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                         JOIN events ev ON ev.id = d.event_id WHERE d.id IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    query.push(") ORDER BY d.id");
+                    let rows: Vec<$crate::rows::DueRow> = query.build_query_as().fetch_all(&self.reads).await?;
+                    for row in rows {
+                        due.push(row.try_into()?);
+                    }
+                }
+                Ok(due)
+            }
+
+            async fn record_attempt(
+                &self,
+                id: coffer_domain::DeliveryId,
+                leased_until: coffer_domain::Timestamp,
+                at: coffer_domain::Timestamp,
+                outcome: $crate::AttemptOutcome,
+            ) -> $crate::Result<bool> {
+                let (state, status, error, next, delivered) = match outcome {
+                    $crate::AttemptOutcome::Delivered { status } => {
+                        ("delivered", Some(i64::from(status)), None, None, Some(at.as_millis()))
+                    }
+                    $crate::AttemptOutcome::Failed { status, error, retry_at } => (
+                        if retry_at.is_some() { "pending" } else { "failed" },
+                        status.map(i64::from),
+                        Some(error),
+                        retry_at.map(coffer_domain::Timestamp::as_millis),
+                        None,
+                    ),
+                };
+                self.transaction(move |conn| {
+                    Box::pin(async move {
+                        // Only under our lease: a late answer to an attempt whose lease ran
+                        // out (and was taken over, maybe acknowledged) changes nothing.
+                        let done = sqlx::query(
+                            "UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, last_attempt_at = $3, \
+                             last_status = $4, last_error = $5, next_attempt_at = $6, delivered_at = $7 \
+                             WHERE id = $1 AND state = 'pending' AND next_attempt_at = $8",
+                        )
+                        .bind(id.as_uuid())
+                        .bind(state)
+                        .bind(at.as_millis())
+                        .bind(status)
+                        .bind(error)
+                        .bind(next)
+                        .bind(delivered)
+                        .bind(leased_until.as_millis())
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(done.rows_affected() == 1)
+                    })
+                })
+                .await
+            }
+
+            async fn invoice_events(
+                &self,
+                invoice_id: coffer_domain::InvoiceId,
+            ) -> $crate::Result<Vec<(coffer_domain::EventId, coffer_domain::EventType, String)>> {
+                let rows: Vec<(uuid::Uuid, String, String)> =
+                    sqlx::query_as("SELECT id, type, payload FROM events WHERE invoice_id = $1 ORDER BY id")
+                        .bind(invoice_id.as_uuid())
+                        .fetch_all(&self.reads)
+                        .await?;
+                rows.into_iter()
+                    .map(|(id, kind, payload)| {
+                        let kind = kind.parse().map_err(|e| $crate::StoreError::corrupt("events", e))?;
+                        Ok((coffer_domain::EventId::from_uuid(id), kind, payload))
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use webhook_store;

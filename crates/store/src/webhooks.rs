@@ -1,0 +1,207 @@
+//! Webhook endpoints, and the outbox of deliveries.
+//!
+//! A delivery row is written in the same transaction as the change it
+//! reports (see [`crate::ChainStore`]), so no change is ever committed
+//! without its notification, and none is sent for a change that was not.
+//! Dispatchers claim due deliveries by pushing `next_attempt_at` into the
+//! future (a lease): one statement, safe with several dispatchers on one
+//! database. A dispatcher that dies mid-send loses only its lease; the
+//! delivery is retried when the lease runs out (at-least-once).
+
+use async_trait::async_trait;
+use coffer_domain::{DeliveryId, EventId, EventType, InvoiceId, MerchantId, Timestamp, WebhookId};
+
+use crate::Result;
+
+/// An endpoint a merchant registered.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    /// Its id.
+    pub id: WebhookId,
+    /// Its merchant.
+    pub merchant_id: MerchantId,
+    /// Where deliveries go.
+    pub url: String,
+    /// The events it wants.
+    pub events: Vec<EventType>,
+    /// The HMAC-SHA256 signing secret.
+    pub secret: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("merchant_id", &self.merchant_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not acknowledged yet; will be (re)tried.
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Given up on (too many attempts, or the endpoint was deleted); can be redelivered.
+    Failed,
+}
+
+impl DeliveryState {
+    /// As the database and the API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses [`DeliveryState::as_str`]'s text.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Failed].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A delivery as the delivery log shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Its id, sent in every attempt.
+    pub id: DeliveryId,
+    /// The endpoint.
+    pub endpoint_id: WebhookId,
+    /// The event.
+    pub event_id: EventId,
+    /// The event's type.
+    pub event_type: EventType,
+    /// The invoice the event is about.
+    pub invoice_id: Option<InvoiceId>,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<Timestamp>,
+    /// When the last attempt was made.
+    pub last_attempt_at: Option<Timestamp>,
+    /// The HTTP status of the last attempt, if it got one.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When the endpoint acknowledged it.
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// A delivery claimed by a dispatcher, with all it needs to send it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// The endpoint.
+    pub endpoint_id: WebhookId,
+    /// Its URL.
+    pub url: String,
+    /// Its signing secret.
+    pub secret: String,
+    /// The event.
+    pub event_id: EventId,
+    /// The event's type.
+    pub event_type: EventType,
+    /// The invoice the event is about.
+    pub invoice_id: Option<InvoiceId>,
+    /// The body, exactly as every attempt sends it.
+    pub payload: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The lease this claim holds: an attempt is recorded only while the
+    /// delivery is still leased so (another dispatcher may have taken it over).
+    pub leased_until: Timestamp,
+}
+
+impl std::fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("event_type", &self.event_type)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt achieved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// 2xx: done.
+    Delivered {
+        /// The status.
+        status: u16,
+    },
+    /// Anything else; retried at `retry_at`, or given up if `None`.
+    Failed {
+        /// The status, if the endpoint answered.
+        status: Option<u16>,
+        /// What went wrong, for the delivery log.
+        error: String,
+        /// The next attempt, or `None` to give up.
+        retry_at: Option<Timestamp>,
+    },
+}
+
+/// Webhook endpoints and the delivery outbox.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Registers an endpoint.
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
+    /// A merchant's endpoints (not deleted), oldest first.
+    async fn webhooks(&self, merchant_id: MerchantId) -> Result<Vec<WebhookEndpoint>>;
+    /// One endpoint of the merchant's, not deleted.
+    async fn webhook(&self, merchant_id: MerchantId, id: WebhookId) -> Result<Option<WebhookEndpoint>>;
+    /// Deletes an endpoint; its pending deliveries fail. `false` if there was none.
+    async fn delete_webhook(&self, merchant_id: MerchantId, id: WebhookId, at: Timestamp) -> Result<bool>;
+    /// An endpoint's deliveries, newest first, older than `before` if given.
+    async fn deliveries(
+        &self,
+        merchant_id: MerchantId,
+        endpoint_id: WebhookId,
+        before: Option<DeliveryId>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    /// Queues the event of one of the merchant's deliveries to `endpoint_id`
+    /// again, as a new delivery due at `at`. `None` if there is no such
+    /// delivery or its endpoint was deleted.
+    async fn redeliver(
+        &self,
+        merchant_id: MerchantId,
+        endpoint_id: WebhookId,
+        id: DeliveryId,
+        at: Timestamp,
+    ) -> Result<Option<Delivery>>;
+    /// Claims up to `limit` deliveries due at `now`, leasing them until `lease_until`.
+    async fn claim_due_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>>;
+    /// Records an attempt's outcome, if the delivery is still pending under
+    /// the lease `leased_until` (a lease that ran out and was taken over by
+    /// another dispatcher makes this a no-op). `false` if nothing was recorded.
+    async fn record_attempt(
+        &self,
+        id: DeliveryId,
+        leased_until: Timestamp,
+        at: Timestamp,
+        outcome: AttemptOutcome,
+    ) -> Result<bool>;
+    /// The events recorded for an invoice, oldest first: (id, type, payload).
+    async fn invoice_events(&self, invoice_id: InvoiceId) -> Result<Vec<(EventId, EventType, String)>>;
+}

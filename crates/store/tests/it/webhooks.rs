@@ -1,0 +1,171 @@
+//! Webhook endpoints and the delivery outbox: leases, attempts, redelivery.
+
+use coffer_domain::{EventId, EventType, Exceptions, InvoiceStatus, MerchantId, Timestamp, WebhookId};
+use coffer_store::on_both_backends;
+use coffer_store::testing::Kind;
+use coffer_store::{
+    AttemptOutcome, DeliveryState, InvoiceChange, InvoiceChanges, NewEvent, Store, StoreError, WebhookEndpoint,
+};
+
+use crate::conformance::{fixture, invoice, merchant, plain};
+
+on_both_backends!(
+    endpoints_are_per_merchant_and_deleted_softly,
+    attempts_retry_until_delivered_or_given_up,
+    redelivery_queues_a_new_delivery_of_the_same_event,
+    a_claim_hands_each_due_delivery_to_one_dispatcher,
+);
+
+const AT: i64 = 1_700_000_100_000;
+
+fn endpoint(merchant_id: MerchantId) -> WebhookEndpoint {
+    WebhookEndpoint {
+        id: WebhookId::new(),
+        merchant_id,
+        url: "https://shop.example/hooks".into(),
+        events: vec![EventType::InvoiceExpired, EventType::InvoiceSettled],
+        secret: "whsec_abc".into(),
+        created_at: Timestamp::from_millis(AT),
+    }
+}
+
+/// Expires a fresh invoice of the merchant, raising `invoice.expired`: the
+/// delivery is due at `due` (its lease).
+async fn expire_one(store: &dyn Store, merchant_id: MerchantId, index: u32, due: i64) -> EventId {
+    let inv = invoice(merchant_id, index);
+    store.insert_invoice(plain(inv.clone())).await.unwrap();
+    let event = EventId::new();
+    let change = InvoiceChange {
+        invoice_id: inv.id,
+        merchant_id,
+        from: InvoiceStatus::New,
+        from_exceptions: Exceptions::default(),
+        status: InvoiceStatus::Expired,
+        exceptions: Exceptions::default(),
+        settlement: None,
+        events: vec![NewEvent { id: event, kind: EventType::InvoiceExpired, payload: r#"{"n":1}"#.into() }],
+    };
+    let at = Timestamp::from_millis(AT);
+    store
+        .apply_invoice_changes(InvoiceChanges { changes: vec![change], at, lease_until: Timestamp::from_millis(due) })
+        .await
+        .unwrap();
+    event
+}
+
+async fn endpoints_are_per_merchant_and_deleted_softly(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let (acme, other) = (merchant(&*f.store, "Acme").await, merchant(&*f.store, "Other").await);
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    assert_eq!(f.store.webhooks(acme).await.unwrap(), vec![hook.clone()]);
+    assert!(f.store.webhooks(other).await.unwrap().is_empty());
+    assert_eq!(f.store.webhook(other, hook.id).await.unwrap(), None, "another merchant's endpoint is invisible");
+    assert!(!format!("{hook:?}").contains("whsec_abc"), "Debug hides the secret");
+    assert!(matches!(f.store.create_webhook(&endpoint(MerchantId::new())).await, Err(StoreError::UnknownMerchant(_))));
+
+    expire_one(&*f.store, acme, 1, AT).await;
+    assert!(!f.store.delete_webhook(other, hook.id, Timestamp::from_millis(AT)).await.unwrap());
+    assert!(f.store.delete_webhook(acme, hook.id, Timestamp::from_millis(AT)).await.unwrap());
+    assert!(!f.store.delete_webhook(acme, hook.id, Timestamp::from_millis(AT)).await.unwrap(), "already deleted");
+    assert!(f.store.webhooks(acme).await.unwrap().is_empty());
+    let log = f.store.deliveries(acme, hook.id, None, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "the delivery log outlives the endpoint");
+    assert_eq!(log[0].state, DeliveryState::Failed, "its pending deliveries fail");
+    let now = Timestamp::from_millis(AT + 1);
+    assert!(f.store.claim_due_deliveries(now, now, 10).await.unwrap().is_empty());
+}
+
+async fn attempts_retry_until_delivered_or_given_up(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    expire_one(&*f.store, acme, 1, AT).await;
+    let now = Timestamp::from_millis(AT);
+    let lease = Timestamp::from_millis(AT + 10_000);
+    let due = f.store.claim_due_deliveries(now, lease, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].payload.as_str(), due[0].url.as_str()), (r#"{"n":1}"#, "https://shop.example/hooks"));
+    let retry_at = Timestamp::from_millis(AT + 1_000);
+    let failed = AttemptOutcome::Failed { status: Some(500), error: "HTTP 500".into(), retry_at: Some(retry_at) };
+    // A record under someone else's lease (ours ran out and was taken over) is ignored.
+    let other_lease = Timestamp::from_millis(AT + 1);
+    assert!(!f.store.record_attempt(due[0].id, other_lease, now, failed.clone()).await.unwrap());
+    assert!(f.store.record_attempt(due[0].id, due[0].leased_until, now, failed).await.unwrap());
+    let log = f.store.deliveries(acme, hook.id, None, 10).await.unwrap();
+    assert_eq!((log[0].state, log[0].attempts, log[0].last_status), (DeliveryState::Pending, 1, Some(500)));
+    assert_eq!(log[0].next_attempt_at, Some(retry_at));
+
+    let again = f.store.claim_due_deliveries(retry_at, Timestamp::from_millis(AT + 20_000), 10).await.unwrap();
+    assert_eq!(again[0].attempts, 1, "the dispatcher knows how many attempts came before");
+    assert!(
+        f.store
+            .record_attempt(again[0].id, again[0].leased_until, retry_at, AttemptOutcome::Delivered { status: 204 })
+            .await
+            .unwrap()
+    );
+    let log = f.store.deliveries(acme, hook.id, None, 10).await.unwrap();
+    assert_eq!((log[0].state, log[0].attempts, log[0].delivered_at), (DeliveryState::Delivered, 2, Some(retry_at)));
+    // A late failure report for an acknowledged delivery changes nothing.
+    let late = AttemptOutcome::Failed { status: None, error: "timeout".into(), retry_at: Some(retry_at) };
+    assert!(!f.store.record_attempt(again[0].id, again[0].leased_until, retry_at, late).await.unwrap());
+    assert_eq!(f.store.deliveries(acme, hook.id, None, 10).await.unwrap()[0].state, DeliveryState::Delivered);
+
+    expire_one(&*f.store, acme, 2, AT).await;
+    let due = f.store.claim_due_deliveries(now, lease, 10).await.unwrap();
+    let give_up = AttemptOutcome::Failed { status: None, error: "connection refused".into(), retry_at: None };
+    f.store.record_attempt(due[0].id, due[0].leased_until, now, give_up).await.unwrap();
+    let log = f.store.deliveries(acme, hook.id, None, 10).await.unwrap();
+    assert_eq!(log[0].state, DeliveryState::Failed, "newest first");
+    assert_eq!(log[0].last_error.as_deref(), Some("connection refused"));
+    let page = f.store.deliveries(acme, hook.id, Some(log[0].id), 10).await.unwrap();
+    assert_eq!(page.len(), 1, "the cursor pages on");
+}
+
+async fn redelivery_queues_a_new_delivery_of_the_same_event(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let (acme, other) = (merchant(&*f.store, "Acme").await, merchant(&*f.store, "Other").await);
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    let event = expire_one(&*f.store, acme, 1, AT).await;
+    let original = f.store.deliveries(acme, hook.id, None, 10).await.unwrap().remove(0);
+    let at = Timestamp::from_millis(AT + 5);
+    assert_eq!(f.store.redeliver(other, hook.id, original.id, at).await.unwrap(), None, "not another merchant's");
+    assert_eq!(
+        f.store.redeliver(acme, WebhookId::new(), original.id, at).await.unwrap(),
+        None,
+        "not through another endpoint"
+    );
+    let copy = f.store.redeliver(acme, hook.id, original.id, at).await.unwrap().unwrap();
+    assert_ne!(copy.id, original.id);
+    assert_eq!(
+        (copy.event_id, copy.event_type, copy.state, copy.attempts),
+        (event, EventType::InvoiceExpired, DeliveryState::Pending, 0)
+    );
+    assert_eq!(copy.next_attempt_at, Some(at), "due at once");
+    assert_eq!(f.store.deliveries(acme, hook.id, None, 10).await.unwrap().len(), 2);
+}
+
+async fn a_claim_hands_each_due_delivery_to_one_dispatcher(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    f.store.create_webhook(&endpoint(acme)).await.unwrap();
+    for i in 0..20 {
+        expire_one(&*f.store, acme, i, AT).await;
+    }
+    let now = Timestamp::from_millis(AT);
+    let lease = Timestamp::from_millis(AT + 10_000);
+    // Four dispatchers claim at once, round after round. A claim that loses a
+    // race for a row skips it, so a round may hand out fewer than asked; what
+    // must never happen is one delivery going to two dispatchers.
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        let claims = futures_util::future::join_all((0..4).map(|_| f.store.claim_due_deliveries(now, lease, 3))).await;
+        ids.extend(claims.into_iter().flat_map(|c| c.unwrap()).map(|d| d.id));
+    }
+    let claimed = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((claimed, ids.len()), (20, 20), "every delivery claimed, none twice");
+}
