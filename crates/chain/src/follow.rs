@@ -1,0 +1,381 @@
+//! The follower: from the remembered tip to the node's head, one
+//! [`ChainUpdate`] at a time (see the crate docs).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use alloy_primitives::{Address, B256};
+use alloy_rpc_types_eth::Filter;
+use coffer_domain::{BlockHeader, BlockRef};
+
+use crate::extract::{PartialTransfer, TRANSFER_TOPIC, erc20_transfer, native_transfer};
+use crate::node::{Node, RpcBlock};
+use crate::{AddressFilter, ChainError, ChainHealth, ChainSpec, ChainUpdate, Transfer};
+
+/// Blocks per batch request when reading block bodies for native transfers.
+const BLOCK_BATCH: usize = 100;
+
+/// Follows one chain. See the crate docs for the protocol.
+#[derive(Debug)]
+pub struct Follower {
+    spec: ChainSpec,
+    node: Node,
+    /// Recent canonical headers, ascending; the last is the tip.
+    window: VecDeque<BlockHeader>,
+    health: Arc<ChainHealth>,
+    chain_checked: bool,
+}
+
+impl Follower {
+    /// A follower resuming from `remembered` (what the caller persisted;
+    /// empty on a fresh database).
+    pub fn new(spec: ChainSpec, remembered: Vec<BlockHeader>, health: Arc<ChainHealth>) -> Self {
+        let node = Node::new(spec.rpc_url.clone(), spec.ws_url.clone(), spec.rpc_timeout);
+        Self { spec, node, window: remembered.into(), health, chain_checked: false }
+    }
+
+    /// The last block processed.
+    pub fn tip(&self) -> Option<BlockHeader> {
+        self.window.back().copied()
+    }
+
+    /// Starts over from what the caller has persisted (after another
+    /// writer moved the cursor, say).
+    pub fn reset(&mut self, remembered: Vec<BlockHeader>) {
+        self.window = remembered.into();
+    }
+
+    /// Records that `update` was persisted: its blocks become the tip.
+    pub fn commit(&mut self, update: &ChainUpdate) {
+        if let Some(fork) = update.reverted_above {
+            while self.window.back().is_some_and(|b| b.number > fork) {
+                self.window.pop_back();
+            }
+        }
+        for block in &update.blocks {
+            while self.window.back().is_some_and(|b| b.number >= block.number) {
+                self.window.pop_back();
+            }
+            self.window.push_back(*block);
+        }
+        let keep_from = self.tip().map_or(0, |tip| tip.number.saturating_sub(self.spec.reorg_window));
+        while self.window.front().is_some_and(|b| b.number < keep_from) && self.window.len() > 1 {
+            self.window.pop_front();
+        }
+    }
+
+    /// Waits until the chain moved and returns how. `filter` says which
+    /// addresses' transfers to report.
+    pub async fn next(&mut self, filter: &dyn AddressFilter) -> Result<ChainUpdate, ChainError> {
+        if !self.chain_checked {
+            let served = self.node.chain_id().await?;
+            if served != self.spec.chain_id.0 {
+                return Err(ChainError::WrongChain { expected: self.spec.chain_id, actual: served });
+            }
+            self.chain_checked = true;
+        }
+        let Some(tip) = self.tip() else { return self.start().await };
+        loop {
+            let head = self.node.head_number().await?;
+            self.health.saw_head(head, self.node.subscribed());
+            if head > tip.number {
+                return if head - tip.number > self.spec.reorg_window {
+                    self.range(tip, head, filter).await
+                } else {
+                    self.next_blocks(tip, head, filter).await
+                };
+            }
+            // At the head, or the node reports a lower one: is our tip still canonical?
+            // (A lagging replica behind a load balancer still has our tip.)
+            // Only another hash at a height we processed is a reorganisation.
+            // No block at our tip's height means a node (or a load-balanced
+            // replica) behind us: wait; a shorter fork shows itself by a
+            // different hash at its own head, a longer one by its blocks' parents.
+            let height = head.min(tip.number);
+            let ours = self.window.iter().rev().find(|b| b.number == height).map(|b| b.hash);
+            let theirs = self.node.header(height).await?.map(|h| h.hash);
+            if ours.is_some() && theirs.is_some() && ours != theirs {
+                return self.reorg(tip, head, filter).await;
+            }
+            self.health.idle();
+            self.node.next_head(self.spec.poll_interval).await;
+        }
+    }
+
+    /// The first update on a fresh database: the block before the first
+    /// one to scan becomes the tip.
+    async fn start(&mut self) -> Result<ChainUpdate, ChainError> {
+        let head = self.node.head_number().await?;
+        self.health.saw_head(head, self.node.subscribed());
+        let first = self.spec.start_block.map_or(head.saturating_add(1), |start| start.min(head.saturating_add(1)));
+        let cursor = first.saturating_sub(1);
+        let header = self.node.header(cursor).await?.ok_or(ChainError::MissingBlock(cursor))?;
+        tracing::info!(chain = %self.spec.chain_id, block = cursor, "no cursor yet: following from the next block");
+        Ok(ChainUpdate { parent: None, reverted_above: None, blocks: vec![header], transfers: Vec::new() })
+    }
+
+    /// Far behind: one `eth_getLogs` over a range that is deeper than the
+    /// window below the head, so no reorganisation can touch it.
+    async fn range(
+        &mut self,
+        tip: BlockHeader,
+        head: u64,
+        filter: &dyn AddressFilter,
+    ) -> Result<ChainUpdate, ChainError> {
+        if self.node.header(tip.number).await?.map(|h| h.hash) != Some(tip.hash) {
+            return self.reorg(tip, head, filter).await;
+        }
+        let from = tip.number + 1;
+        let to = tip.number.saturating_add(self.spec.log_range.max(1)).min(head - self.spec.reorg_window);
+        let (mut partial, _) = self.token_logs(from, to, filter).await?;
+        let mut end = None;
+        if let Some(asset) = self.spec.native {
+            let numbers: Vec<u64> = (from..=to).collect();
+            for chunk in numbers.chunks(BLOCK_BATCH) {
+                for block in self.node.blocks(chunk, true).await? {
+                    let header = BlockHeader::from(&block.header);
+                    partial.extend(self.native_of(&block, &header, asset, filter).await?);
+                    if header.number == to {
+                        end = Some(header);
+                    }
+                }
+            }
+        }
+        let end = match end {
+            Some(end) => end,
+            None => self.node.header(to).await?.ok_or(ChainError::MissingBlock(to))?,
+        };
+        if let Some(stray) = partial.iter().find(|t| t.block.number == to && t.block.hash != end.hash) {
+            return Err(ChainError::Moved(format!(
+                "block {to} is {} in a log, {} in its header",
+                stray.block.hash, end.hash
+            )));
+        }
+        let transfers = self.complete(partial).await?;
+        Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: None, blocks: vec![end], transfers })
+    }
+
+    /// The logs of watched tokens over a range, as transfers to watched
+    /// addresses, and the blocks any watched token's Transfer log came from.
+    async fn token_logs(
+        &mut self,
+        from: u64,
+        to: u64,
+        filter: &dyn AddressFilter,
+    ) -> Result<(Vec<PartialTransfer>, std::collections::HashSet<u64>), ChainError> {
+        if self.spec.tokens.is_empty() {
+            return Ok(Default::default());
+        }
+        let logs = self.node.logs(&self.token_filter().from_block(from).to_block(to)).await?;
+        let answered = logs.iter().filter_map(|log| log.block_number).collect();
+        Ok((self.token_transfers(&logs, filter), answered))
+    }
+
+    /// The transfers to watched addresses among watched tokens' logs.
+    fn token_transfers(&self, logs: &[alloy_rpc_types_eth::Log], filter: &dyn AddressFilter) -> Vec<PartialTransfer> {
+        logs.iter().filter_map(|log| erc20_transfer(log, *self.spec.tokens.get(&log.address())?, filter)).collect()
+    }
+
+    /// Whether a block's bloom admits a Transfer log of a watched token.
+    fn may_hold_transfers(&self, bloom: &alloy_primitives::Bloom) -> bool {
+        use alloy_primitives::BloomInput;
+        bloom.contains_input(BloomInput::Raw(TRANSFER_TOPIC.as_slice()))
+            && self.spec.tokens.keys().any(|token| bloom.contains_input(BloomInput::Raw(token.as_slice())))
+    }
+
+    fn token_filter(&self) -> Filter {
+        let tokens: Vec<Address> = self.spec.tokens.keys().copied().collect();
+        Filter::new().address(tokens).event_signature(TRANSFER_TOPIC)
+    }
+
+    /// Near the head: the blocks after our tip up to `head` (a window at
+    /// most), if the first one's parent is our tip.
+    async fn next_blocks(
+        &mut self,
+        tip: BlockHeader,
+        head: u64,
+        filter: &dyn AddressFilter,
+    ) -> Result<ChainUpdate, ChainError> {
+        let last = head.min(tip.number.saturating_add(self.spec.reorg_window.max(1)));
+        match self.segment(tip, last, filter).await? {
+            Some((blocks, transfers)) => {
+                Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: None, blocks, transfers })
+            }
+            None => self.reorg(tip, head, filter).await,
+        }
+    }
+
+    /// The canonical blocks after `from` up to `last`, with their transfers,
+    /// read in two requests: the blocks in one batch (chained by parent
+    /// hash from `from`), the logs over their range (each log's block hash
+    /// checked against the block read). `None` if the first block's parent
+    /// is not `from`: the chain was reorganised under it.
+    async fn segment(
+        &mut self,
+        from: BlockHeader,
+        last: u64,
+        filter: &dyn AddressFilter,
+    ) -> Result<Option<(Vec<BlockHeader>, Vec<Transfer>)>, ChainError> {
+        let numbers: Vec<u64> = (from.number + 1..=last).collect();
+        let mut headers = Vec::with_capacity(numbers.len());
+        let mut blooms = Vec::with_capacity(numbers.len());
+        let mut partial = Vec::new();
+        for chunk in numbers.chunks(BLOCK_BATCH) {
+            for block in self.node.blocks(chunk, self.spec.native.is_some()).await? {
+                let header = BlockHeader::from(&block.header);
+                let parent = headers.last().copied().unwrap_or(from);
+                if header.parent_hash != parent.hash {
+                    if headers.is_empty() {
+                        return Ok(None);
+                    }
+                    return Err(ChainError::Moved(format!(
+                        "block {} does not follow block {}",
+                        header.number, parent.number
+                    )));
+                }
+                if let Some(asset) = self.spec.native {
+                    partial.extend(self.native_of(&block, &header, asset, filter).await?);
+                }
+                headers.push(header);
+                blooms.push(block.header.logs_bloom);
+            }
+        }
+        let Some(first) = headers.first().map(|h| h.number) else { return Ok(Some((Vec::new(), Vec::new()))) };
+        let hashes: HashMap<u64, B256> = headers.iter().map(|h| (h.number, h.hash)).collect();
+        let (logs, answered) = self.token_logs(first, last, filter).await?;
+        if let Some(stray) = logs.iter().find(|t| hashes.get(&t.block.number) != Some(&t.block.hash)) {
+            return Err(ChainError::Moved(format!("a log of block {} is from another block", stray.block.number)));
+        }
+        partial.extend(logs);
+        // A range query answered by a node (or replica) that has not indexed a
+        // block's logs yet returns nothing for it, silently. Where the block's
+        // bloom says it may hold a watched token's Transfer and the range gave
+        // none, ask by block hash: that answer is for exactly this block.
+        for (header, bloom) in headers.iter().zip(&blooms) {
+            if !answered.contains(&header.number) && bloom.is_some_and(|b| self.may_hold_transfers(&b)) {
+                let logs = self.node.logs(&self.token_filter().at_block_hash(header.hash)).await?;
+                partial.extend(self.token_transfers(&logs, filter));
+            }
+        }
+        let times: HashMap<B256, u64> = headers.iter().map(|h| (h.hash, h.timestamp)).collect();
+        let mut transfers: Vec<Transfer> = partial
+            .into_iter()
+            .map(|t| {
+                let time = times.get(&t.block.hash).copied().unwrap_or_default();
+                t.complete(time)
+            })
+            .collect();
+        transfers.sort_by_key(|t| t.block.number); // stable: within a block, native then logs in order
+        Ok(Some((headers, transfers)))
+    }
+
+    /// Native transfers to watched addresses in `block` that succeeded.
+    async fn native_of(
+        &mut self,
+        block: &RpcBlock,
+        header: &BlockHeader,
+        asset: coffer_domain::AssetId,
+        filter: &dyn AddressFilter,
+    ) -> Result<Vec<PartialTransfer>, ChainError> {
+        let mut found = Vec::new();
+        for tx in block.transactions() {
+            let Some(transfer) = native_transfer(tx, asset, header, filter) else { continue };
+            // A reverted transaction moved no value. Only matches are checked: few.
+            match self.node.receipt(tx.hash).await? {
+                Some((succeeded, in_block)) if in_block == header.hash => {
+                    if succeeded {
+                        found.push(transfer);
+                    }
+                }
+                // No receipt yet (a replica behind), or one from another block:
+                // never skip a payment on a doubt; read the block again later.
+                _ => {
+                    return Err(ChainError::Moved(format!("no receipt of {} in block {} yet", tx.hash, header.number)));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Fills in block times that logs did not carry.
+    async fn complete(&mut self, partial: Vec<PartialTransfer>) -> Result<Vec<Transfer>, ChainError> {
+        let mut missing: Vec<u64> = partial.iter().filter(|t| t.block_time.is_none()).map(|t| t.block.number).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let mut times: HashMap<B256, u64> = HashMap::new();
+        for chunk in missing.chunks(BLOCK_BATCH) {
+            for block in self.node.blocks(chunk, false).await? {
+                let header = BlockHeader::from(&block.header);
+                times.insert(header.hash, header.timestamp);
+            }
+        }
+        partial
+            .into_iter()
+            .map(|t| {
+                let time = match t.block_time {
+                    Some(time) => time,
+                    None => *times.get(&t.block.hash).ok_or_else(|| {
+                        ChainError::Moved(format!("block {} is no longer {}", t.block.number, t.block.hash))
+                    })?,
+                };
+                Ok(t.complete(time))
+            })
+            .collect()
+    }
+
+    /// The tip is no longer canonical: find the newest remembered block that
+    /// still is, and read the new canonical blocks above it (at most a window).
+    async fn reorg(
+        &mut self,
+        tip: BlockHeader,
+        head: u64,
+        filter: &dyn AddressFilter,
+    ) -> Result<ChainUpdate, ChainError> {
+        // Heights above the node's head cannot be compared: the fork is at or below it.
+        let remembered: Vec<BlockHeader> = self.window.iter().rev().filter(|b| b.number <= head).copied().collect();
+        if remembered.is_empty() {
+            return Err(ChainError::Moved(format!(
+                "the node's head {head} is below every block we remember (behind?)"
+            )));
+        }
+        let mut fork = None;
+        for block in remembered {
+            match self.node.header(block.number).await? {
+                Some(h) if h.hash == block.hash => {
+                    fork = Some(block);
+                    break;
+                }
+                Some(_) => {} // replaced: the fork is lower
+                // A node without a block we processed is behind, not reorganised:
+                // orphaning on its word could un-see settled payments.
+                None => return Err(ChainError::Moved(format!("the node has no block {} (behind?)", block.number))),
+            }
+        }
+        let Some(fork) = fork else {
+            let oldest = self.window.front().map_or(tip.number, |b| b.number);
+            return Err(ChainError::DeepReorg { window: self.spec.reorg_window, oldest });
+        };
+        let last = head.min(fork.number.saturating_add(self.spec.reorg_window));
+        let (mut blocks, transfers) = match self.segment(fork, last, filter).await? {
+            Some(segment) => segment,
+            None => return Err(ChainError::Moved(format!("block {} changed while reading after it", fork.number))),
+        };
+        let new_tip = blocks.last().map_or(fork.number, |b| b.number);
+        if blocks.is_empty() {
+            blocks.push(fork);
+        }
+        tracing::warn!(
+            chain = %self.spec.chain_id,
+            fork = fork.number,
+            old_tip = tip.number,
+            new_tip,
+            "chain reorganisation: blocks above the fork are no longer canonical"
+        );
+        Ok(ChainUpdate {
+            parent: Some(BlockRef { number: tip.number, hash: tip.hash }),
+            reverted_above: Some(fork.number),
+            blocks,
+            transfers,
+        })
+    }
+}

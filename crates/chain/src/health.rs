@@ -1,0 +1,205 @@
+//! How a chain's following is going, for `/healthz` and the metrics.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The follower's state, as people read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthState {
+    /// Not yet connected.
+    Starting,
+    /// At the head (within a few blocks).
+    Following,
+    /// Working through a backlog.
+    CatchingUp,
+    /// The node cannot be reached or keeps failing; retrying with backoff.
+    Unreachable,
+    /// Stopped on something retrying cannot fix (a reorganisation deeper
+    /// than the window, the wrong chain); a person must look.
+    Halted,
+    /// Another gateway follows this chain (PostgreSQL, several gateways).
+    Standby,
+}
+
+impl HealthState {
+    /// As `/healthz` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Following => "following",
+            Self::CatchingUp => "catching_up",
+            Self::Unreachable => "unreachable",
+            Self::Halted => "halted",
+            Self::Standby => "standby",
+        }
+    }
+
+    /// Whether all is well.
+    pub fn is_healthy(self) -> bool {
+        matches!(self, Self::Following | Self::CatchingUp | Self::Standby | Self::Starting)
+    }
+}
+
+/// What `/healthz` shows of one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthSnapshot {
+    /// The state.
+    pub state: HealthState,
+    /// The node's head, as last seen.
+    pub head: Option<u64>,
+    /// The last block processed (the cursor).
+    pub tip: Option<u64>,
+    /// That block's timestamp, in seconds.
+    pub tip_time: Option<u64>,
+    /// Whether new heads come by subscription (else polling).
+    pub subscribed: bool,
+    /// The last error, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// Errors since start.
+    pub errors: u64,
+    /// Reorganisations handled since start.
+    pub reorgs: u64,
+    /// Open invoices watched on this chain.
+    pub watched: u64,
+    /// Time since the cursor last moved.
+    pub since_progress: Duration,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: HealthState,
+    head: Option<u64>,
+    tip: Option<u64>,
+    tip_time: Option<u64>,
+    subscribed: bool,
+    last_error: Option<String>,
+    errors: u64,
+    reorgs: u64,
+    watched: u64,
+    progress_at: Instant,
+}
+
+/// Shared between a chain's watcher (which writes) and the API (which reads).
+#[derive(Debug)]
+pub struct ChainHealth {
+    inner: Mutex<Inner>,
+}
+
+impl Default for ChainHealth {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                state: HealthState::Starting,
+                head: None,
+                tip: None,
+                tip_time: None,
+                subscribed: false,
+                last_error: None,
+                errors: 0,
+                reorgs: 0,
+                watched: 0,
+                progress_at: Instant::now(),
+            }),
+        }
+    }
+}
+
+/// Within this many blocks of the head, a watcher is following, not catching up.
+const NEAR_HEAD: u64 = 3;
+
+impl ChainHealth {
+    fn with(&self, f: impl FnOnce(&mut Inner)) {
+        if let Ok(mut inner) = self.inner.lock() {
+            f(&mut inner);
+        }
+    }
+
+    /// The node's head was seen at `head`.
+    pub fn saw_head(&self, head: u64, subscribed: bool) {
+        self.with(|i| {
+            i.head = Some(head);
+            i.subscribed = subscribed;
+        });
+    }
+
+    /// The cursor moved to `tip` (block time `tip_time`, seconds); `reorg` if by a reorganisation.
+    pub fn progressed(&self, tip: u64, tip_time: u64, reorg: bool) {
+        self.with(|i| {
+            i.tip = Some(tip);
+            i.tip_time = Some(tip_time);
+            i.progress_at = Instant::now();
+            i.last_error = None;
+            if reorg {
+                i.reorgs += 1;
+            }
+            let behind = i.head.map_or(0, |head| head.saturating_sub(tip));
+            i.state = if behind > NEAR_HEAD { HealthState::CatchingUp } else { HealthState::Following };
+        });
+    }
+
+    /// Nothing new: the watcher is at the head.
+    pub fn idle(&self) {
+        self.with(|i| {
+            i.last_error = None;
+            if matches!(i.state, HealthState::Starting | HealthState::Unreachable | HealthState::CatchingUp) {
+                i.state = HealthState::Following;
+            }
+        });
+    }
+
+    /// An attempt failed and will be retried.
+    pub fn failed(&self, error: &str) {
+        self.with(|i| {
+            i.errors += 1;
+            i.last_error = Some(error.to_owned());
+            i.state = HealthState::Unreachable;
+        });
+    }
+
+    /// Following stopped for good.
+    pub fn halted(&self, reason: &str) {
+        self.with(|i| {
+            i.errors += 1;
+            i.last_error = Some(reason.to_owned());
+            i.state = HealthState::Halted;
+        });
+    }
+
+    /// Another gateway follows the chain.
+    pub fn standby(&self) {
+        self.with(|i| i.state = HealthState::Standby);
+    }
+
+    /// How many invoices are watched.
+    pub fn set_watched(&self, watched: u64) {
+        self.with(|i| i.watched = watched);
+    }
+
+    /// The time up to which the chain has been read: no payment not yet seen
+    /// can be in a block stamped before it. At the head, now (the next block
+    /// will be stamped no earlier than it is mined); behind, or cut off from
+    /// the node, the last processed block's time; before any, `None`.
+    pub fn seen_until(&self, now: coffer_domain::Timestamp) -> Option<coffer_domain::Timestamp> {
+        let h = self.snapshot();
+        let tip_time = coffer_domain::Timestamp::from_unix_secs(h.tip_time?);
+        let at_head = h.state == HealthState::Following && h.head.zip(h.tip).is_some_and(|(head, tip)| head <= tip);
+        Some(if at_head { now } else { tip_time.min(now) })
+    }
+
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> HealthSnapshot {
+        let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        HealthSnapshot {
+            state: inner.state,
+            head: inner.head,
+            tip: inner.tip,
+            tip_time: inner.tip_time,
+            subscribed: inner.subscribed,
+            last_error: inner.last_error.clone(),
+            errors: inner.errors,
+            reorgs: inner.reorgs,
+            watched: inner.watched,
+            since_progress: inner.progress_at.elapsed(),
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Following an EVM chain: new blocks, reorganisations, and the transfers
+//! of watched assets to watched addresses, over JSON-RPC with alloy.
+//!
+//! The [`Follower`] turns the chain into a sequence of [`ChainUpdate`]s, each
+//! on top of the previous one (reth's ExEx notifications are the model):
+//!
+//! - **committed**: new blocks on top of the tip;
+//! - **reorged**: blocks above a fork point were replaced by others;
+//! - **reverted**: blocks above a fork point vanished and nothing replaced
+//!   them yet.
+//!
+//! A reorganisation is an update like any other, so a payment whose block
+//! vanishes is un-seen by the same code path that saw it. The follower keeps
+//! a window of recent canonical headers (persisted by its caller, so a
+//! restart notices a reorg that happened while it was down) and compares
+//! each new block's parent hash with its tip. Far behind the head (more than
+//! the window), it reads `eth_getLogs` over ranges of blocks, which cannot be
+//! reorganised any more by definition of the window; near the head, it reads
+//! the blocks since its tip in one batch, chained by parent hash, and their
+//! logs over one range, checking each log's block hash against the block
+//! read, and asking by block hash for any block whose bloom admits a
+//! watched Transfer the range did not return (a replica behind says nothing).
+//! A node without a block at a height it once served is taken to be behind,
+//! never reorganised: only another hash at a processed height is a reorg.
+//!
+//! The follower does no I/O besides the node: its caller persists each
+//! update and then calls [`Follower::commit`]. If persisting fails, the
+//! caller does not commit and the next [`Follower::next`] computes the same
+//! update again: the cursor is never lost.
+
+mod extract;
+mod follow;
+mod health;
+mod node;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, U256};
+use coffer_domain::{AssetId, BlockHeader, BlockRef, ChainId, Timestamp};
+
+pub use follow::Follower;
+pub use health::{ChainHealth, HealthSnapshot, HealthState};
+
+/// What to follow on one chain.
+#[derive(Clone)]
+pub struct ChainSpec {
+    /// The chain; the node must serve this chain id.
+    pub chain_id: ChainId,
+    /// Where requests go: `http(s)://` or `ws(s)://`.
+    pub rpc_url: String,
+    /// Where to subscribe to new heads, if not `rpc_url` itself (a
+    /// WebSocket `rpc_url` is subscribed to; an HTTP one alone is polled).
+    pub ws_url: Option<String>,
+    /// ERC-20 contracts whose `Transfer` logs count, and the asset each is.
+    pub tokens: HashMap<Address, AssetId>,
+    /// The chain's native coin, if invoices may be paid in it.
+    pub native: Option<AssetId>,
+    /// Blocks near the head followed one by one, checking parent hashes.
+    /// Reorganisations deeper than this are refused as incidents.
+    pub reorg_window: u64,
+    /// Most blocks per `eth_getLogs` range when catching up.
+    pub log_range: u64,
+    /// The first block to scan on a fresh database; `None`: the head then.
+    pub start_block: Option<u64>,
+    /// How often to ask for the head without a subscription (and as a
+    /// safety net with one).
+    pub poll_interval: Duration,
+    /// Deadline of one RPC call.
+    pub rpc_timeout: Duration,
+}
+
+impl std::fmt::Debug for ChainSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The RPC URL may embed an API key.
+        f.debug_struct("ChainSpec")
+            .field("chain_id", &self.chain_id)
+            .field("tokens", &self.tokens)
+            .field("native", &self.native)
+            .field("reorg_window", &self.reorg_window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Value that arrived at a watched address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    /// The asset.
+    pub asset: AssetId,
+    /// The sender.
+    pub from: Address,
+    /// The watched address.
+    pub to: Address,
+    /// Base units; never zero.
+    pub value: U256,
+    /// The transaction.
+    pub tx_hash: B256,
+    /// The `Transfer` log's index in its block; `None` for a native transfer.
+    pub log_index: Option<u64>,
+    /// The block.
+    pub block: BlockRef,
+    /// The block's timestamp.
+    pub block_time: Timestamp,
+}
+
+/// Which addresses the caller cares about. Checked for every transfer, so
+/// it must be a cheap lookup (a hash set, not a scan).
+pub trait AddressFilter: Send + Sync {
+    /// Whether transfers to `address` matter.
+    fn watches(&self, address: &Address) -> bool;
+}
+
+/// How the chain moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateKind {
+    /// New blocks on top of the tip.
+    Committed,
+    /// Blocks above a fork point replaced by others.
+    Reorged,
+    /// Blocks above a fork point gone, nothing on top yet.
+    Reverted,
+}
+
+/// One step of the chain, to be applied on top of `parent`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainUpdate {
+    /// The tip this update builds on; `None` for the first update ever.
+    pub parent: Option<BlockRef>,
+    /// Set on a reorganisation: blocks above this height are no longer canonical.
+    pub reverted_above: Option<u64>,
+    /// Headers to remember, ascending; the last one is the new tip.
+    pub blocks: Vec<BlockHeader>,
+    /// Transfers to watched addresses in the new canonical blocks.
+    pub transfers: Vec<Transfer>,
+}
+
+impl ChainUpdate {
+    /// The new tip.
+    pub fn tip(&self) -> BlockHeader {
+        // Every update carries at least its tip (see `Follower`).
+        self.blocks.last().copied().unwrap_or(BlockHeader {
+            number: 0,
+            hash: B256::ZERO,
+            parent_hash: B256::ZERO,
+            timestamp: 0,
+        })
+    }
+
+    /// Committed, reorged or reverted.
+    pub fn kind(&self) -> UpdateKind {
+        match self.reverted_above {
+            None => UpdateKind::Committed,
+            Some(fork) if self.tip().number > fork => UpdateKind::Reorged,
+            Some(_) => UpdateKind::Reverted,
+        }
+    }
+}
+
+/// Why following failed. All but [`ChainError::Config`],
+/// [`ChainError::WrongChain`] and [`ChainError::DeepReorg`] are passing:
+/// retry with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The node could not be reached or did not answer in time.
+    #[error("the node is unreachable: {0}")]
+    Unreachable(String),
+    /// The node answered with an error.
+    #[error("the node refused a request: {0}")]
+    Node(String),
+    /// The node does not have a block it just said exists (it is syncing, or
+    /// the chain moved between two calls).
+    #[error("the node has no block {0}")]
+    MissingBlock(u64),
+    /// Two answers of the node disagree (the chain moved between them).
+    #[error("the chain moved while it was being read: {0}")]
+    Moved(String),
+    /// The configuration cannot work.
+    #[error("{0}")]
+    Config(String),
+    /// The node serves another chain than the one configured.
+    #[error("the node serves chain {actual}, not the configured chain {expected}")]
+    WrongChain {
+        /// Configured.
+        expected: ChainId,
+        /// Served.
+        actual: u64,
+    },
+    /// None of the remembered blocks is canonical any more: the chain was
+    /// reorganised deeper than the window. A person must look.
+    #[error(
+        "reorganisation deeper than the {window}-block window: none of the remembered blocks (from {oldest}) is \
+         canonical any more"
+    )]
+    DeepReorg {
+        /// The window.
+        window: u64,
+        /// The oldest remembered block.
+        oldest: u64,
+    },
+}
+
+impl ChainError {
+    /// Whether retrying can help.
+    pub fn is_passing(&self) -> bool {
+        !matches!(self, Self::Config(_) | Self::WrongChain { .. } | Self::DeepReorg { .. })
+    }
+}

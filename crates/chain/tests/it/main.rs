@@ -1,0 +1,217 @@
+//! The follower against a real anvil: transfers, reorganisations, catch-up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, U256};
+use coffer_chain::{AddressFilter, ChainError, ChainHealth, ChainSpec, ChainUpdate, Follower, Transfer, UpdateKind};
+use coffer_devnet::{ANVIL_CHAIN_ID, Anvil, AnvilOptions, TestToken, deploy_test_usdt};
+use coffer_domain::{AssetId, AssetSymbol, ChainId};
+
+struct Watch(HashSet<Address>);
+
+impl AddressFilter for Watch {
+    fn watches(&self, address: &Address) -> bool {
+        self.0.contains(address)
+    }
+}
+
+fn asset(symbol: &str) -> AssetId {
+    AssetId { chain_id: ChainId(ANVIL_CHAIN_ID), symbol: AssetSymbol::from_str(symbol).unwrap() }
+}
+
+struct Chain {
+    anvil: Anvil,
+    token: TestToken,
+    payer: Address,
+}
+
+async fn chain() -> Chain {
+    let anvil = Anvil::spawn(AnvilOptions::default()).await.unwrap();
+    let token = deploy_test_usdt(anvil.rpc()).await.unwrap();
+    let payer = anvil.rpc().accounts().await.unwrap()[1];
+    token.mint(anvil.rpc(), payer, U256::from(1_000_000_000u64)).await.unwrap();
+    Chain { anvil, token, payer }
+}
+
+fn spec(chain: &Chain, url: String, window: u64) -> ChainSpec {
+    ChainSpec {
+        chain_id: ChainId(ANVIL_CHAIN_ID),
+        rpc_url: url,
+        ws_url: None,
+        tokens: HashMap::from([(chain.token.address, asset("USDT"))]),
+        native: Some(asset("ETH")),
+        reorg_window: window,
+        log_range: 10,
+        start_block: None,
+        poll_interval: Duration::from_millis(50),
+        rpc_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Runs the follower until its tip reaches the node's head; returns every update.
+async fn drain(follower: &mut Follower, watch: &Watch, chain: &Chain) -> Vec<ChainUpdate> {
+    let head = chain.anvil.rpc().block_number().await.unwrap();
+    let mut updates = Vec::new();
+    while follower.tip().is_none_or(|tip| tip.number < head) {
+        let update = tokio::time::timeout(Duration::from_secs(10), follower.next(watch)).await.unwrap().unwrap();
+        follower.commit(&update);
+        updates.push(update);
+    }
+    updates
+}
+
+fn transfers(updates: &[ChainUpdate]) -> Vec<Transfer> {
+    updates.iter().flat_map(|u| u.transfers.clone()).collect()
+}
+
+async fn reports_only_watched_transfers_of_value(url_of: fn(&Anvil) -> String, ws_heads: bool) {
+    let chain = chain().await;
+    let rpc = chain.anvil.rpc();
+    let (a, b, c) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb2), Address::repeat_byte(0xc3));
+    let watch = Watch(HashSet::from([a, b]));
+    let mut spec = spec(&chain, url_of(&chain.anvil), 8);
+    if ws_heads {
+        spec.ws_url = Some(chain.anvil.ws_url());
+    }
+    let health = Arc::new(ChainHealth::default());
+    let mut follower = Follower::new(spec, Vec::new(), health.clone());
+    let first = follower.next(&watch).await.unwrap();
+    assert_eq!((first.parent, first.blocks.len()), (None, 1), "a fresh start takes the head as its cursor");
+    follower.commit(&first);
+
+    chain.token.transfer(rpc, chain.payer, a, U256::from(5_000_000u64)).await.unwrap();
+    let eth = rpc.send_eth(chain.payer, b, U256::from(10u64).pow(U256::from(18u64))).await.unwrap();
+    rpc.wait_for_receipt(eth).await.unwrap();
+    chain.token.transfer(rpc, chain.payer, c, U256::from(7u64)).await.unwrap();
+    chain.token.transfer(rpc, chain.payer, a, U256::ZERO).await.unwrap();
+    let seen = transfers(&drain(&mut follower, &watch, &chain).await);
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!((seen[0].asset, seen[0].to, seen[0].value), (asset("USDT"), a, U256::from(5_000_000u64)));
+    assert!(seen[0].log_index.is_some());
+    assert_eq!((seen[1].asset, seen[1].to, seen[1].tx_hash, seen[1].log_index), (asset("ETH"), b, eth, None));
+    assert_eq!(seen[1].from, chain.payer);
+    assert!(seen[0].block.number < seen[1].block.number);
+    assert!(seen[0].block_time.as_millis() > 1_000_000_000_000, "block time in ms: {:?}", seen[0].block_time);
+    let subscribed = url_of(&chain.anvil).starts_with("ws") || ws_heads;
+    assert_eq!(health.snapshot().subscribed, subscribed, "new heads by subscription where a WebSocket is given");
+}
+
+#[tokio::test]
+async fn over_http_only_watched_transfers_of_value_are_reported() {
+    reports_only_watched_transfers_of_value(Anvil::http_url, false).await;
+}
+
+#[tokio::test]
+async fn over_websocket_only_watched_transfers_of_value_are_reported() {
+    reports_only_watched_transfers_of_value(Anvil::ws_url, false).await;
+}
+
+#[tokio::test]
+async fn over_http_with_a_websocket_subscription_only_watched_transfers_of_value_are_reported() {
+    reports_only_watched_transfers_of_value(Anvil::http_url, true).await;
+}
+
+#[tokio::test]
+async fn a_reorganisation_un_sees_a_payment_and_a_re_mined_one_is_seen_once() {
+    let chain = chain().await;
+    let rpc = chain.anvil.rpc();
+    let shop = Address::repeat_byte(0xa1);
+    let watch = Watch(HashSet::from([shop]));
+    let mut follower = Follower::new(spec(&chain, chain.anvil.ws_url(), 8), Vec::new(), Arc::default());
+    drain(&mut follower, &watch, &chain).await;
+
+    let before = rpc.snapshot().await.unwrap();
+    let paid_in = rpc.block_number().await.unwrap() + 1;
+    let receipt = chain.token.transfer(rpc, chain.payer, shop, U256::from(42u64)).await.unwrap();
+    let tx_hash = receipt["transactionHash"].as_str().unwrap().parse().unwrap();
+    let raw = rpc.raw_transaction(tx_hash).await.unwrap();
+    let seen = drain(&mut follower, &watch, &chain).await;
+    assert_eq!(transfers(&seen).len(), 1);
+    assert_eq!(seen[0].kind(), UpdateKind::Committed);
+
+    // The payment's block is replaced by two empty blocks.
+    rpc.revert(&before).await.unwrap();
+    rpc.mine(2).await.unwrap();
+    let reorged = drain(&mut follower, &watch, &chain).await;
+    assert_eq!(reorged.len(), 1, "{reorged:#?}");
+    assert_eq!(reorged[0].kind(), UpdateKind::Reorged);
+    assert_eq!(reorged[0].reverted_above, Some(paid_in - 1));
+    assert!(reorged[0].transfers.is_empty(), "the payment is gone");
+
+    // The same transaction, mined again in another block: seen once, in its new block.
+    rpc.mine(1).await.unwrap();
+    drain(&mut follower, &watch, &chain).await;
+    assert_eq!(rpc.send_raw(&raw).await.unwrap(), tx_hash, "the same signed transaction");
+    rpc.wait_for_receipt(tx_hash).await.unwrap();
+    let remined = transfers(&drain(&mut follower, &watch, &chain).await);
+    assert_eq!(remined.len(), 1);
+    assert_eq!((remined[0].tx_hash, remined[0].block.number), (tx_hash, paid_in + 3));
+
+    // The node goes back (a replica behind, or a fork not yet longer): no
+    // block at our tip is no proof of a reorganisation, so the follower waits.
+    let snapshot = rpc.snapshot().await.unwrap();
+    let fork = rpc.block_number().await.unwrap();
+    rpc.mine(2).await.unwrap();
+    drain(&mut follower, &watch, &chain).await;
+    rpc.revert(&snapshot).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(300), follower.next(&watch)).await;
+    assert!(waited.is_err(), "no update while the node is behind: {waited:?}");
+    // A shorter fork: another block at a height we processed.
+    rpc.mine(1).await.unwrap();
+    let update = tokio::time::timeout(Duration::from_secs(10), follower.next(&watch)).await.unwrap().unwrap();
+    assert_eq!(
+        (update.kind(), update.reverted_above, update.tip().number),
+        (UpdateKind::Reorged, Some(fork), fork + 1)
+    );
+}
+
+#[tokio::test]
+async fn a_backlog_is_read_in_log_ranges_then_the_window_in_one_segment() {
+    let chain = chain().await;
+    let rpc = chain.anvil.rpc();
+    let shop = Address::repeat_byte(0xa1);
+    let watch = Watch(HashSet::from([shop]));
+    let start = rpc.block_number().await.unwrap() + 1;
+    for units in 1..=30u64 {
+        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
+    }
+    let mut spec = spec(&chain, chain.anvil.http_url(), 4);
+    spec.start_block = Some(start);
+    spec.native = None; // tokens only: blocks are read without their transactions
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let updates = drain(&mut follower, &watch, &chain).await;
+    let seen = transfers(&updates);
+    let values: Vec<u64> = seen.iter().map(|t| t.value.to::<u64>()).collect();
+    assert_eq!(values, (1..=30).collect::<Vec<_>>(), "every payment once, in order");
+    let jumps: Vec<u64> = updates.windows(2).map(|w| w[1].tip().number - w[0].tip().number).collect();
+    assert!(jumps.contains(&10), "ranges of log_range blocks far from the head: {jumps:?}");
+    assert!(*jumps.last().unwrap() <= 4, "the last window of blocks, parent by parent, in one update: {jumps:?}");
+    assert!(updates.last().unwrap().blocks.len() == *jumps.last().unwrap() as usize, "each of them remembered");
+}
+
+#[tokio::test]
+async fn a_node_of_another_chain_is_refused() {
+    let chain = chain().await;
+    let mut spec = spec(&chain, chain.anvil.http_url(), 8);
+    spec.chain_id = ChainId(1);
+    let mut follower = Follower::new(spec, Vec::new(), Arc::new(ChainHealth::default()));
+    let err = follower.next(&Watch(HashSet::new())).await.unwrap_err();
+    assert!(matches!(err, ChainError::WrongChain { actual: ANVIL_CHAIN_ID, .. }), "{err}");
+    assert!(!err.is_passing());
+}
+
+#[tokio::test]
+async fn an_unreachable_node_is_a_passing_error() {
+    let chain = chain().await;
+    let mut spec = spec(&chain, "http://127.0.0.1:9".into(), 8);
+    spec.rpc_timeout = Duration::from_millis(500);
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let err = follower.next(&Watch(HashSet::new())).await.unwrap_err();
+    assert!(matches!(err, ChainError::Unreachable(_)), "{err}");
+    assert!(err.is_passing());
+}
