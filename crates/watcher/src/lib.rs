@@ -1,0 +1,119 @@
+//! Coffer's chain watcher: for each configured chain, follow it
+//! ([`coffer_chain`]), match transfers to open invoices by deposit address
+//! (one hash lookup each, [`Watchlist`]), and turn them into payments,
+//! invoice states, ledger transactions and webhook events, applied in one
+//! store transaction per step ([`plan`] decides, the store applies).
+//!
+//! **Architecture invariant:** money moves in the ledger only in a step
+//! that also moves the chain cursor (or, for expiry, changes the invoice's
+//! status by compare-and-set), so a crash, a retry or a second gateway can
+//! never book a payment or credit a merchant twice.
+
+pub mod audit;
+mod chain_watcher;
+mod expiry;
+pub mod plan;
+mod stats;
+pub mod view;
+mod watchlist;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use coffer_chain::ChainHealth;
+use coffer_domain::{AssetBook, ChainId, Invoice};
+use coffer_store::Store;
+use coffer_webhooks::Dispatcher;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use chain_watcher::WatcherSettings;
+pub use stats::WatcherStats;
+pub use watchlist::Watchlist;
+
+use crate::chain_watcher::{ChainWatcher, Shared};
+
+/// What the rest of the gateway sees of one chain's watcher.
+#[derive(Clone, Debug)]
+pub struct ChainHandle {
+    /// The addresses it matches; the API adds new invoices' addresses.
+    pub watchlist: Arc<Watchlist>,
+    /// How it is going, for `/healthz`.
+    pub health: Arc<ChainHealth>,
+    /// Its counters, for `/metrics`.
+    pub stats: Arc<WatcherStats>,
+    /// Confirmations the chain requires.
+    pub confirmations: u32,
+    settings: WatcherSettings,
+}
+
+/// The watchers of every configured chain.
+#[derive(Clone, Debug, Default)]
+pub struct Watchers {
+    chains: HashMap<ChainId, ChainHandle>,
+}
+
+impl Watchers {
+    /// Handles for these chains; nothing runs until [`Watchers::start`].
+    pub fn new(settings: Vec<WatcherSettings>) -> Self {
+        let chains = settings
+            .into_iter()
+            .map(|s| {
+                let handle = ChainHandle {
+                    watchlist: Arc::default(),
+                    health: Arc::default(),
+                    stats: Arc::default(),
+                    confirmations: s.confirmations,
+                    settings: s,
+                };
+                (handle.settings.spec.chain_id, handle)
+            })
+            .collect();
+        Self { chains }
+    }
+
+    /// Starts each chain's watcher and expiry tasks; they run until `stop` turns true.
+    pub fn start(
+        &self,
+        store: Arc<dyn Store>,
+        assets: Arc<AssetBook>,
+        dispatcher: Option<Arc<Dispatcher>>,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for handle in self.chains.values() {
+            let shared = Shared {
+                settings: handle.settings.clone(),
+                store: store.clone(),
+                assets: assets.clone(),
+                watchlist: handle.watchlist.clone(),
+                health: handle.health.clone(),
+                stats: handle.stats.clone(),
+                dispatcher: dispatcher.clone(),
+            };
+            tasks.push(tokio::spawn(expiry::run(shared.clone(), stop.clone())));
+            tasks.push(tokio::spawn(ChainWatcher::new(shared).run(stop.clone())));
+        }
+        tasks
+    }
+
+    /// Starts matching payments to a new invoice's address. Call it after the
+    /// invoice is stored and before its address is shown to anyone.
+    pub fn watch(&self, invoice: &Invoice) {
+        if let Some(chain) = self.chains.get(&invoice.amount.asset().chain_id) {
+            chain.watchlist.insert(invoice.deposit.address, invoice.id);
+        }
+    }
+
+    /// One chain's handle.
+    pub fn chain(&self, chain_id: ChainId) -> Option<&ChainHandle> {
+        self.chains.get(&chain_id)
+    }
+
+    /// Every chain's handle, by chain id.
+    pub fn chains(&self) -> impl Iterator<Item = (ChainId, &ChainHandle)> {
+        let mut ids: Vec<&ChainId> = self.chains.keys().collect();
+        ids.sort();
+        ids.into_iter().map(|id| (*id, &self.chains[id]))
+    }
+}

@@ -1,0 +1,247 @@
+use std::str::FromStr;
+
+use coffer_chain::Transfer;
+use coffer_domain::{
+    Asset, AssetId, AssetKind, AssetSymbol, B256, BlockHeader, BlockRef, DepositAddress, DerivationIndex, EventType,
+    Exception, Exceptions, MerchantId,
+};
+
+use super::*;
+
+const CREATED: i64 = 1_700_000_000_000;
+const EXPIRES: i64 = CREATED + 900_000;
+
+fn id(symbol: &str) -> AssetId {
+    AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str(symbol).unwrap() }
+}
+
+fn book() -> AssetBook {
+    AssetBook::new(vec![
+        Asset { id: id("USDT"), kind: AssetKind::Erc20 { contract: Address::repeat_byte(0x70) }, decimals: 6 },
+        Asset { id: id("ETH"), kind: AssetKind::Native, decimals: 18 },
+    ])
+}
+
+fn invoice(units: u64) -> Invoice {
+    Invoice {
+        id: InvoiceId::new(),
+        merchant_id: MerchantId::new(),
+        status: InvoiceStatus::New,
+        exceptions: Exceptions::default(),
+        amount: Amount::from_units(id("USDT"), U256::from(units)),
+        deposit: DepositAddress {
+            index: DerivationIndex::try_from(7u64).unwrap(),
+            address: Address::repeat_byte(0xd7),
+        },
+        order_id: None,
+        metadata: serde_json::Map::new(),
+        created_at: Timestamp::from_millis(CREATED),
+        expires_at: Timestamp::from_millis(EXPIRES),
+    }
+}
+
+fn hash(number: u64) -> B256 {
+    B256::left_padding_from(&number.to_be_bytes())
+}
+
+fn transfer(to: &Invoice, asset: &str, units: u64, block: u64, at: i64) -> Transfer {
+    Transfer {
+        asset: id(asset),
+        from: Address::repeat_byte(0xaa),
+        to: to.deposit.address,
+        value: U256::from(units),
+        tx_hash: B256::repeat_byte(block as u8),
+        log_index: (asset != "ETH").then_some(0),
+        block: BlockRef { number: block, hash: hash(block) },
+        block_time: Timestamp::from_millis(at),
+    }
+}
+
+fn update(head: u64, transfers: Vec<Transfer>) -> ChainUpdate {
+    let tip = BlockHeader { number: head, hash: hash(head), parent_hash: hash(head - 1), timestamp: 0 };
+    ChainUpdate { parent: None, reverted_above: None, blocks: vec![tip], transfers }
+}
+
+/// A store of one invoice, kept the way the real one is after each step.
+struct Books {
+    touched: Touched,
+    rules_assets: AssetBook,
+}
+
+impl Books {
+    fn new(invoice: &Invoice) -> Self {
+        let mut touched = Touched::default();
+        touched.invoices.insert(invoice.id, invoice.clone());
+        Self { touched, rules_assets: book() }
+    }
+
+    fn step(&mut self, update: &ChainUpdate, now: i64) -> Plan {
+        let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &self.rules_assets };
+        let lookup: HashMap<Address, InvoiceId> =
+            self.touched.invoices.values().map(|i| (i.deposit.address, i.id)).collect();
+        let touched = Touched { invoices: self.touched.invoices.clone(), payments: self.touched.payments.clone() };
+        let plan =
+            plan_update(rules, update, |a| lookup.get(a).copied(), touched, Timestamp::from_millis(now)).unwrap();
+        // Apply it as the store would.
+        if let Some(fork) = update.reverted_above {
+            for list in self.touched.payments.values_mut() {
+                list.retain(|p| p.block.number <= fork);
+            }
+        }
+        for payment in &plan.payments {
+            self.touched.payments.entry(payment.invoice_id).or_default().push(payment.clone());
+        }
+        for booking in &plan.bookings {
+            for p in self.touched.payments.values_mut().flatten().filter(|p| p.id == booking.payment_id) {
+                p.booked_at = Some(Timestamp::from_millis(now));
+            }
+        }
+        for change in &plan.changes {
+            let invoice = self.touched.invoices.get_mut(&change.invoice_id).unwrap();
+            assert_eq!(invoice.status, change.from, "computed from the stored status");
+            invoice.status = change.status;
+            invoice.exceptions = change.exceptions;
+            for settled in change.settlement.iter().flat_map(|s| &s.payments) {
+                for p in self.touched.payments.values_mut().flatten().filter(|p| p.id == *settled) {
+                    p.settled_at = Some(Timestamp::from_millis(now));
+                }
+            }
+        }
+        plan
+    }
+
+    fn invoice(&self) -> &Invoice {
+        self.touched.invoices.values().next().unwrap()
+    }
+}
+
+fn events(plan: &Plan) -> Vec<EventType> {
+    plan.changes.iter().flat_map(|c| c.events.iter().map(|e| e.kind)).collect()
+}
+
+fn settled_units(plan: &Plan) -> Option<U256> {
+    let settlement = plan.changes.iter().find_map(|c| c.settlement.as_ref())?;
+    Some(settlement.posting.transaction.entries()[0].amount.units())
+}
+
+const ON_TIME: i64 = CREATED + 1_000;
+
+#[test]
+fn partial_payments_add_up_and_settle_once_confirmed() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let first = books.step(&update(10, vec![transfer(&inv, "USDT", 4_000_000, 10, ON_TIME)]), ON_TIME);
+    assert_eq!((first.payments.len(), first.bookings.len()), (1, 0), "one confirmation of two: not booked");
+    assert_eq!(events(&first), vec![EventType::InvoicePaidPartial]);
+    assert_eq!(books.invoice().status, InvoiceStatus::New);
+    assert!(first.awaiting.contains(&inv.id));
+
+    let second = books.step(&update(11, vec![transfer(&inv, "USDT", 6_000_000, 11, ON_TIME)]), ON_TIME);
+    assert_eq!(second.bookings.len(), 1, "the first payment now has two confirmations");
+    assert_eq!(events(&second), vec![EventType::InvoiceProcessing]);
+    assert_eq!(
+        (books.invoice().status, books.invoice().exceptions),
+        (InvoiceStatus::Processing, Exceptions::default())
+    );
+
+    let third = books.step(&update(12, vec![]), ON_TIME);
+    assert_eq!(third.bookings.len(), 1);
+    assert_eq!(events(&third), vec![EventType::InvoiceSettled]);
+    assert_eq!(settled_units(&third), Some(U256::from(10_000_000u64)), "both payments settle together");
+    assert!(third.awaiting.is_empty());
+
+    let after = books.step(&update(13, vec![]), ON_TIME);
+    assert!(after.changes.is_empty() && after.bookings.is_empty(), "settled once");
+}
+
+#[test]
+fn an_overpayment_settles_in_full_and_says_so() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let plan = books.step(&update(21, vec![transfer(&inv, "USDT", 12_000_000, 20, ON_TIME)]), ON_TIME);
+    assert_eq!(events(&plan), vec![EventType::InvoicePaidOver, EventType::InvoiceSettled]);
+    assert_eq!(settled_units(&plan), Some(U256::from(12_000_000u64)), "the merchant is credited what arrived");
+}
+
+#[test]
+fn a_wrong_asset_is_recorded_and_booked_but_never_settles() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let plan = books.step(&update(21, vec![transfer(&inv, "ETH", 10_000_000, 20, ON_TIME)]), ON_TIME);
+    assert_eq!(plan.payments.len(), 1);
+    assert_eq!(plan.bookings.len(), 1, "the money is on our address: the books say so (in suspense)");
+    assert_eq!(events(&plan), vec![EventType::InvoiceWrongAsset]);
+    assert_eq!(books.invoice().status, InvoiceStatus::New);
+    assert!(books.invoice().exceptions.contains(Exception::WrongAsset));
+    let payload: serde_json::Value = serde_json::from_str(&plan.changes[0].events[0].payload).unwrap();
+    assert_eq!(payload["data"]["invoice"]["payments"][0]["credited"], false);
+    assert_eq!(payload["data"]["invoice"]["paid_units"], "0");
+}
+
+#[test]
+fn a_reorganisation_un_sees_an_unconfirmed_payment() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    books.step(&update(30, vec![transfer(&inv, "USDT", 10_000_000, 30, ON_TIME)]), ON_TIME);
+    assert_eq!(books.invoice().status, InvoiceStatus::Processing);
+    let mut reorg = update(31, vec![]);
+    reorg.reverted_above = Some(29);
+    let plan = books.step(&reorg, ON_TIME);
+    assert!(plan.bookings.is_empty(), "never credited");
+    assert_eq!(plan.changes[0].status, InvoiceStatus::New);
+    assert!(events(&plan).is_empty());
+    assert!(plan.awaiting.is_empty());
+    // Re-mined in block 31: a new payment, counted once.
+    let plan = books.step(&update(32, vec![transfer(&inv, "USDT", 10_000_000, 31, ON_TIME)]), ON_TIME);
+    assert_eq!(settled_units(&plan), Some(U256::from(10_000_000u64)));
+}
+
+#[test]
+fn a_transfer_seen_twice_is_one_payment() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let pay = transfer(&inv, "USDT", 4_000_000, 10, ON_TIME);
+    books.step(&update(10, vec![pay.clone()]), ON_TIME);
+    let again = books.step(&update(10, vec![pay]), ON_TIME);
+    assert!(again.payments.is_empty());
+    assert!(again.changes.is_empty());
+}
+
+#[test]
+fn a_late_payment_settles_an_expired_invoice_and_is_flagged() {
+    let mut inv = invoice(10_000_000);
+    inv.status = InvoiceStatus::Expired;
+    let mut books = Books::new(&inv);
+    let late = EXPIRES + 60_000;
+    let plan = books.step(&update(41, vec![transfer(&inv, "USDT", 10_000_000, 40, late)]), late);
+    assert_eq!(events(&plan), vec![EventType::InvoicePaidLate, EventType::InvoiceSettled]);
+    assert_eq!(plan.changes[0].from, InvoiceStatus::Expired);
+}
+
+#[test]
+fn transfers_to_unknown_addresses_are_ignored() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let mut stray = transfer(&inv, "USDT", 1, 10, ON_TIME);
+    stray.to = Address::repeat_byte(0x01);
+    let plan = books.step(&update(10, vec![stray]), ON_TIME);
+    assert!(plan.payments.is_empty() && plan.changes.is_empty());
+}
+
+#[test]
+fn a_payment_confirmed_after_settlement_is_credited_too() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    // 10 in block 10, 2 more in block 11; two confirmations: settles at 11 with the first.
+    books.step(&update(10, vec![transfer(&inv, "USDT", 10_000_000, 10, ON_TIME)]), ON_TIME);
+    let settled = books.step(&update(11, vec![transfer(&inv, "USDT", 2_000_000, 11, ON_TIME)]), ON_TIME);
+    assert_eq!(settled_units(&settled), Some(U256::from(10_000_000u64)));
+    assert_eq!(events(&settled), vec![EventType::InvoicePaidOver, EventType::InvoiceSettled]);
+    // The overpayment confirms a block later: credited as well, whatever the blocks.
+    let later = books.step(&update(12, vec![]), ON_TIME);
+    assert_eq!(settled_units(&later), Some(U256::from(2_000_000u64)));
+    assert_eq!(later.changes[0].from, InvoiceStatus::Settled);
+    assert!(events(&later).is_empty(), "paid_over was told already");
+    let after = books.step(&update(13, vec![]), ON_TIME);
+    assert!(after.changes.is_empty(), "nothing twice");
+}

@@ -1,0 +1,174 @@
+//! An invoice as merchants see it, in the API (`GET /v1/invoices/{id}`) and
+//! in webhook payloads alike: one struct for both, so they cannot drift.
+
+use coffer_domain::{
+    Asset, AssetBook, EventId, EventType, Invoice, InvoiceId, Payment, Timestamp, U256, confirmations, payment_uri,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// An invoice with its payments.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct InvoiceView {
+    /// `inv_…`
+    #[schema(value_type = String, example = "inv_0195f3a0c1b27c3e9a4d5e6f70812345")]
+    pub id: InvoiceId,
+    /// `new`, `processing`, `settled`, `expired` or `invalid`.
+    #[schema(example = "new")]
+    pub status: &'static str,
+    /// Any of `paid_partial`, `paid_over`, `paid_late`, `wrong_asset`.
+    #[schema(example = json!(["paid_partial"]))]
+    pub exceptions: Vec<&'static str>,
+    /// The price in the asset's unit, as a decimal string; `null` only if the
+    /// asset has since been removed from the configuration.
+    #[schema(example = "12.5")]
+    pub amount: Option<String>,
+    /// The price in the asset's base units (for USDT, millionths), as a decimal string.
+    #[schema(example = "12500000")]
+    pub amount_units: String,
+    /// Paid so far in the invoice's asset, confirmed or not (decimal string).
+    #[schema(example = "5")]
+    pub paid: Option<String>,
+    /// The same in base units.
+    #[schema(example = "5000000")]
+    pub paid_units: String,
+    /// Asset symbol.
+    #[schema(example = "USDT")]
+    pub asset: String,
+    /// EVM chain id.
+    #[schema(example = 31337)]
+    pub chain_id: u64,
+    /// Where to pay: unique to this invoice (EIP-55 checksummed).
+    pub address: String,
+    /// EIP-681 payment request for wallets and QR codes; `null` as for `amount`.
+    pub payment_uri: Option<String>,
+    /// Payments to the address on the canonical chain, oldest first. A
+    /// payment whose block a reorganisation removed is not listed.
+    pub payments: Vec<PaymentView>,
+    /// The merchant's reference.
+    pub order_id: Option<String>,
+    /// The merchant's JSON object.
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// One payment.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    /// Transaction hash.
+    pub tx_hash: String,
+    /// Index of the ERC-20 `Transfer` log in its block; `null` for a native transfer.
+    pub log_index: Option<u64>,
+    /// Block height.
+    pub block_number: u64,
+    /// Block hash.
+    pub block_hash: String,
+    /// The asset paid in (may differ from the invoice's: see `credited`).
+    pub asset: String,
+    /// Decimal string in that asset's unit.
+    pub amount: Option<String>,
+    /// Base units.
+    pub amount_units: String,
+    /// The sender.
+    pub from: String,
+    /// Blocks on top of the payment's, counting its own.
+    pub confirmations: u64,
+    /// Whether it has the confirmations the chain requires and is booked.
+    pub confirmed: bool,
+    /// Whether it counts towards the invoice (same asset); a payment in
+    /// another asset is recorded and held for a person, never credited.
+    pub credited: bool,
+    /// Whether its block came at or after the invoice's expiry.
+    pub late: bool,
+    /// When Coffer first saw it (RFC 3339).
+    pub seen_at: String,
+}
+
+impl InvoiceView {
+    /// The view of `invoice` with its canonical `payments`, the chain's
+    /// processed head `head` (for confirmations), using `assets` for decimals.
+    pub fn new(invoice: &Invoice, payments: &[Payment], head: Option<u64>, assets: &AssetBook) -> Self {
+        let asset = assets.get(invoice.amount.asset());
+        let address = invoice.deposit.address;
+        let paid: U256 = payments
+            .iter()
+            .filter(|p| p.amount.asset() == invoice.amount.asset())
+            .fold(U256::ZERO, |sum, p| sum.saturating_add(p.amount.units()));
+        Self {
+            id: invoice.id,
+            status: invoice.status.as_str(),
+            exceptions: invoice.exceptions.iter().map(|e| e.as_str()).collect(),
+            amount: asset.map(|a| a.format_amount(&invoice.amount)),
+            amount_units: invoice.amount.units().to_string(),
+            paid: asset.map(|a| coffer_domain::format_units(paid, a.decimals)),
+            paid_units: paid.to_string(),
+            asset: invoice.amount.asset().symbol.to_string(),
+            chain_id: invoice.amount.asset().chain_id.0,
+            address: address.to_checksum(None),
+            payment_uri: asset.map(|a| payment_uri(a, address, &invoice.amount)),
+            payments: payments
+                .iter()
+                .map(|p| PaymentView::new(invoice, p, head, assets.get(p.amount.asset())))
+                .collect(),
+            order_id: invoice.order_id.clone(),
+            metadata: invoice.metadata.clone(),
+            expires_at: invoice.expires_at.to_rfc3339(),
+            created_at: invoice.created_at.to_rfc3339(),
+        }
+    }
+}
+
+impl PaymentView {
+    fn new(invoice: &Invoice, payment: &Payment, head: Option<u64>, asset: Option<&Asset>) -> Self {
+        Self {
+            tx_hash: payment.tx_hash.to_string(),
+            log_index: payment.log_index,
+            block_number: payment.block.number,
+            block_hash: payment.block.hash.to_string(),
+            asset: payment.amount.asset().symbol.to_string(),
+            amount: asset.map(|a| a.format_amount(&payment.amount)),
+            amount_units: payment.amount.units().to_string(),
+            from: payment.from.to_checksum(None),
+            confirmations: head.map_or(0, |head| confirmations(payment.block.number, head)),
+            confirmed: payment.booked_at.is_some(),
+            credited: payment.amount.asset() == invoice.amount.asset(),
+            late: payment.block_time >= invoice.expires_at,
+            seen_at: payment.seen_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A webhook's body.
+#[derive(Serialize, ToSchema)]
+pub struct EventBody<'a> {
+    /// `evt_…`: the same in every delivery of this event (deduplicate on it).
+    #[schema(value_type = String)]
+    pub id: EventId,
+    /// `invoice.settled`, …
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "invoice.settled")]
+    pub kind: &'static str,
+    /// RFC 3339.
+    pub created_at: String,
+    /// What the event is about.
+    pub data: EventData<'a>,
+}
+
+/// An event's subject.
+#[derive(Serialize, ToSchema)]
+pub struct EventData<'a> {
+    /// The invoice as it stands after the change.
+    pub invoice: &'a InvoiceView,
+}
+
+/// The JSON body of event `id` of type `kind` about `invoice`.
+pub fn event_payload(id: EventId, kind: EventType, at: Timestamp, invoice: &InvoiceView) -> String {
+    let body = EventBody { id, kind: kind.as_str(), created_at: at.to_rfc3339(), data: EventData { invoice } };
+    // Serialising plain data (strings, numbers, a JSON map) cannot fail.
+    serde_json::to_string(&body).unwrap_or_default()
+}
