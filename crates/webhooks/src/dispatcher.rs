@@ -1,0 +1,317 @@
+//! Sends deliveries from the outbox until each is acknowledged (2xx).
+//!
+//! Two ways in: the watcher hands over the deliveries it just committed
+//! ([`Dispatcher::dispatch`], leased to this process, sent at once: that is
+//! the latency path), and a loop claims whatever is due from the store
+//! (retries, redeliveries, deliveries whose sender died). Each attempt's
+//! outcome is recorded; failures are retried with exponential backoff and
+//! jitter until `max_attempts`, then the delivery is marked failed (a
+//! merchant can redeliver it).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use coffer_domain::Timestamp;
+use coffer_store::{AttemptOutcome, DueDelivery, Store};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::UrlPolicy;
+use crate::signature::{DELIVERY_HEADER, EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign};
+
+/// How the dispatcher behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct DispatchConfig {
+    /// Where it may send.
+    pub policy: UrlPolicy,
+    /// Deadline of one attempt.
+    pub timeout: Duration,
+    /// Wait before the first retry; doubles each time.
+    pub retry_base: Duration,
+    /// Longest wait between attempts.
+    pub retry_max: Duration,
+    /// Attempts before giving up.
+    pub max_attempts: u32,
+    /// How often to look for due deliveries when nothing wakes it.
+    pub poll_interval: Duration,
+}
+
+impl DispatchConfig {
+    /// How long a claimed delivery stays ours: longer than an attempt can take.
+    pub fn lease(&self) -> Duration {
+        self.timeout * 3
+    }
+
+    /// When to try again after `attempts` failed attempts, or `None` to give up.
+    pub fn retry_after(&self, attempts: u32, jitter_permille: u32) -> Option<Duration> {
+        if attempts >= self.max_attempts {
+            return None;
+        }
+        let exponent = attempts.saturating_sub(1).min(30);
+        let base = self.retry_base.saturating_mul(1 << exponent).min(self.retry_max);
+        // ±20 % so that endpoints coming back are not hit by every retry at once.
+        let permille = 800 + jitter_permille % 401;
+        Some(base * permille / 1000)
+    }
+}
+
+/// Counters for the metrics.
+#[derive(Debug, Default)]
+pub struct DispatchStats {
+    /// Attempts acknowledged with 2xx.
+    pub delivered: AtomicU64,
+    /// Attempts that failed (retried or given up).
+    pub failed: AtomicU64,
+    /// Deliveries given up.
+    pub given_up: AtomicU64,
+}
+
+/// The webhook dispatcher; cheap to share.
+#[derive(Debug)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    config: DispatchConfig,
+    client: reqwest::Client,
+    wake: Notify,
+    in_flight: Arc<Semaphore>,
+    /// Deliveries handed over and waiting behind an earlier one to the same
+    /// endpoint about the same invoice; a key is present while its sender runs.
+    queues: Mutex<HashMap<QueueKey, VecDeque<DueDelivery>>>,
+    stats: Arc<DispatchStats>,
+}
+
+type QueueKey = (coffer_domain::WebhookId, Option<coffer_domain::InvoiceId>);
+
+/// Most attempts in flight at once.
+const CONCURRENCY: usize = 64;
+/// Most deliveries claimed at a time.
+const CLAIM: u32 = 64;
+
+/// Why the dispatcher could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the webhook HTTP client: {0}")]
+pub struct ClientError(String);
+
+impl Dispatcher {
+    /// A dispatcher over `store`.
+    pub fn new(store: Arc<dyn Store>, config: DispatchConfig) -> Result<Arc<Self>, ClientError> {
+        let client = reqwest::Client::builder()
+            .dns_resolver(config.policy.resolver())
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("Coffer-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError(e.to_string()))?;
+        Ok(Arc::new(Self {
+            store,
+            config,
+            client,
+            wake: Notify::new(),
+            in_flight: Arc::new(Semaphore::new(CONCURRENCY)),
+            queues: Mutex::default(),
+            stats: Arc::default(),
+        }))
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<DispatchStats> {
+        self.stats.clone()
+    }
+
+    /// The lease to put on deliveries handed over with [`Dispatcher::dispatch`].
+    pub fn lease(&self) -> Duration {
+        self.config.lease()
+    }
+
+    /// Sends deliveries already claimed (committed and leased to us) now.
+    /// Those about one invoice to one endpoint go one after the other, in
+    /// the order handed over (a step's "paid_over" before its "processing",
+    /// one step's "processing" before the next one's "settled"); the rest go
+    /// concurrently. Retries of failed attempts are not ordered: receivers
+    /// should trust the invoice state in the payload, not arrival order.
+    pub fn dispatch(self: &Arc<Self>, deliveries: Vec<DueDelivery>) {
+        let mut start = Vec::new();
+        if let Ok(mut queues) = self.queues.lock() {
+            for delivery in deliveries {
+                let key = (delivery.endpoint_id, delivery.invoice_id);
+                match queues.get_mut(&key) {
+                    // A sender for this key is running: it will take this one after the earlier ones.
+                    Some(queue) => queue.push_back(delivery),
+                    None => {
+                        queues.insert(key, VecDeque::new());
+                        start.push((key, delivery));
+                    }
+                }
+            }
+        }
+        for (key, first) in start {
+            let this = self.clone();
+            tokio::spawn(async move {
+                let mut next = Some(first);
+                while let Some(delivery) = next {
+                    this.clone().attempt(delivery).await;
+                    next = this.queues.lock().ok().and_then(|mut queues| {
+                        let queue = queues.get_mut(&key)?;
+                        let next = queue.pop_front();
+                        if next.is_none() {
+                            queues.remove(&key);
+                        }
+                        next
+                    });
+                }
+            });
+        }
+    }
+
+    /// Looks for due deliveries now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Claims and sends due deliveries until `stop` completes, then waits
+    /// (up to one attempt's deadline) for attempts in flight.
+    pub async fn run(self: Arc<Self>, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            // Claim no more than can be sent now: a claimed delivery waiting for
+            // a free slot past its lease would be claimed again and sent twice.
+            let free = u32::try_from(self.in_flight.available_permits()).unwrap_or(CLAIM).min(CLAIM);
+            let now = Timestamp::now();
+            let lease_until = now.plus(self.config.lease());
+            let claimed =
+                if free == 0 { Ok(Vec::new()) } else { self.store.claim_due_deliveries(now, lease_until, free).await };
+            let claimed = match claimed {
+                Ok(claimed) => {
+                    backoff = Duration::from_millis(100);
+                    claimed
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, retry_in = ?backoff, "cannot claim webhook deliveries");
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    Vec::new()
+                }
+            };
+            let full = free > 0 && claimed.len() == free as usize;
+            for delivery in claimed {
+                let this = self.clone();
+                tokio::spawn(async move { this.attempt(delivery).await });
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                () = &mut stop => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.config.poll_interval.max(backoff)) => {}
+            }
+        }
+        // Let attempts in flight finish; what does not finish is retried after its lease.
+        let all = u32::try_from(CONCURRENCY).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(self.config.timeout, self.in_flight.acquire_many(all)).await;
+    }
+
+    async fn attempt(self: Arc<Self>, delivery: DueDelivery) {
+        let Ok(_permit) = self.in_flight.clone().acquire_owned().await else { return };
+        let attempt = delivery.attempts + 1;
+        let outcome = self.send(&delivery).await;
+        let at = Timestamp::now();
+        let outcome = match outcome {
+            Ok(status) => {
+                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(delivery = %delivery.id, event = %delivery.event_type, status, "webhook delivered");
+                AttemptOutcome::Delivered { status }
+            }
+            Err((status, error)) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                let retry = self.config.retry_after(attempt, jitter());
+                let retry_at = retry.map(|wait| at.plus(wait));
+                match retry {
+                    Some(wait) => {
+                        tracing::info!(delivery = %delivery.id, attempt, error, retry_in = ?wait, "webhook attempt failed")
+                    }
+                    None => {
+                        self.stats.given_up.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(delivery = %delivery.id, attempt, error, "webhook delivery given up");
+                    }
+                }
+                AttemptOutcome::Failed { status, error, retry_at }
+            }
+        };
+        if let Err(err) = self.store.record_attempt(delivery.id, delivery.leased_until, at, outcome).await {
+            // Not recorded: the lease runs out and the delivery is retried (at least once).
+            tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook attempt");
+        }
+    }
+
+    /// One HTTP attempt: `Ok(status)` on 2xx, else the status (if any) and why.
+    async fn send(&self, delivery: &DueDelivery) -> Result<u16, (Option<u16>, String)> {
+        // The client's resolver checks names; an address written in the URL
+        // is not resolved, so it is checked here.
+        self.config.policy.check_literal(&delivery.url).map_err(|e| (None, e.to_string()))?;
+        let now = Timestamp::now().as_millis() / 1000;
+        let signature = sign(&delivery.secret, now, delivery.payload.as_bytes());
+        let response = self
+            .client
+            .post(&delivery.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .header(DELIVERY_HEADER, delivery.id.to_string())
+            .header(EVENT_ID_HEADER, delivery.event_id.to_string())
+            .header(EVENT_HEADER, delivery.event_type.as_str())
+            .body(delivery.payload.clone())
+            .send()
+            .await
+            .map_err(|e| (None, describe(&e)))?;
+        let status = response.status().as_u16();
+        if response.status().is_success() { Ok(status) } else { Err((Some(status), format!("HTTP {status}"))) }
+    }
+}
+
+/// A reqwest error as a sentence, with its cause (the guard's refusal, say).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = if err.is_timeout() { "timed out".to_owned() } else { err.to_string() };
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.chars().take(500).collect()
+}
+
+fn jitter() -> u32 {
+    let mut bytes = [0u8; 4];
+    // Without randomness, no jitter: retries still happen.
+    let _ = getrandom::fill(&mut bytes);
+    u32::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_and_a_cap() {
+        let config = DispatchConfig {
+            policy: UrlPolicy { allow_private: false },
+            timeout: Duration::from_secs(10),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            max_attempts: 10,
+            poll_interval: Duration::from_secs(1),
+        };
+        let middle = 200; // permille offset 200 of 0..=400: no jitter
+        assert_eq!(config.retry_after(1, middle), Some(Duration::from_secs(1)));
+        assert_eq!(config.retry_after(2, middle), Some(Duration::from_secs(2)));
+        assert_eq!(config.retry_after(4, middle), Some(Duration::from_secs(8)));
+        assert_eq!(config.retry_after(9, middle), Some(Duration::from_secs(60)), "capped");
+        assert_eq!(config.retry_after(10, middle), None, "given up after max_attempts");
+        assert_eq!(config.retry_after(1, 0), Some(Duration::from_millis(800)));
+        assert_eq!(config.retry_after(1, 400), Some(Duration::from_millis(1200)));
+        assert!(config.lease() > config.timeout);
+    }
+}
