@@ -128,3 +128,18 @@ scoped_caller!(
     CanWrite,
     Scope::InvoicesWrite
 );
+scoped_caller!(
+    /// A caller whose key has `balances:read`.
+    CanReadBalances,
+    Scope::BalancesRead
+);
+scoped_caller!(
+    /// A caller whose key has `webhooks:read`.
+    CanReadWebhooks,
+    Scope::WebhooksRead
+);
+scoped_caller!(
+    /// A caller whose key has `webhooks:write`; checked before the body is read.
+    CanWriteWebhooks,
+    Scope::WebhooksWrite
+);

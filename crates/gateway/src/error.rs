@@ -36,6 +36,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The `Idempotency-Key` was used before with a different request (409).
     IdempotencyConflict,
+    /// The webhook URL is malformed, or on a loopback, private or link-local address (422).
+    InvalidWebhookUrl,
+    /// The invoice's state does not allow this (invalidating a settled invoice, say) (409).
+    InvalidState,
     /// The pagination cursor is not one this API issued (422).
     InvalidCursor,
     /// The page size is not between 1 and 100 (422).
@@ -52,16 +56,15 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             InvalidJson => StatusCode::BAD_REQUEST,
-            InvalidRequest | InvalidAmount | UnknownAsset | UnknownChain | InvalidCursor | InvalidLimit => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            InvalidRequest | InvalidAmount | UnknownAsset | UnknownChain | InvalidCursor | InvalidLimit
+            | InvalidWebhookUrl => StatusCode::UNPROCESSABLE_ENTITY,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Unauthorized => StatusCode::UNAUTHORIZED,
             InsufficientScope => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            IdempotencyConflict => StatusCode::CONFLICT,
+            IdempotencyConflict | InvalidState => StatusCode::CONFLICT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

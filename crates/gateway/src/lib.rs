@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod metrics;
 mod routes;
+mod services;
 mod state;
 
 use std::future::Future;
@@ -71,6 +72,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The webhook HTTP client could not be built.
+    #[error(transparent)]
+    Webhooks(#[from] coffer_webhooks::ClientError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -92,6 +96,10 @@ pub struct GatewayParts {
     pub deriver: DepositDeriver,
     /// Invoice lifetimes.
     pub expiry: ExpiryPolicy,
+    /// The chains to watch (nothing runs until the gateway serves).
+    pub watchers: coffer_watcher::Watchers,
+    /// Webhook delivery.
+    pub webhooks: coffer_webhooks::DispatchConfig,
     /// With SQLite, an exclusive lock on `<database>.gateway.lock`, held
     /// while the gateway runs: the SQLite store's single writer and its
     /// invoice cache assume one gateway per file (ADR 0002).
@@ -110,10 +118,13 @@ impl GatewayParts {
             DatabaseTarget::Postgres(url) => (Backend::Postgres(url.expose().clone()), None),
         };
         let store = coffer_store::open(&backend).await?;
+        let assets = config.asset_book();
         Ok(Self {
             sqlite_lock,
             store,
-            assets: config.asset_book(),
+            watchers: coffer_watcher::Watchers::new(services::watcher_settings(config, &assets)),
+            webhooks: services::dispatch_config(&config.webhooks),
+            assets,
             deriver,
             expiry: ExpiryPolicy {
                 default_secs: config.default_invoice_expiry_secs,
@@ -143,6 +154,7 @@ fn lock_sqlite(path: &std::path::Path) -> Result<std::fs::File, StartError> {
 pub struct Gateway {
     listener: TcpListener,
     router: Router,
+    state: AppState,
     _sqlite_lock: Option<std::fs::File>,
 }
 
@@ -153,6 +165,7 @@ impl Gateway {
         // The first deposit address names the wallet: a database refuses a second one.
         let first = parts.deriver.derive(DerivationIndex::try_from(0u64).unwrap_or_else(|_| unreachable!()))?;
         parts.store.bind_xpub(&first.address.to_checksum(None)).await?;
+        let dispatcher = coffer_webhooks::Dispatcher::new(parts.store.clone(), parts.webhooks)?;
         let state = AppState {
             addresses: Arc::new(AddressPool::start(parts.store.clone(), parts.deriver)),
             store: parts.store,
@@ -160,9 +173,12 @@ impl Gateway {
             keys: Arc::default(),
             metrics: Arc::default(),
             expiry: parts.expiry,
+            watchers: Arc::new(parts.watchers),
+            dispatcher,
+            url_policy: parts.webhooks.policy,
         };
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        Ok(Self { listener, router: router(state), _sqlite_lock: parts.sqlite_lock })
+        Ok(Self { listener, router: router(state.clone()), state, _sqlite_lock: parts.sqlite_lock })
     }
 
     /// The address actually bound.
@@ -171,9 +187,29 @@ impl Gateway {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// The chain watchers and the webhook dispatcher run meanwhile and stop
+    /// after the last request is answered.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let state = self.state;
+        let mut tasks = state.watchers.start(
+            state.store.clone(),
+            state.assets.clone(),
+            Some(state.dispatcher.clone()),
+            stopped.clone(),
+        );
+        let mut dispatcher_stop = stopped;
+        tasks.push(tokio::spawn(state.dispatcher.clone().run(async move {
+            let _ = dispatcher_stop.wait_for(|stop| *stop).await;
+        })));
         let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
-        drop(self._sqlite_lock); // held until the last request is answered
+        let _ = stop.send(true);
+        for task in tasks {
+            if let Err(err) = task.await {
+                tracing::error!(error = %err, "a background task failed");
+            }
+        }
+        drop(self._sqlite_lock); // held until the last request is answered and the watchers stopped
         served
     }
 }

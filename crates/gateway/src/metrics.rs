@@ -82,9 +82,69 @@ pub(crate) async fn record(State(state): State<AppState>, request: Request, next
     response
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChainLabels {
+    chain_id: u64,
+}
+
+/// The chain watchers' and the dispatcher's state, read at scrape time.
+fn live(state: &AppState) -> Registry {
+    use prometheus_client::metrics::gauge::Gauge;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut registry = Registry::with_prefix("coffer");
+    let gauge = || Family::<ChainLabels, Gauge>::default();
+    let counter = || Family::<ChainLabels, Counter>::default();
+    let (head, cursor, watched, healthy) = (gauge(), gauge(), gauge(), gauge());
+    let (errors, reorgs, payments, bookings, settlements) = (counter(), counter(), counter(), counter(), counter());
+    for (chain_id, handle) in state.watchers.chains() {
+        let labels = ChainLabels { chain_id: chain_id.0 };
+        let h = handle.health.snapshot();
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        head.get_or_create(&labels).set(h.head.map_or(-1, as_i64));
+        cursor.get_or_create(&labels).set(h.tip.map_or(-1, as_i64));
+        watched.get_or_create(&labels).set(as_i64(h.watched));
+        healthy.get_or_create(&labels).set(i64::from(h.state.is_healthy()));
+        errors.get_or_create(&labels).inc_by(h.errors);
+        reorgs.get_or_create(&labels).inc_by(h.reorgs);
+        payments.get_or_create(&labels).inc_by(handle.stats.payments.load(Relaxed));
+        bookings.get_or_create(&labels).inc_by(handle.stats.bookings.load(Relaxed));
+        settlements.get_or_create(&labels).inc_by(handle.stats.settlements.load(Relaxed));
+    }
+    registry.register("chain_head_block", "The node's head, as last seen (-1: not yet)", head);
+    registry.register("chain_cursor_block", "The last block processed (-1: not yet)", cursor);
+    registry.register("chain_watched_invoices", "Open invoices whose address is watched", watched);
+    registry.register("chain_healthy", "1 while the chain is followed, 0 while unreachable or halted", healthy);
+    registry.register("chain_errors", "Failed watcher steps (node or database)", errors);
+    registry.register("chain_reorgs", "Reorganisations applied", reorgs);
+    registry.register("payments_seen", "Payments recorded", payments);
+    registry.register("payments_confirmed", "Payments booked after their confirmations", bookings);
+    registry.register("invoices_settled", "Invoices settled", settlements);
+    let stats = state.dispatcher.stats();
+    let delivered = Counter::<u64>::default();
+    delivered.inc_by(stats.delivered.load(Relaxed));
+    let failed = Counter::<u64>::default();
+    failed.inc_by(stats.failed.load(Relaxed));
+    let given_up = Counter::<u64>::default();
+    given_up.inc_by(stats.given_up.load(Relaxed));
+    registry.register("webhook_deliveries", "Webhook attempts acknowledged with 2xx", delivered);
+    registry.register("webhook_failures", "Webhook attempts that failed (retried or given up)", failed);
+    registry.register("webhook_given_up", "Webhook deliveries given up after their last attempt", given_up);
+    registry
+}
+
 /// `GET /metrics`.
 pub(crate) async fn serve(State(state): State<AppState>) -> Response {
-    match state.metrics.encode() {
+    let encoded = state.metrics.encode().and_then(|mut text| {
+        let mut more = String::new();
+        prometheus_client::encoding::text::encode(&mut more, &live(&state))?;
+        // Both end with "# EOF"; the exposition has one, at the very end.
+        if let Some(head) = text.strip_suffix("# EOF\n") {
+            text = head.to_owned();
+        }
+        text.push_str(&more);
+        Ok(text)
+    });
+    match encoded {
         Ok(text) => {
             ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
         }

@@ -27,4 +27,7 @@ pub(crate) struct AppState {
     pub(crate) keys: Arc<KeyCache>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) expiry: ExpiryPolicy,
+    pub(crate) watchers: Arc<coffer_watcher::Watchers>,
+    pub(crate) dispatcher: Arc<coffer_webhooks::Dispatcher>,
+    pub(crate) url_policy: coffer_webhooks::UrlPolicy,
 }

@@ -4,8 +4,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use coffer_domain::{Asset, AssetSymbol, ChainId, Invoice, InvoiceId, InvoiceStatus, Timestamp, payment_uri};
+use std::collections::HashMap;
+
+use coffer_domain::{Asset, AssetSymbol, ChainId, Invoice, InvoiceId, InvoiceStatus, Payment, Timestamp};
 use coffer_store::{Idempotency, InsertOutcome, InvoiceQuery, NewInvoice};
+use coffer_watcher::view::InvoiceView;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -50,66 +53,43 @@ pub(crate) struct CreateInvoice {
     expires_in_secs: Option<u64>,
 }
 
-/// An invoice as the API shows it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct InvoiceView {
-    /// `inv_…`
-    #[schema(value_type = String, example = "inv_0195f3a0c1b27c3e9a4d5e6f70812345")]
-    id: InvoiceId,
-    /// `new`, `processing`, `settled`, `expired` or `invalid`.
-    #[schema(example = "new")]
-    status: &'static str,
-    /// The price in the asset's unit, as a decimal string; `null` only if the
-    /// asset has since been removed from the configuration.
-    #[schema(example = "12.5")]
-    amount: Option<String>,
-    /// The price in the asset's base units (for USDT, millionths), as a decimal string.
-    #[schema(example = "12500000")]
-    amount_units: String,
-    /// Asset symbol.
-    #[schema(example = "USDT")]
-    asset: String,
-    /// EVM chain id.
-    #[schema(example = 31337)]
-    chain_id: u64,
-    /// Where to pay: unique to this invoice (EIP-55 checksummed).
-    address: String,
-    /// EIP-681 payment request for wallets and QR codes; `null` as for `amount`.
-    payment_uri: Option<String>,
-    /// The merchant's reference.
-    order_id: Option<String>,
-    /// The merchant's JSON object.
-    #[schema(value_type = Object)]
-    metadata: Map<String, Value>,
-    /// RFC 3339.
-    expires_at: String,
-    /// RFC 3339.
-    created_at: String,
-}
-
-impl InvoiceView {
-    fn new(invoice: Invoice, asset: Option<&Asset>) -> Self {
-        let address = invoice.deposit.address;
-        Self {
-            id: invoice.id,
-            status: invoice.status.as_str(),
-            amount: asset.map(|a| a.format_amount(&invoice.amount)),
-            amount_units: invoice.amount.units().to_string(),
-            asset: invoice.amount.asset().symbol.to_string(),
-            chain_id: invoice.amount.asset().chain_id.0,
-            address: address.to_checksum(None),
-            payment_uri: asset.map(|a| payment_uri(a, address, &invoice.amount)),
-            order_id: invoice.order_id,
-            metadata: invoice.metadata,
-            expires_at: invoice.expires_at.to_rfc3339(),
-            created_at: invoice.created_at.to_rfc3339(),
+/// The API's view of invoices, with their payments and the chain's
+/// processed head for confirmations (one query per chain in the page).
+async fn views(state: &AppState, invoices: Vec<Invoice>) -> Result<Vec<InvoiceView>, ApiError> {
+    if invoices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<InvoiceId> = invoices.iter().map(|i| i.id).collect();
+    let mut payments: HashMap<InvoiceId, Vec<Payment>> = HashMap::new();
+    for payment in state.store.payments_of(&ids).await? {
+        payments.entry(payment.invoice_id).or_default().push(payment);
+    }
+    let mut heads: HashMap<ChainId, Option<u64>> = HashMap::new();
+    for invoice in &invoices {
+        let chain = invoice.amount.asset().chain_id;
+        if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(chain) {
+            // This process's watcher knows its tip; a standby gateway asks the database.
+            let local = state.watchers.chain(chain).and_then(|c| c.health.snapshot().tip);
+            let head = match local {
+                Some(tip) => Some(tip),
+                None => state.store.chain_cursor(chain).await?.map(|c| c.number),
+            };
+            slot.insert(head);
         }
     }
+    Ok(invoices
+        .iter()
+        .map(|invoice| {
+            let paid = payments.get(&invoice.id).map_or(&[][..], Vec::as_slice);
+            let head = heads.get(&invoice.amount.asset().chain_id).copied().flatten();
+            InvoiceView::new(invoice, paid, head, &state.assets)
+        })
+        .collect())
 }
 
-fn view(state: &AppState, invoice: Invoice) -> InvoiceView {
-    let asset = state.assets.get(invoice.amount.asset());
-    InvoiceView::new(invoice, asset)
+async fn view(state: &AppState, invoice: Invoice) -> Result<InvoiceView, ApiError> {
+    let mut one = views(state, vec![invoice]).await?;
+    one.pop().ok_or_else(|| ApiError::internal(&"an invoice without its view"))
 }
 
 fn invalid(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -221,6 +201,7 @@ pub(crate) async fn create(
         id: InvoiceId::new(),
         merchant_id: caller.merchant_id,
         status: InvoiceStatus::New,
+        exceptions: Default::default(),
         amount,
         deposit,
         order_id,
@@ -230,6 +211,8 @@ pub(crate) async fn create(
     };
     let (invoice, replayed) = match state.store.insert_invoice(NewInvoice { invoice, idempotency }).await? {
         InsertOutcome::Created(invoice) => {
+            // Watched before anyone sees the address, so no payment can precede it.
+            state.watchers.watch(&invoice);
             state.metrics.invoices_created.inc();
             tracing::debug!(invoice = %invoice.id, index = %invoice.deposit.index, "invoice created");
             (invoice, false)
@@ -247,7 +230,10 @@ pub(crate) async fn create(
         }
     };
     let location = format!("/v1/invoices/{}", invoice.id);
-    let mut response = (StatusCode::CREATED, Json(view(&state, invoice))).into_response();
+    // A new invoice has no payments yet (a replayed one may have some).
+    let body =
+        if replayed { view(&state, invoice).await? } else { InvoiceView::new(&invoice, &[], None, &state.assets) };
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -270,7 +256,7 @@ pub(crate) async fn get(
 ) -> Result<Json<InvoiceView>, ApiError> {
     let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
     let invoice = state.store.invoice(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("invoice"))?;
-    Ok(Json(view(&state, invoice)))
+    Ok(Json(view(&state, invoice).await?))
 }
 
 /// Query parameters of the invoice list. Empty values count as absent.
@@ -328,5 +314,60 @@ pub(crate) async fn list(
     let more = invoices.len() > limit as usize;
     invoices.truncate(limit as usize);
     let next_cursor = if more { invoices.last().map(|i| i.id) } else { None };
-    Ok(Json(InvoicePage { data: invoices.into_iter().map(|i| view(&state, i)).collect(), next_cursor }))
+    Ok(Json(InvoicePage { data: views(&state, invoices).await?, next_cursor }))
+}
+
+/// Invalidates an invoice: the merchant refuses it (a cancelled order, a
+/// payment to be refunded). Nothing it received or receives is credited;
+/// it is recorded and stays in suspense for a person. Settled invoices
+/// cannot be invalidated.
+#[utoipa::path(post, path = "/v1/invoices/{id}/invalidate", tag = "invoices",
+    params(("id" = String, Path, description = "Invoice id, `inv_…`")),
+    security(("api_key" = [])),
+    responses((status = 200, body = InvoiceView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn invalidate(
+    State(state): State<AppState>,
+    CanWrite(caller): CanWrite,
+    Path(id): Path<String>,
+) -> Result<Json<InvoiceView>, ApiError> {
+    let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
+    let invoice = state.store.invoice(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("invoice"))?;
+    if invoice.status == InvoiceStatus::Invalid {
+        return Ok(Json(view(&state, invoice).await?)); // already: the same answer, safe to retry
+    }
+    if !invoice.status.can_become(InvoiceStatus::Invalid) {
+        return Err(invalid(ErrorCode::InvalidState, format!("a {} invoice cannot be invalidated", invoice.status)));
+    }
+    let now = Timestamp::now();
+    // One view for the answer and the webhook, as the chain watcher's events carry.
+    let shown = view(&state, Invoice { status: InvoiceStatus::Invalid, ..invoice.clone() }).await?;
+    let event_id = coffer_domain::EventId::new();
+    let kind = coffer_domain::EventType::InvoiceInvalid;
+    let payload = coffer_watcher::view::event_payload(event_id, kind, now, &shown);
+    let change = coffer_store::InvoiceChange {
+        invoice_id: id,
+        merchant_id: caller.merchant_id,
+        from: invoice.status,
+        from_exceptions: invoice.exceptions,
+        status: InvoiceStatus::Invalid,
+        exceptions: invoice.exceptions,
+        settlement: None,
+        events: vec![coffer_store::NewEvent { id: event_id, kind, payload }],
+    };
+    // Due at once: the dispatcher, woken below, sends it.
+    let changes = coffer_store::InvoiceChanges { changes: vec![change], at: now, lease_until: now };
+    match state.store.apply_invoice_changes(changes).await {
+        Ok(_) => {}
+        Err(coffer_store::StoreError::Stale(_)) => {
+            return Err(invalid(
+                ErrorCode::InvalidState,
+                "the invoice changed meanwhile (a payment?); read it and retry",
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    // Still watched until its late window closes: what it receives is recorded (and held in suspense).
+    state.dispatcher.wake();
+    Ok(Json(shown))
 }

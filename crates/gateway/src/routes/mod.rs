@@ -1,7 +1,9 @@
 //! The HTTP routes and the OpenAPI document generated from them.
 
+pub(crate) mod balances;
 pub(crate) mod invoices;
 pub(crate) mod system;
+pub(crate) mod webhooks;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -15,7 +17,12 @@ use crate::state::AppState;
     info(title = "Coffer API", description = "Invoices for crypto payments. Authenticate with `Authorization: Bearer coffer_sk_…`."),
     modifiers(&BearerAuth),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorCode)),
-    tags((name = "invoices", description = "Create and read invoices"), (name = "system", description = "Health and metrics"))
+    tags(
+        (name = "invoices", description = "Create, read and invalidate invoices"),
+        (name = "balances", description = "What the merchant is owed"),
+        (name = "webhooks", description = "Signed notifications: endpoints, delivery log, redelivery"),
+        (name = "system", description = "Health and metrics")
+    )
 )]
 struct ApiDoc;
 
@@ -38,5 +45,11 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(invoices::create, invoices::list))
         .routes(routes!(invoices::get))
+        .routes(routes!(invoices::invalidate))
+        .routes(routes!(balances::list))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(system::healthz))
 }

@@ -8,24 +8,80 @@ use utoipa::ToSchema;
 
 use crate::state::AppState;
 
-/// Whether the gateway can serve.
+/// Whether the gateway can serve, and how each chain's watcher is doing.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Health {
-    /// `ok` or `unavailable`.
+    /// `ok`; `degraded` when a chain's watcher is not following (the API
+    /// still serves, payments wait); `unavailable` when the database is down.
     status: &'static str,
     /// `ok` or `unavailable`.
     database: &'static str,
+    /// One entry per configured chain.
+    chains: Vec<ChainHealthView>,
 }
 
-/// Liveness and readiness: 200 when the database answers, 503 otherwise.
+/// One chain's watcher.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ChainHealthView {
+    /// EIP-155 chain id.
+    chain_id: u64,
+    /// `starting`, `following`, `catching_up`, `unreachable` (retrying with
+    /// backoff), `halted` (a person must look) or `standby`.
+    state: &'static str,
+    /// The node's head, as last seen.
+    head: Option<u64>,
+    /// The last block processed.
+    cursor: Option<u64>,
+    /// Blocks between the two.
+    lag: Option<u64>,
+    /// Whether new heads arrive by subscription (else polling).
+    subscribed: bool,
+    /// Open invoices watched.
+    watched_invoices: u64,
+    /// Reorganisations handled since start.
+    reorgs: u64,
+    /// Errors since start.
+    errors: u64,
+    /// The last error, while the watcher is failing.
+    last_error: Option<String>,
+    /// Seconds since the cursor last moved.
+    seconds_since_progress: u64,
+}
+
+/// Liveness and readiness: 200 when the database answers (`degraded` if a
+/// chain is not being followed), 503 otherwise.
 #[utoipa::path(get, path = "/healthz", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let chains: Vec<ChainHealthView> = state
+        .watchers
+        .chains()
+        .map(|(chain_id, handle)| {
+            let h = handle.health.snapshot();
+            ChainHealthView {
+                chain_id: chain_id.0,
+                state: h.state.as_str(),
+                head: h.head,
+                cursor: h.tip,
+                lag: h.head.zip(h.tip).map(|(head, tip)| head.saturating_sub(tip)),
+                subscribed: h.subscribed,
+                watched_invoices: h.watched,
+                reorgs: h.reorgs,
+                errors: h.errors,
+                last_error: h.last_error,
+                seconds_since_progress: h.since_progress.as_secs(),
+            }
+        })
+        .collect();
+    let chains_ok = state.watchers.chains().all(|(_, h)| h.health.snapshot().state.is_healthy());
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(Health { status: "ok", database: "ok" })),
+        Ok(()) => {
+            let status = if chains_ok { "ok" } else { "degraded" };
+            (StatusCode::OK, Json(Health { status, database: "ok", chains }))
+        }
         Err(err) => {
             tracing::warn!(error = %err, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database: "unavailable" }))
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database: "unavailable", chains }))
         }
     }
 }

@@ -12,8 +12,15 @@ const SIGNING_CRATES: [&str; 5] = ["coffer-signer", "coins-bip39", "coins-bip32"
 #[test]
 fn the_gateway_links_no_signing_code() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Only this platform's graph: that is what ships, and `--offline` cannot
+    // resolve other platforms' packages, which a build never downloads.
+    let host = Command::new("rustc").arg("-vV").output().expect("run rustc -vV");
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc names its host");
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", &host])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");

@@ -17,7 +17,11 @@ pub const XPUB: &str =
 pub const USDT: &str = "0xdAC17F958D2ee523a2206206994597C13D831ec7";
 
 pub fn config(db: &TestDatabase) -> Config {
-    Config::from_toml(&format!(
+    Config::from_toml(&config_text(db)).expect("test config is valid")
+}
+
+pub fn config_text(db: &TestDatabase) -> String {
+    format!(
         r#"
         database_url = "{url}"
         xpub = "{XPUB}"
@@ -52,8 +56,7 @@ pub fn config(db: &TestDatabase) -> Config {
         decimals = 6
         "#,
         url = db.url()
-    ))
-    .expect("test config is valid")
+    )
 }
 
 /// A running gateway with one merchant and a read-write key.
@@ -64,7 +67,9 @@ pub struct TestApp {
     pub merchant: MerchantId,
     pub key: String,
     pub db: Arc<TestDatabase>,
+    pub watchers: coffer_watcher::Watchers,
     shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -82,22 +87,49 @@ pub async fn spawn_app(kind: Kind) -> Option<TestApp> {
 
 /// Another gateway process on the same database.
 pub async fn spawn_app_on(db: Arc<TestDatabase>) -> TestApp {
-    let parts = GatewayParts::from_config(&config(&db)).await.expect("open the store");
+    let config = config(&db);
+    spawn_app_with(db, &config).await
+}
+
+/// A gateway with this configuration, and a new merchant with a key of every scope.
+pub async fn spawn_app_with(db: Arc<TestDatabase>, config: &Config) -> TestApp {
+    let parts = GatewayParts::from_config(config).await.expect("open the store");
     let store = parts.store.clone();
+    let watchers = parts.watchers.clone();
     let gateway = Gateway::bind("127.0.0.1:0".parse().unwrap(), parts).await.expect("bind");
     let base = format!("http://{}", gateway.local_addr().unwrap());
     let (tx, rx) = oneshot::channel();
-    tokio::spawn(gateway.serve(async move {
+    let served = tokio::spawn(gateway.serve(async move {
         let _ = rx.await;
     }));
     let merchant = admin::create_merchant(&*store, "Acme").await.unwrap().id;
-    let mut app =
-        TestApp { base, client: reqwest::Client::new(), store, merchant, key: String::new(), db, shutdown: Some(tx) };
-    app.key = app.key_for(merchant, "invoices:read,invoices:write").await;
+    let mut app = TestApp {
+        base,
+        client: reqwest::Client::new(),
+        store,
+        merchant,
+        key: String::new(),
+        db,
+        watchers,
+        shutdown: Some(tx),
+        served: Some(served),
+    };
+    app.key = app.key_for(merchant, "invoices:read,invoices:write,balances:read,webhooks:read,webhooks:write").await;
     app
 }
 
 impl TestApp {
+    /// Stops the gateway as SIGTERM would, and waits until it has (the
+    /// watchers and the SQLite lock included).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.unwrap().unwrap();
+        }
+    }
+
     pub async fn key_for(&self, merchant: MerchantId, scopes: &str) -> String {
         let (token, _) =
             admin::create_api_key(&*self.store, merchant, Scopes::from_str(scopes).unwrap(), "test").await.unwrap();
@@ -106,7 +138,10 @@ impl TestApp {
 
     pub async fn other_merchant(&self) -> (MerchantId, String) {
         let merchant = admin::create_merchant(&*self.store, "Other").await.unwrap().id;
-        (merchant, self.key_for(merchant, "invoices:read,invoices:write").await)
+        (
+            merchant,
+            self.key_for(merchant, "invoices:read,invoices:write,balances:read,webhooks:read,webhooks:write").await,
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -121,6 +156,19 @@ impl TestApp {
         let response = self.create(body).await;
         assert_eq!(response.status(), 201);
         response.json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(&self.key).json(&body).send().await.unwrap()
+    }
+
+    /// POSTs and asserts a 2xx answer; returns its JSON.
+    pub async fn post_ok(&self, path: &str, body: Value) -> Value {
+        let response = self.post(path, body).await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "POST {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap()
     }
 
     pub async fn get_as(&self, key: &str, path: &str) -> reqwest::Response {

@@ -9,17 +9,37 @@ use serde_json::{Value, json};
 use crate::helpers::spawn_app;
 
 on_both_backends!(
-    healthz_reports_the_database,
+    healthz_reports_the_database_and_an_unreachable_node,
     metrics_count_requests_by_route_and_status,
     openapi_describes_the_routes_and_shapes_actually_served,
     every_answer_carries_a_request_id,
 );
 
-async fn healthz_reports_the_database(kind: Kind) {
+async fn healthz_reports_the_database_and_an_unreachable_node(kind: Kind) {
     let Some(app) = spawn_app(kind).await else { return };
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "ok", "database": "ok"}));
+    // The test configuration points both chains at ports where no node listens.
+    let mut health = Value::Null;
+    for _ in 0..200 {
+        let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "the API still serves without a node");
+        health = response.json().await.unwrap();
+        if health["chains"].as_array().unwrap().iter().all(|c| c["state"] == "unreachable") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!((&health["status"], &health["database"]), (&json!("degraded"), &json!("ok")), "{health}");
+    let chains: Vec<u64> =
+        health["chains"].as_array().unwrap().iter().map(|c| c["chain_id"].as_u64().unwrap()).collect();
+    assert_eq!(chains, vec![1, 31337]);
+    for chain in health["chains"].as_array().unwrap() {
+        assert_eq!(chain["state"], "unreachable", "{health}");
+        assert!(chain["last_error"].as_str().unwrap().contains("unreachable"), "{health}");
+        assert_eq!(chain["cursor"], Value::Null);
+    }
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == r#"coffer_chain_healthy{chain_id="31337"} 0"#), "{metrics}");
+    assert_eq!(metrics.matches("# EOF").count(), 1, "one exposition");
 }
 
 async fn metrics_count_requests_by_route_and_status(kind: Kind) {
@@ -48,9 +68,21 @@ async fn openapi_describes_the_routes_and_shapes_actually_served(kind: Kind) {
     let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = &doc["paths"];
-    assert_eq!(keys(paths), ["/healthz", "/v1/invoices", "/v1/invoices/{id}"].map(String::from).into());
+    let documented = [
+        "/healthz",
+        "/v1/balances",
+        "/v1/invoices",
+        "/v1/invoices/{id}",
+        "/v1/invoices/{id}/invalidate",
+        "/v1/webhooks",
+        "/v1/webhooks/{id}",
+        "/v1/webhooks/{id}/deliveries",
+        "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    ];
+    assert_eq!(keys(paths), documented.map(String::from).into());
     assert_eq!(keys(&paths["/v1/invoices"]), ["get", "post"].map(String::from).into());
     assert_eq!(keys(&paths["/v1/invoices/{id}"]), ["get"].map(String::from).into());
+    assert_eq!(keys(&paths["/v1/webhooks/{id}"]), ["delete", "get"].map(String::from).into());
 
     // The documented invoice is exactly what the API returns.
     let schemas = &doc["components"]["schemas"];
@@ -87,6 +119,8 @@ async fn openapi_describes_the_routes_and_shapes_actually_served(kind: Kind) {
         "idempotency_conflict",
         "invalid_cursor",
         "invalid_limit",
+        "invalid_webhook_url",
+        "invalid_state",
         "internal",
         "unavailable",
     ] {

@@ -1,0 +1,293 @@
+//! `/v1/webhooks`: endpoints, their delivery logs, and redelivery.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use coffer_domain::{DeliveryId, EventType, Timestamp, WebhookId};
+use coffer_store::{Delivery, WebhookEndpoint};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{CanReadWebhooks, CanWriteWebhooks};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+
+/// Endpoints a merchant may have.
+const MAX_ENDPOINTS: usize = 16;
+const DEFAULT_PAGE: u32 = 20;
+const MAX_PAGE: u32 = 100;
+
+/// A request to register an endpoint.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateWebhook {
+    /// Where deliveries go: an `https://` (or `http://`) URL on a public address.
+    #[schema(example = "https://shop.example/coffer/hooks")]
+    url: String,
+    /// Event types to deliver, such as `invoice.settled`.
+    #[schema(example = json!(["invoice.processing", "invoice.settled", "invoice.expired"]))]
+    events: Vec<String>,
+}
+
+/// An endpoint.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookView {
+    /// `wh_…`
+    #[schema(value_type = String)]
+    id: WebhookId,
+    /// Where deliveries go.
+    url: String,
+    /// The event types it gets.
+    events: Vec<&'static str>,
+    /// RFC 3339.
+    created_at: String,
+}
+
+impl From<&WebhookEndpoint> for WebhookView {
+    fn from(e: &WebhookEndpoint) -> Self {
+        Self {
+            id: e.id,
+            url: e.url.clone(),
+            events: e.events.iter().map(|e| e.as_str()).collect(),
+            created_at: e.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A new endpoint, with its signing secret: shown this once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedWebhook {
+    #[serde(flatten)]
+    endpoint: WebhookView,
+    /// HMAC-SHA256 key for the `Coffer-Signature` header. Store it now: it is not shown again.
+    #[schema(example = "whsec_3f2a…")]
+    secret: String,
+}
+
+/// A merchant's endpoints.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WebhookList {
+    data: Vec<WebhookView>,
+}
+
+/// One delivery of one event to one endpoint.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeliveryView {
+    /// `whd_…`: the `Coffer-Delivery` header, the same on every retry.
+    #[schema(value_type = String)]
+    id: DeliveryId,
+    /// `evt_…`: the `Coffer-Event-Id` header; deduplicate on it.
+    event_id: String,
+    /// `invoice.settled`, …
+    event_type: &'static str,
+    /// The invoice the event is about.
+    invoice_id: Option<String>,
+    /// `pending`, `delivered` or `failed`.
+    status: &'static str,
+    /// Attempts made.
+    attempts: u32,
+    /// When the next attempt is due (pending only).
+    next_attempt_at: Option<String>,
+    /// When the last attempt was made.
+    last_attempt_at: Option<String>,
+    /// The HTTP status of the last attempt, if it got one.
+    last_status: Option<u16>,
+    /// Why the last attempt failed.
+    last_error: Option<String>,
+    /// RFC 3339.
+    created_at: String,
+    /// When the endpoint acknowledged it.
+    delivered_at: Option<String>,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id,
+            event_id: d.event_id.to_string(),
+            event_type: d.event_type.as_str(),
+            invoice_id: d.invoice_id.map(|i| i.to_string()),
+            status: d.state.as_str(),
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at.map(Timestamp::to_rfc3339),
+            last_attempt_at: d.last_attempt_at.map(Timestamp::to_rfc3339),
+            last_status: d.last_status,
+            last_error: d.last_error,
+            created_at: d.created_at.to_rfc3339(),
+            delivered_at: d.delivered_at.map(Timestamp::to_rfc3339),
+        }
+    }
+}
+
+/// A page of deliveries, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DeliveryPage {
+    data: Vec<DeliveryView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(value_type = Option<String>)]
+    next_cursor: Option<DeliveryId>,
+}
+
+/// Query parameters of the delivery log.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageParams {
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<String>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
+}
+
+fn parse_events(names: &[String]) -> Result<Vec<EventType>, ApiError> {
+    if names.is_empty() {
+        return Err(bad(ErrorCode::InvalidRequest, "events must name at least one event type"));
+    }
+    let mut events = Vec::new();
+    for name in names {
+        let event: EventType = name.parse().map_err(|_| {
+            let known: Vec<_> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+            bad(ErrorCode::InvalidRequest, format!("unknown event type {name:?}; known: {}", known.join(", ")))
+        })?;
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    Ok(events)
+}
+
+fn endpoint_id(text: &str) -> Result<WebhookId, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found("webhook"))
+}
+
+/// Registers an endpoint and returns its signing secret, once.
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
+    security(("api_key" = [])),
+    responses((status = 201, body = CreatedWebhook), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    CanWriteWebhooks(caller): CanWriteWebhooks,
+    ApiJson(request): ApiJson<CreateWebhook>,
+) -> Result<Response, ApiError> {
+    let events = parse_events(&request.events)?;
+    let url =
+        state.url_policy.check(&request.url).await.map_err(|e| bad(ErrorCode::InvalidWebhookUrl, e.to_string()))?;
+    if state.store.webhooks(caller.merchant_id).await?.len() >= MAX_ENDPOINTS {
+        return Err(bad(ErrorCode::InvalidState, format!("a merchant may have at most {MAX_ENDPOINTS} endpoints")));
+    }
+    let secret = coffer_webhooks::signature::generate_secret().map_err(|e| ApiError::internal(&e))?;
+    let endpoint = WebhookEndpoint {
+        id: WebhookId::new(),
+        merchant_id: caller.merchant_id,
+        url: url.to_string(),
+        events,
+        secret: secret.clone(),
+        created_at: Timestamp::now(),
+    };
+    state.store.create_webhook(&endpoint).await?;
+    let body = CreatedWebhook { endpoint: WebhookView::from(&endpoint), secret };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The merchant's endpoints (never their secrets).
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", security(("api_key" = [])),
+    responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    CanReadWebhooks(caller): CanReadWebhooks,
+) -> Result<Json<WebhookList>, ApiError> {
+    let endpoints = state.store.webhooks(caller.merchant_id).await?;
+    Ok(Json(WebhookList { data: endpoints.iter().map(WebhookView::from).collect() }))
+}
+
+/// One endpoint.
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "`wh_…`")),
+    responses((status = 200, body = WebhookView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    CanReadWebhooks(caller): CanReadWebhooks,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookView>, ApiError> {
+    let endpoint = state.store.webhook(caller.merchant_id, endpoint_id(&id)?).await?;
+    endpoint.map(|e| Json(WebhookView::from(&e))).ok_or_else(|| ApiError::not_found("webhook"))
+}
+
+/// Deletes an endpoint; its pending deliveries are given up. Its delivery log stays readable.
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "`wh_…`")),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    CanWriteWebhooks(caller): CanWriteWebhooks,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_webhook(caller.merchant_id, endpoint_id(&id)?, Timestamp::now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook"))
+    }
+}
+
+/// An endpoint's delivery log, newest first.
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, description = "`wh_…`"), PageParams),
+    responses((status = 200, body = DeliveryPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn deliveries(
+    State(state): State<AppState>,
+    CanReadWebhooks(caller): CanReadWebhooks,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let id = endpoint_id(&id)?;
+    let limit = match params.limit.filter(|l| !l.is_empty()) {
+        None => DEFAULT_PAGE,
+        Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+            bad(ErrorCode::InvalidLimit, format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+        })?,
+    };
+    let before = params
+        .cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse::<DeliveryId>())
+        .transpose()
+        .map_err(|_| bad(ErrorCode::InvalidCursor, "cursor must be a next_cursor value from a previous page"))?;
+    // The log of a deleted endpoint stays readable, but only its merchant's.
+    let mut page = state.store.deliveries(caller.merchant_id, id, before, limit + 1).await?;
+    if page.is_empty() && state.store.webhook(caller.merchant_id, id).await?.is_none() && before.is_none() {
+        return Err(ApiError::not_found("webhook"));
+    }
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
+    let next_cursor = if more { page.last().map(|d| d.id) } else { None };
+    Ok(Json(DeliveryPage { data: page.into_iter().map(DeliveryView::from).collect(), next_cursor }))
+}
+
+/// Sends a delivery's event again, as a new delivery due now.
+#[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "`wh_…`"), ("delivery_id" = String, Path, description = "`whd_…`")),
+    responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn redeliver(
+    State(state): State<AppState>,
+    CanWriteWebhooks(caller): CanWriteWebhooks,
+    Path((id, delivery)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = endpoint_id(&id)?;
+    let delivery: DeliveryId = delivery.parse().map_err(|_| ApiError::not_found("delivery"))?;
+    let created = state.store.redeliver(caller.merchant_id, id, delivery, Timestamp::now()).await?;
+    let created = created.ok_or_else(|| ApiError::not_found("delivery"))?;
+    state.dispatcher.wake();
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(created))).into_response())
+}
