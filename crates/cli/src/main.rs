@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{admin, bench, config, dev, gateway, signer};
+use crate::commands::{admin, bench, config, dev, gateway, ledger, signer};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
 #[derive(Parser)]
@@ -23,8 +23,12 @@ struct Cli {
 enum Command {
     /// Run the HTTP API (merchants' invoices) until SIGTERM or Ctrl-C.
     Gateway(gateway::Args),
-    /// Try Coffer with zero set-up: a dev seed, SQLite in ./.coffer-dev, a demo merchant and API key.
+    /// Try Coffer with zero set-up: a local chain (anvil) with a test USDT, a dev seed, SQLite in
+    /// ./.coffer-dev, a demo merchant and API key. `coffer dev pay INVOICE` pays an invoice.
     Dev(dev::Args),
+    /// Check the double-entry ledger's invariants.
+    #[command(subcommand)]
+    Ledger(ledger::Command),
     /// Create and list merchants.
     #[command(subcommand)]
     Merchant(admin::MerchantCommand),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Gateway(args) => gateway::run(args).await,
             Command::Dev(args) => dev::run(args).await,
+            Command::Ledger(cmd) => ledger::run(cmd).await,
             Command::Merchant(cmd) => admin::merchant(cmd).await,
             Command::Apikey(cmd) => admin::api_key(cmd).await,
             Command::Signer(cmd) => signer::run(cmd),

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use coffer_bench::settlement::SettlementBench;
 use coffer_bench::{BenchDatabase, InvoiceBench};
 
 #[derive(clap::Subcommand)]
@@ -19,6 +20,61 @@ pub(crate) enum Command {
         #[arg(long, default_value = "sqlite")]
         database: String,
     },
+    /// Pay bursts of invoices on anvil and time confirming block -> signed webhook received.
+    Settlement {
+        /// Invoices paid in each block.
+        #[arg(long, default_value_t = 100)]
+        burst: usize,
+        /// Bursts.
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Confirmations the chain requires (at least 2).
+        #[arg(long, default_value_t = 2)]
+        confirmations: u32,
+        /// `sqlite` or a `postgres://` URL.
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+    },
+    /// Start a gateway behind a backlog of blocks and payments; time it against the node's own eth_getLogs.
+    Catchup {
+        /// Blocks in the backlog (at least the payments; the confirmations are mined on top).
+        #[arg(long, default_value_t = 10_000)]
+        blocks: u64,
+        /// Payments in the backlog, one per block.
+        #[arg(long, default_value_t = 10_000)]
+        payments: usize,
+        /// Open invoices the gateway watches.
+        #[arg(long, default_value_t = 100_000)]
+        invoices: usize,
+        /// Confirmations the chain requires.
+        #[arg(long, default_value_t = 12)]
+        confirmations: u32,
+        /// Blocks per eth_getLogs range.
+        #[arg(long, default_value_t = 1000)]
+        log_range: u64,
+        /// `sqlite` or a `postgres://` URL.
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+    },
+    /// Start a gateway watching many open invoices and read its resident memory.
+    Memory {
+        /// Open invoices.
+        #[arg(long, default_value_t = 1_000_000)]
+        invoices: usize,
+        /// `sqlite` or a `postgres://` URL.
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+    },
+}
+
+fn database(text: &str) -> anyhow::Result<BenchDatabase> {
+    match text {
+        "sqlite" => Ok(BenchDatabase::Sqlite),
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(BenchDatabase::Postgres(url.to_owned()))
+        }
+        other => anyhow::bail!("--database takes sqlite or a postgres:// URL, not {other:?}"),
+    }
 }
 
 fn parse_secs(text: &str) -> Result<Duration, String> {
@@ -27,21 +83,41 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
 }
 
 pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
-    let Command::Invoices { concurrency, duration, database } = command;
-    let database = match database.as_str() {
-        "sqlite" => BenchDatabase::Sqlite,
-        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            BenchDatabase::Postgres(url.to_owned())
+    let coffer_bin = std::env::current_exe().context("locating the coffer binary")?;
+    let (concurrency, duration, database) = match command {
+        Command::Invoices { concurrency, duration, database } => (concurrency, duration, database),
+        Command::Settlement { burst, rounds, confirmations, database: db } => {
+            let bench = SettlementBench { coffer_bin, database: database(&db)?, burst, rounds, confirmations };
+            println!(
+                "coffer bench settlement: {rounds} bursts of {burst} invoices, {confirmations} confirmations, {db}"
+            );
+            println!("{}", coffer_bench::settlement::run(&bench).await?);
+            return Ok(());
         }
-        other => anyhow::bail!("--database takes sqlite or a postgres:// URL, not {other:?}"),
+        Command::Catchup { blocks, payments, invoices, confirmations, log_range, database: db } => {
+            let bench = coffer_bench::catchup::CatchupBench {
+                coffer_bin,
+                database: database(&db)?,
+                blocks,
+                payments,
+                invoices,
+                confirmations,
+                log_range,
+            };
+            println!("coffer bench catchup: {db}");
+            println!("{}", coffer_bench::catchup::run(&bench).await?);
+            return Ok(());
+        }
+        Command::Memory { invoices, database: db } => {
+            let bench = coffer_bench::memory::MemoryBench { coffer_bin, database: database(&db)?, invoices };
+            println!("coffer bench memory: {invoices} open invoices, {db}");
+            println!("{}", coffer_bench::memory::run(&bench).await?);
+            return Ok(());
+        }
     };
-    let bench = InvoiceBench {
-        coffer_bin: std::env::current_exe().context("locating the coffer binary")?,
-        database: database.clone(),
-        concurrency,
-        duration,
-        warmup: Duration::from_secs(1),
-    };
+    let database = self::database(&database)?;
+    let bench =
+        InvoiceBench { coffer_bin, database: database.clone(), concurrency, duration, warmup: Duration::from_secs(1) };
     let backend = match database {
         BenchDatabase::Sqlite => "SQLite",
         BenchDatabase::Postgres(_) => "PostgreSQL",

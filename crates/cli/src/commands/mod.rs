@@ -5,4 +5,5 @@ pub(crate) mod bench;
 pub(crate) mod config;
 pub(crate) mod dev;
 pub(crate) mod gateway;
+pub(crate) mod ledger;
 pub(crate) mod signer;

@@ -46,6 +46,29 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
         .await
         .unwrap();
     assert_eq!(created["status"], "new", "{created}");
+    for field in ["rpc_url", "usdt_address", "ws_url"] {
+        assert!(info[field].as_str().is_some_and(|v| !v.is_empty()), "dev.json lacks {field}: {info}");
+    }
+
+    // A newcomer pays it from a dev account and watches it settle.
+    let id = created["id"].as_str().unwrap();
+    let paid = crate::support::run_ok(coffer().args(["dev", "pay", id, "--dir"]).arg(&state));
+    assert!(paid.contains("paid 12.5 USDT"), "{paid}");
+    let mut invoice = Value::Null;
+    for _ in 0..200 {
+        invoice =
+            client.get(format!("{base}/v1/invoices/{id}")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+        if invoice["status"] == "settled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(invoice["status"], "settled", "{invoice:#}");
+    let balances: Value =
+        client.get(format!("{base}/v1/balances")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(balances["data"][0]["available"], "12.5", "{balances}");
+    let again = crate::support::run_err(coffer().args(["dev", "pay", id, "--dir"]).arg(&state));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("paid in full already"));
 
     // The seed stays in the signer's directory, readable by its owner only,
     // and appears nowhere the gateway reads.
@@ -62,9 +85,17 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
         let text = std::fs::read_to_string(state.join(file)).unwrap();
         assert!(!text.contains(seed.trim()) && !text.contains(&format!("{first_word} ")), "{file} holds seed words");
     }
+    let anvil_pid = info["anvil_pid"].as_u64().unwrap().to_string();
     assert!(first.terminate().success());
+    let anvil_alive = std::process::Command::new("kill")
+        .args(["-0", &anvil_pid])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(!anvil_alive, "Ctrl-C or SIGTERM stops the chain too");
 
-    // Again: same seed, merchant and key; the invoice is still there.
+    // Again: same seed, merchant, key and chain; the invoice is still there, settled.
     let mut second = start();
     let again = wait_for_dev_json(&state, Some(&info));
     for field in ["api_key", "merchant_id", "xpub"] {
@@ -78,5 +109,8 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
         .await
         .unwrap();
     assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.json::<Value>().await.unwrap()["status"], "settled");
+    let ledger = crate::support::run_ok(coffer().args(["ledger", "check", "--config"]).arg(state.join("coffer.toml")));
+    assert!(ledger.contains("ledger ok"), "{ledger}");
     assert!(second.terminate().success());
 }

@@ -106,3 +106,27 @@ fn the_bench_runs_end_to_end_and_prints_its_figures() {
         assert!(line.contains("p99"), "{line}");
     }
 }
+
+#[test]
+fn the_chain_benches_run_end_to_end_and_print_their_figures() {
+    // Tiny runs, so the benches cannot rot; the figures are measured in release builds (README).
+    let out = run_ok(coffer().args(["bench", "settlement", "--burst", "3", "--rounds", "2"]));
+    assert!(out.contains("6 invoices: p50") && out.contains("bad signatures: 0"), "{out}");
+    let out = run_ok(coffer().args([
+        "bench",
+        "catchup",
+        "--blocks",
+        "40",
+        "--payments",
+        "30",
+        "--invoices",
+        "300",
+        "--confirmations",
+        "2",
+        "--log-range",
+        "10",
+    ]));
+    assert!(out.contains("30 invoices settled") && out.contains("30 transfers matched"), "{out}");
+    let out = run_ok(coffer().args(["bench", "memory", "--invoices", "500"]));
+    assert!(out.contains("watching 500 open invoices: resident"), "{out}");
+}

@@ -1,0 +1,232 @@
+//! `coffer dev`: the whole of Coffer on one machine, for trying it and for
+//! demos: a local chain (anvil, mining a block a second) with the test USDT,
+//! and a gateway watching it on SQLite.
+//!
+//! Everything lives in `./.coffer-dev/`: the signer's seed in `signer/`
+//! (created by `coffer signer init`, run as a child process so this process
+//! never reads the seed: it gets the xpub on a pipe, as a production gateway
+//! gets it in its configuration), the chain's state (`anvil-state.json`, so
+//! a restart continues the same chain), the SQLite database, the generated
+//! `coffer.toml`, and `dev.json` with what a client needs. Running it again
+//! reuses all of it. `coffer dev pay` pays an invoice from a dev account.
+
+mod pay;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use alloy_primitives::Address;
+use anyhow::{Context as _, bail};
+use coffer_devnet::{ANVIL_CHAIN_ID, Anvil, AnvilOptions, TestToken, deploy_test_usdt};
+use coffer_domain::{ChainId, MerchantId, Scopes};
+use coffer_gateway::{Gateway, GatewayParts, admin};
+use serde::{Deserialize, Serialize};
+
+use crate::{shutdown, telemetry};
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// The dev state directory.
+    #[arg(long, default_value = ".coffer-dev", value_name = "DIR", global = true)]
+    dir: PathBuf,
+    /// Where the API listens.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Seconds between blocks on the dev chain.
+    #[arg(long, default_value_t = 1, value_name = "SECS")]
+    block_time: u64,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Pay an invoice from an anvil dev account, in the invoice's asset.
+    Pay(pay::Args),
+}
+
+/// `dev.json`: what a client or a script needs to talk to the dev gateway and chain.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct DevInfo {
+    pub(crate) gateway_url: String,
+    pub(crate) api_key: String,
+    pub(crate) merchant_id: MerchantId,
+    pub(crate) xpub: String,
+    pub(crate) chain_id: u64,
+    pub(crate) rpc_url: String,
+    pub(crate) ws_url: String,
+    pub(crate) usdt_address: String,
+    pub(crate) anvil_pid: u32,
+    pub(crate) config: PathBuf,
+    pub(crate) database: PathBuf,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(Command::Pay(pay)) = args.command {
+        return pay::run(&args.dir, pay).await;
+    }
+    telemetry::init(coffer_config::LogFormat::Human, "info");
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    let dir = args.dir.canonicalize()?;
+    let xpub = signer_xpub(&dir.join("signer"))?;
+
+    let options =
+        AnvilOptions { block_time_secs: Some(args.block_time.max(1)), state_file: Some(dir.join("anvil-state.json")) };
+    let anvil = Anvil::spawn(options).await.context("starting the dev chain (anvil)")?;
+    let usdt = dev_token(&anvil).await?;
+    let config_path = dir.join("coffer.toml");
+    std::fs::write(&config_path, dev_config(&dir, args.listen, &xpub, &anvil, usdt.address))
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    let config = coffer_config::Config::load(Some(&config_path)).context("the generated dev configuration")?;
+    let parts = GatewayParts::from_config(&config).await.context("cannot start the dev gateway")?;
+    keep_the_database_on_this_chain(&parts, &anvil).await?;
+
+    let info_path = dir.join("dev.json");
+    let previous: Option<DevInfo> =
+        std::fs::read(&info_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let (merchant_id, api_key) = match previous {
+        Some(p) if p.xpub == xpub && parts.store.merchant(p.merchant_id).await?.is_some() => (p.merchant_id, p.api_key),
+        _ => {
+            let merchant = admin::create_merchant(&*parts.store, "Demo shop").await?;
+            let scopes: Scopes = Scopes::from_iter(coffer_domain::Scope::ALL);
+            let (token, _) = admin::create_api_key(&*parts.store, merchant.id, scopes, "coffer dev").await?;
+            (merchant.id, token.reveal())
+        }
+    };
+
+    let gateway = Gateway::bind(config.listen_addr, parts)
+        .await
+        .with_context(|| format!("is another program on {}? pass --listen 127.0.0.1:PORT", config.listen_addr))?;
+    let gateway_url = format!("http://{}", gateway.local_addr()?);
+    let info = DevInfo {
+        gateway_url: gateway_url.clone(),
+        api_key: api_key.clone(),
+        merchant_id,
+        xpub,
+        chain_id: ANVIL_CHAIN_ID,
+        rpc_url: anvil.http_url(),
+        ws_url: anvil.ws_url(),
+        usdt_address: usdt.address.to_checksum(None),
+        anvil_pid: anvil.pid(),
+        config: config_path,
+        database: dir.join("coffer.db"),
+    };
+    write_private(&info_path, &serde_json::to_vec_pretty(&info)?)?;
+    println!(
+        "\nCoffer dev: gateway on {gateway_url}, chain {ANVIL_CHAIN_ID} on {rpc} (a block every {secs} s), \
+         test USDT at {usdt}\n(state in {dir}, details in {info_file})\n\n  \
+         curl -s -X POST {gateway_url}/v1/invoices -H 'Authorization: Bearer {api_key}' \\\n    \
+         -H 'Content-Type: application/json' -d '{{\"amount\":\"12.50\",\"asset\":\"USDT\"}}'\n  \
+         coffer dev pay inv_…\n\nCtrl-C stops everything.\n",
+        rpc = anvil.http_url(),
+        secs = args.block_time.max(1),
+        usdt = usdt.address,
+        dir = dir.display(),
+        info_file = info_path.display(),
+    );
+    gateway.serve(shutdown::signal()).await?;
+    drop(anvil); // saves the chain's state, then stops
+    Ok(())
+}
+
+/// The test USDT: deployed on a fresh chain, found again on a continued one.
+async fn dev_token(anvil: &Anvil) -> anyhow::Result<TestToken> {
+    let rpc = anvil.rpc();
+    let deployer = rpc.accounts().await?[0];
+    // anvil's first account deploys it first, so it lands at that account's
+    // nonce-0 CREATE address; a continued chain has it there already.
+    let expected = deployer.create(0);
+    if rpc.has_code(expected).await? {
+        return Ok(TestToken::at(expected, deployer));
+    }
+    deploy_test_usdt(rpc).await.context("deploying the test USDT")
+}
+
+/// A dev database whose cursor is on another chain than this anvil (its
+/// state file was deleted, say) would halt the watcher on a "reorganisation"
+/// of the whole chain: start a fresh database instead, keeping the old one.
+async fn keep_the_database_on_this_chain(parts: &GatewayParts, anvil: &Anvil) -> anyhow::Result<()> {
+    let Some(cursor) = parts.store.chain_cursor(ChainId(ANVIL_CHAIN_ID)).await? else { return Ok(()) };
+    let on_chain = anvil.rpc().block_number().await? >= cursor.number
+        && anvil.rpc().block_hash(cursor.number).await? == cursor.hash;
+    if !on_chain {
+        bail!(
+            "the dev database follows another chain than this one (was {} deleted?); remove the .coffer-dev \
+             directory (or pass another --dir) to start over",
+            "anvil-state.json"
+        );
+    }
+    Ok(())
+}
+
+/// Runs `coffer signer init` in a child process and reads the xpub it prints.
+fn signer_xpub(signer_dir: &Path) -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("locating the coffer binary")?;
+    let output = std::process::Command::new(exe)
+        .args(["signer", "init", "--dir"])
+        .arg(signer_dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running `coffer signer init`")?;
+    if !output.status.success() {
+        bail!("`coffer signer init --dir {}` failed ({})", signer_dir.display(), output.status);
+    }
+    let xpub = String::from_utf8(output.stdout)?.trim().to_owned();
+    if !xpub.starts_with("xpub") {
+        bail!("`coffer signer init` printed {xpub:?}, not an xpub");
+    }
+    Ok(xpub)
+}
+
+fn dev_config(dir: &Path, listen: SocketAddr, xpub: &str, anvil: &Anvil, usdt: Address) -> String {
+    format!(
+        r#"# Written by `coffer dev` on every start; edit a copy, not this file.
+data_dir = "{dir}"
+listen_addr = "{listen}"
+xpub = "{xpub}"
+
+# A development box: webhooks may go to receivers on this machine.
+[webhooks]
+allow_private_urls = true
+
+[[chains]]
+chain_id = {ANVIL_CHAIN_ID}
+name = "anvil"
+rpc_url = "{http}"
+ws_url = "{ws}"
+confirmations = 2
+poll_interval_ms = 200
+start_block = 0
+
+[[assets]]
+symbol = "ETH"
+chain_id = {ANVIL_CHAIN_ID}
+decimals = 18
+
+[[assets]]
+symbol = "USDT"
+chain_id = {ANVIL_CHAIN_ID}
+contract = "{usdt}"
+decimals = 6
+"#,
+        dir = dir.display(),
+        http = anvil.http_url(),
+        ws = anvil.ws_url(),
+    )
+}
+
+/// Writes a file only its owner can read: dev.json holds an API key.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! `coffer ledger check`: verify every invariant of the books.
+
+use coffer_domain::Account;
+
+use crate::ConfigArg;
+use crate::commands::admin::open_store;
+
+#[derive(clap::Subcommand)]
+pub(crate) enum Command {
+    /// Recompute the ledger from its entries and check every invariant;
+    /// exits non-zero on any breach, naming each.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
+    let Command::Check { config } = command;
+    let store = open_store(&config).await?;
+    let report = coffer_watcher::audit::check_ledger(&*store).await?;
+    println!("{} transactions, {} entries, {} payments checked", report.transactions, report.entries, report.payments);
+    for (account, balance) in &report.balances {
+        let name = match account {
+            Account::Deposits(_) => "deposits".to_owned(),
+            Account::Suspense(_) => "suspense".to_owned(),
+            Account::Merchant(merchant, _) => format!("merchant {merchant}"),
+        };
+        println!("  {name:<48} {:>40} {}", balance.units(), balance.asset());
+    }
+    if report.is_sound() {
+        println!("ledger ok: every invariant holds");
+        Ok(())
+    } else {
+        for breach in &report.breaches {
+            eprintln!("BREACH: {breach}");
+        }
+        anyhow::bail!("{} ledger invariant(s) broken", report.breaches.len())
+    }
+}
