@@ -1,9 +1,20 @@
-//! `coffer bench invoices`: starts a real gateway process on a fresh
-//! database, drives it over HTTP/1.1 keep-alive connections on loopback, and
-//! reports throughput and latency percentiles for creating and for reading
-//! invoices. Figures are measured, never asserted: the README records them.
+//! Coffer's benchmarks, each against a real gateway process on a fresh
+//! database. Figures are measured, never asserted: the README records them.
+//!
+//! - `coffer bench invoices`: HTTP/1.1 keep-alive load on loopback;
+//!   throughput and latency of creating and reading invoices.
+//! - `coffer bench settlement`: confirming block → signed webhook received.
+//! - `coffer bench catchup`: a backlog of blocks and payments, next to the
+//!   time the node needs to serve the same `eth_getLogs` ranges.
+//! - `coffer bench memory`: resident memory while watching many invoices.
 
+mod api;
+pub mod catchup;
 mod client;
+mod fill;
+pub mod memory;
+mod receiver;
+pub mod settlement;
 mod setup;
 
 use std::path::PathBuf;
@@ -62,7 +73,7 @@ impl std::fmt::Display for PhaseReport {
 /// Runs the benchmark: creations, then reads of the invoices created.
 pub async fn run(bench: &InvoiceBench) -> anyhow::Result<[PhaseReport; 2]> {
     let env = setup::Environment::prepare(&bench.database).await?;
-    let gateway = env.start_gateway(&bench.coffer_bin).await?;
+    let gateway = env.start_gateway(&bench.coffer_bin, setup::NO_CHAIN).await?;
     let target = client::Target { addr: gateway.addr, api_key: env.api_key.clone() };
 
     client::create_phase(&target, bench.concurrency, bench.warmup).await?;

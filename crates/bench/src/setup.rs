@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::str::FromStr as _;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -30,9 +29,56 @@ pub enum BenchDatabase {
 pub(crate) struct Environment {
     dir: tempfile::TempDir,
     database_url: String,
+    backend: Backend,
     pg_schema: Option<(String, String)>,
     pub(crate) api_key: String,
+    pub(crate) merchant: coffer_domain::MerchantId,
 }
+
+/// The configuration of chain 31337 on `anvil` with the test USDT at
+/// `usdt`: requests over HTTP, new heads over WebSocket, `confirmations`,
+/// and `chain_extra` (more `[[chains]]` keys) and `top` (settings and
+/// sections that precede the chain, such as `[webhooks]`).
+pub(crate) fn anvil_chain(
+    anvil: &coffer_devnet::Anvil,
+    usdt: alloy_primitives::Address,
+    confirmations: u32,
+    top: &str,
+    chain_extra: &str,
+) -> String {
+    format!(
+        r#"{top}
+[[chains]]
+chain_id = 31337
+name = "anvil"
+rpc_url = "{http}"
+ws_url = "{ws}"
+confirmations = {confirmations}
+{chain_extra}
+[[assets]]
+symbol = "USDT"
+chain_id = 31337
+contract = "{usdt}"
+decimals = 6
+"#,
+        http = anvil.http_url(),
+        ws = anvil.ws_url(),
+    )
+}
+
+/// The chain section of the invoice bench: no node listens there; the
+/// gateway's watcher retries in the background, as it would in production.
+pub(crate) const NO_CHAIN: &str = r#"[[chains]]
+chain_id = 31337
+name = "anvil"
+rpc_url = "http://127.0.0.1:8545"
+confirmations = 1
+[[assets]]
+symbol = "USDT"
+chain_id = 31337
+contract = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+decimals = 6
+"#;
 
 pub(crate) struct RunningGateway {
     child: Child,
@@ -58,13 +104,19 @@ impl Environment {
         };
         let store = coffer_store::open(&backend).await?;
         let merchant = admin::create_merchant(&*store, "Bench shop").await?;
-        let scopes = Scopes::from_str("invoices:read,invoices:write").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let scopes = Scopes::from_iter(coffer_domain::Scope::ALL);
         let (token, _) = admin::create_api_key(&*store, merchant.id, scopes, "bench").await?;
         drop(store);
-        Ok(Self { dir, database_url, pg_schema, api_key: token.reveal() })
+        Ok(Self { dir, database_url, backend, pg_schema, api_key: token.reveal(), merchant: merchant.id })
     }
 
-    pub(crate) async fn start_gateway(&self, coffer_bin: &Path) -> anyhow::Result<RunningGateway> {
+    /// The bench's database, opened in this process (to fill it before the gateway starts).
+    pub(crate) async fn store(&self) -> anyhow::Result<std::sync::Arc<dyn coffer_store::Store>> {
+        Ok(coffer_store::open(&self.backend).await?)
+    }
+
+    /// Starts `coffer gateway` with `chains` (TOML: chains, assets, webhooks) as its chain configuration.
+    pub(crate) async fn start_gateway(&self, coffer_bin: &Path, chains: &str) -> anyhow::Result<RunningGateway> {
         let config = self.dir.path().join("coffer.toml");
         std::fs::write(
             &config,
@@ -73,18 +125,8 @@ impl Environment {
 listen_addr = "127.0.0.1:0"
 database_url = "{url}"
 xpub = "{BENCH_XPUB}"
-log_filter = "warn"
-[[chains]]
-chain_id = 31337
-name = "anvil"
-rpc_url = "http://127.0.0.1:8545"
-confirmations = 1
-[[assets]]
-symbol = "USDT"
-chain_id = 31337
-contract = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
-decimals = 6
-"#,
+log_filter = "error"
+{chains}"#,
                 dir = self.dir.path().display(),
                 url = self.database_url
             ),
@@ -120,6 +162,11 @@ decimals = 6
 }
 
 impl RunningGateway {
+    /// The gateway's process id.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// SIGTERM, then wait: the gateway drains and exits.
     pub(crate) async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
