@@ -61,6 +61,7 @@ impl ConfigArg {
 }
 
 fn main() -> ExitCode {
+    end_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -88,4 +89,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `coffer ledger check | head` must end like any Unix tool whose reader
+/// went away, not with a panic: Rust ignores SIGPIPE, so the write fails and
+/// `println!` panics. Exit status 141 is what a shell reports for a tool
+/// killed by SIGPIPE, so `set -o pipefail` scripts see the same as with grep.
+fn end_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

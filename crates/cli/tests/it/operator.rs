@@ -87,6 +87,20 @@ fn config_check_never_prints_secrets() {
 }
 
 #[test]
+fn a_reader_that_went_away_ends_the_command_quietly() {
+    // As in `coffer config check | head -0`: the pipe's reader is closed
+    // before coffer writes, so its first write fails with a broken pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", "");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = coffer().args(["config", "check", "--config"]).arg(&config).stdout(writer).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+}
+
+#[test]
 fn help_documents_every_subcommand() {
     let help = run_ok(coffer().arg("--help"));
     for sub in ["gateway", "dev", "merchant", "apikey", "signer", "config", "bench"] {
