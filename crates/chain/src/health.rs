@@ -175,15 +175,17 @@ impl ChainHealth {
         self.with(|i| i.watched = watched);
     }
 
-    /// The time up to which the chain has been read: no payment not yet seen
-    /// can be in a block stamped before it. At the head, now (the next block
-    /// will be stamped no earlier than it is mined); behind, or cut off from
-    /// the node, the last processed block's time; before any, `None`.
+    /// The time up to which the chain has been read: the last processed
+    /// block's time (never after `now`); before any block, `None`.
+    ///
+    /// Never `now` merely because the node says we are at its head: a node
+    /// whose head froze (its consensus client died) or a replica behind
+    /// would then let invoices expire, and age out of the watch list, while
+    /// blocks stamped before their expiry are still to come. Expiry waits
+    /// for a block stamped at or after it: at most one block interval late.
     pub fn seen_until(&self, now: coffer_domain::Timestamp) -> Option<coffer_domain::Timestamp> {
-        let h = self.snapshot();
-        let tip_time = coffer_domain::Timestamp::from_unix_secs(h.tip_time?);
-        let at_head = h.state == HealthState::Following && h.head.zip(h.tip).is_some_and(|(head, tip)| head <= tip);
-        Some(if at_head { now } else { tip_time.min(now) })
+        let tip_time = coffer_domain::Timestamp::from_unix_secs(self.snapshot().tip_time?);
+        Some(tip_time.min(now))
     }
 
     /// A copy of the current state.

@@ -77,7 +77,7 @@ async fn expire_due(shared: &Shared) -> Result<usize, coffer_store::StoreError> 
     let mut changes = Vec::new();
     for invoice in &due {
         let list = payments.entry(invoice.id).or_default();
-        match change_for(shared.rules(), invoice, list, head, cutoff) {
+        match change_for(shared.rules(), invoice, list, head, cutoff, now) {
             // Only expiry is decided here; payments are the chain step's to judge.
             Ok(Some(change)) if change.status == InvoiceStatus::Expired => changes.push(change),
             Ok(_) => {}

@@ -73,6 +73,9 @@ pub fn plan_update(
     now: Timestamp,
 ) -> Result<Plan, PlanError> {
     let head = update.tip().number;
+    // Expiry is judged by the chain's time: while catching up, the blocks
+    // read so far are all there is to know, whatever the wall clock says.
+    let as_of = update.tip().time().min(now);
     let Touched { invoices, mut payments } = touched;
     if let Some(fork) = update.reverted_above {
         // The store orphans these; the plan must not count them either.
@@ -128,7 +131,7 @@ pub fn plan_update(
         if list.iter().any(|p| p.booked_at.is_none()) {
             plan.awaiting.insert(id);
         }
-        if let Some(change) = change_for(rules, invoice, list, Some(head), now)? {
+        if let Some(change) = change_for(rules, invoice, list, Some(head), as_of, now)? {
             plan.changes.push(change);
         }
     }
@@ -136,7 +139,8 @@ pub fn plan_update(
 }
 
 /// The change, if any, that `invoice` needs given its canonical `payments`
-/// (booking flags up to date), the chain's processed `head` and `now`.
+/// (booking flags up to date), the chain's processed `head`, the time
+/// `as_of` the chain has been read up to (for expiry) and `now` (stamps).
 /// Settles with the booked, unsettled payments in the invoice's asset, and
 /// credits later ones to a settled invoice the same way.
 pub fn change_for(
@@ -144,11 +148,12 @@ pub fn change_for(
     invoice: &Invoice,
     payments: &mut [Payment],
     head: Option<u64>,
+    as_of: Timestamp,
     now: Timestamp,
 ) -> Result<Option<InvoiceChange>, PlanError> {
     let observed: Vec<ObservedPayment> = payments.iter().map(Payment::observed).collect();
     // Without a known head nothing is confirmed, so nothing can settle.
-    let assessment = assess(invoice, &observed, head.unwrap_or(0), rules.confirmations, now);
+    let assessment = assess(invoice, &observed, head.unwrap_or(0), rules.confirmations, as_of);
     if assessment.status != invoice.status {
         invoice.status.transition(assessment.status)?;
     }

@@ -139,6 +139,13 @@ async fn an_expired_invoice_paid_late_settles_and_is_flagged(kind: Kind) {
     shop.app.store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
     shop.app.watchers.watch(&invoice);
     let id = invoice.id.to_string();
+    // Expiry follows the chain: the invoice expires once a block stamped at
+    // or after its expiry has been read, not when the wall clock passes it.
+    // Past the expiry by more than the expiry task's one-second tick.
+    let wait = invoice.expires_at.as_millis() - Timestamp::now().as_millis() + 1_500;
+    tokio::time::sleep(std::time::Duration::from_millis(wait.max(0) as u64)).await;
+    assert_eq!(shop.get(&id).await["status"], "new", "no block after the expiry has been read yet");
+    shop.mine(1).await;
     shop.until_status(&id, "expired").await;
     assert_eq!(shop.until_events(&id, 1).await, events(&["invoice.expired"]));
 

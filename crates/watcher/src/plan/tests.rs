@@ -57,8 +57,13 @@ fn transfer(to: &Invoice, asset: &str, units: u64, block: u64, at: i64) -> Trans
     }
 }
 
+/// An update whose tip is stamped far ahead, so the step's `now` is the clock.
 fn update(head: u64, transfers: Vec<Transfer>) -> ChainUpdate {
-    let tip = BlockHeader { number: head, hash: hash(head), parent_hash: hash(head - 1), timestamp: 0 };
+    stamped_update(head, transfers, 4_102_444_800)
+}
+
+fn stamped_update(head: u64, transfers: Vec<Transfer>, tip_secs: u64) -> ChainUpdate {
+    let tip = BlockHeader { number: head, hash: hash(head), parent_hash: hash(head - 1), timestamp: tip_secs };
     ChainUpdate { parent: None, reverted_above: None, blocks: vec![tip], transfers }
 }
 
@@ -216,6 +221,21 @@ fn a_late_payment_settles_an_expired_invoice_and_is_flagged() {
     let plan = books.step(&update(41, vec![transfer(&inv, "USDT", 10_000_000, 40, late)]), late);
     assert_eq!(events(&plan), vec![EventType::InvoicePaidLate, EventType::InvoiceSettled]);
     assert_eq!(plan.changes[0].from, InvoiceStatus::Expired);
+}
+
+#[test]
+fn catching_up_on_blocks_from_before_the_expiry_does_not_expire() {
+    // The gateway was down past the expiry; the backlog it reads now ends in
+    // a block stamped before it. What comes next may still pay on time.
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let before_expiry = (EXPIRES / 1000 - 60) as u64;
+    let wall_clock = EXPIRES + 3_600_000;
+    let plan = books.step(&stamped_update(20, vec![], before_expiry), wall_clock);
+    assert!(plan.changes.is_empty(), "{:?}", events(&plan));
+    // A block stamped at the expiry is read: now it has expired.
+    let plan = books.step(&stamped_update(21, vec![], (EXPIRES / 1000) as u64), wall_clock);
+    assert_eq!(events(&plan), vec![EventType::InvoiceExpired]);
 }
 
 #[test]
