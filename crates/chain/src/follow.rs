@@ -1,7 +1,7 @@
 //! The follower: from the remembered tip to the node's head, one
 //! [`ChainUpdate`] at a time (see the crate docs).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use alloy_primitives::{Address, B256};
@@ -127,7 +127,7 @@ impl Follower {
         }
         let from = tip.number + 1;
         let to = tip.number.saturating_add(self.spec.log_range.max(1)).min(head - self.spec.reorg_window);
-        let (mut partial, _) = self.token_logs(from, to, filter).await?;
+        let (mut partial, answered) = self.token_logs(from, to, filter).await?;
         let mut end = None;
         if let Some(asset) = self.spec.native {
             let numbers: Vec<u64> = (from..=to).collect();
@@ -145,29 +145,31 @@ impl Follower {
             Some(end) => end,
             None => self.node.header(to).await?.ok_or(ChainError::MissingBlock(to))?,
         };
-        if let Some(stray) = partial.iter().find(|t| t.block.number == to && t.block.hash != end.hash) {
-            return Err(ChainError::Moved(format!(
-                "block {to} is {} in a log, {} in its header",
-                stray.block.hash, end.hash
-            )));
+        // The range ends on the block we move to: any log or payment there
+        // must be from the block we read (the earlier ones are deeper than the
+        // reorg window).
+        let mut seen = partial.iter().map(|t| (t.block.number, t.block.hash)).chain(answered.iter().copied());
+        if let Some((_, hash)) = seen.find(|&(number, hash)| number == to && hash != end.hash) {
+            return Err(ChainError::Moved(format!("block {to} is {hash} in a log, {} in its header", end.hash)));
         }
         let transfers = self.complete(partial).await?;
         Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: None, blocks: vec![end], transfers })
     }
 
     /// The logs of watched tokens over a range, as transfers to watched
-    /// addresses, and the blocks any watched token's Transfer log came from.
+    /// addresses, and the blocks (number, hash) any watched token's
+    /// Transfer log came from, to watched addresses or not.
     async fn token_logs(
         &mut self,
         from: u64,
         to: u64,
         filter: &dyn AddressFilter,
-    ) -> Result<(Vec<PartialTransfer>, std::collections::HashSet<u64>), ChainError> {
+    ) -> Result<(Vec<PartialTransfer>, HashSet<(u64, B256)>), ChainError> {
         if self.spec.tokens.is_empty() {
             return Ok(Default::default());
         }
         let logs = self.node.logs(&self.token_filter().from_block(from).to_block(to)).await?;
-        let answered = logs.iter().filter_map(|log| log.block_number).collect();
+        let answered = logs.iter().filter_map(|log| Some((log.block_number?, log.block_hash?))).collect();
         Ok((self.token_transfers(&logs, filter), answered))
     }
 
@@ -243,9 +245,14 @@ impl Follower {
         let Some(first) = headers.first().map(|h| h.number) else { return Ok(Some((Vec::new(), Vec::new()))) };
         let hashes: HashMap<u64, B256> = headers.iter().map(|h| (h.number, h.hash)).collect();
         let (logs, answered) = self.token_logs(first, last, filter).await?;
-        if let Some(stray) = logs.iter().find(|t| hashes.get(&t.block.number) != Some(&t.block.hash)) {
-            return Err(ChainError::Moved(format!("a log of block {} is from another block", stray.block.number)));
+        // Every log is checked, not only those paying us: a log from another
+        // fork at one of these heights (a load-balanced node answering from
+        // another replica) would otherwise count the block as answered, and
+        // the block we read, which may pay us, would go unasked.
+        if let Some((number, _)) = answered.iter().find(|(number, hash)| hashes.get(number) != Some(hash)) {
+            return Err(ChainError::Moved(format!("a log of block {number} is from another block")));
         }
+        let answered: HashSet<u64> = answered.into_iter().map(|(number, _)| number).collect();
         partial.extend(logs);
         // A range query answered by a node (or replica) that has not indexed a
         // block's logs yet returns nothing for it, silently. Where the block's

@@ -194,6 +194,63 @@ async fn a_backlog_is_read_in_log_ranges_then_the_window_in_one_segment() {
     assert!(updates.last().unwrap().blocks.len() == *jumps.last().unwrap() as usize, "each of them remembered");
 }
 
+/// A JSON-RPC endpoint that answers `eth_getLogs` from one node and every
+/// other request from another: a load balancer whose replicas are on
+/// different forks. (The balancer is a stand-in, none runs here; both nodes
+/// are real anvils.)
+async fn split_rpc(main: String, logs: String) -> String {
+    let client = reqwest::Client::new();
+    let forward = move |body: axum::body::Bytes| {
+        let (client, main, logs) = (client.clone(), main.clone(), logs.clone());
+        async move {
+            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let url = if request["method"] == "eth_getLogs" { logs } else { main };
+            let reply = client.post(url).header("content-type", "application/json").body(body).send().await;
+            let reply = reply.unwrap().bytes().await.unwrap();
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], reply)
+        }
+    };
+    let app = axum::Router::new().route("/", axum::routing::post(forward));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn logs_from_another_fork_never_hide_a_payment() {
+    // Two nodes, the same token at the same address and height, then a
+    // different block 3 on each: ours pays the shop, theirs pays someone else.
+    let (ours, theirs) = (chain().await, chain().await);
+    assert_eq!(ours.token.address, theirs.token.address);
+    let shop = Address::repeat_byte(0xa1);
+    let watch = Watch(HashSet::from([shop]));
+    let mut spec = spec(&ours, split_rpc(ours.anvil.http_url(), theirs.anvil.http_url()).await, 8);
+    spec.native = None;
+    spec.start_block = Some(ours.anvil.rpc().block_number().await.unwrap() + 1);
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let start = follower.next(&watch).await.unwrap();
+    follower.commit(&start);
+    ours.token.transfer(ours.anvil.rpc(), ours.payer, shop, U256::from(7u64)).await.unwrap();
+    theirs
+        .token
+        .transfer(theirs.anvil.rpc(), theirs.payer, Address::repeat_byte(0xb2), U256::from(9u64))
+        .await
+        .unwrap();
+    let paid_in = ours.anvil.rpc().block_number().await.unwrap();
+    assert_eq!(theirs.anvil.rpc().block_number().await.unwrap(), paid_in, "the same height on both");
+
+    // The blocks come from our node, the logs from theirs: the follower must
+    // not move past our block 3 as if the logs had answered for it.
+    match tokio::time::timeout(Duration::from_secs(10), follower.next(&watch)).await.unwrap() {
+        Err(ChainError::Moved(reason)) => assert!(reason.contains(&format!("block {paid_in}")), "{reason}"),
+        Ok(update) => {
+            assert_eq!(transfers(&[update]).len(), 1, "a block moved past must bring its payment")
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
 #[tokio::test]
 async fn a_node_of_another_chain_is_refused() {
     let chain = chain().await;
