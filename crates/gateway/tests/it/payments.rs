@@ -151,6 +151,9 @@ async fn an_expired_invoice_paid_late_settles_and_is_flagged(kind: Kind) {
 
     let view = json!({"address": address.to_checksum(None)});
     shop.pay(&view, "USDT", USDT_12_50).await;
+    // Seen before it confirms, so the webhooks below are deterministic (a
+    // watcher that read both blocks at once would go straight to settled).
+    shop.until_status(&id, "processing").await;
     shop.mine(1).await;
     let settled = shop.until_status(&id, "settled").await;
     assert_eq!(settled["exceptions"], json!(["paid_late"]));
