@@ -39,7 +39,6 @@ pub(crate) fn erc20_transfer(log: &Log, asset: AssetId, filter: &dyn AddressFilt
         tx_hash: log.transaction_hash?,
         log_index: Some(log.log_index?),
         block: BlockRef { number: log.block_number?, hash: log.block_hash? },
-        block_time: log.block_timestamp,
     })
 }
 
@@ -63,12 +62,11 @@ pub(crate) fn native_transfer(
         tx_hash: tx.hash,
         log_index: None,
         block: block.block_ref(),
-        block_time: Some(block.timestamp),
     })
 }
 
-/// A transfer whose block time may still be unknown (nodes differ in
-/// whether logs carry `blockTimestamp`).
+/// A transfer before its block time is known: nodes differ in whether logs
+/// carry `blockTimestamp`, so it is taken from the header read for the block.
 #[derive(Clone, Debug)]
 pub(crate) struct PartialTransfer {
     pub(crate) asset: AssetId,
@@ -78,7 +76,6 @@ pub(crate) struct PartialTransfer {
     pub(crate) tx_hash: B256,
     pub(crate) log_index: Option<u64>,
     pub(crate) block: BlockRef,
-    pub(crate) block_time: Option<u64>,
 }
 
 impl PartialTransfer {

@@ -115,45 +115,27 @@ impl Follower {
     }
 
     /// Far behind: one `eth_getLogs` over a range that is deeper than the
-    /// window below the head, so no reorganisation can touch it.
+    /// window below the head, so no reorganisation can touch it. Read as a
+    /// segment (headers chained by parent hash, every log checked against
+    /// them, blooms asked about blocks the range left unanswered): a
+    /// load-balanced replica that has not reached the range's end answers
+    /// the logs query only up to its own head, silently, and that must not
+    /// hide a payment. Only the last header is kept: nothing this deep can
+    /// be reorganised.
     async fn range(
         &mut self,
         tip: BlockHeader,
         head: u64,
         filter: &dyn AddressFilter,
     ) -> Result<ChainUpdate, ChainError> {
-        if self.node.header(tip.number).await?.map(|h| h.hash) != Some(tip.hash) {
-            return self.reorg(tip, head, filter).await;
-        }
-        let from = tip.number + 1;
         let to = tip.number.saturating_add(self.spec.log_range.max(1)).min(head - self.spec.reorg_window);
-        let (mut partial, answered) = self.token_logs(from, to, filter).await?;
-        let mut end = None;
-        if let Some(asset) = self.spec.native {
-            let numbers: Vec<u64> = (from..=to).collect();
-            for chunk in numbers.chunks(BLOCK_BATCH) {
-                for block in self.node.blocks(chunk, true).await? {
-                    let header = BlockHeader::from(&block.header);
-                    partial.extend(self.native_of(&block, &header, asset, filter).await?);
-                    if header.number == to {
-                        end = Some(header);
-                    }
-                }
+        match self.segment(tip, to, filter).await? {
+            Some((headers, transfers)) => {
+                let end = *headers.last().ok_or(ChainError::MissingBlock(to))?;
+                Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: None, blocks: vec![end], transfers })
             }
+            None => self.reorg(tip, head, filter).await,
         }
-        let end = match end {
-            Some(end) => end,
-            None => self.node.header(to).await?.ok_or(ChainError::MissingBlock(to))?,
-        };
-        // The range ends on the block we move to: any log or payment there
-        // must be from the block we read (the earlier ones are deeper than the
-        // reorg window).
-        let mut seen = partial.iter().map(|t| (t.block.number, t.block.hash)).chain(answered.iter().copied());
-        if let Some((_, hash)) = seen.find(|&(number, hash)| number == to && hash != end.hash) {
-            return Err(ChainError::Moved(format!("block {to} is {hash} in a log, {} in its header", end.hash)));
-        }
-        let transfers = self.complete(partial).await?;
-        Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: None, blocks: vec![end], transfers })
     }
 
     /// The logs of watched tokens over a range, as transfers to watched
@@ -302,32 +284,6 @@ impl Follower {
             }
         }
         Ok(found)
-    }
-
-    /// Fills in block times that logs did not carry.
-    async fn complete(&mut self, partial: Vec<PartialTransfer>) -> Result<Vec<Transfer>, ChainError> {
-        let mut missing: Vec<u64> = partial.iter().filter(|t| t.block_time.is_none()).map(|t| t.block.number).collect();
-        missing.sort_unstable();
-        missing.dedup();
-        let mut times: HashMap<B256, u64> = HashMap::new();
-        for chunk in missing.chunks(BLOCK_BATCH) {
-            for block in self.node.blocks(chunk, false).await? {
-                let header = BlockHeader::from(&block.header);
-                times.insert(header.hash, header.timestamp);
-            }
-        }
-        partial
-            .into_iter()
-            .map(|t| {
-                let time = match t.block_time {
-                    Some(time) => time,
-                    None => *times.get(&t.block.hash).ok_or_else(|| {
-                        ChainError::Moved(format!("block {} is no longer {}", t.block.number, t.block.hash))
-                    })?,
-                };
-                Ok(t.complete(time))
-            })
-            .collect()
     }
 
     /// The tip is no longer canonical: find the newest remembered block that

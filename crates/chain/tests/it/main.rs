@@ -194,20 +194,22 @@ async fn a_backlog_is_read_in_log_ranges_then_the_window_in_one_segment() {
     assert!(updates.last().unwrap().blocks.len() == *jumps.last().unwrap() as usize, "each of them remembered");
 }
 
-/// A JSON-RPC endpoint that answers `eth_getLogs` from one node and every
-/// other request from another: a load balancer whose replicas are on
-/// different forks. (The balancer is a stand-in, none runs here; both nodes
-/// are real anvils.)
-async fn split_rpc(main: String, logs: String) -> String {
+/// A JSON-RPC endpoint in front of real anvils, standing in for a load
+/// balancer (none can run here): `route` picks the node for each request,
+/// `rewrite` may change its answer as a replica would.
+async fn rpc_proxy<R, W>(route: R, rewrite: W) -> String
+where
+    R: Fn(&serde_json::Value) -> String + Clone + Send + Sync + 'static,
+    W: Fn(&serde_json::Value, serde_json::Value) -> serde_json::Value + Clone + Send + Sync + 'static,
+{
     let client = reqwest::Client::new();
     let forward = move |body: axum::body::Bytes| {
-        let (client, main, logs) = (client.clone(), main.clone(), logs.clone());
+        let (client, route, rewrite) = (client.clone(), route.clone(), rewrite.clone());
         async move {
             let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let url = if request["method"] == "eth_getLogs" { logs } else { main };
-            let reply = client.post(url).header("content-type", "application/json").body(body).send().await;
-            let reply = reply.unwrap().bytes().await.unwrap();
-            ([(axum::http::header::CONTENT_TYPE, "application/json")], reply)
+            let reply = client.post(route(&request)).header("content-type", "application/json").body(body).send().await;
+            let reply: serde_json::Value = reply.unwrap().json().await.unwrap();
+            axum::Json(rewrite(&request, reply))
         }
     };
     let app = axum::Router::new().route("/", axum::routing::post(forward));
@@ -215,6 +217,56 @@ async fn split_rpc(main: String, logs: String) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     url
+}
+
+/// `eth_getLogs` from `logs`, everything else from `main`: replicas on different forks.
+async fn split_rpc(main: String, logs: String) -> String {
+    rpc_proxy(
+        move |request| if request["method"] == "eth_getLogs" { logs.clone() } else { main.clone() },
+        |_, reply| reply,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_range_answered_by_a_replica_behind_never_hides_a_payment() {
+    // Range queries are answered by a replica whose head is `behind`: it
+    // returns logs up to there, silently, as geth-like nodes do.
+    let chain = chain().await;
+    let rpc = chain.anvil.rpc();
+    let shop = Address::repeat_byte(0xa1);
+    let watch = Watch(HashSet::from([shop]));
+    let start = rpc.block_number().await.unwrap() + 1;
+    for units in 1..=12u64 {
+        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
+    }
+    rpc.mine(10).await.unwrap();
+    let behind = start + 5;
+    let url = rpc_proxy(
+        {
+            let url = chain.anvil.http_url();
+            move |_: &serde_json::Value| url.clone()
+        },
+        move |request, mut reply| {
+            let ranged = request["method"] == "eth_getLogs" && request["params"][0].get("fromBlock").is_some();
+            if let Some(logs) = reply.get_mut("result").and_then(|r| r.as_array_mut()).filter(|_| ranged) {
+                logs.retain(|log| {
+                    u64::from_str_radix(log["blockNumber"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+                        <= behind
+                });
+            }
+            reply
+        },
+    )
+    .await;
+    let mut spec = spec(&chain, url, 4);
+    spec.start_block = Some(start);
+    spec.native = None;
+    spec.log_range = 20;
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let updates = drain(&mut follower, &watch, &chain).await;
+    let values: Vec<u64> = transfers(&updates).iter().map(|t| t.value.to::<u64>()).collect();
+    assert_eq!(values, (1..=12).collect::<Vec<_>>(), "every payment once, in order");
 }
 
 #[tokio::test]
