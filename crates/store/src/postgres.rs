@@ -71,6 +71,19 @@ impl PgStore {
         }
     }
 
+    /// Runs `op`, a write of one statement, on a pooled connection: the
+    /// statement is its own transaction, no BEGIN and COMMIT round trips.
+    async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        let mut conn = self.reads.acquire().await?;
+        op(&mut conn).await
+    }
+
     /// Nothing to do: PostgreSQL keeps no cache (several gateways share it).
     fn invoices_changed(&self, _changed: &[crate::shared::ChangedInvoice]) {}
 }

@@ -10,7 +10,7 @@ mod webhooks;
 use std::str::FromStr;
 
 pub(crate) use payments::{BalanceRow, BlockRow, EntryRow, PAYMENT_COLUMNS, PaymentRow, payment_params, side_text};
-pub(crate) use webhooks::{DeliveryRow, DueRow, EndpointRow, events_text};
+pub(crate) use webhooks::{DeliveryRow, DueRow, EndpointRow, events_text, parse_events};
 
 use coffer_domain::{
     Address, Amount, ApiKeyId, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Invoice, InvoiceId,
@@ -174,12 +174,18 @@ impl InvoiceParams {
     }
 }
 
-/// Reads a stored chain id, asset symbol and amount back into an [`Amount`].
-pub(crate) fn amount(table: &'static str, chain_id: i64, asset: &str, units: &str) -> Result<Amount, StoreError> {
+/// Reads a stored chain id and asset symbol back into an [`AssetId`].
+pub(crate) fn asset(table: &'static str, chain_id: i64, asset: &str) -> Result<AssetId, StoreError> {
     let chain_id = u64::try_from(chain_id).map_err(|_| StoreError::corrupt(table, "negative chain id"))?;
     let symbol = AssetSymbol::from_str(asset).map_err(|e| StoreError::corrupt(table, e))?;
+    Ok(AssetId { chain_id: ChainId(chain_id), symbol })
+}
+
+/// Reads a stored chain id, asset symbol and amount back into an [`Amount`].
+pub(crate) fn amount(table: &'static str, chain_id: i64, symbol: &str, units: &str) -> Result<Amount, StoreError> {
+    let asset = asset(table, chain_id, symbol)?;
     let units = U256::from_str_radix(units, 10).map_err(|e| StoreError::corrupt(table, format!("amount: {e}")))?;
-    Ok(Amount::from_units(AssetId { chain_id: ChainId(chain_id), symbol }, units))
+    Ok(Amount::from_units(asset, units))
 }
 
 /// A u64 (block height, chain id) as the schemas' signed 64-bit integers.

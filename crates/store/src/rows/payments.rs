@@ -1,7 +1,7 @@
 //! Rows of the chain and ledger tables, shared by both backends.
 
 use coffer_domain::{
-    Account, AssetId, BlockRef, InvoiceId, LedgerTxId, Payment, PaymentId, PaymentState, Side, Timestamp, U256,
+    Account, AssetId, BlockRef, InvoiceId, LedgerTxId, Payment, PaymentId, PaymentState, Side, Timestamp,
 };
 use uuid::Uuid;
 
@@ -185,7 +185,7 @@ impl TryFrom<BalanceRow> for StoredBalance {
     fn try_from(row: BalanceRow) -> Result<Self, StoreError> {
         const T: &str = "ledger_balances";
         let debits = amount(T, row.chain_id, &row.asset, &row.debits)?;
-        let credits = U256::from_str_radix(&row.credits, 10).map_err(|e| StoreError::corrupt(T, e))?;
+        let credits = crate::shared::units(&row.credits)?;
         Ok(StoredBalance { account: account(T, &row.account, debits.asset())?, debits: debits.units(), credits })
     }
 }

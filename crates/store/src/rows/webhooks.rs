@@ -11,7 +11,7 @@ pub(crate) fn events_text(events: &[EventType]) -> String {
     events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(" ")
 }
 
-fn parse_events(text: &str) -> Result<Vec<EventType>, StoreError> {
+pub(crate) fn parse_events(text: &str) -> Result<Vec<EventType>, StoreError> {
     text.split_whitespace().map(|name| name.parse().map_err(|e| StoreError::corrupt("webhook_endpoints", e))).collect()
 }
 

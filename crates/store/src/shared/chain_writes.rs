@@ -136,10 +136,8 @@ macro_rules! chain_writes {
 
             async fn insert_payments(conn: &mut $conn, step: &ChainStep) -> Result<()> {
                 for chunk in step.payments.chunks(MAX_IN) {
-                    let mut query = sqlx::QueryBuilder::<$db>::new(concat!(
-                        "INSERT INTO payments (id, invoice_id, chain_id, asset, amount, from_address, to_address, ",
-                        "tx_hash, log_index, block_number, block_hash, block_time, state, booked_at, settled_at, seen_at) "
-                    ));
+                    let mut query = sqlx::QueryBuilder::<$db>::new("INSERT INTO payments (");
+                    query.push($crate::rows::PAYMENT_COLUMNS).push(") ");
                     let params = chunk.iter().map(payment_params).collect::<Result<Vec<_>>>()?;
                     query.push_values(params, |mut row, p| {
                         row.push_bind(p.id)
@@ -265,7 +263,8 @@ macro_rules! chain_writes {
                     query.build().execute(&mut *conn).await?;
                 }
                 let mut endpoints: HashMap<MerchantId, Endpoints> = HashMap::new();
-                let mut deliveries = Vec::new();
+                // Each delivery with the merchant it is for (its row's owner).
+                let mut owned: Vec<(MerchantId, DueDelivery)> = Vec::new();
                 for (change, event) in &events {
                     if !endpoints.contains_key(&change.merchant_id) {
                         let list = merchant_endpoints(&mut *conn, change.merchant_id).await?;
@@ -273,7 +272,7 @@ macro_rules! chain_writes {
                     }
                     let subscribed = endpoints.get(&change.merchant_id).into_iter().flatten();
                     for (endpoint_id, url, secret, _) in subscribed.filter(|e| e.3.contains(&event.kind)) {
-                        deliveries.push(DueDelivery {
+                        owned.push((change.merchant_id, DueDelivery {
                             id: coffer_domain::DeliveryId::new(),
                             endpoint_id: *endpoint_id,
                             url: url.clone(),
@@ -284,22 +283,19 @@ macro_rules! chain_writes {
                             payload: event.payload.clone(),
                             attempts: 0,
                             leased_until: lease_until,
-                        });
+                        }));
                     }
                 }
-                let owner: HashMap<coffer_domain::EventId, MerchantId> =
-                    events.iter().map(|(c, e)| (e.id, c.merchant_id)).collect();
-                for chunk in deliveries.chunks(MAX_IN) {
+                for chunk in owned.chunks(MAX_IN) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, state, attempts, \
                          next_attempt_at, created_at) ",
                     );
-                    query.push_values(chunk, |mut row, d| {
-                        let merchant = owner.get(&d.event_id).map(MerchantId::as_uuid).unwrap_or_default();
+                    query.push_values(chunk, |mut row, (merchant, d)| {
                         row.push_bind(d.id.as_uuid())
                             .push_bind(d.endpoint_id.as_uuid())
                             .push_bind(d.event_id.as_uuid())
-                            .push_bind(merchant)
+                            .push_bind(merchant.as_uuid())
                             .push_bind("pending")
                             .push_bind(0_i64)
                             .push_bind(lease_until.as_millis())
@@ -307,7 +303,7 @@ macro_rules! chain_writes {
                     });
                     query.build().execute(&mut *conn).await?;
                 }
-                Ok(deliveries)
+                Ok(owned.into_iter().map(|(_, delivery)| delivery).collect())
             }
 
             async fn merchant_endpoints(conn: &mut $conn, merchant: MerchantId) -> Result<Endpoints> {
@@ -319,11 +315,7 @@ macro_rules! chain_writes {
                 .await?;
                 rows.into_iter()
                     .map(|(id, url, secret, events)| {
-                        let events = events
-                            .split_whitespace()
-                            .map(|e| e.parse().map_err(|e| StoreError::corrupt("webhook_endpoints", e)))
-                            .collect::<Result<Vec<EventType>>>()?;
-                        Ok((WebhookId::from_uuid(id), url, secret, events))
+                        Ok((WebhookId::from_uuid(id), url, secret, $crate::rows::parse_events(&events)?))
                     })
                     .collect()
             }
@@ -380,22 +372,17 @@ macro_rules! chain_writes {
             }
 
             /// Adds a step's totals to the stored running totals. The no-op
-            /// UPDATE first takes PostgreSQL's row lock, so that the read that
-            /// follows sees the last committed totals and no concurrent
-            /// transaction can add to the same row in between.
+            /// UPDATE takes PostgreSQL's row lock while it reads the totals, so
+            /// it sees the last committed ones and no concurrent transaction
+            /// can add to the same row in between.
             async fn write_balances(conn: &mut $conn, balances: Balances) -> Result<()> {
                 for (account, (debits, credits)) in balances.into_totals() {
                     let asset = account.asset();
                     let key = $crate::ledger::account_key(&account);
                     let chain = to_i64(asset.chain_id.0, "chain id")?;
-                    sqlx::query("UPDATE ledger_balances SET debits = debits WHERE account = $1 AND chain_id = $2 AND asset = $3")
-                        .bind(&key)
-                        .bind(chain)
-                        .bind(asset.symbol.as_str())
-                        .execute(&mut *conn)
-                        .await?;
                     let stored: Option<(String, String)> = sqlx::query_as(
-                        "SELECT debits, credits FROM ledger_balances WHERE account = $1 AND chain_id = $2 AND asset = $3",
+                        "UPDATE ledger_balances SET debits = debits WHERE account = $1 AND chain_id = $2 AND asset = $3 \
+                         RETURNING debits, credits",
                     )
                     .bind(&key)
                     .bind(chain)

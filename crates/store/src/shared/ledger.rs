@@ -68,7 +68,7 @@ macro_rules! ledger_store {
                 let invoices = invoices
                     .into_iter()
                     .map(|(id, merchant, chain_id, asset, status)| {
-                        let asset = $crate::rows::amount("invoices", chain_id, &asset, "0")?.asset();
+                        let asset = $crate::rows::asset("invoices", chain_id, &asset)?;
                         let status = status.parse().map_err(|e| $crate::StoreError::corrupt("invoices", e))?;
                         Ok((coffer_domain::InvoiceId::from_uuid(id), coffer_domain::MerchantId::from_uuid(merchant), asset, status))
                     })

@@ -15,7 +15,7 @@ macro_rules! webhook_store {
         impl $crate::WebhookStore for $store {
             async fn create_webhook(&self, endpoint: &$crate::WebhookEndpoint) -> $crate::Result<()> {
                 let endpoint = endpoint.clone();
-                self.transaction(move |conn| {
+                self.write(move |conn| {
                     Box::pin(async move {
                         sqlx::query(
                             "INSERT INTO webhook_endpoints (id, merchant_id, url, events, secret, created_at) \
@@ -174,7 +174,7 @@ macro_rules! webhook_store {
                 limit: u32,
             ) -> $crate::Result<Vec<$crate::DueDelivery>> {
                 let claimed: Vec<uuid::Uuid> = self
-                    .transaction(move |conn| {
+                    .write(move |conn| {
                         Box::pin(async move {
                             // The outer condition is checked again on the row itself: with
                             // PostgreSQL, a claim that raced another one finds the lease
@@ -233,7 +233,7 @@ macro_rules! webhook_store {
                         None,
                     ),
                 };
-                self.transaction(move |conn| {
+                self.write(move |conn| {
                     Box::pin(async move {
                         // Only under our lease: a late answer to an attempt whose lease ran
                         // out (and was taken over, maybe acknowledged) changes nothing.

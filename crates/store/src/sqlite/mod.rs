@@ -94,6 +94,18 @@ impl SqliteStore {
         self.writer.write_atomic(op).await
     }
 
+    /// Runs `op`, a write of one changing statement, in the writer's next
+    /// batch without a savepoint of its own (see the writer's contract).
+    async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write(op).await
+    }
+
     /// Keeps the invoice cache coherent after a committed write changed invoices.
     fn invoices_changed(&self, changed: &[crate::shared::ChangedInvoice]) {
         for (id, status, exceptions) in changed {
