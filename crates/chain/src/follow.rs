@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, keccak256};
 use alloy_rpc_types_eth::Filter;
-use coffer_domain::{BlockHeader, BlockRef};
+use coffer_domain::BlockHeader;
 
 use crate::extract::{PartialTransfer, TRANSFER_TOPIC, erc20_transfer, native_transfer};
 use crate::node::{Node, RpcBlock};
@@ -24,6 +24,11 @@ pub struct Follower {
     window: VecDeque<BlockHeader>,
     health: Arc<ChainHealth>,
     chain_checked: bool,
+    /// The watched tokens' `Transfer` logs, as a query.
+    token_filter: Filter,
+    /// What a bloom must admit for a block to hold a watched transfer:
+    /// the `Transfer` topic and the token addresses, hashed once here.
+    transfer_bloom: (B256, Vec<B256>),
 }
 
 impl Follower {
@@ -31,7 +36,10 @@ impl Follower {
     /// empty on a fresh database).
     pub fn new(spec: ChainSpec, remembered: Vec<BlockHeader>, health: Arc<ChainHealth>) -> Self {
         let node = Node::new(spec.rpc_url.clone(), spec.ws_url.clone(), spec.rpc_timeout);
-        Self { spec, node, window: remembered.into(), health, chain_checked: false }
+        let tokens: Vec<Address> = spec.tokens.keys().copied().collect();
+        let transfer_bloom = (keccak256(TRANSFER_TOPIC), tokens.iter().map(keccak256).collect());
+        let token_filter = Filter::new().address(tokens).event_signature(TRANSFER_TOPIC);
+        Self { spec, node, window: remembered.into(), health, chain_checked: false, token_filter, transfer_bloom }
     }
 
     /// The last block processed.
@@ -150,7 +158,7 @@ impl Follower {
         if self.spec.tokens.is_empty() {
             return Ok(Default::default());
         }
-        let logs = self.node.logs(&self.token_filter().from_block(from).to_block(to)).await?;
+        let logs = self.node.logs(&self.token_filter.clone().from_block(from).to_block(to)).await?;
         let answered = logs.iter().filter_map(|log| Some((log.block_number?, log.block_hash?))).collect();
         Ok((self.token_transfers(&logs, filter), answered))
     }
@@ -163,13 +171,9 @@ impl Follower {
     /// Whether a block's bloom admits a Transfer log of a watched token.
     fn may_hold_transfers(&self, bloom: &alloy_primitives::Bloom) -> bool {
         use alloy_primitives::BloomInput;
-        bloom.contains_input(BloomInput::Raw(TRANSFER_TOPIC.as_slice()))
-            && self.spec.tokens.keys().any(|token| bloom.contains_input(BloomInput::Raw(token.as_slice())))
-    }
-
-    fn token_filter(&self) -> Filter {
-        let tokens: Vec<Address> = self.spec.tokens.keys().copied().collect();
-        Filter::new().address(tokens).event_signature(TRANSFER_TOPIC)
+        let (topic, tokens) = &self.transfer_bloom;
+        bloom.contains_input(BloomInput::Hash(*topic))
+            && tokens.iter().any(|t| bloom.contains_input(BloomInput::Hash(*t)))
     }
 
     /// Near the head: the blocks after our tip up to `head` (a window at
@@ -242,7 +246,7 @@ impl Follower {
         // none, ask by block hash: that answer is for exactly this block.
         for (header, bloom) in headers.iter().zip(&blooms) {
             if !answered.contains(&header.number) && bloom.is_some_and(|b| self.may_hold_transfers(&b)) {
-                let logs = self.node.logs(&self.token_filter().at_block_hash(header.hash)).await?;
+                let logs = self.node.logs(&self.token_filter.clone().at_block_hash(header.hash)).await?;
                 partial.extend(self.token_transfers(&logs, filter));
             }
         }
@@ -334,11 +338,6 @@ impl Follower {
             new_tip,
             "chain reorganisation: blocks above the fork are no longer canonical"
         );
-        Ok(ChainUpdate {
-            parent: Some(BlockRef { number: tip.number, hash: tip.hash }),
-            reverted_above: Some(fork.number),
-            blocks,
-            transfers,
-        })
+        Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: Some(fork.number), blocks, transfers })
     }
 }

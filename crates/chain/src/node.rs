@@ -209,13 +209,12 @@ impl Node {
         params: Value,
     ) -> Result<R, ChainError> {
         let timeout = self.timeout;
-        let url = self.url.clone();
         let client = self.client().await?;
         let result = tokio::time::timeout(timeout, client.request::<Value, R>(method, params)).await;
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
-                let message = format!("{method}: {}", redact(&err.to_string(), &url));
+                let message = format!("{method}: {}", redact(&err.to_string(), &self.url));
                 if err.is_error_resp() || err.is_deser_error() {
                     // The node answered, just not with what we asked for.
                     Err(ChainError::Node(message))

@@ -14,6 +14,8 @@
 //! database's unique indexes (one receipt per payment, one settlement per
 //! invoice) back this up.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use coffer_domain::{
     Address, BlockRef, ChainId, EventId, EventType, Exceptions, Invoice, InvoiceId, InvoiceStatus, LedgerTxId,
@@ -165,6 +167,14 @@ pub trait ChainStore: Send + Sync {
     async fn invoices_by_ids(&self, ids: &[InvoiceId]) -> Result<Vec<Invoice>>;
     /// The canonical payments of these invoices, oldest block first.
     async fn payments_of(&self, invoice_ids: &[InvoiceId]) -> Result<Vec<Payment>>;
+    /// [`ChainStore::payments_of`], grouped by invoice (each oldest block first).
+    async fn payments_by_invoice(&self, invoice_ids: &[InvoiceId]) -> Result<HashMap<InvoiceId, Vec<Payment>>> {
+        let mut grouped: HashMap<InvoiceId, Vec<Payment>> = HashMap::new();
+        for payment in self.payments_of(invoice_ids).await? {
+            grouped.entry(payment.invoice_id).or_default().push(payment);
+        }
+        Ok(grouped)
+    }
     /// Invoices with canonical payments not yet booked (waiting for confirmations).
     async fn invoices_awaiting_confirmations(&self, chain_id: ChainId) -> Result<Vec<InvoiceId>>;
     /// Invoices with canonical payments in blocks above `height` (those a reorg there touches).

@@ -77,8 +77,8 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
     let mut books = Balances::default();
     let mut receipts: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
     let mut settlements: HashMap<InvoiceId, Vec<Amount>> = HashMap::new();
-    for (id, posted) in &postings {
-        let transaction = match Transaction::new(posted.entries.clone()) {
+    for (id, posted) in postings {
+        let transaction = match Transaction::new(posted.entries) {
             Ok(transaction) => transaction,
             Err(err) => {
                 breaches.push(format!("transaction {id}: {err}"));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_chain::{ChainHealth, ChainSpec, ChainUpdate, Follower, UpdateKind};
-use coffer_domain::{AssetBook, ChainId, InvoiceId, Timestamp};
+use coffer_domain::{Address, AssetBook, ChainId, InvoiceId, Timestamp};
 use coffer_store::{ChainStep, Store, StoreError};
 use coffer_webhooks::Dispatcher;
 use tokio::sync::watch;
@@ -73,10 +73,7 @@ impl Shared {
             return Ok(Touched::default());
         }
         let invoices = self.store.invoices_by_ids(ids).await?;
-        let mut payments: HashMap<InvoiceId, Vec<_>> = HashMap::new();
-        for payment in self.store.payments_of(ids).await? {
-            payments.entry(payment.invoice_id).or_default().push(payment);
-        }
+        let payments = self.store.payments_by_invoice(ids).await?;
         Ok(Touched { invoices: invoices.into_iter().map(|i| (i.id, i)).collect(), payments })
     }
 }
@@ -201,21 +198,24 @@ impl ChainWatcher {
             return Err(Failure::Retry("the follower returned an update without blocks".into()));
         }
         let started = std::time::Instant::now();
-        let shared = self.shared.clone();
-        let store = &shared.store;
-        if store.is_shared() && self.refresh().await? {
+        if self.shared.store.is_shared() && self.refresh().await? {
             // Another gateway created invoices this update may pay: read it again with them watched.
             return Ok(());
         }
+        let shared = &self.shared;
+        let store = &shared.store;
         let now = Timestamp::now();
-        let mut ids: HashSet<InvoiceId> = update.transfers.iter().filter_map(|t| shared.watchlist.get(&t.to)).collect();
+        // One watch-list lookup per transfer, shared by the load and the plan.
+        let owners: HashMap<Address, InvoiceId> =
+            update.transfers.iter().filter_map(|t| Some((t.to, shared.watchlist.get(&t.to)?))).collect();
+        let mut ids: HashSet<InvoiceId> = owners.values().copied().collect();
         ids.extend(self.awaiting.iter().copied());
         if let Some(fork) = update.reverted_above {
             ids.extend(store.invoices_paid_above(shared.chain_id(), fork).await.map_err(store_failure)?);
         }
         let ids: Vec<InvoiceId> = ids.into_iter().collect();
         let touched = shared.touched(&ids).await.map_err(store_failure)?;
-        let plan = plan_update(shared.rules(), &update, |a| shared.watchlist.get(a), touched, now)
+        let plan = plan_update(shared.rules(), &update, |a| owners.get(a).copied(), touched, now)
             .map_err(|e| Failure::Halt(format!("planning block {}: {e}", update.tip().number)))?;
         let tip = update.tip();
         let step = ChainStep {

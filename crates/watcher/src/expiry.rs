@@ -7,7 +7,6 @@
 //! as the chain steps, so when both touch one invoice at once, one of the
 //! two writes is refused and recomputed: nothing is applied on stale data.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use coffer_domain::{InvoiceId, InvoiceStatus, Timestamp};
@@ -69,10 +68,7 @@ async fn expire_due(shared: &Shared) -> Result<usize, coffer_store::StoreError> 
         return Ok(0);
     }
     let ids: Vec<InvoiceId> = due.iter().map(|i| i.id).collect();
-    let mut payments: HashMap<InvoiceId, Vec<_>> = HashMap::new();
-    for payment in shared.store.payments_of(&ids).await? {
-        payments.entry(payment.invoice_id).or_default().push(payment);
-    }
+    let mut payments = shared.store.payments_by_invoice(&ids).await?;
     let head = shared.health.snapshot().tip;
     let mut changes = Vec::new();
     for invoice in &due {

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
-use coffer_domain::{Asset, AssetSymbol, ChainId, Invoice, InvoiceId, InvoiceStatus, Payment, Timestamp};
+use coffer_domain::{Asset, AssetSymbol, ChainId, Invoice, InvoiceId, InvoiceStatus, Timestamp};
 use coffer_store::{Idempotency, InsertOutcome, InvoiceQuery, NewInvoice};
 use coffer_watcher::view::InvoiceView;
 use serde::{Deserialize, Serialize};
@@ -60,10 +60,7 @@ async fn views(state: &AppState, invoices: Vec<Invoice>) -> Result<Vec<InvoiceVi
         return Ok(Vec::new());
     }
     let ids: Vec<InvoiceId> = invoices.iter().map(|i| i.id).collect();
-    let mut payments: HashMap<InvoiceId, Vec<Payment>> = HashMap::new();
-    for payment in state.store.payments_of(&ids).await? {
-        payments.entry(payment.invoice_id).or_default().push(payment);
-    }
+    let payments = state.store.payments_by_invoice(&ids).await?;
     let mut heads: HashMap<ChainId, Option<u64>> = HashMap::new();
     for invoice in &invoices {
         let chain = invoice.amount.asset().chain_id;
