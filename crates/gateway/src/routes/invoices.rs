@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{CanRead, CanWrite};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::page::{self, present};
 use crate::state::AppState;
 
 /// Header a client sets to make `POST /v1/invoices` safe to retry.
@@ -25,8 +26,6 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 const MAX_ORDER_ID: usize = 200;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-const DEFAULT_PAGE: u32 = 20;
-const MAX_PAGE: u32 = 100;
 
 /// A request for a new invoice. Only `amount` and `asset` are required.
 #[derive(Deserialize, ToSchema)]
@@ -278,10 +277,6 @@ pub(crate) struct InvoicePage {
     next_cursor: Option<InvoiceId>,
 }
 
-fn present(value: Option<String>) -> Option<String> {
-    value.filter(|v| !v.is_empty())
-}
-
 /// The merchant's invoices, newest first, a page at a time.
 #[utoipa::path(get, path = "/v1/invoices", tag = "invoices", params(ListParams),
     security(("api_key" = [])),
@@ -292,25 +287,15 @@ pub(crate) async fn list(
     CanRead(caller): CanRead,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<InvoicePage>, ApiError> {
-    let limit = match present(params.limit) {
-        None => DEFAULT_PAGE,
-        Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
-            invalid(ErrorCode::InvalidLimit, format!("limit must be a whole number from 1 to {MAX_PAGE}"))
-        })?,
-    };
+    let limit = page::limit(params.limit)?;
     let status = present(params.status).map(|s| s.parse::<InvoiceStatus>()).transpose().map_err(|e| {
         invalid(ErrorCode::InvalidRequest, format!("{e}; expected new, processing, settled, expired or invalid"))
     })?;
-    let before = present(params.cursor)
-        .map(|c| c.parse::<InvoiceId>())
-        .transpose()
-        .map_err(|_| invalid(ErrorCode::InvalidCursor, "cursor must be a next_cursor value from a previous page"))?;
+    let before = page::cursor::<InvoiceId>(params.cursor)?;
     // One more than asked tells whether another page follows.
     let query = InvoiceQuery { merchant_id: caller.merchant_id, status, before, limit: limit + 1 };
     let mut invoices = state.store.invoices(query).await?;
-    let more = invoices.len() > limit as usize;
-    invoices.truncate(limit as usize);
-    let next_cursor = if more { invoices.last().map(|i| i.id) } else { None };
+    let next_cursor = page::next_cursor(&mut invoices, limit, |i| i.id);
     Ok(Json(InvoicePage { data: views(&state, invoices).await?, next_cursor }))
 }
 

@@ -2,6 +2,7 @@
 
 pub(crate) mod balances;
 pub(crate) mod invoices;
+mod page;
 pub(crate) mod system;
 pub(crate) mod webhooks;
 

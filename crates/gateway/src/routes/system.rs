@@ -53,27 +53,26 @@ pub(crate) struct ChainHealthView {
 #[utoipa::path(get, path = "/healthz", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let chains: Vec<ChainHealthView> = state
-        .watchers
-        .chains()
-        .map(|(chain_id, handle)| {
-            let h = handle.health.snapshot();
-            ChainHealthView {
-                chain_id: chain_id.0,
-                state: h.state.as_str(),
-                head: h.head,
-                cursor: h.tip,
-                lag: h.head.zip(h.tip).map(|(head, tip)| head.saturating_sub(tip)),
-                subscribed: h.subscribed,
-                watched_invoices: h.watched,
-                reorgs: h.reorgs,
-                errors: h.errors,
-                last_error: h.last_error,
-                seconds_since_progress: h.since_progress.as_secs(),
-            }
+    // One snapshot per chain, for the view and the verdict alike.
+    let snapshots: Vec<_> =
+        state.watchers.chains().map(|(chain_id, handle)| (chain_id, handle.health.snapshot())).collect();
+    let chains_ok = snapshots.iter().all(|(_, h)| h.state.is_healthy());
+    let chains: Vec<ChainHealthView> = snapshots
+        .into_iter()
+        .map(|(chain_id, h)| ChainHealthView {
+            chain_id: chain_id.0,
+            state: h.state.as_str(),
+            head: h.head,
+            cursor: h.tip,
+            lag: h.head.zip(h.tip).map(|(head, tip)| head.saturating_sub(tip)),
+            subscribed: h.subscribed,
+            watched_invoices: h.watched,
+            reorgs: h.reorgs,
+            errors: h.errors,
+            last_error: h.last_error,
+            seconds_since_progress: h.since_progress.as_secs(),
         })
         .collect();
-    let chains_ok = state.watchers.chains().all(|(_, h)| h.health.snapshot().state.is_healthy());
     match state.store.ping().await {
         Ok(()) => {
             let status = if chains_ok { "ok" } else { "degraded" };

@@ -12,12 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{CanReadWebhooks, CanWriteWebhooks};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::page;
 use crate::state::AppState;
 
 /// Endpoints a merchant may have.
 const MAX_ENDPOINTS: usize = 16;
-const DEFAULT_PAGE: u32 = 20;
-const MAX_PAGE: u32 = 100;
 
 /// A request to register an endpoint.
 #[derive(Deserialize, ToSchema)]
@@ -141,19 +140,18 @@ pub(crate) struct PageParams {
     cursor: Option<String>,
 }
 
-fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
-    ApiError::new(code, message)
-}
-
 fn parse_events(names: &[String]) -> Result<Vec<EventType>, ApiError> {
     if names.is_empty() {
-        return Err(bad(ErrorCode::InvalidRequest, "events must name at least one event type"));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "events must name at least one event type"));
     }
     let mut events = Vec::new();
     for name in names {
         let event: EventType = name.parse().map_err(|_| {
             let known: Vec<_> = EventType::ALL.iter().map(|e| e.as_str()).collect();
-            bad(ErrorCode::InvalidRequest, format!("unknown event type {name:?}; known: {}", known.join(", ")))
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("unknown event type {name:?}; known: {}", known.join(", ")),
+            )
         })?;
         if !events.contains(&event) {
             events.push(event);
@@ -177,10 +175,16 @@ pub(crate) async fn create(
     ApiJson(request): ApiJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let events = parse_events(&request.events)?;
-    let url =
-        state.url_policy.check(&request.url).await.map_err(|e| bad(ErrorCode::InvalidWebhookUrl, e.to_string()))?;
+    let url = state
+        .url_policy
+        .check(&request.url)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::InvalidWebhookUrl, e.to_string()))?;
     if state.store.webhooks(caller.merchant_id).await?.len() >= MAX_ENDPOINTS {
-        return Err(bad(ErrorCode::InvalidState, format!("a merchant may have at most {MAX_ENDPOINTS} endpoints")));
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("a merchant may have at most {MAX_ENDPOINTS} endpoints"),
+        ));
     }
     let secret = coffer_webhooks::signature::generate_secret().map_err(|e| ApiError::internal(&e))?;
     let endpoint = WebhookEndpoint {
@@ -250,27 +254,15 @@ pub(crate) async fn deliveries(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let id = endpoint_id(&id)?;
-    let limit = match params.limit.filter(|l| !l.is_empty()) {
-        None => DEFAULT_PAGE,
-        Some(text) => text.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
-            bad(ErrorCode::InvalidLimit, format!("limit must be a whole number from 1 to {MAX_PAGE}"))
-        })?,
-    };
-    let before = params
-        .cursor
-        .filter(|c| !c.is_empty())
-        .map(|c| c.parse::<DeliveryId>())
-        .transpose()
-        .map_err(|_| bad(ErrorCode::InvalidCursor, "cursor must be a next_cursor value from a previous page"))?;
+    let limit = page::limit(params.limit)?;
+    let before = page::cursor::<DeliveryId>(params.cursor)?;
     // The log of a deleted endpoint stays readable, but only its merchant's.
-    let mut page = state.store.deliveries(caller.merchant_id, id, before, limit + 1).await?;
-    if page.is_empty() && state.store.webhook(caller.merchant_id, id).await?.is_none() && before.is_none() {
+    let mut rows = state.store.deliveries(caller.merchant_id, id, before, limit + 1).await?;
+    if rows.is_empty() && before.is_none() && state.store.webhook(caller.merchant_id, id).await?.is_none() {
         return Err(ApiError::not_found("webhook"));
     }
-    let more = page.len() > limit as usize;
-    page.truncate(limit as usize);
-    let next_cursor = if more { page.last().map(|d| d.id) } else { None };
-    Ok(Json(DeliveryPage { data: page.into_iter().map(DeliveryView::from).collect(), next_cursor }))
+    let next_cursor = page::next_cursor(&mut rows, limit, |d| d.id);
+    Ok(Json(DeliveryPage { data: rows.into_iter().map(DeliveryView::from).collect(), next_cursor }))
 }
 
 /// Sends a delivery's event again, as a new delivery due now.
