@@ -140,8 +140,10 @@ pub async fn run(bench: &CatchupBench) -> anyhow::Result<CatchupReport> {
     let head = rpc.block_number().await?;
     let setup = built.elapsed();
 
-    let window = (2 * u64::from(bench.confirmations)).max(64);
-    let extra = format!("start_block = {first}\nlog_range = {}", bench.log_range);
+    // Set, not left to the default: the node's own ranges below must be the
+    // ones the gateway reads.
+    let window = 64.max(2 * u64::from(bench.confirmations));
+    let extra = format!("start_block = {first}\nlog_range = {}\nreorg_window = {window}", bench.log_range);
     let chains =
         anvil_chain(&anvil, token.address, bench.confirmations, "[webhooks]\nallow_private_urls = true", &extra);
     let started = Instant::now();

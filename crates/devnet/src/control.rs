@@ -85,11 +85,6 @@ impl Rpc {
         self.call("evm_setAutomine", json!([on])).await.map(drop).map_err(Into::into)
     }
 
-    /// Mines a block every `secs` seconds (0: stop).
-    pub async fn set_interval_mining(&self, secs: u64) -> Result<(), DevnetError> {
-        self.call("evm_setIntervalMining", json!([secs])).await.map(drop).map_err(Into::into)
-    }
-
     /// The head's height.
     pub async fn block_number(&self) -> Result<u64, DevnetError> {
         let number = self.call("eth_blockNumber", json!([])).await?;
@@ -116,11 +111,6 @@ impl Rpc {
     pub async fn revert(&self, snapshot: &str) -> Result<(), DevnetError> {
         let reverted = self.call("evm_revert", json!([snapshot])).await?;
         if reverted == Value::Bool(true) { Ok(()) } else { Err(bad("evm_revert answer", &reverted)) }
-    }
-
-    /// Replaces the last `depth` blocks with as many empty ones: a reorganisation.
-    pub async fn reorg(&self, depth: u64) -> Result<(), DevnetError> {
-        self.call("anvil_reorg", json!([depth, []])).await.map(drop).map_err(Into::into)
     }
 }
 

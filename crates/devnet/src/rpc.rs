@@ -47,26 +47,4 @@ impl Rpc {
             None => Ok(response.get("result").cloned().unwrap_or(Value::Null)),
         }
     }
-
-    /// Makes the `calls` (method, params) in one batch request, which the
-    /// node runs in order; the results come back in order.
-    pub async fn call_batch(&self, calls: Vec<(&str, Value)>) -> Result<Vec<Value>, RpcError> {
-        let method = "batch";
-        let body: Vec<Value> = calls
-            .into_iter()
-            .enumerate()
-            .map(|(id, (method, params))| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .collect();
-        let transport = |source| RpcError::Transport { method: method.to_owned(), source };
-        let mut answers: Vec<Value> =
-            self.http.post(&self.url).json(&body).send().await.map_err(transport)?.json().await.map_err(transport)?;
-        answers.sort_by_key(|a| a["id"].as_u64());
-        answers
-            .into_iter()
-            .map(|a| match a.get("error") {
-                Some(error) => Err(RpcError::Node { method: method.to_owned(), error: error.clone() }),
-                None => Ok(a.get("result").cloned().unwrap_or(Value::Null)),
-            })
-            .collect()
-    }
 }

@@ -37,17 +37,15 @@ fn hex_data(parts: &[&[u8]]) -> String {
 
 async fn send_and_wait(rpc: &Rpc, tx: Value) -> Result<Value, DevnetError> {
     let hash = rpc.call("eth_sendTransaction", json!([tx])).await?;
-    for _ in 0..1000 {
-        let receipt = rpc.call("eth_getTransactionReceipt", json!([hash])).await?;
-        if !receipt.is_null() {
-            if receipt["status"] != "0x1" {
-                return Err(DevnetError::Transaction(format!("transaction {hash} reverted")));
-            }
-            return Ok(receipt);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let hash = hash
+        .as_str()
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(|| DevnetError::Transaction(format!("bad hash {hash}")))?;
+    let receipt = rpc.wait_for_receipt(hash).await?;
+    if receipt["status"] != "0x1" {
+        return Err(DevnetError::Transaction(format!("transaction {hash} reverted")));
     }
-    Err(DevnetError::Transaction(format!("transaction {hash} was not mined within 10 s; is the chain mining?")))
+    Ok(receipt)
 }
 
 fn parse_address(value: &Value, what: &str) -> Result<Address, DevnetError> {
@@ -94,14 +92,12 @@ impl TestToken {
         to: Address,
         units: U256,
     ) -> Result<alloy_primitives::B256, DevnetError> {
-        let data = hex_data(&[&selector("transfer(address,uint256)"), &word_address(to), &units.to_be_bytes::<32>()]);
-        rpc.send_call(from, self.address, data).await
+        rpc.send_call(from, self.address, Self::transfer_data(to, units)).await
     }
 
     /// Sends `units` from `from` (an unlocked dev account) to `to`; returns the receipt.
     pub async fn transfer(&self, rpc: &Rpc, from: Address, to: Address, units: U256) -> Result<Value, DevnetError> {
-        let data = hex_data(&[&selector("transfer(address,uint256)"), &word_address(to), &units.to_be_bytes::<32>()]);
-        send_and_wait(rpc, json!({"from": from, "to": self.address, "data": data})).await
+        send_and_wait(rpc, json!({"from": from, "to": self.address, "data": Self::transfer_data(to, units)})).await
     }
 
     /// The balance of `owner`, in base units.
