@@ -93,6 +93,10 @@ impl InvoiceView {
     /// The view of `invoice` with its canonical `payments`, the chain's
     /// processed head `head` (for confirmations), using `assets` for decimals.
     pub fn new(invoice: &Invoice, payments: &[Payment], head: Option<u64>, assets: &AssetBook) -> Self {
+        // Payments are stored only from processed blocks, so the processed head
+        // is at least the newest of them, whatever a reader's copy of the head
+        // says (the API's comes from the watcher a moment after the commit).
+        let head = payments.iter().map(|p| p.block.number).max().max(head);
         let asset = assets.get(invoice.amount.asset());
         let address = invoice.deposit.address;
         let paid: U256 = payments
