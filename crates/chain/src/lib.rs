@@ -32,6 +32,7 @@ mod extract;
 mod follow;
 mod health;
 mod node;
+mod task;
 
 use std::collections::HashMap;
 use std::time::Duration;

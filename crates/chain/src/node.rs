@@ -15,15 +15,16 @@ use alloy_rpc_client::{ClientBuilder, RpcClient, WsConnect};
 use alloy_rpc_types_eth::{Filter, Log};
 use coffer_domain::BlockHeader;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 
 use crate::ChainError;
 
-/// A block's header fields, as the node sends them.
+/// A block as the node sends it, read into the fields Coffer needs; its
+/// transactions as `Tx` (skipped unread by default: a header-only read).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct RpcHeader {
+pub(crate) struct RpcBlock<Tx = IgnoredAny> {
     number: U64,
     hash: B256,
     parent_hash: B256,
@@ -31,12 +32,36 @@ pub(crate) struct RpcHeader {
     /// Which addresses and topics the block's logs may hold (false positives, never false negatives).
     #[serde(default)]
     pub(crate) logs_bloom: Option<alloy_primitives::Bloom>,
+    #[serde(default = "Vec::new")]
+    pub(crate) transactions: Vec<Tx>,
 }
 
-impl From<&RpcHeader> for BlockHeader {
-    fn from(h: &RpcHeader) -> Self {
-        BlockHeader { number: h.number.to(), hash: h.hash, parent_hash: h.parent_hash, timestamp: h.timestamp.to() }
+impl RpcBlock {
+    /// The block read as a header only, with no transactions.
+    pub(crate) fn without_transactions<Tx>(self) -> RpcBlock<Tx> {
+        let RpcBlock { number, hash, parent_hash, timestamp, logs_bloom, transactions: _ } = self;
+        RpcBlock { number, hash, parent_hash, timestamp, logs_bloom, transactions: Vec::new() }
     }
+}
+
+impl<Tx> From<&RpcBlock<Tx>> for BlockHeader {
+    fn from(b: &RpcBlock<Tx>) -> Self {
+        BlockHeader { number: b.number.to(), hash: b.hash, parent_hash: b.parent_hash, timestamp: b.timestamp.to() }
+    }
+}
+
+/// How much of a block's transactions to ask for: what `Tx` can parse.
+pub(crate) trait TxDetail {
+    /// Whole transactions (else only their hashes).
+    const FULL: bool;
+}
+
+impl TxDetail for IgnoredAny {
+    const FULL: bool = false;
+}
+
+impl TxDetail for RpcTransaction {
+    const FULL: bool = true;
 }
 
 /// A transaction's value-moving fields.
@@ -47,32 +72,6 @@ pub(crate) struct RpcTransaction {
     pub(crate) to: Option<Address>,
     #[serde(default)]
     pub(crate) value: U256,
-}
-
-/// A block, with its transactions when asked for them (else their hashes).
-#[derive(Clone, Debug, Deserialize)]
-pub(crate) struct RpcBlock {
-    #[serde(flatten)]
-    pub(crate) header: RpcHeader,
-    #[serde(default)]
-    transactions: Vec<TxEntry>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-enum TxEntry {
-    Full(RpcTransaction),
-    Hash(#[allow(dead_code)] B256),
-}
-
-impl RpcBlock {
-    /// Its transactions, if the block was read with them.
-    pub(crate) fn transactions(&self) -> impl Iterator<Item = &RpcTransaction> {
-        self.transactions.iter().filter_map(|t| match t {
-            TxEntry::Full(tx) => Some(tx),
-            TxEntry::Hash(_) => None,
-        })
-    }
 }
 
 /// The part of a receipt that says whether a transaction succeeded, and where.
@@ -107,12 +106,24 @@ impl Node {
         Self { url, ws_url, timeout, client: None, heads_client: None, heads: None }
     }
 
-    async fn client(&mut self) -> Result<&RpcClient, ChainError> {
+    /// A handle for requests, connecting first if need be. Requests made
+    /// through it may run concurrently; report a failure with [`Node::failed`].
+    pub(crate) async fn requests(&mut self) -> Result<Requests, ChainError> {
         if self.client.is_none() {
             let client = self.connect().await?;
             self.client = Some(client);
         }
-        self.client.as_ref().ok_or(ChainError::Unreachable("not connected".into()))
+        let client = self.client.clone().ok_or(ChainError::Unreachable("not connected".into()))?;
+        Ok(Requests { client, timeout: self.timeout, url: self.url.clone() })
+    }
+
+    /// Passes `result` through; a node that did not answer is forgotten, so
+    /// the next call reconnects.
+    pub(crate) fn failed<T>(&mut self, result: Result<T, ChainError>) -> Result<T, ChainError> {
+        if matches!(result, Err(ChainError::Unreachable(_))) {
+            self.disconnect();
+        }
+        result
     }
 
     async fn connect(&mut self) -> Result<RpcClient, ChainError> {
@@ -203,62 +214,100 @@ impl Node {
         }
     }
 
-    async fn call<R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static>(
-        &mut self,
-        method: &'static str,
-        params: Value,
-    ) -> Result<R, ChainError> {
-        let timeout = self.timeout;
-        let client = self.client().await?;
-        let result = tokio::time::timeout(timeout, client.request::<Value, R>(method, params)).await;
-        match result {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => {
-                let message = format!("{method}: {}", redact(&err.to_string(), &self.url));
-                if err.is_error_resp() || err.is_deser_error() {
-                    // The node answered, just not with what we asked for.
-                    Err(ChainError::Node(message))
-                } else {
-                    self.disconnect();
-                    Err(ChainError::Unreachable(message))
-                }
-            }
-            Err(_) => {
-                self.disconnect();
-                Err(ChainError::Unreachable(format!("{method}: no answer within {timeout:?}")))
-            }
-        }
-    }
-
     /// The chain id the node serves.
     pub(crate) async fn chain_id(&mut self) -> Result<u64, ChainError> {
-        Ok(self.call::<U64>("eth_chainId", json!([])).await?.to())
+        let requests = self.requests().await?;
+        Ok(self.failed(requests.call::<U64>("eth_chainId", json!([])).await)?.to())
     }
 
     /// The height of the node's head.
     pub(crate) async fn head_number(&mut self) -> Result<u64, ChainError> {
-        Ok(self.call::<U64>("eth_blockNumber", json!([])).await?.to())
+        let requests = self.requests().await?;
+        Ok(self.failed(requests.call::<U64>("eth_blockNumber", json!([])).await)?.to())
     }
 
     /// The header at `number`, or `None` if the node has no such block (yet).
     pub(crate) async fn header(&mut self, number: u64) -> Result<Option<BlockHeader>, ChainError> {
-        let header: Option<RpcHeader> = self.call("eth_getBlockByNumber", json!([U64::from(number), false])).await?;
-        Ok(header.as_ref().map(BlockHeader::from))
+        let requests = self.requests().await?;
+        let block: Option<RpcBlock> =
+            self.failed(requests.call("eth_getBlockByNumber", json!([U64::from(number), false])).await)?;
+        Ok(block.as_ref().map(BlockHeader::from))
     }
 
-    /// The headers, or blocks with transactions, at `numbers`, in one batch request.
-    pub(crate) async fn blocks(&mut self, numbers: &[u64], full: bool) -> Result<Vec<RpcBlock>, ChainError> {
-        let timeout = self.timeout;
-        let client = self.client().await?;
-        let mut batch = client.new_batch();
+    /// The logs `filter` selects.
+    pub(crate) async fn logs(&mut self, filter: &Filter) -> Result<Vec<Log>, ChainError> {
+        let requests = self.requests().await?;
+        let logs = requests.logs(filter).await;
+        self.failed(logs)
+    }
+
+    /// Whether the transaction succeeded, and the block its receipt is in
+    /// (`None`: no receipt yet, or reorged away meanwhile).
+    pub(crate) async fn receipt(&mut self, tx: B256) -> Result<Option<(bool, B256)>, ChainError> {
+        let requests = self.requests().await?;
+        let receipt: Option<RpcReceipt> = self.failed(requests.call("eth_getTransactionReceipt", json!([tx])).await)?;
+        // Receipts before Byzantium carry a state root instead of a status: those succeeded.
+        Ok(receipt.map(|r| (r.status.is_none_or(|s| s == U64::from(1)), r.block_hash)))
+    }
+}
+
+/// Requests to a connected node; cheap to clone, so that several can be in
+/// flight at once. Errors say whether the node answered
+/// ([`ChainError::Node`]) or not ([`ChainError::Unreachable`]).
+#[derive(Clone)]
+pub(crate) struct Requests {
+    client: RpcClient,
+    timeout: Duration,
+    /// To keep out of error texts.
+    url: String,
+}
+
+impl Requests {
+    async fn call<R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static>(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<R, ChainError> {
+        let result = tokio::time::timeout(self.timeout, self.client.request::<Value, R>(method, params)).await;
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.error(method, &err)),
+            Err(_) => Err(ChainError::Unreachable(format!("{method}: no answer within {:?}", self.timeout))),
+        }
+    }
+
+    fn error(&self, method: &str, err: &alloy_transport::TransportError) -> ChainError {
+        let message = format!("{method}: {}", redact(&err.to_string(), &self.url));
+        if err.is_error_resp() || err.is_deser_error() {
+            // The node answered, just not with what we asked for.
+            ChainError::Node(message)
+        } else {
+            ChainError::Unreachable(message)
+        }
+    }
+
+    /// The logs `filter` selects.
+    pub(crate) async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, ChainError> {
+        self.call("eth_getLogs", json!([filter])).await
+    }
+
+    /// The blocks at `numbers`, in one batch request, with their
+    /// transactions as `Tx` (`IgnoredAny` reads headers only).
+    pub(crate) async fn blocks<Tx: TxDetail>(&self, numbers: &[u64]) -> Result<Vec<RpcBlock<Tx>>, ChainError>
+    where
+        RpcBlock<Tx>: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        let full = Tx::FULL;
+        let method = "eth_getBlockByNumber (batch)";
+        let mut batch = self.client.new_batch();
         let mut waiters = Vec::with_capacity(numbers.len());
         for &number in numbers {
             let waiter = batch
-                .add_call::<_, Option<RpcBlock>>("eth_getBlockByNumber", &(U64::from(number), full))
+                .add_call::<_, Option<RpcBlock<Tx>>>("eth_getBlockByNumber", &(U64::from(number), full))
                 .map_err(|e| ChainError::Node(e.to_string()))?;
             waiters.push((number, waiter));
         }
-        let sent = tokio::time::timeout(timeout, async {
+        let sent = tokio::time::timeout(self.timeout, async {
             batch.send().await?;
             let mut blocks = Vec::with_capacity(waiters.len());
             for (number, waiter) in waiters {
@@ -271,31 +320,9 @@ impl Node {
             Ok(Ok(blocks)) => {
                 blocks.into_iter().map(|(number, block)| block.ok_or(ChainError::MissingBlock(number))).collect()
             }
-            Ok(Err(err)) if err.is_error_resp() || err.is_deser_error() => {
-                Err(ChainError::Node(format!("eth_getBlockByNumber (batch): {err}")))
-            }
-            Ok(Err(err)) => {
-                self.disconnect();
-                Err(ChainError::Unreachable(format!("eth_getBlockByNumber (batch): {err}")))
-            }
-            Err(_) => {
-                self.disconnect();
-                Err(ChainError::Unreachable(format!("eth_getBlockByNumber (batch): no answer within {timeout:?}")))
-            }
+            Ok(Err(err)) => Err(self.error(method, &err)),
+            Err(_) => Err(ChainError::Unreachable(format!("{method}: no answer within {:?}", self.timeout))),
         }
-    }
-
-    /// The logs `filter` selects.
-    pub(crate) async fn logs(&mut self, filter: &Filter) -> Result<Vec<Log>, ChainError> {
-        self.call("eth_getLogs", json!([filter])).await
-    }
-
-    /// Whether the transaction succeeded, and the block its receipt is in
-    /// (`None`: no receipt yet, or reorged away meanwhile).
-    pub(crate) async fn receipt(&mut self, tx: B256) -> Result<Option<(bool, B256)>, ChainError> {
-        let receipt: Option<RpcReceipt> = self.call("eth_getTransactionReceipt", json!([tx])).await?;
-        // Receipts before Byzantium carry a state root instead of a status: those succeeded.
-        Ok(receipt.map(|r| (r.status.is_none_or(|s| s == U64::from(1)), r.block_hash)))
     }
 }
 
