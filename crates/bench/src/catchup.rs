@@ -46,10 +46,12 @@ pub struct CatchupReport {
     pub total: Duration,
     /// Of which: start, migrations and loading the watch list, until the first cursor.
     pub startup: Duration,
-    /// The node serving the same `eth_getLogs` ranges, one after the other.
+    /// The node serving the same `eth_getLogs` ranges, one after the other
+    /// (the median of [`ROUNDS`]).
     pub node_logs: Duration,
     /// The watcher's follower alone, in this process, over the same backlog
-    /// with the same watch list: reading and matching, no database.
+    /// with the same watch list: reading and matching, no database (the
+    /// median of [`ROUNDS`]).
     pub follow_only: Duration,
     /// Transfers it matched.
     pub matched: usize,
@@ -86,8 +88,8 @@ impl std::fmt::Display for CatchupReport {
         )?;
         writeln!(
             f,
-            "node:    {:.0} ms to serve the same {} eth_getLogs ranges; watcher / node = {:.2} (following) and \
-             {:.2} (including start)",
+            "node:    {:.0} ms to serve the same {} eth_getLogs ranges (median of {ROUNDS}); watcher / node = {:.2} \
+             (following) and {:.2} (including start)",
             ms(self.node_logs),
             self.ranges,
             processing.as_secs_f64() / self.node_logs.as_secs_f64().max(1e-9),
@@ -96,7 +98,7 @@ impl std::fmt::Display for CatchupReport {
         write!(
             f,
             "reading and matching alone (the follower in-process, same ranges, same {} addresses, no database): \
-             {:.0} ms, {} transfers matched; follower / node = {:.2}",
+             {:.0} ms (median of {ROUNDS}), {} transfers matched; follower / node = {:.2}",
             invoices,
             ms(self.follow_only),
             self.matched,
@@ -158,37 +160,66 @@ pub async fn run(bench: &CatchupBench) -> anyhow::Result<CatchupReport> {
     gateway.stop().await;
     env.cleanup().await;
 
-    // The node alone: the ranges the watcher asked for, with the same filter.
+    // The node alone (the ranges the watcher asked for, with the same
+    // filter) and the follower alone, taken in turns so that the machine's
+    // drift touches both alike; the medians are reported.
     let range_end = head.saturating_sub(window);
-    let mut ranges = 0;
-    let node_started = Instant::now();
-    let mut from = first;
-    while from <= range_end {
-        let to = (from + bench.log_range - 1).min(range_end);
-        let filter = json!([{
-            "fromBlock": format!("0x{from:x}"),
-            "toBlock": format!("0x{to:x}"),
-            "address": [token.address],
-            "topics": [format!("{}", alloy_primitives::keccak256("Transfer(address,address,uint256)"))],
-        }]);
-        rpc.call("eth_getLogs", filter).await.context("eth_getLogs")?;
-        ranges += 1;
-        from = to + 1;
+    let (mut node_runs, mut follow_runs) = (Vec::new(), Vec::new());
+    let (mut ranges, mut matched) = (0, 0);
+    for _ in 0..ROUNDS {
+        let (node, served) = node_logs(rpc, token.address, first, range_end, bench.log_range).await?;
+        let (follow, found) = follow_alone(&anvil, &token, &addresses, first, head, window, bench).await?;
+        node_runs.push(node);
+        follow_runs.push(follow);
+        (ranges, matched) = (served, found);
     }
-    let node_logs = node_started.elapsed();
-    let (follow_only, matched) = follow_alone(&anvil, &token, &addresses, first, head, window, bench).await?;
     Ok(CatchupReport {
         shape: (head + 1 - first, bench.payments, bench.invoices),
         total,
         startup,
-        node_logs,
-        follow_only,
+        node_logs: median(&mut node_runs),
+        follow_only: median(&mut follow_runs),
         matched,
         ranges,
         window: head.saturating_sub(range_end),
         settled,
         setup,
     })
+}
+
+/// Times the node and the follower are each measured; the medians count.
+const ROUNDS: usize = 5;
+
+fn median(runs: &mut [Duration]) -> Duration {
+    runs.sort_unstable();
+    runs.get(runs.len() / 2).copied().unwrap_or_default()
+}
+
+/// The node serving the `eth_getLogs` ranges of `log_range` blocks from
+/// `first` to `last`, one after the other; and how many ranges that was.
+async fn node_logs(
+    rpc: &coffer_devnet::Rpc,
+    token: Address,
+    first: u64,
+    last: u64,
+    log_range: u64,
+) -> anyhow::Result<(Duration, usize)> {
+    let mut ranges = 0;
+    let started = Instant::now();
+    let mut from = first;
+    while from <= last {
+        let to = (from + log_range - 1).min(last);
+        let filter = json!([{
+            "fromBlock": format!("0x{from:x}"),
+            "toBlock": format!("0x{to:x}"),
+            "address": [token],
+            "topics": [format!("{}", alloy_primitives::keccak256("Transfer(address,address,uint256)"))],
+        }]);
+        rpc.call("eth_getLogs", filter).await.context("eth_getLogs")?;
+        ranges += 1;
+        from = to + 1;
+    }
+    Ok((started.elapsed(), ranges))
 }
 
 /// `bench.blocks` blocks after the current head, `bench.payments` of them
