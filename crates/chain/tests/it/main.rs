@@ -194,6 +194,46 @@ async fn a_backlog_is_read_in_log_ranges_then_the_window_in_one_segment() {
     assert!(updates.last().unwrap().blocks.len() == *jumps.last().unwrap() as usize, "each of them remembered");
 }
 
+#[tokio::test]
+async fn segments_of_many_batches_read_at_once_miss_nothing_at_their_seams() {
+    // Headers come in batches of 100, several at a time: payments sit on
+    // the blocks either side of each batch's edges, in a range and in the
+    // window, as tokens and as ETH (whose blocks are read whole).
+    let chain = chain().await;
+    let rpc = chain.anvil.rpc();
+    let shop = Address::repeat_byte(0xa1);
+    let watch = Watch(HashSet::from([shop]));
+    let start = rpc.block_number().await.unwrap() + 1;
+    let mut expected = Vec::new();
+    for (i, offset) in [0u64, 99, 100, 199, 200, 201, 299, 300, 420, 499].into_iter().enumerate() {
+        let next = rpc.block_number().await.unwrap() + 1;
+        rpc.mine(start + offset - next).await.unwrap();
+        let units = U256::from(i as u64 + 1);
+        if i % 2 == 0 {
+            chain.token.transfer(rpc, chain.payer, shop, units).await.unwrap();
+        } else {
+            let tx = rpc.send_eth(chain.payer, shop, units).await.unwrap();
+            rpc.wait_for_receipt(tx).await.unwrap();
+        }
+        expected.push((start + offset, i as u64 + 1));
+    }
+    rpc.mine(20).await.unwrap();
+    let mut spec = spec(&chain, chain.anvil.http_url(), 250);
+    spec.start_block = Some(start);
+    spec.log_range = 1000;
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let updates = drain(&mut follower, &watch, &chain).await;
+    let seen: Vec<(u64, u64)> = transfers(&updates).iter().map(|t| (t.block.number, t.value.to::<u64>())).collect();
+    assert_eq!(seen, expected, "every payment once, in its block");
+    let spans: Vec<u64> = updates.windows(2).map(|w| w[1].tip().number - w[0].tip().number).collect();
+    assert!(
+        spans.iter().filter(|&&span| span > 200).count() >= 2,
+        "a range and a window of several batches: {spans:?}"
+    );
+    let window = updates.last().unwrap();
+    assert!(window.blocks.windows(2).all(|b| b[1].parent_hash == b[0].hash), "the window chained across its batches");
+}
+
 /// A JSON-RPC endpoint in front of real anvils, standing in for a load
 /// balancer (none can run here): `route` picks the node for each request,
 /// `rewrite` may change its answer as a replica would.
