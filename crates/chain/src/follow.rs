@@ -19,6 +19,8 @@ const BLOCK_BATCH: usize = 100;
 /// them on several cores, and we parse the answers on several; a range read
 /// one batch after another took twice as long (10,000 headers from anvil:
 /// 175 ms one at a time, 85 ms two at a time).
+/// Whole blocks (read for native transfers) are large: those go one batch
+/// at a time.
 const READS_IN_FLIGHT: usize = 4;
 
 /// Follows one chain. See the crate docs for the protocol.
@@ -35,6 +37,10 @@ pub struct Follower {
     /// What a bloom must admit for a block to hold a watched transfer:
     /// the `Transfer` topic and the token addresses, hashed once here.
     transfer_bloom: (B256, Vec<B256>),
+    /// Header batches read at once: back to one after the node failed to
+    /// answer (a provider limiting its rate, say), doubling again with each
+    /// segment read whole.
+    in_flight: usize,
 }
 
 impl Follower {
@@ -45,7 +51,16 @@ impl Follower {
         let tokens: Vec<Address> = spec.tokens.keys().copied().collect();
         let transfer_bloom = (keccak256(TRANSFER_TOPIC), tokens.iter().map(keccak256).collect());
         let token_filter = Filter::new().address(tokens).event_signature(TRANSFER_TOPIC);
-        Self { spec, node, window: remembered.into(), health, chain_checked: false, token_filter, transfer_bloom }
+        Self {
+            spec,
+            node,
+            window: remembered.into(),
+            health,
+            chain_checked: false,
+            token_filter,
+            transfer_bloom,
+            in_flight: READS_IN_FLIGHT,
+        }
     }
 
     /// The last block processed.
@@ -193,6 +208,21 @@ impl Follower {
         last: u64,
         filter: &dyn AddressFilter,
     ) -> Result<Option<(Vec<BlockHeader>, Vec<Transfer>)>, ChainError> {
+        let read = self.read_segment(from, last, filter).await;
+        self.in_flight = match &read {
+            Err(ChainError::Unreachable(_)) => 1,
+            _ => (self.in_flight * 2).min(READS_IN_FLIGHT),
+        };
+        read
+    }
+
+    /// [`Follower::segment`], with `self.in_flight` header batches at once.
+    async fn read_segment(
+        &mut self,
+        from: BlockHeader,
+        last: u64,
+        filter: &dyn AddressFilter,
+    ) -> Result<Option<(Vec<BlockHeader>, Vec<Transfer>)>, ChainError> {
         if last <= from.number {
             return Ok(Some((Vec::new(), Vec::new())));
         }
@@ -206,18 +236,19 @@ impl Follower {
         let count = (last - from.number) as usize;
         let mut unread =
             (from.number + 1..=last).step_by(BLOCK_BATCH).map(|start| start..=last.min(start + BLOCK_BATCH as u64 - 1));
-        let mut reads = VecDeque::with_capacity(READS_IN_FLIGHT);
+        let in_flight = if full { 1 } else { self.in_flight };
+        let mut reads = VecDeque::with_capacity(in_flight);
         let mut headers = Vec::with_capacity(count);
         let mut blooms = Vec::with_capacity(count);
         let mut partial = Vec::new();
         loop {
-            while reads.len() < READS_IN_FLIGHT
+            while reads.len() < in_flight
                 && let Some(numbers) = unread.next()
             {
                 reads.push_back(Task::spawn(read_blocks(requests.clone(), numbers.collect(), full)));
             }
             let Some(read) = reads.pop_front() else { break };
-            for block in self.node.failed(read.await)? {
+            for (block, transactions) in self.node.failed(read.await)? {
                 let header = BlockHeader::from(&block);
                 let parent = headers.last().copied().unwrap_or(from);
                 if header.parent_hash != parent.hash {
@@ -230,7 +261,14 @@ impl Follower {
                     )));
                 }
                 if let Some(asset) = self.spec.native {
-                    partial.extend(self.native_of(&block, &header, asset, filter).await?);
+                    // Never read as "no transactions": that would hide ETH payments.
+                    let Some(transactions) = transactions else {
+                        return Err(ChainError::Config(format!(
+                            "block {} was read without its transactions",
+                            header.number
+                        )));
+                    };
+                    partial.extend(self.native_of(&transactions, &header, asset, filter).await?);
                 }
                 headers.push(header);
                 blooms.push(block.logs_bloom);
@@ -279,13 +317,13 @@ impl Follower {
     /// Native transfers to watched addresses in `block` that succeeded.
     async fn native_of(
         &mut self,
-        block: &RpcBlock<RpcTransaction>,
+        transactions: &[RpcTransaction],
         header: &BlockHeader,
         asset: coffer_domain::AssetId,
         filter: &dyn AddressFilter,
     ) -> Result<Vec<PartialTransfer>, ChainError> {
         let mut found = Vec::new();
-        for tx in &block.transactions {
+        for tx in transactions {
             let Some(transfer) = native_transfer(tx, asset, header, filter) else { continue };
             // A reverted transaction moved no value. Only matches are checked: few.
             match self.node.receipt(tx.hash).await? {
@@ -361,11 +399,17 @@ async fn read_blocks(
     requests: Requests,
     numbers: Vec<u64>,
     full: bool,
-) -> Result<Vec<RpcBlock<RpcTransaction>>, ChainError> {
+) -> Result<Vec<(RpcBlock, Option<Vec<RpcTransaction>>)>, ChainError> {
     if full {
-        requests.blocks(&numbers).await
+        let blocks = requests.blocks::<RpcTransaction>(&numbers).await?;
+        Ok(blocks
+            .into_iter()
+            .map(|block| {
+                let (header, transactions) = block.split();
+                (header, Some(transactions))
+            })
+            .collect())
     } else {
-        let headers = requests.blocks::<serde::de::IgnoredAny>(&numbers).await?;
-        Ok(headers.into_iter().map(RpcBlock::without_transactions).collect())
+        Ok(requests.blocks(&numbers).await?.into_iter().map(|header| (header, None)).collect())
     }
 }

@@ -33,14 +33,14 @@ pub(crate) struct RpcBlock<Tx = IgnoredAny> {
     #[serde(default)]
     pub(crate) logs_bloom: Option<alloy_primitives::Bloom>,
     #[serde(default = "Vec::new")]
-    pub(crate) transactions: Vec<Tx>,
+    transactions: Vec<Tx>,
 }
 
-impl RpcBlock {
-    /// The block read as a header only, with no transactions.
-    pub(crate) fn without_transactions<Tx>(self) -> RpcBlock<Tx> {
-        let RpcBlock { number, hash, parent_hash, timestamp, logs_bloom, transactions: _ } = self;
-        RpcBlock { number, hash, parent_hash, timestamp, logs_bloom, transactions: Vec::new() }
+impl<Tx> RpcBlock<Tx> {
+    /// The block's header, and its transactions apart.
+    pub(crate) fn split(self) -> (RpcBlock, Vec<Tx>) {
+        let RpcBlock { number, hash, parent_hash, timestamp, logs_bloom, transactions } = self;
+        (RpcBlock { number, hash, parent_hash, timestamp, logs_bloom, transactions: Vec::new() }, transactions)
     }
 }
 
@@ -330,7 +330,28 @@ fn is_ws(url: &str) -> bool {
     url.starts_with("ws://") || url.starts_with("wss://")
 }
 
-/// Error texts may quote the URL, and RPC URLs often embed an API key.
+/// Error texts may quote the URL, and RPC URLs often embed an API key:
+/// as configured, or as the HTTP client prints it once parsed (a `/` added
+/// before the query, the default port dropped, the host in lower case).
 fn redact(text: &str, url: &str) -> String {
-    if url.is_empty() { text.to_owned() } else { text.replace(url, "<rpc url>") }
+    if url.is_empty() {
+        return text.to_owned();
+    }
+    let parsed = url::Url::parse(url).map(String::from).ok().filter(|p| !p.is_empty() && p != url);
+    let text = parsed.map_or_else(|| text.to_owned(), |p| text.replace(&p, "<rpc url>"));
+    text.replace(url, "<rpc url>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_key_in_the_url_is_redacted_as_written_and_as_parsed() {
+        let url = "https://Node.example:443?key=SECRET";
+        let client_says = "error sending request for url (https://node.example/?key=SECRET)";
+        assert_eq!(redact(client_says, url), "error sending request for url (<rpc url>)");
+        assert_eq!(redact(&format!("bad {url}"), url), "bad <rpc url>");
+        assert_eq!(redact("no url here", url), "no url here");
+    }
 }

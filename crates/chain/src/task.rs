@@ -25,7 +25,10 @@ impl<T> Future for Task<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
             Ok(result) => result,
-            Err(err) => Err(ChainError::Node(format!("a read task failed: {err}"))),
+            // A bug in a read must stop the follower as loudly as it would
+            // have without the task, not be retried as a passing failure.
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(err) => Err(ChainError::Node(format!("a read task was cancelled: {err}"))),
         })
     }
 }
