@@ -16,9 +16,11 @@
 //! each new block's parent hash with its tip. Far behind the head (more than
 //! the window), it reads `eth_getLogs` over ranges of blocks, which cannot be
 //! reorganised any more by definition of the window; near the head, it reads
-//! the blocks since its tip in one batch, chained by parent hash, and their
-//! logs over one range, checking each log's block hash against the block
-//! read, and asking by block hash for any block whose bloom admits a
+//! the blocks since its tip, at most a window. Either way it reads a
+//! segment: the headers in batches of 100 (up to four at once, one at a
+//! time after the node failed to answer), chained by parent hash, beside
+//! their logs over one range, checking each log's block hash against the
+//! block read, and asking by block hash for any block whose bloom admits a
 //! watched Transfer the range did not return (a replica behind says nothing).
 //! A node without a block at a height it once served is taken to be behind,
 //! never reorganised: only another hash at a processed height is a reorg.
