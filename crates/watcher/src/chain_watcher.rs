@@ -215,6 +215,7 @@ impl ChainWatcher {
         }
         let ids: Vec<InvoiceId> = ids.into_iter().collect();
         let touched = shared.touched(&ids).await.map_err(store_failure)?;
+        let loaded_us = started.elapsed().as_micros() as u64;
         let plan = plan_update(shared.rules(), &update, |a| owners.get(a).copied(), touched, now)
             .map_err(|e| Failure::Halt(format!("planning block {}: {e}", update.tip().number)))?;
         let tip = update.tip();
@@ -251,7 +252,7 @@ impl ChainWatcher {
         if payments + bookings + changes > 0 || kind != UpdateKind::Committed {
             tracing::info!(
                 chain = %shared.chain_id(), block = tip.number, ?kind, payments, bookings, changes, settled,
-                planned_us = planned.as_micros() as u64, written_us = written.as_micros() as u64,
+                loaded_us, planned_us = planned.as_micros() as u64, written_us = written.as_micros() as u64,
                 "chain step applied"
             );
         }
