@@ -43,7 +43,7 @@ pub use error::StoreError;
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use webhooks::{AttemptOutcome, Delivery, DeliveryState, DueDelivery, WebhookEndpoint, WebhookStore};
+pub use webhooks::{Attempt, AttemptOutcome, Delivery, DeliveryState, DueDelivery, WebhookEndpoint, WebhookStore};
 
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -156,6 +156,19 @@ pub enum AttemptOutcome {
     },
 }
 
+/// One attempt to record: which delivery, under which lease, when, and how it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// The lease it was claimed under: recorded only if still that one.
+    pub leased_until: Timestamp,
+    /// When the attempt ended.
+    pub at: Timestamp,
+    /// How.
+    pub outcome: AttemptOutcome,
+}
+
 /// Webhook endpoints and the delivery outbox.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
@@ -201,7 +214,15 @@ pub trait WebhookStore: Send + Sync {
         leased_until: Timestamp,
         at: Timestamp,
         outcome: AttemptOutcome,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        let recorded = self.record_attempts(vec![Attempt { id, leased_until, at, outcome }]).await?;
+        Ok(recorded.first() == Some(&true))
+    }
+    /// [`WebhookStore::record_attempt`] for many attempts in few statements
+    /// (a dispatcher records what finished while its last write ran): for
+    /// each, in order, whether it was recorded. Each attempt is recorded or
+    /// not on its own; on `Err`, some may have been.
+    async fn record_attempts(&self, attempts: Vec<Attempt>) -> Result<Vec<bool>>;
     /// The events recorded for an invoice, oldest first: (id, type, payload).
     async fn invoice_events(&self, invoice_id: InvoiceId) -> Result<Vec<(EventId, EventType, String)>>;
 }

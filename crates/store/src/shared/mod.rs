@@ -15,7 +15,7 @@ use coffer_domain::{Account, Exceptions, InvoiceId, InvoiceStatus, Side, Transac
 pub(crate) use chain::chain_store;
 pub(crate) use chain_writes::chain_writes;
 pub(crate) use ledger::ledger_store;
-pub(crate) use webhooks::webhook_store;
+pub(crate) use webhooks::{attempt_columns, webhook_store};
 
 use crate::{InvoiceChange, StoreError};
 

@@ -214,48 +214,47 @@ macro_rules! webhook_store {
                 Ok(due)
             }
 
-            async fn record_attempt(
-                &self,
-                id: coffer_domain::DeliveryId,
-                leased_until: coffer_domain::Timestamp,
-                at: coffer_domain::Timestamp,
-                outcome: $crate::AttemptOutcome,
-            ) -> $crate::Result<bool> {
-                let (state, status, error, next, delivered) = match outcome {
-                    $crate::AttemptOutcome::Delivered { status } => {
-                        ("delivered", Some(i64::from(status)), None, None, Some(at.as_millis()))
-                    }
-                    $crate::AttemptOutcome::Failed { status, error, retry_at } => (
-                        if retry_at.is_some() { "pending" } else { "failed" },
-                        status.map(i64::from),
-                        Some(error),
-                        retry_at.map(coffer_domain::Timestamp::as_millis),
-                        None,
-                    ),
-                };
-                self.write(move |conn| {
-                    Box::pin(async move {
-                        // Only under our lease: a late answer to an attempt whose lease ran
-                        // out (and was taken over, maybe acknowledged) changes nothing.
-                        let done = sqlx::query(
-                            "UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, last_attempt_at = $3, \
-                             last_status = $4, last_error = $5, next_attempt_at = $6, delivered_at = $7 \
-                             WHERE id = $1 AND state = 'pending' AND next_attempt_at = $8",
-                        )
-                        .bind(id.as_uuid())
-                        .bind(state)
-                        .bind(at.as_millis())
-                        .bind(status)
-                        .bind(error)
-                        .bind(next)
-                        .bind(delivered)
-                        .bind(leased_until.as_millis())
-                        .execute(&mut *conn)
+            async fn record_attempts(&self, attempts: Vec<$crate::Attempt>) -> $crate::Result<Vec<bool>> {
+                let mut recorded = Vec::with_capacity(attempts.len());
+                // One statement per chunk, each on its own: a chunk recorded
+                // stays recorded whatever happens to the next.
+                for chunk in attempts.chunks($crate::shared::MAX_IN) {
+                    let chunk = chunk.to_vec();
+                    let ids: Vec<uuid::Uuid> = chunk.iter().map(|a| a.id.as_uuid()).collect();
+                    let done: std::collections::HashSet<uuid::Uuid> = self
+                        .write(move |conn| {
+                            Box::pin(async move {
+                                // Only under its lease: a late answer to an attempt whose lease ran
+                                // out (and was taken over, maybe acknowledged) changes nothing.
+                                let mut query = sqlx::QueryBuilder::<$db>::new(
+                                    "WITH v (id, state, at, status, error, next, delivered, lease) AS (",
+                                );
+                                query.push_values(&chunk, |mut row, attempt| {
+                                    let (state, status, error, next, delivered) = $crate::shared::attempt_columns(attempt);
+                                    row.push_bind(attempt.id.as_uuid())
+                                        .push_bind(state)
+                                        .push_bind(attempt.at.as_millis())
+                                        .push_bind(status)
+                                        .push_bind(error)
+                                        .push_bind(next)
+                                        .push_bind(delivered)
+                                        .push_bind(attempt.leased_until.as_millis());
+                                });
+                                query.push(
+                                    ") UPDATE webhook_deliveries SET state = v.state, attempts = attempts + 1, \
+                                     last_attempt_at = v.at, last_status = v.status, last_error = v.error, \
+                                     next_attempt_at = v.next, delivered_at = v.delivered FROM v \
+                                     WHERE webhook_deliveries.id = v.id AND webhook_deliveries.state = 'pending' \
+                                     AND webhook_deliveries.next_attempt_at = v.lease RETURNING webhook_deliveries.id",
+                                );
+                                let rows: Vec<(uuid::Uuid,)> = query.build_query_as().fetch_all(&mut *conn).await?;
+                                Ok(rows.into_iter().map(|(id,)| id).collect())
+                            })
+                        })
                         .await?;
-                        Ok(done.rows_affected() == 1)
-                    })
-                })
-                .await
+                    recorded.extend(ids.iter().map(|id| done.contains(id)));
+                }
+                Ok(recorded)
             }
 
             async fn invoice_events(
@@ -279,3 +278,21 @@ macro_rules! webhook_store {
 }
 
 pub(crate) use webhook_store;
+
+/// An attempt's columns: state, last status, last error, next attempt, delivered at.
+pub(crate) fn attempt_columns(
+    attempt: &crate::Attempt,
+) -> (&'static str, Option<i64>, Option<String>, Option<i64>, Option<i64>) {
+    match &attempt.outcome {
+        crate::AttemptOutcome::Delivered { status } => {
+            ("delivered", Some(i64::from(*status)), None, None, Some(attempt.at.as_millis()))
+        }
+        crate::AttemptOutcome::Failed { status, error, retry_at } => (
+            if retry_at.is_some() { "pending" } else { "failed" },
+            status.map(i64::from),
+            Some(error.clone()),
+            retry_at.map(coffer_domain::Timestamp::as_millis),
+            None,
+        ),
+    }
+}

@@ -4,7 +4,7 @@ use coffer_domain::{EventId, EventType, Exceptions, InvoiceStatus, MerchantId, T
 use coffer_store::on_both_backends;
 use coffer_store::testing::Kind;
 use coffer_store::{
-    AttemptOutcome, DeliveryState, InvoiceChange, InvoiceChanges, NewEvent, Store, StoreError, WebhookEndpoint,
+    Attempt, AttemptOutcome, DeliveryState, InvoiceChange, InvoiceChanges, NewEvent, Store, StoreError, WebhookEndpoint,
 };
 
 use crate::conformance::{fixture, invoice, merchant, plain};
@@ -12,6 +12,7 @@ use crate::conformance::{fixture, invoice, merchant, plain};
 on_both_backends!(
     endpoints_are_per_merchant_and_deleted_softly,
     attempts_retry_until_delivered_or_given_up,
+    a_batch_of_attempts_records_each_under_its_own_lease,
     redelivery_queues_a_new_delivery_of_the_same_event,
     a_claim_hands_each_due_delivery_to_one_dispatcher,
 );
@@ -74,6 +75,41 @@ async fn endpoints_are_per_merchant_and_deleted_softly(kind: Kind) {
     assert_eq!(log[0].state, DeliveryState::Failed, "its pending deliveries fail");
     let now = Timestamp::from_millis(AT + 1);
     assert!(f.store.claim_due_deliveries(now, now, 10).await.unwrap().is_empty());
+}
+
+async fn a_batch_of_attempts_records_each_under_its_own_lease(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    for index in 1..=3 {
+        expire_one(&*f.store, acme, index, AT).await;
+    }
+    let now = Timestamp::from_millis(AT);
+    let due = f.store.claim_due_deliveries(now, Timestamp::from_millis(AT + 10_000), 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    let retry_at = Timestamp::from_millis(AT + 1_000);
+    let attempt = |i: usize, leased_until, outcome| Attempt { id: due[i].id, leased_until, at: now, outcome };
+    let batch = vec![
+        attempt(0, due[0].leased_until, AttemptOutcome::Delivered { status: 200 }),
+        // Ours ran out and was taken over: not recorded, and it must not stop the others.
+        attempt(1, Timestamp::from_millis(AT + 1), AttemptOutcome::Delivered { status: 200 }),
+        attempt(
+            2,
+            due[2].leased_until,
+            AttemptOutcome::Failed { status: Some(503), error: "HTTP 503".into(), retry_at: Some(retry_at) },
+        ),
+    ];
+    assert_eq!(f.store.record_attempts(batch.clone()).await.unwrap(), vec![true, false, true]);
+    let log = f.store.deliveries(acme, hook.id, None, 10).await.unwrap();
+    let state_of = |i: usize| log.iter().find(|d| d.id == due[i].id).map(|d| (d.state, d.attempts, d.last_status));
+    assert_eq!(state_of(0), Some((DeliveryState::Delivered, 1, Some(200))));
+    assert_eq!(state_of(1), Some((DeliveryState::Pending, 0, None)), "untouched under another lease");
+    assert_eq!(state_of(2), Some((DeliveryState::Pending, 1, Some(503))));
+    let retried = log.iter().find(|d| d.id == due[2].id).unwrap();
+    assert_eq!((retried.next_attempt_at, retried.last_error.as_deref()), (Some(retry_at), Some("HTTP 503")));
+    assert_eq!(f.store.record_attempts(batch).await.unwrap(), vec![false; 3], "recorded once, however often sent");
+    assert!(f.store.record_attempts(Vec::new()).await.unwrap().is_empty());
 }
 
 async fn attempts_retry_until_delivered_or_given_up(kind: Kind) {
