@@ -4,18 +4,21 @@
 //! ([`Dispatcher::dispatch`], leased to this process, sent at once: that is
 //! the latency path), and a loop claims whatever is due from the store
 //! (retries, redeliveries, deliveries whose sender died). Each attempt's
-//! outcome is recorded; failures are retried with exponential backoff and
+//! outcome is recorded (together with those that ended while the last
+//! record was being written: one statement for many, where one each made
+//! the database the bottleneck of a busy dispatcher); failures are retried
+//! with exponential backoff and
 //! jitter until `max_attempts`, then the delivery is marked failed (a
 //! merchant can redeliver it).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use coffer_domain::Timestamp;
-use coffer_store::{AttemptOutcome, DueDelivery, Store};
-use tokio::sync::{Notify, Semaphore};
+use coffer_store::{Attempt, AttemptOutcome, DueDelivery, Store};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::UrlPolicy;
 use crate::signature::{DELIVERY_HEADER, EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign};
@@ -79,7 +82,12 @@ pub struct Dispatcher {
     /// endpoint about the same invoice; a key is present while its sender runs.
     queues: Mutex<HashMap<QueueKey, VecDeque<DueDelivery>>>,
     stats: Arc<DispatchStats>,
+    /// Attempts to record, to the task that records them (started with the first).
+    records: OnceLock<mpsc::UnboundedSender<Recording>>,
 }
+
+/// An attempt to record, and who waits until it is written.
+type Recording = (Attempt, oneshot::Sender<()>);
 
 type QueueKey = (coffer_domain::WebhookId, Option<coffer_domain::InvoiceId>);
 
@@ -87,6 +95,36 @@ type QueueKey = (coffer_domain::WebhookId, Option<coffer_domain::InvoiceId>);
 const CONCURRENCY: usize = 64;
 /// Most deliveries claimed at a time.
 const CLAIM: u32 = 64;
+
+/// Starts the task that records attempts: each write takes every attempt
+/// that ended while the previous one ran (at most [`CONCURRENCY`], as each
+/// attempt holds its permit until recorded).
+fn spawn_recorder(store: Arc<dyn Store>) -> mpsc::UnboundedSender<Recording> {
+    let (records, mut queue) = mpsc::unbounded_channel::<Recording>();
+    tokio::spawn(async move {
+        while let Some(first) = queue.recv().await {
+            let mut batch = vec![first];
+            while let Ok(next) = queue.try_recv() {
+                batch.push(next);
+            }
+            let (attempts, waiting): (Vec<Attempt>, Vec<_>) = batch.into_iter().unzip();
+            let ids: Vec<_> = attempts.iter().map(|a| a.id).collect();
+            match store.record_attempts(attempts).await {
+                Ok(recorded) => {
+                    for (id, _) in ids.iter().zip(recorded).filter(|(_, recorded)| !recorded) {
+                        tracing::info!(delivery = %id, "attempt not recorded: its lease ran out and was taken over");
+                    }
+                }
+                // Not recorded: the leases run out and the deliveries are retried (at least once).
+                Err(err) => tracing::warn!(deliveries = ids.len(), error = %err, "cannot record webhook attempts"),
+            }
+            for done in waiting {
+                let _ = done.send(());
+            }
+        }
+    });
+    records
+}
 
 /// Why the dispatcher could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +151,7 @@ impl Dispatcher {
             in_flight: Arc::new(Semaphore::new(CONCURRENCY)),
             queues: Mutex::default(),
             stats: Arc::default(),
+            records: OnceLock::new(),
         }))
     }
 
@@ -241,9 +280,18 @@ impl Dispatcher {
                 AttemptOutcome::Failed { status, error, retry_at }
             }
         };
-        if let Err(err) = self.store.record_attempt(delivery.id, delivery.leased_until, at, outcome).await {
-            // Not recorded: the lease runs out and the delivery is retried (at least once).
-            tracing::warn!(delivery = %delivery.id, error = %err, "cannot record a webhook attempt");
+        // The permit is held until the record is written: an attempt is done
+        // only then, and stopping waits for attempts in flight.
+        self.record(Attempt { id: delivery.id, leased_until: delivery.leased_until, at, outcome }).await;
+    }
+
+    /// Records `attempt` in the next write of the recording task, and waits
+    /// until that write is done.
+    async fn record(&self, attempt: Attempt) {
+        let records = self.records.get_or_init(|| spawn_recorder(self.store.clone()));
+        let (done, written) = oneshot::channel();
+        if records.send((attempt, done)).is_ok() {
+            let _ = written.await;
         }
     }
 
