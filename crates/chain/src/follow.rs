@@ -9,19 +9,10 @@ use alloy_rpc_types_eth::Filter;
 use coffer_domain::BlockHeader;
 
 use crate::extract::{PartialTransfer, TRANSFER_TOPIC, erc20_transfer, native_transfer};
-use crate::node::{Node, Requests, RpcBlock, RpcTransaction};
+use crate::node::{Node, RpcTransaction};
+use crate::segment::{READS_IN_FLIGHT, RawSegment, SegmentRead, fetch};
 use crate::task::Task;
 use crate::{AddressFilter, ChainError, ChainHealth, ChainSpec, ChainUpdate, Transfer};
-
-/// Blocks per batch request: small enough for nodes that cap batches.
-const BLOCK_BATCH: usize = 100;
-/// Batch requests in flight at once, beside the logs query. A node serves
-/// them on several cores, and we parse the answers on several; a range read
-/// one batch after another took twice as long (10,000 headers from anvil:
-/// 175 ms one at a time, 85 ms two at a time).
-/// Whole blocks (read for native transfers) are large: those go one batch
-/// at a time.
-const READS_IN_FLIGHT: usize = 4;
 
 /// Follows one chain. See the crate docs for the protocol.
 #[derive(Debug)]
@@ -41,6 +32,9 @@ pub struct Follower {
     /// answer (a provider limiting its rate, say), doubling again with each
     /// segment read whole.
     in_flight: usize,
+    /// The next range, being read while the caller persists this one: the
+    /// block it starts after (by hash), its last height, and the read.
+    prefetched: Option<(B256, u64, Task<RawSegment>)>,
 }
 
 impl Follower {
@@ -60,6 +54,7 @@ impl Follower {
             token_filter,
             transfer_bloom,
             in_flight: READS_IN_FLIGHT,
+            prefetched: None,
         }
     }
 
@@ -72,6 +67,7 @@ impl Follower {
     /// writer moved the cursor, say).
     pub fn reset(&mut self, remembered: Vec<BlockHeader>) {
         self.window = remembered.into();
+        self.prefetched = None;
     }
 
     /// Records that `update` was persisted: its blocks become the tip.
@@ -157,10 +153,24 @@ impl Follower {
         head: u64,
         filter: &dyn AddressFilter,
     ) -> Result<ChainUpdate, ChainError> {
-        let to = tip.number.saturating_add(self.spec.log_range.max(1)).min(head - self.spec.reorg_window);
+        let deepest = head - self.spec.reorg_window;
+        let to = match &self.prefetched {
+            // The range read ahead, if it starts at our tip and is still deep enough.
+            Some((after, last, _)) if *after == tip.hash && *last <= deepest => *last,
+            _ => tip.number.saturating_add(self.spec.log_range.max(1)).min(deepest),
+        };
         match self.segment(tip, to, filter).await? {
             Some((headers, transfers)) => {
                 let end = *headers.last().ok_or(ChainError::MissingBlock(to))?;
+                // Read the next range while our caller persists this one. It is
+                // checked like any other read when it is used, and only if our
+                // tip is then the block it starts after.
+                let next = end.number.saturating_add(self.spec.log_range.max(1)).min(deepest);
+                if next > end.number
+                    && let Ok(requests) = self.node.requests().await
+                {
+                    self.prefetched = Some((end.hash, next, fetch(requests, self.segment_read(end.number, next))));
+                }
                 Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: None, blocks: vec![end], transfers })
             }
             None => self.reorg(tip, head, filter).await,
@@ -216,7 +226,14 @@ impl Follower {
         read
     }
 
-    /// [`Follower::segment`], with `self.in_flight` header batches at once.
+    /// What reading the blocks after `from` up to `last` takes.
+    fn segment_read(&self, from: u64, last: u64) -> SegmentRead {
+        let logs = (!self.spec.tokens.is_empty()).then(|| self.token_filter.clone());
+        SegmentRead { from, last, logs, full: self.spec.native.is_some(), in_flight: self.in_flight }
+    }
+
+    /// [`Follower::segment`]: the read (the one started ahead, if it is this
+    /// one), then every check.
     async fn read_segment(
         &mut self,
         from: BlockHeader,
@@ -226,58 +243,39 @@ impl Follower {
         if last <= from.number {
             return Ok(Some((Vec::new(), Vec::new())));
         }
-        let requests = self.node.requests().await?;
-        let logs = (!self.spec.tokens.is_empty()).then(|| {
-            let query = self.token_filter.clone().from_block(from.number + 1).to_block(last);
-            let requests = requests.clone();
-            Task::spawn(async move { requests.logs(&query).await })
-        });
-        let full = self.spec.native.is_some();
-        let count = (last - from.number) as usize;
-        let mut unread =
-            (from.number + 1..=last).step_by(BLOCK_BATCH).map(|start| start..=last.min(start + BLOCK_BATCH as u64 - 1));
-        let in_flight = if full { 1 } else { self.in_flight };
-        let mut reads = VecDeque::with_capacity(in_flight);
-        let mut headers = Vec::with_capacity(count);
-        let mut blooms = Vec::with_capacity(count);
-        let mut partial = Vec::new();
-        loop {
-            while reads.len() < in_flight
-                && let Some(numbers) = unread.next()
-            {
-                reads.push_back(Task::spawn(read_blocks(requests.clone(), numbers.collect(), full)));
-            }
-            let Some(read) = reads.pop_front() else { break };
-            for (block, transactions) in self.node.failed(read.await)? {
-                let header = BlockHeader::from(&block);
-                let parent = headers.last().copied().unwrap_or(from);
-                if header.parent_hash != parent.hash {
-                    if headers.is_empty() {
-                        return Ok(None);
-                    }
-                    return Err(ChainError::Moved(format!(
-                        "block {} does not follow block {}",
-                        header.number, parent.number
-                    )));
-                }
-                if let Some(asset) = self.spec.native {
-                    // Never read as "no transactions": that would hide ETH payments.
-                    let Some(transactions) = transactions else {
-                        return Err(ChainError::Config(format!(
-                            "block {} was read without its transactions",
-                            header.number
-                        )));
-                    };
-                    partial.extend(self.native_of(&transactions, &header, asset, filter).await?);
-                }
-                headers.push(header);
-                blooms.push(block.logs_bloom);
-            }
-        }
-        let logs = match logs {
-            Some(read) => self.node.failed(read.await)?,
-            None => Vec::new(),
+        let read = match self.prefetched.take() {
+            Some((after, until, read)) if after == from.hash && until == last => read,
+            _ => fetch(self.node.requests().await?, self.segment_read(from.number, last)),
         };
+        let RawSegment { blocks, logs } = self.node.failed(read.await)?;
+        let mut headers = Vec::with_capacity(blocks.len());
+        let mut blooms = Vec::with_capacity(blocks.len());
+        let mut partial = Vec::new();
+        for (block, transactions) in blocks {
+            let header = BlockHeader::from(&block);
+            let parent = headers.last().copied().unwrap_or(from);
+            if header.parent_hash != parent.hash {
+                if headers.is_empty() {
+                    return Ok(None);
+                }
+                return Err(ChainError::Moved(format!(
+                    "block {} does not follow block {}",
+                    header.number, parent.number
+                )));
+            }
+            if let Some(asset) = self.spec.native {
+                // Never read as "no transactions": that would hide ETH payments.
+                let Some(transactions) = transactions else {
+                    return Err(ChainError::Config(format!(
+                        "block {} was read without its transactions",
+                        header.number
+                    )));
+                };
+                partial.extend(self.native_of(&transactions, &header, asset, filter).await?);
+            }
+            headers.push(header);
+            blooms.push(block.logs_bloom);
+        }
         let hashes: HashMap<u64, B256> = headers.iter().map(|h| (h.number, h.hash)).collect();
         // Every log is checked, not only those paying us: a log from another
         // fork at one of these heights (a load-balanced node answering from
@@ -391,25 +389,5 @@ impl Follower {
             "chain reorganisation: blocks above the fork are no longer canonical"
         );
         Ok(ChainUpdate { parent: Some(tip.block_ref()), reverted_above: Some(fork.number), blocks, transfers })
-    }
-}
-
-/// Blocks at `numbers`, with their transactions if `full`.
-async fn read_blocks(
-    requests: Requests,
-    numbers: Vec<u64>,
-    full: bool,
-) -> Result<Vec<(RpcBlock, Option<Vec<RpcTransaction>>)>, ChainError> {
-    if full {
-        let blocks = requests.blocks::<RpcTransaction>(&numbers).await?;
-        Ok(blocks
-            .into_iter()
-            .map(|block| {
-                let (header, transactions) = block.split();
-                (header, Some(transactions))
-            })
-            .collect())
-    } else {
-        Ok(requests.blocks(&numbers).await?.into_iter().map(|header| (header, None)).collect())
     }
 }

@@ -34,6 +34,7 @@ mod extract;
 mod follow;
 mod health;
 mod node;
+mod segment;
 mod task;
 
 use std::collections::HashMap;

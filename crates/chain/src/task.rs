@@ -33,6 +33,12 @@ impl<T> Future for Task<T> {
     }
 }
 
+impl<T> std::fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("finished", &self.0.is_finished()).finish()
+    }
+}
+
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         self.0.abort();

@@ -195,6 +195,38 @@ async fn a_backlog_is_read_in_log_ranges_then_the_window_in_one_segment() {
 }
 
 #[tokio::test]
+async fn a_range_not_persisted_is_read_again_not_skipped_for_the_one_read_ahead() {
+    // While its caller persists a range, the follower reads the next one.
+    // If the caller could not persist it (and so does not commit), the next
+    // call must return the same range again, never the one read ahead.
+    let chain = chain().await;
+    let rpc = chain.anvil.rpc();
+    let shop = Address::repeat_byte(0xa1);
+    let watch = Watch(HashSet::from([shop]));
+    let start = rpc.block_number().await.unwrap() + 1;
+    for units in 1..=25u64 {
+        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
+    }
+    let mut spec = spec(&chain, chain.anvil.http_url(), 4);
+    spec.start_block = Some(start);
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let first = follower.next(&watch).await.unwrap();
+    follower.commit(&first);
+    let range = follower.next(&watch).await.unwrap();
+    let again = follower.next(&watch).await.unwrap();
+    assert_eq!(again.blocks, range.blocks, "the same range, not the next");
+    assert_eq!(again.transfers, range.transfers);
+    follower.commit(&again);
+    let next = follower.next(&watch).await.unwrap();
+    assert_eq!(next.parent, Some(range.tip().block_ref()), "then on from where it was persisted");
+    follower.commit(&next);
+    let mut updates = vec![range, next];
+    updates.extend(drain(&mut follower, &watch, &chain).await);
+    let values: Vec<u64> = transfers(&updates).iter().map(|t| t.value.to::<u64>()).collect();
+    assert_eq!(values, (1..=25).collect::<Vec<_>>(), "every payment once, in order");
+}
+
+#[tokio::test]
 async fn segments_of_many_batches_read_at_once_miss_nothing_at_their_seams() {
     // Headers come in batches of 100, several at a time: payments sit on
     // the blocks either side of each batch's edges, in a range and in the
