@@ -28,7 +28,9 @@
 //! The follower does no I/O besides the node: its caller persists each
 //! update and then calls [`Follower::commit`]. If persisting fails, the
 //! caller does not commit and the next [`Follower::next`] computes the same
-//! update again: the cursor is never lost.
+//! update again: the cursor is never lost. (Catching up, the follower reads
+//! the next range while its caller persists the last; that read is used
+//! only once the caller has committed the block it starts after.)
 
 mod extract;
 mod follow;
