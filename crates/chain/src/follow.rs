@@ -92,6 +92,16 @@ impl Follower {
     /// Waits until the chain moved and returns how. `filter` says which
     /// addresses' transfers to report.
     pub async fn next(&mut self, filter: &dyn AddressFilter) -> Result<ChainUpdate, ChainError> {
+        let next = self.follow(filter).await;
+        if next.is_err() {
+            // After a failure, however long it lasts, read afresh: what was read
+            // ahead may no longer be what the node holds.
+            self.prefetched = None;
+        }
+        next
+    }
+
+    async fn follow(&mut self, filter: &dyn AddressFilter) -> Result<ChainUpdate, ChainError> {
         if !self.chain_checked {
             let served = self.node.chain_id().await?;
             if served != self.spec.chain_id.0 {
@@ -243,11 +253,19 @@ impl Follower {
         if last <= from.number {
             return Ok(Some((Vec::new(), Vec::new())));
         }
-        let read = match self.prefetched.take() {
-            Some((after, until, read)) if after == from.hash && until == last => read,
-            _ => fetch(self.node.requests().await?, self.segment_read(from.number, last)),
+        let ahead = match self.prefetched.take() {
+            // What failed ahead is read again now: the node may be back.
+            Some((after, until, read)) if after == from.hash && until == last => read.await.ok(),
+            _ => None,
         };
-        let RawSegment { blocks, logs } = self.node.failed(read.await)?;
+        let raw = match ahead {
+            Some(raw) => raw,
+            None => {
+                let read = fetch(self.node.requests().await?, self.segment_read(from.number, last));
+                self.node.failed(read.await)?
+            }
+        };
+        let RawSegment { blocks, logs } = raw;
         let mut headers = Vec::with_capacity(blocks.len());
         let mut blooms = Vec::with_capacity(blocks.len());
         let mut partial = Vec::new();

@@ -227,6 +227,50 @@ async fn a_range_not_persisted_is_read_again_not_skipped_for_the_one_read_ahead(
 }
 
 #[tokio::test]
+async fn a_read_ahead_that_failed_is_read_again_not_reported() {
+    // The node refuses the logs query of the range read ahead (a provider
+    // limiting its rate, say) and answers again by the time it is needed:
+    // the follower reads it afresh instead of failing on the old answer.
+    let chain = chain().await;
+    let rpc = chain.anvil.rpc();
+    let shop = Address::repeat_byte(0xa1);
+    let watch = Watch(HashSet::from([shop]));
+    let start = rpc.block_number().await.unwrap() + 1;
+    for units in 1..=25u64 {
+        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
+    }
+    let ranged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let url = rpc_proxy(
+        {
+            let url = chain.anvil.http_url();
+            move |_: &serde_json::Value| url.clone()
+        },
+        move |request, reply| {
+            let is_range = request["method"] == "eth_getLogs" && request["params"][0].get("fromBlock").is_some();
+            if is_range && ranged.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+                return serde_json::json!({"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32005, "message": "rate limited"}});
+            }
+            reply
+        },
+    )
+    .await;
+    let mut spec = spec(&chain, url, 4);
+    spec.start_block = Some(start);
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let first = follower.next(&watch).await.unwrap();
+    follower.commit(&first);
+    let range = follower.next(&watch).await.unwrap(); // and the next one read ahead, refused
+    follower.commit(&range);
+    let next = follower.next(&watch).await.expect("read afresh, not the refusal read ahead");
+    assert_eq!(next.parent, Some(range.tip().block_ref()));
+    follower.commit(&next);
+    let mut updates = vec![range, next];
+    updates.extend(drain(&mut follower, &watch, &chain).await);
+    let values: Vec<u64> = transfers(&updates).iter().map(|t| t.value.to::<u64>()).collect();
+    assert_eq!(values, (1..=25).collect::<Vec<_>>(), "every payment once, in order");
+}
+
+#[tokio::test]
 async fn segments_of_many_batches_read_at_once_miss_nothing_at_their_seams() {
     // Headers come in batches of 100, several at a time: payments sit on
     // the blocks either side of each batch's edges, in a range and in the
