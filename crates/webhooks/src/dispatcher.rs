@@ -109,14 +109,19 @@ fn spawn_recorder(store: Arc<dyn Store>) -> mpsc::UnboundedSender<Recording> {
             }
             let (attempts, waiting): (Vec<Attempt>, Vec<_>) = batch.into_iter().unzip();
             let ids: Vec<_> = attempts.iter().map(|a| a.id).collect();
-            match store.record_attempts(attempts).await {
+            match store.record_attempts(attempts.clone()).await {
                 Ok(recorded) => {
                     for (id, _) in ids.iter().zip(recorded).filter(|(_, recorded)| !recorded) {
                         tracing::info!(delivery = %id, "attempt not recorded: its lease ran out and was taken over");
                     }
                 }
-                // Not recorded: the leases run out and the deliveries are retried (at least once).
-                Err(err) => tracing::warn!(deliveries = ids.len(), error = %err, "cannot record webhook attempts"),
+                Err(err) => {
+                    // One bad row fails the statement: the others must not pay for it.
+                    tracing::warn!(deliveries = ids.len(), error = %err, "cannot record webhook attempts together");
+                    for attempt in attempts {
+                        record_alone(&*store, attempt).await;
+                    }
+                }
             }
             for done in waiting {
                 let _ = done.send(());
@@ -124,6 +129,17 @@ fn spawn_recorder(store: Arc<dyn Store>) -> mpsc::UnboundedSender<Recording> {
         }
     });
     records
+}
+
+/// Records one attempt by itself. Not recorded, its lease runs out and the
+/// delivery is retried (at least once).
+async fn record_alone(store: &dyn Store, attempt: Attempt) {
+    let id = attempt.id;
+    match store.record_attempt(id, attempt.leased_until, attempt.at, attempt.outcome).await {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(delivery = %id, "attempt not recorded: its lease ran out and was taken over"),
+        Err(err) => tracing::warn!(delivery = %id, error = %err, "cannot record a webhook attempt"),
+    }
 }
 
 /// Why the dispatcher could not be built.
@@ -290,8 +306,16 @@ impl Dispatcher {
     async fn record(&self, attempt: Attempt) {
         let records = self.records.get_or_init(|| spawn_recorder(self.store.clone()));
         let (done, written) = oneshot::channel();
-        if records.send((attempt, done)).is_ok() {
-            let _ = written.await;
+        match records.send((attempt, done)) {
+            Ok(()) => {
+                let _ = written.await;
+            }
+            // The recording task is gone (it panicked, say): record this one
+            // here, or deliveries would be resent for ever without a count.
+            Err(mpsc::error::SendError((attempt, _))) => {
+                tracing::error!("the webhook recording task is gone; recording attempts one by one");
+                record_alone(&*self.store, attempt).await;
+            }
         }
     }
 
