@@ -69,6 +69,29 @@ fn transfers(updates: &[ChainUpdate]) -> Vec<Transfer> {
     updates.iter().flat_map(|u| u.transfers.clone()).collect()
 }
 
+/// The value of every transfer the updates carry, in order.
+fn values(updates: &[ChainUpdate]) -> Vec<u64> {
+    transfers(updates).iter().map(|t| t.value.to::<u64>()).collect()
+}
+
+/// The address the tests' shop is paid at, and a watch on it.
+const SHOP: Address = Address::repeat_byte(0xa1);
+
+fn shop_watch() -> Watch {
+    Watch(HashSet::from([SHOP]))
+}
+
+/// `payments` token payments to the shop of 1, 2, … units, a block each;
+/// returns the block of the first.
+async fn paid_backlog(chain: &Chain, payments: u64) -> u64 {
+    let rpc = chain.anvil.rpc();
+    let start = rpc.block_number().await.unwrap() + 1;
+    for units in 1..=payments {
+        chain.token.transfer(rpc, chain.payer, SHOP, U256::from(units)).await.unwrap();
+    }
+    start
+}
+
 async fn reports_only_watched_transfers_of_value(url_of: fn(&Anvil) -> String, ws_heads: bool) {
     let chain = chain().await;
     let rpc = chain.anvil.rpc();
@@ -120,8 +143,7 @@ async fn over_http_with_a_websocket_subscription_only_watched_transfers_of_value
 async fn a_reorganisation_un_sees_a_payment_and_a_re_mined_one_is_seen_once() {
     let chain = chain().await;
     let rpc = chain.anvil.rpc();
-    let shop = Address::repeat_byte(0xa1);
-    let watch = Watch(HashSet::from([shop]));
+    let (shop, watch) = (SHOP, shop_watch());
     let mut follower = Follower::new(spec(&chain, chain.anvil.ws_url(), 8), Vec::new(), Arc::default());
     drain(&mut follower, &watch, &chain).await;
 
@@ -173,21 +195,14 @@ async fn a_reorganisation_un_sees_a_payment_and_a_re_mined_one_is_seen_once() {
 #[tokio::test]
 async fn a_backlog_is_read_in_log_ranges_then_the_window_in_one_segment() {
     let chain = chain().await;
-    let rpc = chain.anvil.rpc();
-    let shop = Address::repeat_byte(0xa1);
-    let watch = Watch(HashSet::from([shop]));
-    let start = rpc.block_number().await.unwrap() + 1;
-    for units in 1..=30u64 {
-        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
-    }
+    let watch = shop_watch();
+    let start = paid_backlog(&chain, 30).await;
     let mut spec = spec(&chain, chain.anvil.http_url(), 4);
     spec.start_block = Some(start);
     spec.native = None; // tokens only: blocks are read without their transactions
     let mut follower = Follower::new(spec, Vec::new(), Arc::default());
     let updates = drain(&mut follower, &watch, &chain).await;
-    let seen = transfers(&updates);
-    let values: Vec<u64> = seen.iter().map(|t| t.value.to::<u64>()).collect();
-    assert_eq!(values, (1..=30).collect::<Vec<_>>(), "every payment once, in order");
+    assert_eq!(values(&updates), (1..=30).collect::<Vec<_>>(), "every payment once, in order");
     let jumps: Vec<u64> = updates.windows(2).map(|w| w[1].tip().number - w[0].tip().number).collect();
     assert!(jumps.contains(&10), "ranges of log_range blocks far from the head: {jumps:?}");
     assert!(*jumps.last().unwrap() <= 4, "the last window of blocks, parent by parent, in one update: {jumps:?}");
@@ -200,13 +215,8 @@ async fn a_range_not_persisted_is_read_again_not_skipped_for_the_one_read_ahead(
     // If the caller could not persist it (and so does not commit), the next
     // call must return the same range again, never the one read ahead.
     let chain = chain().await;
-    let rpc = chain.anvil.rpc();
-    let shop = Address::repeat_byte(0xa1);
-    let watch = Watch(HashSet::from([shop]));
-    let start = rpc.block_number().await.unwrap() + 1;
-    for units in 1..=25u64 {
-        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
-    }
+    let watch = shop_watch();
+    let start = paid_backlog(&chain, 25).await;
     let mut spec = spec(&chain, chain.anvil.http_url(), 4);
     spec.start_block = Some(start);
     let mut follower = Follower::new(spec, Vec::new(), Arc::default());
@@ -222,8 +232,7 @@ async fn a_range_not_persisted_is_read_again_not_skipped_for_the_one_read_ahead(
     follower.commit(&next);
     let mut updates = vec![range, next];
     updates.extend(drain(&mut follower, &watch, &chain).await);
-    let values: Vec<u64> = transfers(&updates).iter().map(|t| t.value.to::<u64>()).collect();
-    assert_eq!(values, (1..=25).collect::<Vec<_>>(), "every payment once, in order");
+    assert_eq!(values(&updates), (1..=25).collect::<Vec<_>>(), "every payment once, in order");
 }
 
 #[tokio::test]
@@ -232,19 +241,11 @@ async fn a_read_ahead_that_failed_is_read_again_not_reported() {
     // limiting its rate, say) and answers again by the time it is needed:
     // the follower reads it afresh instead of failing on the old answer.
     let chain = chain().await;
-    let rpc = chain.anvil.rpc();
-    let shop = Address::repeat_byte(0xa1);
-    let watch = Watch(HashSet::from([shop]));
-    let start = rpc.block_number().await.unwrap() + 1;
-    for units in 1..=25u64 {
-        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
-    }
+    let watch = shop_watch();
+    let start = paid_backlog(&chain, 25).await;
     let ranged = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let url = rpc_proxy(
-        {
-            let url = chain.anvil.http_url();
-            move |_: &serde_json::Value| url.clone()
-        },
+        to_node(chain.anvil.http_url()),
         move |request, reply| {
             let is_range = request["method"] == "eth_getLogs" && request["params"][0].get("fromBlock").is_some();
             if is_range && ranged.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
@@ -266,8 +267,7 @@ async fn a_read_ahead_that_failed_is_read_again_not_reported() {
     follower.commit(&next);
     let mut updates = vec![range, next];
     updates.extend(drain(&mut follower, &watch, &chain).await);
-    let values: Vec<u64> = transfers(&updates).iter().map(|t| t.value.to::<u64>()).collect();
-    assert_eq!(values, (1..=25).collect::<Vec<_>>(), "every payment once, in order");
+    assert_eq!(values(&updates), (1..=25).collect::<Vec<_>>(), "every payment once, in order");
 }
 
 #[tokio::test]
@@ -277,8 +277,7 @@ async fn segments_of_many_batches_read_at_once_miss_nothing_at_their_seams() {
     // window, as tokens and as ETH (whose blocks are read whole).
     let chain = chain().await;
     let rpc = chain.anvil.rpc();
-    let shop = Address::repeat_byte(0xa1);
-    let watch = Watch(HashSet::from([shop]));
+    let (shop, watch) = (SHOP, shop_watch());
     let start = rpc.block_number().await.unwrap() + 1;
     let mut expected = Vec::new();
     for (i, offset) in [0u64, 99, 100, 199, 200, 201, 299, 300, 420, 499].into_iter().enumerate() {
@@ -335,6 +334,11 @@ where
     url
 }
 
+/// Every request to `url`: one node behind the proxy.
+fn to_node(url: String) -> impl Fn(&serde_json::Value) -> String + Clone + Send + Sync + 'static {
+    move |_| url.clone()
+}
+
 /// `eth_getLogs` from `logs`, everything else from `main`: replicas on different forks.
 async fn split_rpc(main: String, logs: String) -> String {
     rpc_proxy(
@@ -349,31 +353,20 @@ async fn a_range_answered_by_a_replica_behind_never_hides_a_payment() {
     // Range queries are answered by a replica whose head is `behind`: it
     // returns logs up to there, silently, as geth-like nodes do.
     let chain = chain().await;
-    let rpc = chain.anvil.rpc();
-    let shop = Address::repeat_byte(0xa1);
-    let watch = Watch(HashSet::from([shop]));
-    let start = rpc.block_number().await.unwrap() + 1;
-    for units in 1..=12u64 {
-        chain.token.transfer(rpc, chain.payer, shop, U256::from(units)).await.unwrap();
-    }
-    rpc.mine(10).await.unwrap();
+    let watch = shop_watch();
+    let start = paid_backlog(&chain, 12).await;
+    chain.anvil.rpc().mine(10).await.unwrap();
     let behind = start + 5;
-    let url = rpc_proxy(
-        {
-            let url = chain.anvil.http_url();
-            move |_: &serde_json::Value| url.clone()
-        },
-        move |request, mut reply| {
-            let ranged = request["method"] == "eth_getLogs" && request["params"][0].get("fromBlock").is_some();
-            if let Some(logs) = reply.get_mut("result").and_then(|r| r.as_array_mut()).filter(|_| ranged) {
-                logs.retain(|log| {
-                    u64::from_str_radix(log["blockNumber"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-                        <= behind
-                });
-            }
-            reply
-        },
-    )
+    let url = rpc_proxy(to_node(chain.anvil.http_url()), move |request, mut reply| {
+        let ranged = request["method"] == "eth_getLogs" && request["params"][0].get("fromBlock").is_some();
+        if let Some(logs) = reply.get_mut("result").and_then(|r| r.as_array_mut()).filter(|_| ranged) {
+            logs.retain(|log| {
+                u64::from_str_radix(log["blockNumber"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+                    <= behind
+            });
+        }
+        reply
+    })
     .await;
     let mut spec = spec(&chain, url, 4);
     spec.start_block = Some(start);
@@ -381,8 +374,7 @@ async fn a_range_answered_by_a_replica_behind_never_hides_a_payment() {
     spec.log_range = 20;
     let mut follower = Follower::new(spec, Vec::new(), Arc::default());
     let updates = drain(&mut follower, &watch, &chain).await;
-    let values: Vec<u64> = transfers(&updates).iter().map(|t| t.value.to::<u64>()).collect();
-    assert_eq!(values, (1..=12).collect::<Vec<_>>(), "every payment once, in order");
+    assert_eq!(values(&updates), (1..=12).collect::<Vec<_>>(), "every payment once, in order");
 }
 
 #[tokio::test]
@@ -391,8 +383,7 @@ async fn logs_from_another_fork_never_hide_a_payment() {
     // different block 3 on each: ours pays the shop, theirs pays someone else.
     let (ours, theirs) = (chain().await, chain().await);
     assert_eq!(ours.token.address, theirs.token.address);
-    let shop = Address::repeat_byte(0xa1);
-    let watch = Watch(HashSet::from([shop]));
+    let (shop, watch) = (SHOP, shop_watch());
     let mut spec = spec(&ours, split_rpc(ours.anvil.http_url(), theirs.anvil.http_url()).await, 8);
     spec.native = None;
     spec.start_block = Some(ours.anvil.rpc().block_number().await.unwrap() + 1);
