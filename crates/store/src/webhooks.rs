@@ -215,14 +215,14 @@ pub trait WebhookStore: Send + Sync {
         at: Timestamp,
         outcome: AttemptOutcome,
     ) -> Result<bool> {
-        let recorded = self.record_attempts(vec![Attempt { id, leased_until, at, outcome }]).await?;
+        let recorded = self.record_attempts(&[Attempt { id, leased_until, at, outcome }]).await?;
         Ok(recorded.first() == Some(&true))
     }
     /// [`WebhookStore::record_attempt`] for many attempts in few statements
     /// (a dispatcher records what finished while its last write ran): for
     /// each, in order, whether it was recorded. Each attempt is recorded or
     /// not on its own; on `Err`, some may have been.
-    async fn record_attempts(&self, attempts: Vec<Attempt>) -> Result<Vec<bool>>;
+    async fn record_attempts(&self, attempts: &[Attempt]) -> Result<Vec<bool>>;
     /// The events recorded for an invoice, oldest first: (id, type, payload).
     async fn invoice_events(&self, invoice_id: InvoiceId) -> Result<Vec<(EventId, EventType, String)>>;
 }

@@ -109,7 +109,7 @@ fn spawn_recorder(store: Arc<dyn Store>) -> mpsc::UnboundedSender<Recording> {
             }
             let (attempts, waiting): (Vec<Attempt>, Vec<_>) = batch.into_iter().unzip();
             let ids: Vec<_> = attempts.iter().map(|a| a.id).collect();
-            match store.record_attempts(attempts.clone()).await {
+            match store.record_attempts(&attempts).await {
                 Ok(recorded) => {
                     for (id, _) in ids.iter().zip(recorded).filter(|(_, recorded)| !recorded) {
                         tracing::info!(delivery = %id, "attempt not recorded: its lease ran out and was taken over");

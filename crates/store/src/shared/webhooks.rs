@@ -214,7 +214,7 @@ macro_rules! webhook_store {
                 Ok(due)
             }
 
-            async fn record_attempts(&self, attempts: Vec<$crate::Attempt>) -> $crate::Result<Vec<bool>> {
+            async fn record_attempts(&self, attempts: &[$crate::Attempt]) -> $crate::Result<Vec<bool>> {
                 let mut recorded = Vec::with_capacity(attempts.len());
                 // One statement per chunk, each on its own: a chunk recorded
                 // stays recorded whatever happens to the next.

@@ -100,7 +100,7 @@ async fn a_batch_of_attempts_records_each_under_its_own_lease(kind: Kind) {
             AttemptOutcome::Failed { status: Some(503), error: "HTTP 503".into(), retry_at: Some(retry_at) },
         ),
     ];
-    assert_eq!(f.store.record_attempts(batch.clone()).await.unwrap(), vec![true, false, true]);
+    assert_eq!(f.store.record_attempts(&batch).await.unwrap(), vec![true, false, true]);
     let log = f.store.deliveries(acme, hook.id, None, 10).await.unwrap();
     let state_of = |i: usize| log.iter().find(|d| d.id == due[i].id).map(|d| (d.state, d.attempts, d.last_status));
     assert_eq!(state_of(0), Some((DeliveryState::Delivered, 1, Some(200))));
@@ -108,8 +108,8 @@ async fn a_batch_of_attempts_records_each_under_its_own_lease(kind: Kind) {
     assert_eq!(state_of(2), Some((DeliveryState::Pending, 1, Some(503))));
     let retried = log.iter().find(|d| d.id == due[2].id).unwrap();
     assert_eq!((retried.next_attempt_at, retried.last_error.as_deref()), (Some(retry_at), Some("HTTP 503")));
-    assert_eq!(f.store.record_attempts(batch).await.unwrap(), vec![false; 3], "recorded once, however often sent");
-    assert!(f.store.record_attempts(Vec::new()).await.unwrap().is_empty());
+    assert_eq!(f.store.record_attempts(&batch).await.unwrap(), vec![false; 3], "recorded once, however often sent");
+    assert!(f.store.record_attempts(&[]).await.unwrap().is_empty());
 }
 
 async fn attempts_retry_until_delivered_or_given_up(kind: Kind) {
