@@ -214,38 +214,42 @@ impl Node {
         }
     }
 
+    /// One request, through [`Node::failed`].
+    async fn call<R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static>(
+        &mut self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<R, ChainError> {
+        let requests = self.requests().await?;
+        let answer = requests.call(method, params).await;
+        self.failed(answer)
+    }
+
     /// The chain id the node serves.
     pub(crate) async fn chain_id(&mut self) -> Result<u64, ChainError> {
-        let requests = self.requests().await?;
-        Ok(self.failed(requests.call::<U64>("eth_chainId", json!([])).await)?.to())
+        Ok(self.call::<U64>("eth_chainId", json!([])).await?.to())
     }
 
     /// The height of the node's head.
     pub(crate) async fn head_number(&mut self) -> Result<u64, ChainError> {
-        let requests = self.requests().await?;
-        Ok(self.failed(requests.call::<U64>("eth_blockNumber", json!([])).await)?.to())
+        Ok(self.call::<U64>("eth_blockNumber", json!([])).await?.to())
     }
 
     /// The header at `number`, or `None` if the node has no such block (yet).
     pub(crate) async fn header(&mut self, number: u64) -> Result<Option<BlockHeader>, ChainError> {
-        let requests = self.requests().await?;
-        let block: Option<RpcBlock> =
-            self.failed(requests.call("eth_getBlockByNumber", json!([U64::from(number), false])).await)?;
+        let block: Option<RpcBlock> = self.call("eth_getBlockByNumber", json!([U64::from(number), false])).await?;
         Ok(block.as_ref().map(BlockHeader::from))
     }
 
     /// The logs `filter` selects.
     pub(crate) async fn logs(&mut self, filter: &Filter) -> Result<Vec<Log>, ChainError> {
-        let requests = self.requests().await?;
-        let logs = requests.logs(filter).await;
-        self.failed(logs)
+        self.call("eth_getLogs", json!([filter])).await
     }
 
     /// Whether the transaction succeeded, and the block its receipt is in
     /// (`None`: no receipt yet, or reorged away meanwhile).
     pub(crate) async fn receipt(&mut self, tx: B256) -> Result<Option<(bool, B256)>, ChainError> {
-        let requests = self.requests().await?;
-        let receipt: Option<RpcReceipt> = self.failed(requests.call("eth_getTransactionReceipt", json!([tx])).await)?;
+        let receipt: Option<RpcReceipt> = self.call("eth_getTransactionReceipt", json!([tx])).await?;
         // Receipts before Byzantium carry a state root instead of a status: those succeeded.
         Ok(receipt.map(|r| (r.status.is_none_or(|s| s == U64::from(1)), r.block_hash)))
     }
