@@ -61,4 +61,6 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 9000
-    http.server.HTTPServer(("127.0.0.1", port), Receiver).serve_forever()
+    server = http.server.HTTPServer(("127.0.0.1", port), Receiver)
+    print(f"listening on http://127.0.0.1:{server.server_port}/hooks", flush=True)
+    server.serve_forever()

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::receiver::DocumentedReceiver;
 use crate::support::{Running, coffer};
 
 fn wait_for_dev_json(dir: &Path, previous: Option<&Value>) -> Value {
@@ -50,6 +51,22 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
         assert!(info[field].as_str().is_some_and(|v| !v.is_empty()), "dev.json lacks {field}: {info}");
     }
 
+    // The shop's own receiver, the README's, started by hand: it refuses a
+    // forged delivery with its own HMAC check.
+    let receiver = DocumentedReceiver::start(&client, base, key, &["invoice.settled"]).await;
+    if let Some(receiver) = &receiver {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let forged = client
+            .post(&receiver.url)
+            .header("Coffer-Signature", format!("t={now},v1={}", "0".repeat(64)))
+            .body(r#"{"id":"evt_forged"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 401);
+        receiver.expect_line("REFUSED: bad signature", Duration::from_secs(10));
+    }
+
     // A newcomer pays it from a dev account and watches it settle.
     let id = created["id"].as_str().unwrap();
     let paid = crate::support::run_ok(coffer().args(["dev", "pay", id, "--dir"]).arg(&state));
@@ -67,6 +84,23 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
     let balances: Value =
         client.get(format!("{base}/v1/balances")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
     assert_eq!(balances["data"][0]["available"], "12.5", "{balances}");
+    if let Some(receiver) = &receiver {
+        let line =
+            receiver.expect_line(&format!("verified invoice.settled {id} status=settled"), Duration::from_secs(30));
+        assert!(line.contains("paid=12.5 USDT"), "{line}");
+        // The receiver's 200 is the acknowledgement the delivery log shows.
+        let log_path = format!("{base}/v1/webhooks/{}/deliveries", receiver.webhook_id);
+        let mut log = Value::Null;
+        for _ in 0..100 {
+            log = client.get(&log_path).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+            if log["data"][0]["status"] == "delivered" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(log["data"][0]["status"], "delivered", "{log:#}");
+        assert_eq!(log["data"][0]["last_status"], 200, "{log:#}");
+    }
     let again = crate::support::run_err(coffer().args(["dev", "pay", id, "--dir"]).arg(&state));
     assert!(String::from_utf8_lossy(&again.stderr).contains("paid in full already"));
 

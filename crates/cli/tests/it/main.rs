@@ -4,4 +4,5 @@ mod crash;
 mod dev;
 mod gateway;
 mod operator;
+mod receiver;
 mod support;
