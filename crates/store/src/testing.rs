@@ -9,10 +9,15 @@
 //! PostgreSQL fails the test: skipping silently would hide a broken half.
 
 use std::path::PathBuf;
+use std::str::FromStr as _;
 
+use coffer_domain::{
+    Address, Amount, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, EventId, EventType, Exceptions,
+    Invoice, InvoiceId, InvoiceStatus, MerchantId, Timestamp, U256, WebhookId,
+};
 use sqlx::Connection as _;
 
-use crate::Backend;
+use crate::{Backend, InvoiceChange, InvoiceChanges, Merchant, NewEvent, NewInvoice, WebhookEndpoint};
 
 /// Writes one `#[tokio::test]` per backend for each named scenario, in
 /// modules `sqlite` and `postgres`. Each scenario is an
@@ -119,6 +124,86 @@ impl TestDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Runs SQL on the database behind the store's back: for faults a test
+    /// injects (a trigger that refuses one row, say), where no real part
+    /// could be made to fail that way on demand.
+    ///
+    /// # Panics
+    /// If the SQL fails: the test would not test what it says.
+    #[allow(clippy::expect_used)]
+    pub async fn execute_raw(&self, sql: &str) {
+        let sql = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect to the test SQLite");
+                sql.execute(&mut conn).await.expect("raw SQL on the test SQLite");
+                let _ = conn.close().await;
+            }
+            Backend::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.expect("connect to the test PostgreSQL");
+                sql.execute(&mut conn).await.expect("raw SQL on the test PostgreSQL");
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
+/// A merchant with an endpoint at `url` (signing with `secret`), and one
+/// `invoice.expired` event queued for it, due now: the smallest outbox a
+/// dispatcher test needs. Returns the endpoint and the event.
+///
+/// # Panics
+/// If the store refuses any of it.
+#[allow(clippy::unwrap_used)]
+pub async fn queue_event(store: &dyn crate::Store, url: &str, secret: &str) -> (WebhookEndpoint, EventId) {
+    let merchant = Merchant { id: MerchantId::new(), name: "Shop".into(), created_at: Timestamp::now() };
+    store.create_merchant(&merchant).await.unwrap();
+    let endpoint = WebhookEndpoint {
+        id: WebhookId::new(),
+        merchant_id: merchant.id,
+        url: url.into(),
+        events: vec![EventType::InvoiceExpired],
+        secret: secret.into(),
+        created_at: Timestamp::now(),
+    };
+    store.create_webhook(&endpoint).await.unwrap();
+    let asset = AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str("USDT").unwrap() };
+    let index = store.reserve_deposit_indices(1).await.unwrap().start;
+    let invoice = Invoice {
+        id: InvoiceId::new(),
+        merchant_id: merchant.id,
+        status: InvoiceStatus::New,
+        exceptions: Exceptions::default(),
+        amount: Amount::from_units(asset, U256::from(1u8)),
+        deposit: DepositAddress {
+            index: DerivationIndex::try_from(u64::from(index)).unwrap(),
+            address: Address::left_padding_from(&index.to_be_bytes()),
+        },
+        order_id: None,
+        metadata: serde_json::Map::new(),
+        created_at: Timestamp::now(),
+        expires_at: Timestamp::now(),
+    };
+    store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
+    let event = EventId::new();
+    let change = InvoiceChange {
+        invoice_id: invoice.id,
+        merchant_id: merchant.id,
+        from: InvoiceStatus::New,
+        from_exceptions: Exceptions::default(),
+        status: InvoiceStatus::Expired,
+        exceptions: Exceptions::default(),
+        settlement: None,
+        events: vec![NewEvent {
+            id: event,
+            kind: EventType::InvoiceExpired,
+            payload: r#"{"type":"invoice.expired"}"#.into(),
+        }],
+    };
+    let now = Timestamp::now();
+    store.apply_invoice_changes(InvoiceChanges { changes: vec![change], at: now, lease_until: now }).await.unwrap();
+    (endpoint, event)
 }
 
 impl Drop for TestDatabase {

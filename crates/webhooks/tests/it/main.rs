@@ -2,19 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use coffer_domain::{
-    Address, Amount, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, EventId, EventType, Exceptions,
-    Invoice, InvoiceId, InvoiceStatus, MerchantId, Timestamp, U256, WebhookId,
-};
-use coffer_store::testing::{Kind, TestDatabase};
-use coffer_store::{
-    DeliveryState, InvoiceChange, InvoiceChanges, Merchant, NewEvent, NewInvoice, Store, WebhookEndpoint,
-};
+use coffer_domain::{EventId, Timestamp};
+use coffer_store::testing::{Kind, TestDatabase, queue_event};
+use coffer_store::{DeliveryState, Store, WebhookEndpoint};
 use coffer_webhooks::signature::{DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, verify};
 use coffer_webhooks::{DispatchConfig, Dispatcher, UrlPolicy};
 
@@ -57,52 +51,10 @@ fn config(allow_private: bool) -> DispatchConfig {
     }
 }
 
-/// A merchant with an endpoint at `url`, and one `invoice.expired` event
-/// queued for it (due now). Returns the store, the endpoint and the event.
+/// A store with one `invoice.expired` event queued for an endpoint at `url`.
 async fn queued(db: &TestDatabase, url: &str, secret: &str) -> (Arc<dyn Store>, WebhookEndpoint, EventId) {
     let store = coffer_store::open(db.backend()).await.unwrap();
-    let merchant = Merchant { id: MerchantId::new(), name: "Shop".into(), created_at: Timestamp::now() };
-    store.create_merchant(&merchant).await.unwrap();
-    let endpoint = WebhookEndpoint {
-        id: WebhookId::new(),
-        merchant_id: merchant.id,
-        url: url.into(),
-        events: vec![EventType::InvoiceExpired],
-        secret: secret.into(),
-        created_at: Timestamp::now(),
-    };
-    store.create_webhook(&endpoint).await.unwrap();
-    let asset = AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str("USDT").unwrap() };
-    let invoice = Invoice {
-        id: InvoiceId::new(),
-        merchant_id: merchant.id,
-        status: InvoiceStatus::New,
-        exceptions: Exceptions::default(),
-        amount: Amount::from_units(asset, U256::from(1u8)),
-        deposit: DepositAddress { index: DerivationIndex::try_from(0u64).unwrap(), address: Address::repeat_byte(1) },
-        order_id: None,
-        metadata: serde_json::Map::new(),
-        created_at: Timestamp::now(),
-        expires_at: Timestamp::now(),
-    };
-    store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
-    let event = EventId::new();
-    let change = InvoiceChange {
-        invoice_id: invoice.id,
-        merchant_id: merchant.id,
-        from: InvoiceStatus::New,
-        from_exceptions: Exceptions::default(),
-        status: InvoiceStatus::Expired,
-        exceptions: Exceptions::default(),
-        settlement: None,
-        events: vec![NewEvent {
-            id: event,
-            kind: EventType::InvoiceExpired,
-            payload: r#"{"type":"invoice.expired"}"#.into(),
-        }],
-    };
-    let now = Timestamp::now();
-    store.apply_invoice_changes(InvoiceChanges { changes: vec![change], at: now, lease_until: now }).await.unwrap();
+    let (endpoint, event) = queue_event(&*store, url, secret).await;
     (store, endpoint, event)
 }
 
