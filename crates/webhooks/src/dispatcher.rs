@@ -386,4 +386,99 @@ mod tests {
         assert_eq!(config.retry_after(1, 400), Some(Duration::from_millis(1200)));
         assert!(config.lease() > config.timeout);
     }
+
+    /// Two deliveries queued and claimed in a real SQLite store, each to
+    /// its own endpoint, so the delivery log tells them apart.
+    struct Claimed {
+        db: coffer_store::testing::TestDatabase,
+        store: Arc<dyn Store>,
+        endpoints: [coffer_store::WebhookEndpoint; 2],
+        deliveries: [DueDelivery; 2],
+    }
+
+    async fn two_claimed() -> Claimed {
+        use coffer_store::testing::{Kind, TestDatabase, queue_event};
+        let db = TestDatabase::new(Kind::Sqlite).await.unwrap();
+        let store = coffer_store::open(db.backend()).await.unwrap();
+        let (first, _) = queue_event(&*store, "http://127.0.0.1:9/first", "whsec_a").await;
+        let (second, _) = queue_event(&*store, "http://127.0.0.1:9/second", "whsec_b").await;
+        let now = Timestamp::now();
+        let claimed = store.claim_due_deliveries(now, now.plus_secs(60), 10).await.unwrap();
+        let claim = |e: &coffer_store::WebhookEndpoint| claimed.iter().find(|d| d.endpoint_id == e.id).unwrap().clone();
+        let deliveries = [claim(&first), claim(&second)];
+        Claimed { db, store, endpoints: [first, second], deliveries }
+    }
+
+    impl Claimed {
+        fn delivered(&self, which: usize) -> Attempt {
+            let d = &self.deliveries[which];
+            Attempt {
+                id: d.id,
+                leased_until: d.leased_until,
+                at: Timestamp::now(),
+                outcome: AttemptOutcome::Delivered { status: 204 },
+            }
+        }
+
+        async fn state(&self, which: usize) -> coffer_store::DeliveryState {
+            let e = &self.endpoints[which];
+            self.store.deliveries(e.merchant_id, e.id, None, 1).await.unwrap()[0].state
+        }
+    }
+
+    /// One attempt whose row the database refuses must not cost the others
+    /// their record: unrecorded, a delivered webhook would be sent again
+    /// when its lease ran out. The refusal is a trigger injected into a real
+    /// SQLite store (no real fault makes one row fail on demand). The
+    /// single-threaded runtime runs the recorder only once the test awaits,
+    /// so both attempts are queued first and meet in one batch.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_the_database_refuses_is_recorded_one_by_one() {
+        let claimed = two_claimed().await;
+        claimed
+            .db
+            .execute_raw(&format!(
+                "CREATE TRIGGER refuse_one BEFORE UPDATE ON webhook_deliveries WHEN OLD.id = X'{}' \
+                 BEGIN SELECT RAISE(ABORT, 'injected: this row is refused'); END",
+                claimed.deliveries[1].id.as_uuid().simple()
+            ))
+            .await;
+        let records = spawn_recorder(claimed.store.clone());
+        let mut written = Vec::new();
+        for which in [0, 1] {
+            let (done, wait) = oneshot::channel();
+            records.send((claimed.delivered(which), done)).unwrap();
+            written.push(wait);
+        }
+        for wait in written {
+            wait.await.unwrap();
+        }
+        use coffer_store::DeliveryState::{Delivered, Pending};
+        assert_eq!(claimed.state(0).await, Delivered, "recorded alone after the batch failed");
+        assert_eq!(claimed.state(1).await, Pending, "refused: sent again when its lease runs out");
+    }
+
+    /// A recording task that is gone (it panicked, say) must not silence
+    /// recording: the attempt is written by the sender itself.
+    #[tokio::test(flavor = "current_thread")]
+    async fn without_its_recording_task_the_dispatcher_records_each_attempt_itself() {
+        let claimed = two_claimed().await;
+        let dispatcher = Dispatcher::new(
+            claimed.store.clone(),
+            DispatchConfig {
+                policy: UrlPolicy { allow_private: true },
+                timeout: Duration::from_secs(1),
+                retry_base: Duration::from_secs(1),
+                retry_max: Duration::from_secs(1),
+                max_attempts: 1,
+                poll_interval: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
+        let (gone, receiver) = mpsc::unbounded_channel();
+        drop(receiver);
+        dispatcher.records.set(gone).unwrap();
+        dispatcher.record(claimed.delivered(0)).await;
+        assert_eq!(claimed.state(0).await, coffer_store::DeliveryState::Delivered);
+    }
 }
