@@ -8,14 +8,18 @@ gateway book those payments in SQLite? It writes, in Coffer's real schema
 synchronous=FULL, foreign keys, no checkpoint inside commits), exactly the
 rows Coffer's chain step writes for each confirmed payment:
 
-    a payment, an invoice update, a receipt and a settlement (2 ledger
-    transactions, 4 entries), an event (an ~1 KB invoice body) and a webhook
-    delivery; per step also the blocks, the window trim and the cursor.
+    a payment (inserted unbooked, then marked booked and settled), an
+    invoice update, a receipt and a settlement (2 ledger transactions, 4
+    entries), an event (an ~1 KB invoice body) and a webhook delivery; per
+    step also the range's last block, the window trim and the cursor.
+    Payments go to every (invoices / payments)-th invoice, as the bench's do.
 
 Rows are built before the clock starts and written with Python's sqlite3
 `executemany` (one prepared statement per kind, looped in C): no async
 runtime, no thread hand-off, no planning. What it prints is a floor for
-SQLite's work, not a measurement of Coffer.
+SQLite's work, not a measurement of Coffer. Two differences remain: it uses
+the SQLite Python was built with (the gateway bundles its own, newer), and
+no checkpoint runs beside it (the gateway's does, on the same cores).
 
     python3 scripts/sqlite-floor.py [--payments 10000] [--invoices 100000] [--step 1000]
 """
@@ -94,16 +98,20 @@ def seed(db, invoices: int):
     return merchant, endpoint, [(r[0], r[3]) for r in rows]
 
 
-def step_rows(first: int, count: int, merchant: bytes, endpoint: bytes, invoices) -> dict:
-    """Everything one step writes for payments `first..first+count` (block n pays invoice n)."""
-    rows = {k: [] for k in ("blocks", "payments", "invoices", "transactions", "entries", "events", "deliveries")}
-    for n in range(first, first + count):
-        invoice, address = invoices[n]
+def step_rows(first: int, count: int, stride: int, merchant: bytes, endpoint: bytes, invoices) -> dict:
+    """Everything one step writes for payments `first..first+count` (block n pays invoice n * stride)."""
+    keys = ("blocks", "payments", "marked", "invoices", "transactions", "entries", "events", "deliveries")
+    rows = {k: [] for k in keys}
+    # Catching up, the gateway keeps only a range's last header.
+    last = first + count
+    rows["blocks"].append((last, os.urandom(32), os.urandom(32), last))
+    for n in range(first, last):
+        invoice, address = invoices[n * stride]
         payment, receipt, settlement, event = os.urandom(32), v7(), v7(), v7()
-        rows["blocks"].append((n, os.urandom(32), os.urandom(32), n))
         rows["payments"].append(
-            (payment, invoice, os.urandom(20), address, os.urandom(32), n, os.urandom(32), n, NOW, NOW, NOW)
+            (payment, invoice, os.urandom(20), address, os.urandom(32), n, os.urandom(32), n, NOW)
         )
+        rows["marked"].append((payment,))
         rows["invoices"].append((invoice,))
         rows["transactions"] += [(receipt, "receipt", invoice, payment), (settlement, "settlement", invoice, None)]
         rows["entries"] += [
@@ -118,9 +126,12 @@ def step_rows(first: int, count: int, merchant: bytes, endpoint: bytes, invoices
 STATEMENTS = [
     ("blocks", "INSERT INTO chain_blocks VALUES (%d, ?, ?, ?, ?) ON CONFLICT (chain_id, number) DO UPDATE SET "
                "hash = excluded.hash, parent_hash = excluded.parent_hash, timestamp = excluded.timestamp" % CHAIN),
-    ("payments", "INSERT INTO payments VALUES (?, ?, %d, '%s', '%s', ?, ?, ?, 0, ?, ?, ?, 'canonical', ?, ?, ?)"
+    ("payments", "INSERT INTO payments VALUES (?, ?, %d, '%s', '%s', ?, ?, ?, 0, ?, ?, ?, 'canonical', NULL, NULL, ?)"
                  % (CHAIN, ASSET, AMOUNT)),
+    ("marked", "UPDATE payments SET booked_at = %d WHERE state = 'canonical' AND booked_at IS NULL AND id = ?" % NOW),
     ("invoices", "UPDATE invoices SET status = 'settled', exceptions = '' WHERE status = 'new' AND exceptions = '' AND id = ?"),
+    ("marked", "UPDATE payments SET settled_at = %d WHERE state = 'canonical' AND booked_at IS NOT NULL "
+               "AND settled_at IS NULL AND id = ?" % NOW),
     ("transactions", "INSERT INTO ledger_transactions VALUES (?, ?, ?, ?, %d)" % NOW),
     ("entries", "INSERT INTO ledger_entries VALUES (?, ?, ?, %d, '%s', ?, '%s')" % (CHAIN, ASSET, AMOUNT)),
     ("events", "INSERT INTO events VALUES (?, ?, 'invoice.settled', ?, ?, %d)" % NOW),
@@ -157,15 +168,17 @@ def main():
     parser.add_argument("--invoices", type=int, default=100_000)
     parser.add_argument("--step", type=int, default=1_000, help="payments per step (the bench's log_range: 1 per block)")
     args = parser.parse_args()
-    if args.payments > args.invoices:
-        raise SystemExit("--payments must not exceed --invoices")
+    if not 0 < args.payments <= args.invoices:
+        raise SystemExit("--payments must be positive and not exceed --invoices")
+    if sqlite3.sqlite_version_info < (3, 37):
+        raise SystemExit(f"SQLite {sqlite3.sqlite_version} is too old for Coffer's STRICT tables (3.37 or later)")
     with tempfile.TemporaryDirectory(prefix="coffer-floor-") as tmp:
         db = open_store(os.path.join(tmp, "floor.db"))
         merchant, endpoint, invoices = seed(db, args.invoices)
         steps, spent = [], {}
         for first in range(0, args.payments, args.step):
             count = min(args.step, args.payments - first)
-            rows = step_rows(first, count, merchant, endpoint, invoices)
+            rows = step_rows(first, count, args.invoices // args.payments, merchant, endpoint, invoices)
             started = time.perf_counter()
             write_step(db, rows, first + count, spent)
             steps.append(time.perf_counter() - started)
