@@ -53,8 +53,8 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
 
     // The shop's own receiver, the README's, started by hand: it refuses a
     // forged delivery with its own HMAC check.
-    let receiver = DocumentedReceiver::start(&client, base, key, &["invoice.settled"]).await;
-    if let Some(receiver) = &receiver {
+    let mut receiver = DocumentedReceiver::start(&client, base, key, &["invoice.settled"]).await;
+    if let Some(receiver) = &mut receiver {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let forged = client
             .post(&receiver.url)
@@ -64,7 +64,7 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
             .await
             .unwrap();
         assert_eq!(forged.status(), 401);
-        receiver.expect_line("REFUSED: bad signature", Duration::from_secs(10));
+        receiver.expect_line("REFUSED: bad signature", Duration::from_secs(10)).await;
     }
 
     // A newcomer pays it from a dev account and watches it settle.
@@ -84,14 +84,15 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
     let balances: Value =
         client.get(format!("{base}/v1/balances")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
     assert_eq!(balances["data"][0]["available"], "12.5", "{balances}");
-    if let Some(receiver) = &receiver {
-        let line =
-            receiver.expect_line(&format!("verified invoice.settled {id} status=settled"), Duration::from_secs(30));
+    if let Some(receiver) = &mut receiver {
+        let line = receiver
+            .expect_line(&format!("verified invoice.settled {id} status=settled"), Duration::from_secs(30))
+            .await;
         assert!(line.contains("paid=12.5 USDT"), "{line}");
         // The receiver's 200 is the acknowledgement the delivery log shows.
         let log_path = format!("{base}/v1/webhooks/{}/deliveries", receiver.webhook_id);
         let mut log = Value::Null;
-        for _ in 0..100 {
+        for _ in 0..600 {
             log = client.get(&log_path).bearer_auth(key).send().await.unwrap().json().await.unwrap();
             if log["data"][0]["status"] == "delivered" {
                 break;
