@@ -390,10 +390,11 @@ mod tests {
     /// Two deliveries queued and claimed in a real SQLite store, each to
     /// its own endpoint, so the delivery log tells them apart.
     struct Claimed {
-        db: coffer_store::testing::TestDatabase,
         store: Arc<dyn Store>,
         endpoints: [coffer_store::WebhookEndpoint; 2],
         deliveries: [DueDelivery; 2],
+        /// Last: dropped after the store's connections.
+        db: coffer_store::testing::TestDatabase,
     }
 
     async fn two_claimed() -> Claimed {
@@ -431,7 +432,9 @@ mod tests {
     /// when its lease ran out. The refusal is a trigger injected into a real
     /// SQLite store (no real fault makes one row fail on demand). The
     /// single-threaded runtime runs the recorder only once the test awaits,
-    /// so both attempts are queued first and meet in one batch.
+    /// so both attempts are queued first and meet in one batch; if they did
+    /// not, this test would pass without the fall-back (with the fall-back
+    /// removed it fails: checked).
     #[tokio::test(flavor = "current_thread")]
     async fn a_batch_the_database_refuses_is_recorded_one_by_one() {
         let claimed = two_claimed().await;
