@@ -64,13 +64,12 @@ async fn views(state: &AppState, invoices: Vec<Invoice>) -> Result<Vec<InvoiceVi
     for invoice in &invoices {
         let chain = invoice.amount.asset().chain_id;
         if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(chain) {
-            // This process's watcher knows its tip; a standby gateway asks the database.
-            let local = state.watchers.chain(chain).and_then(|c| c.health.snapshot().tip);
-            let head = match local {
-                Some(tip) => Some(tip),
-                None => state.store.chain_cursor(chain).await?.map(|c| c.number),
-            };
-            slot.insert(head);
+            // The cursor moves in the transaction that settles, so read after
+            // the invoices and their payments it is at least the tip they were
+            // settled at: a settled payment never shows fewer confirmations
+            // than settling took. (The watcher's tip in memory moves just after
+            // its commit; a read in between showed one confirmation too few.)
+            slot.insert(state.store.chain_cursor(chain).await?.map(|c| c.number));
         }
     }
     Ok(invoices
