@@ -22,6 +22,28 @@ fn wait_for_dev_json(dir: &Path, previous: Option<&Value>) -> Value {
     }
 }
 
+fn alive(pid: u64) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// A test that fails unwinds and drops its `coffer dev` without stopping it
+/// first: the anvil that `coffer dev` started must not outlive it.
+#[tokio::test]
+async fn a_dev_dropped_by_a_failing_test_leaves_no_anvil_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".coffer-dev");
+    let dev = Running::spawn(coffer().args(["dev", "--listen", "127.0.0.1:0", "--dir"]).arg(&state));
+    let anvil_pid = wait_for_dev_json(&state, None)["anvil_pid"].as_u64().unwrap();
+    assert!(alive(anvil_pid));
+    drop(dev); // what unwinding from a panic does
+    assert!(!alive(anvil_pid), "anvil {anvil_pid} outlived the coffer dev that started it");
+}
+
 #[tokio::test]
 async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,15 +142,9 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
         let text = std::fs::read_to_string(state.join(file)).unwrap();
         assert!(!text.contains(seed.trim()) && !text.contains(&format!("{first_word} ")), "{file} holds seed words");
     }
-    let anvil_pid = info["anvil_pid"].as_u64().unwrap().to_string();
+    let anvil_pid = info["anvil_pid"].as_u64().unwrap();
     assert!(first.terminate().success());
-    let anvil_alive = std::process::Command::new("kill")
-        .args(["-0", &anvil_pid])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(!anvil_alive, "Ctrl-C or SIGTERM stops the chain too");
+    assert!(!alive(anvil_pid), "Ctrl-C or SIGTERM stops the chain too");
 
     // Again: same seed, merchant, key and chain; the invoice is still there, settled.
     let mut second = start();

@@ -100,7 +100,20 @@ impl Running {
 }
 
 impl Drop for Running {
+    /// SIGTERM first, SIGKILL only if it is still there after 10 s: a
+    /// `coffer dev` killed outright cannot stop the anvil it started, and a
+    /// test that panicked would leave a node running.
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
