@@ -191,8 +191,7 @@ pub async fn run(bench: &CatchupBench) -> anyhow::Result<CatchupReport> {
 const ROUNDS: usize = 5;
 
 fn median(runs: &mut [Duration]) -> Duration {
-    runs.sort_unstable();
-    runs.get(runs.len() / 2).copied().unwrap_or_default()
+    crate::api::percentiles(runs)[0]
 }
 
 /// The node serving the `eth_getLogs` ranges of `log_range` blocks from
