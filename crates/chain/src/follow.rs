@@ -167,7 +167,7 @@ impl Follower {
         let to = match &self.prefetched {
             // The range read ahead, if it starts at our tip and is still deep enough.
             Some((after, last, _)) if *after == tip.hash && *last <= deepest => *last,
-            _ => tip.number.saturating_add(self.spec.log_range.max(1)).min(deepest),
+            _ => self.range_end(tip.number, deepest),
         };
         match self.segment(tip, to, filter).await? {
             Some((headers, transfers)) => {
@@ -175,7 +175,7 @@ impl Follower {
                 // Read the next range while our caller persists this one. It is
                 // checked like any other read when it is used, and only if our
                 // tip is then the block it starts after.
-                let next = end.number.saturating_add(self.spec.log_range.max(1)).min(deepest);
+                let next = self.range_end(end.number, deepest);
                 if next > end.number
                     && let Ok(requests) = self.node.requests().await
                 {
@@ -185,6 +185,13 @@ impl Follower {
             }
             None => self.reorg(tip, head, filter).await,
         }
+    }
+
+    /// Where a range after `after` ends: `log_range` blocks on, never
+    /// nearer the head than `deepest`. One rule for the range read and the
+    /// one read ahead, or the read ahead would never be the range asked for.
+    fn range_end(&self, after: u64, deepest: u64) -> u64 {
+        after.saturating_add(self.spec.log_range.max(1)).min(deepest)
     }
 
     /// The transfers to watched addresses among watched tokens' logs.
