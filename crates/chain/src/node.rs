@@ -272,21 +272,24 @@ impl Requests {
         method: &'static str,
         params: Value,
     ) -> Result<R, ChainError> {
-        let result = tokio::time::timeout(self.timeout, self.client.request::<Value, R>(method, params)).await;
-        match result {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.error(method, &err)),
-            Err(_) => Err(ChainError::Unreachable(format!("{method}: no answer within {:?}", self.timeout))),
-        }
+        let answer = tokio::time::timeout(self.timeout, self.client.request::<Value, R>(method, params)).await;
+        self.answer(method, answer)
     }
 
-    fn error(&self, method: &str, err: &alloy_transport::TransportError) -> ChainError {
-        let message = format!("{method}: {}", redact(&err.to_string(), &self.url));
-        if err.is_error_resp() || err.is_deser_error() {
+    /// What `method` got within the timeout, as our error if anything else.
+    fn answer<T>(
+        &self,
+        method: &str,
+        answer: Result<Result<T, alloy_transport::TransportError>, tokio::time::error::Elapsed>,
+    ) -> Result<T, ChainError> {
+        match answer {
+            Ok(Ok(value)) => Ok(value),
             // The node answered, just not with what we asked for.
-            ChainError::Node(message)
-        } else {
-            ChainError::Unreachable(message)
+            Ok(Err(err)) if err.is_error_resp() || err.is_deser_error() => {
+                Err(ChainError::Node(format!("{method}: {}", redact(&err.to_string(), &self.url))))
+            }
+            Ok(Err(err)) => Err(ChainError::Unreachable(format!("{method}: {}", redact(&err.to_string(), &self.url)))),
+            Err(_) => Err(ChainError::Unreachable(format!("{method}: no answer within {:?}", self.timeout))),
         }
     }
 
@@ -320,13 +323,8 @@ impl Requests {
             Ok::<_, alloy_transport::TransportError>(blocks)
         })
         .await;
-        match sent {
-            Ok(Ok(blocks)) => {
-                blocks.into_iter().map(|(number, block)| block.ok_or(ChainError::MissingBlock(number))).collect()
-            }
-            Ok(Err(err)) => Err(self.error(method, &err)),
-            Err(_) => Err(ChainError::Unreachable(format!("{method}: no answer within {:?}", self.timeout))),
-        }
+        let blocks = self.answer(method, sent)?;
+        blocks.into_iter().map(|(number, block)| block.ok_or(ChainError::MissingBlock(number))).collect()
     }
 }
 
