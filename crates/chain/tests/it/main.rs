@@ -92,6 +92,31 @@ async fn paid_backlog(chain: &Chain, payments: u64) -> u64 {
     start
 }
 
+/// A follower over `url` from block `start`, its first update (the start
+/// block alone) read and committed: its next `next()` reads a log range,
+/// and the one after it ahead.
+async fn past_the_start(chain: &Chain, url: String, start: u64, watch: &Watch) -> Follower {
+    let mut spec = spec(chain, url, 4);
+    spec.start_block = Some(start);
+    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
+    let first = follower.next(watch).await.unwrap();
+    follower.commit(&first);
+    follower
+}
+
+/// Reads on to the head after `so_far`; every one of `payments` payments
+/// (of 1, 2, … units) must have come exactly once, in order.
+async fn assert_each_payment_once(
+    mut so_far: Vec<ChainUpdate>,
+    follower: &mut Follower,
+    watch: &Watch,
+    chain: &Chain,
+    payments: u64,
+) {
+    so_far.extend(drain(follower, watch, chain).await);
+    assert_eq!(values(&so_far), (1..=payments).collect::<Vec<_>>(), "every payment once, in order");
+}
+
 async fn reports_only_watched_transfers_of_value(url_of: fn(&Anvil) -> String, ws_heads: bool) {
     let chain = chain().await;
     let rpc = chain.anvil.rpc();
@@ -217,11 +242,7 @@ async fn a_range_not_persisted_is_read_again_not_skipped_for_the_one_read_ahead(
     let chain = chain().await;
     let watch = shop_watch();
     let start = paid_backlog(&chain, 25).await;
-    let mut spec = spec(&chain, chain.anvil.http_url(), 4);
-    spec.start_block = Some(start);
-    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
-    let first = follower.next(&watch).await.unwrap();
-    follower.commit(&first);
+    let mut follower = past_the_start(&chain, chain.anvil.http_url(), start, &watch).await;
     let range = follower.next(&watch).await.unwrap();
     let again = follower.next(&watch).await.unwrap();
     assert_eq!(again.blocks, range.blocks, "the same range, not the next");
@@ -230,9 +251,7 @@ async fn a_range_not_persisted_is_read_again_not_skipped_for_the_one_read_ahead(
     let next = follower.next(&watch).await.unwrap();
     assert_eq!(next.parent, Some(range.tip().block_ref()), "then on from where it was persisted");
     follower.commit(&next);
-    let mut updates = vec![range, next];
-    updates.extend(drain(&mut follower, &watch, &chain).await);
-    assert_eq!(values(&updates), (1..=25).collect::<Vec<_>>(), "every payment once, in order");
+    assert_each_payment_once(vec![range, next], &mut follower, &watch, &chain, 25).await;
 }
 
 #[tokio::test]
@@ -255,19 +274,13 @@ async fn a_read_ahead_that_failed_is_read_again_not_reported() {
         },
     )
     .await;
-    let mut spec = spec(&chain, url, 4);
-    spec.start_block = Some(start);
-    let mut follower = Follower::new(spec, Vec::new(), Arc::default());
-    let first = follower.next(&watch).await.unwrap();
-    follower.commit(&first);
+    let mut follower = past_the_start(&chain, url, start, &watch).await;
     let range = follower.next(&watch).await.unwrap(); // and the next one read ahead, refused
     follower.commit(&range);
     let next = follower.next(&watch).await.expect("read afresh, not the refusal read ahead");
     assert_eq!(next.parent, Some(range.tip().block_ref()));
     follower.commit(&next);
-    let mut updates = vec![range, next];
-    updates.extend(drain(&mut follower, &watch, &chain).await);
-    assert_eq!(values(&updates), (1..=25).collect::<Vec<_>>(), "every payment once, in order");
+    assert_each_payment_once(vec![range, next], &mut follower, &watch, &chain, 25).await;
 }
 
 #[tokio::test]
