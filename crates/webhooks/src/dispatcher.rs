@@ -108,17 +108,12 @@ fn spawn_recorder(store: Arc<dyn Store>) -> mpsc::UnboundedSender<Recording> {
                 batch.push(next);
             }
             let (attempts, waiting): (Vec<Attempt>, Vec<_>) = batch.into_iter().unzip();
-            let ids: Vec<_> = attempts.iter().map(|a| a.id).collect();
             match store.record_attempts(&attempts).await {
-                Ok(recorded) => {
-                    for (id, _) in ids.iter().zip(recorded).filter(|(_, recorded)| !recorded) {
-                        tracing::info!(delivery = %id, "attempt not recorded: its lease ran out and was taken over");
-                    }
-                }
+                Ok(recorded) => report_unrecorded(&attempts, &recorded),
                 Err(err) => {
                     // One bad row fails the statement: the others must not pay for it.
-                    tracing::warn!(deliveries = ids.len(), error = %err, "cannot record webhook attempts together");
-                    for attempt in attempts {
+                    tracing::warn!(deliveries = attempts.len(), error = %err, "cannot record webhook attempts together");
+                    for attempt in &attempts {
                         record_alone(&*store, attempt).await;
                     }
                 }
@@ -133,12 +128,17 @@ fn spawn_recorder(store: Arc<dyn Store>) -> mpsc::UnboundedSender<Recording> {
 
 /// Records one attempt by itself. Not recorded, its lease runs out and the
 /// delivery is retried (at least once).
-async fn record_alone(store: &dyn Store, attempt: Attempt) {
-    let id = attempt.id;
-    match store.record_attempt(id, attempt.leased_until, attempt.at, attempt.outcome).await {
-        Ok(true) => {}
-        Ok(false) => tracing::info!(delivery = %id, "attempt not recorded: its lease ran out and was taken over"),
-        Err(err) => tracing::warn!(delivery = %id, error = %err, "cannot record a webhook attempt"),
+async fn record_alone(store: &dyn Store, attempt: &Attempt) {
+    match store.record_attempts(std::slice::from_ref(attempt)).await {
+        Ok(recorded) => report_unrecorded(std::slice::from_ref(attempt), &recorded),
+        Err(err) => tracing::warn!(delivery = %attempt.id, error = %err, "cannot record a webhook attempt"),
+    }
+}
+
+/// Logs the attempts a write left unrecorded (`recorded` says which, in order).
+fn report_unrecorded(attempts: &[Attempt], recorded: &[bool]) {
+    for (attempt, _) in attempts.iter().zip(recorded).filter(|(_, recorded)| !**recorded) {
+        tracing::info!(delivery = %attempt.id, "attempt not recorded: its lease ran out and was taken over");
     }
 }
 
@@ -314,7 +314,7 @@ impl Dispatcher {
             // here, or deliveries would be resent for ever without a count.
             Err(mpsc::error::SendError((attempt, _))) => {
                 tracing::error!("the webhook recording task is gone; recording attempts one by one");
-                record_alone(&*self.store, attempt).await;
+                record_alone(&*self.store, &attempt).await;
             }
         }
     }
