@@ -270,12 +270,14 @@ async fn follow_alone(
         rpc_url: anvil.http_url(),
         ws_url: None,
         tokens: std::collections::HashMap::from([(token.address, usdt)]),
+        token_decimals: std::collections::HashMap::from([(token.address, 6)]),
         native: None,
         reorg_window: window,
         log_range: bench.log_range,
         start_block: Some(first),
         poll_interval: Duration::from_millis(50),
         rpc_timeout: Duration::from_secs(30),
+        internal_transfers: coffer_chain::InternalTransfers::Off,
     };
     let watchlist = coffer_watcher::Watchlist::with_capacity(addresses.len());
     for address in addresses {

@@ -38,6 +38,7 @@ pub(crate) fn erc20_transfer(log: &Log, asset: AssetId, filter: &dyn AddressFilt
         value,
         tx_hash: log.transaction_hash?,
         log_index: Some(log.log_index?),
+        call_path: None,
         block: BlockRef { number: log.block_number?, hash: log.block_hash? },
     })
 }
@@ -61,6 +62,7 @@ pub(crate) fn native_transfer(
         value: tx.value,
         tx_hash: tx.hash,
         log_index: None,
+        call_path: None,
         block: block.block_ref(),
     })
 }
@@ -75,6 +77,7 @@ pub(crate) struct PartialTransfer {
     pub(crate) value: U256,
     pub(crate) tx_hash: B256,
     pub(crate) log_index: Option<u64>,
+    pub(crate) call_path: Option<String>,
     pub(crate) block: BlockRef,
 }
 
@@ -87,6 +90,7 @@ impl PartialTransfer {
             value: self.value,
             tx_hash: self.tx_hash,
             log_index: self.log_index,
+            call_path: self.call_path,
             block: self.block,
             block_time: Timestamp::from_unix_secs(block_time),
         }

@@ -9,10 +9,16 @@ use alloy_rpc_types_eth::Filter;
 use coffer_domain::BlockHeader;
 
 use crate::extract::{PartialTransfer, TRANSFER_TOPIC, erc20_transfer, native_transfer};
+use crate::limits::LogSpan;
 use crate::node::{Node, RpcTransaction};
 use crate::segment::{READS_IN_FLIGHT, RawSegment, SegmentRead, fetch};
 use crate::task::Task;
+use crate::traces::{InternalTransfers, internal_transfers};
 use crate::{AddressFilter, ChainError, ChainHealth, ChainSpec, ChainUpdate, Transfer};
+
+/// Refusals for size in a row that one read may meet before it gives up
+/// (each one at least halves the span).
+const MAX_REFUSALS: usize = 24;
 
 /// Follows one chain. See the crate docs for the protocol.
 #[derive(Debug)]
@@ -35,6 +41,11 @@ pub struct Follower {
     /// The next range, being read while the caller persists this one: the
     /// block it starts after (by hash), its last height, and the read.
     prefetched: Option<(B256, u64, Task<RawSegment>)>,
+    /// Blocks one `eth_getLogs` may span now (see `limits.rs`).
+    pub(crate) log_span: LogSpan,
+    /// On a fresh database: the first cursor must be before this time (the
+    /// first invoice on the chain, or when the caller looked for one).
+    start_before: Option<coffer_domain::Timestamp>,
 }
 
 impl Follower {
@@ -45,6 +56,7 @@ impl Follower {
         let tokens: Vec<Address> = spec.tokens.keys().copied().collect();
         let transfer_bloom = (keccak256(TRANSFER_TOPIC), tokens.iter().map(keccak256).collect());
         let token_filter = Filter::new().address(tokens).event_signature(TRANSFER_TOPIC);
+        let spec_log_range = spec.log_range;
         Self {
             spec,
             node,
@@ -55,7 +67,27 @@ impl Follower {
             transfer_bloom,
             in_flight: READS_IN_FLIGHT,
             prefetched: None,
+            log_span: LogSpan::new(spec_log_range),
+            start_before: None,
         }
+    }
+
+    /// On a fresh database (no tip yet): the first cursor is to be a block
+    /// stamped before `time` (the first invoice on the chain, or now), so
+    /// that no payment to an invoice created while the node could not be
+    /// reached is skipped. Without it the first cursor is the head.
+    pub fn start_before(&mut self, time: coffer_domain::Timestamp) {
+        self.start_before = Some(time);
+    }
+
+    /// The node's answers, to read history with (`history.rs`).
+    pub(crate) fn node(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
+    /// The remembered window of canonical headers, ascending.
+    pub(crate) fn window(&self) -> &VecDeque<BlockHeader> {
+        &self.window
     }
 
     /// The last block processed.
@@ -103,10 +135,9 @@ impl Follower {
 
     async fn follow(&mut self, filter: &dyn AddressFilter) -> Result<ChainUpdate, ChainError> {
         if !self.chain_checked {
-            let served = self.node.chain_id().await?;
-            if served != self.spec.chain_id.0 {
-                return Err(ChainError::WrongChain { expected: self.spec.chain_id, actual: served });
-            }
+            let requests = self.node.requests().await?;
+            let checked = crate::checks::check(&requests, &self.spec).await;
+            self.node.failed(checked)?;
             self.chain_checked = true;
         }
         let Some(tip) = self.tip() else { return self.start().await };
@@ -138,12 +169,17 @@ impl Follower {
     }
 
     /// The first update on a fresh database: the block before the first
-    /// one to scan becomes the tip.
+    /// one to scan becomes the tip. That is the block before `start_block`
+    /// or the head, and never after the last block stamped before
+    /// [`Follower::start_before`] (less a margin for clocks).
     async fn start(&mut self) -> Result<ChainUpdate, ChainError> {
         let head = self.node.head_number().await?;
         self.health.saw_head(head, self.node.subscribed());
         let first = self.spec.start_block.map_or(head.saturating_add(1), |start| start.min(head.saturating_add(1)));
-        let cursor = first.saturating_sub(1);
+        let mut cursor = first.saturating_sub(1);
+        if let Some(before) = self.start_before {
+            cursor = cursor.min(self.last_block_before(before.minus(crate::history::CLOCK_MARGIN), head).await?);
+        }
         let header = self.node.header(cursor).await?.ok_or(ChainError::MissingBlock(cursor))?;
         tracing::info!(chain = %self.spec.chain_id, block = cursor, "no cursor yet: following from the next block");
         Ok(ChainUpdate { parent: None, reverted_above: None, blocks: vec![header], transfers: Vec::new() })
@@ -191,7 +227,7 @@ impl Follower {
     /// nearer the head than `deepest`. One rule for the range read and the
     /// one read ahead, or the read ahead would never be the range asked for.
     fn range_end(&self, after: u64, deepest: u64) -> u64 {
-        after.saturating_add(self.spec.log_range.max(1)).min(deepest)
+        after.saturating_add(self.log_span.blocks()).min(deepest)
     }
 
     /// The transfers to watched addresses among watched tokens' logs.
@@ -229,7 +265,7 @@ impl Follower {
     /// `from`), and beside them the logs over their range (each log's block
     /// hash checked against the block read). `None` if the first block's
     /// parent is not `from`: the chain was reorganised under it.
-    async fn segment(
+    pub(crate) async fn segment(
         &mut self,
         from: BlockHeader,
         last: u64,
@@ -246,7 +282,52 @@ impl Follower {
     /// What reading the blocks after `from` up to `last` takes.
     fn segment_read(&self, from: u64, last: u64) -> SegmentRead {
         let logs = (!self.spec.tokens.is_empty()).then(|| self.token_filter.clone());
-        SegmentRead { from, last, logs, full: self.spec.native.is_some(), in_flight: self.in_flight }
+        SegmentRead {
+            from,
+            last,
+            logs,
+            log_span: self.log_span.blocks(),
+            full: self.spec.native.is_some(),
+            in_flight: self.in_flight,
+        }
+    }
+
+    /// The raw read of the blocks after `from` up to `last`: the one started
+    /// ahead if it is this one, else a new one; refused for its log span, it
+    /// is read again at once with smaller spans.
+    async fn raw_segment(&mut self, from: BlockHeader, last: u64) -> Result<RawSegment, ChainError> {
+        let ahead = match &self.prefetched {
+            Some((after, until, _)) if *after == from.hash && *until == last => self.prefetched.take(),
+            _ => None,
+        };
+        // What failed ahead is read again now: the node may be back.
+        if let Some((_, _, read)) = ahead
+            && let Ok(raw) = read.await
+        {
+            self.log_span.went_through();
+            return Ok(raw);
+        }
+        for _ in 0..MAX_REFUSALS {
+            let asked = self.log_span.blocks();
+            let read = fetch(self.node.requests().await?, self.segment_read(from.number, last));
+            match self.node.failed(read.await) {
+                Ok(raw) => {
+                    self.log_span.went_through();
+                    return Ok(raw);
+                }
+                Err(ChainError::LogLimit { message, suggested }) => {
+                    if !self.log_span.refused(asked, suggested) {
+                        return Err(ChainError::Node(format!("eth_getLogs refused even for one block: {message}")));
+                    }
+                    tracing::info!(
+                        chain = %self.spec.chain_id, refused = asked, now = self.log_span.blocks(), message,
+                        "the node refused a log range for its size; reading smaller ranges"
+                    );
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(ChainError::Node(format!("eth_getLogs refused {MAX_REFUSALS} times in a row for its size")))
     }
 
     /// [`Follower::segment`]: the read (the one started ahead, if it is this
@@ -260,18 +341,9 @@ impl Follower {
         if last <= from.number {
             return Ok(Some((Vec::new(), Vec::new())));
         }
-        let ahead = match self.prefetched.take() {
-            // What failed ahead is read again now: the node may be back.
-            Some((after, until, read)) if after == from.hash && until == last => read.await.ok(),
-            _ => None,
-        };
-        let raw = match ahead {
-            Some(raw) => raw,
-            None => {
-                let read = fetch(self.node.requests().await?, self.segment_read(from.number, last));
-                self.node.failed(read.await)?
-            }
-        };
+        let raw = self.raw_segment(from, last).await?;
+        // Everything added to the filter before now is matched against this read.
+        filter.refresh().await.map_err(ChainError::Filter)?;
         let RawSegment { blocks, logs } = raw;
         let mut headers = Vec::with_capacity(blocks.len());
         let mut blooms = Vec::with_capacity(blocks.len());
@@ -315,6 +387,13 @@ impl Follower {
             answered.insert(number);
         }
         partial.extend(self.token_transfers(&logs, filter));
+        if let Some(asset) = self.spec.native
+            && self.spec.internal_transfers != InternalTransfers::Off
+        {
+            let requests = self.node.requests().await?;
+            let found = internal_transfers(&requests, self.spec.internal_transfers, &headers, asset, filter).await;
+            partial.extend(self.node.failed(found)?);
+        }
         // A range query answered by a node (or replica) that has not indexed a
         // block's logs yet returns nothing for it, silently. Where the block's
         // bloom says it may hold a watched token's Transfer and the range gave

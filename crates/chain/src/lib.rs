@@ -32,12 +32,16 @@
 //! the next range while its caller persists the last; that read is used
 //! only once the caller has committed the block it starts after.)
 
+mod checks;
 mod extract;
 mod follow;
 mod health;
+mod history;
+mod limits;
 mod node;
 mod segment;
 mod task;
+mod traces;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -45,8 +49,11 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U256};
 use coffer_domain::{AssetId, BlockHeader, BlockRef, ChainId, Timestamp};
 
+pub use checks::check_node;
 pub use follow::Follower;
 pub use health::{ChainHealth, HealthSnapshot, HealthState};
+pub use history::CLOCK_MARGIN;
+pub use traces::InternalTransfers;
 
 /// What to follow on one chain.
 #[derive(Clone)]
@@ -60,12 +67,16 @@ pub struct ChainSpec {
     pub ws_url: Option<String>,
     /// ERC-20 contracts whose `Transfer` logs count, and the asset each is.
     pub tokens: HashMap<Address, AssetId>,
+    /// The decimals the configuration gives each token: checked against the
+    /// contract's own `decimals()` before anything is read.
+    pub token_decimals: HashMap<Address, u8>,
     /// The chain's native coin, if invoices may be paid in it.
     pub native: Option<AssetId>,
     /// Blocks near the head followed one by one, checking parent hashes.
     /// Reorganisations deeper than this are refused as incidents.
     pub reorg_window: u64,
-    /// Most blocks per `eth_getLogs` range when catching up.
+    /// Most blocks per `eth_getLogs` request, catching up or near the head
+    /// (a provider that refuses less gets less: see `limits.rs`).
     pub log_range: u64,
     /// The first block to scan on a fresh database; `None`: the head then.
     pub start_block: Option<u64>,
@@ -74,6 +85,9 @@ pub struct ChainSpec {
     pub poll_interval: Duration,
     /// Deadline of one RPC call.
     pub rpc_timeout: Duration,
+    /// Whether, and through which trace API, to read native transfers that
+    /// contracts make (an internal call, a self-destruct).
+    pub internal_transfers: InternalTransfers,
 }
 
 impl std::fmt::Debug for ChainSpec {
@@ -84,6 +98,7 @@ impl std::fmt::Debug for ChainSpec {
             .field("tokens", &self.tokens)
             .field("native", &self.native)
             .field("reorg_window", &self.reorg_window)
+            .field("internal_transfers", &self.internal_transfers)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +118,10 @@ pub struct Transfer {
     pub tx_hash: B256,
     /// The `Transfer` log's index in its block; `None` for a native transfer.
     pub log_index: Option<u64>,
+    /// For a native transfer made by a contract (an internal call, a
+    /// self-destruct), found through the node's trace API: its position in
+    /// the transaction's call tree (`"0.1"`). `None` otherwise.
+    pub call_path: Option<String>,
     /// The block.
     pub block: BlockRef,
     /// The block's timestamp.
@@ -111,9 +130,20 @@ pub struct Transfer {
 
 /// Which addresses the caller cares about. Checked for every transfer, so
 /// it must be a cheap lookup (a hash set, not a scan).
+#[async_trait::async_trait]
 pub trait AddressFilter: Send + Sync {
     /// Whether transfers to `address` matter.
     fn watches(&self, address: &Address) -> bool;
+
+    /// Called once a read's blocks and logs are in hand, before they are
+    /// matched against [`AddressFilter::watches`]. A filter that others add
+    /// to (invoices created by another gateway on the same database) takes
+    /// in their additions here: everything added before the read ended is
+    /// then matched, and no read is thrown away for it. Does nothing by
+    /// default; an `Err` fails the read as passing.
+    async fn refresh(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// How the chain moved.
@@ -183,6 +213,19 @@ pub enum ChainError {
     /// The configuration cannot work.
     #[error("{0}")]
     Config(String),
+    /// The node refused an `eth_getLogs` range for its size (too many
+    /// blocks or results). The follower reads smaller ranges (the one the
+    /// node suggested, if it did) and tries again at once.
+    #[error("the node refused a log range for its size: {message}")]
+    LogLimit {
+        /// The node's words.
+        message: String,
+        /// How many blocks the node said would do, if it said.
+        suggested: Option<u64>,
+    },
+    /// The address filter could not be brought up to date (its store).
+    #[error("the watched addresses could not be refreshed: {0}")]
+    Filter(String),
     /// The node serves another chain than the one configured.
     #[error("the node serves chain {actual}, not the configured chain {expected}")]
     WrongChain {

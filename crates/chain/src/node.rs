@@ -225,11 +225,6 @@ impl Node {
         self.failed(answer)
     }
 
-    /// The chain id the node serves.
-    pub(crate) async fn chain_id(&mut self) -> Result<u64, ChainError> {
-        Ok(self.call::<U64>("eth_chainId", json!([])).await?.to())
-    }
-
     /// The height of the node's head.
     pub(crate) async fn head_number(&mut self) -> Result<u64, ChainError> {
         Ok(self.call::<U64>("eth_blockNumber", json!([])).await?.to())
@@ -286,6 +281,14 @@ impl Requests {
             Ok(Ok(value)) => Ok(value),
             // The node answered, just not with what we asked for.
             Ok(Err(err)) if err.is_error_resp() || err.is_deser_error() => {
+                if method == "eth_getLogs"
+                    && let Some(payload) = err.as_error_resp()
+                    && let Some(suggested) =
+                        crate::limits::log_limit(&payload.message, payload.data.as_ref().map(|d| d.get()))
+                {
+                    let message = redact(&payload.message, &self.url);
+                    return Err(ChainError::LogLimit { message, suggested });
+                }
                 Err(ChainError::Node(format!("{method}: {}", redact(&err.to_string(), &self.url))))
             }
             Ok(Err(err)) => Err(ChainError::Unreachable(format!("{method}: {}", redact(&err.to_string(), &self.url)))),
@@ -296,6 +299,39 @@ impl Requests {
     /// The logs `filter` selects.
     pub(crate) async fn logs(&self, filter: &Filter) -> Result<Vec<Log>, ChainError> {
         self.call("eth_getLogs", json!([filter])).await
+    }
+
+    /// `method` called once per entry of `params`, in one batch request;
+    /// the answers in the same order.
+    pub(crate) async fn batch<R>(&self, method: &'static str, params: &[Value]) -> Result<Vec<R>, ChainError>
+    where
+        R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        let mut batch = self.client.new_batch();
+        let mut waiters = Vec::with_capacity(params.len());
+        for param in params {
+            waiters.push(batch.add_call::<_, R>(method, param).map_err(|e| ChainError::Node(e.to_string()))?);
+        }
+        let sent = tokio::time::timeout(self.timeout, async {
+            batch.send().await?;
+            let mut answers = Vec::with_capacity(waiters.len());
+            for waiter in waiters {
+                answers.push(waiter.await?);
+            }
+            Ok::<_, alloy_transport::TransportError>(answers)
+        })
+        .await;
+        self.answer(method, sent)
+    }
+
+    /// `eth_call` of `data` on `to` at the head.
+    pub(crate) async fn eth_call(&self, to: Address, data: &str) -> Result<alloy_primitives::Bytes, ChainError> {
+        self.call("eth_call", json!([{"to": to, "data": data}, "latest"])).await
+    }
+
+    /// The chain id the node serves.
+    pub(crate) async fn chain_id(&self) -> Result<u64, ChainError> {
+        Ok(self.call::<U64>("eth_chainId", json!([])).await?.to())
     }
 
     /// The blocks at `numbers`, in one batch request, with their

@@ -38,6 +38,8 @@ pub(crate) struct SegmentRead {
     pub(crate) last: u64,
     /// The logs query over them, if any token is watched.
     pub(crate) logs: Option<Filter>,
+    /// Most blocks one logs query spans: the range is queried in pieces.
+    pub(crate) log_span: u64,
     /// Whole blocks (for native transfers), else headers only.
     pub(crate) full: bool,
     /// Header batches at once (whole blocks always go one at a time).
@@ -48,13 +50,25 @@ pub(crate) struct SegmentRead {
 /// logs beside them.
 pub(crate) fn fetch(requests: Requests, read: SegmentRead) -> Task<RawSegment> {
     Task::spawn(async move {
-        let SegmentRead { from, last, logs, full, in_flight } = read;
+        let SegmentRead { from, last, logs, log_span, full, in_flight } = read;
         if last <= from {
             return Ok(RawSegment::default());
         }
         let logs = logs.map(|query| {
             let requests = requests.clone();
-            Task::spawn(async move { requests.logs(&query.from_block(from + 1).to_block(last)).await })
+            Task::spawn(async move {
+                // One piece after another: a provider that caps a query caps
+                // what it serves at once too.
+                let mut logs = Vec::new();
+                let span = log_span.max(1);
+                let mut start = from + 1;
+                while start <= last {
+                    let end = last.min(start.saturating_add(span - 1));
+                    logs.extend(requests.logs(&query.clone().from_block(start).to_block(end)).await?);
+                    start = end + 1;
+                }
+                Ok(logs)
+            })
         });
         let in_flight = if full { 1 } else { in_flight.max(1) };
         let mut unread =

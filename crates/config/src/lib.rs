@@ -102,9 +102,29 @@ pub struct ChainConfig {
     /// (a `ws(s)://` node pushes them; this is then a safety net).
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
-    /// Most blocks per `eth_getLogs` request when catching up.
+    /// Most blocks per `eth_getLogs` request (a provider that refuses less
+    /// gets less: Coffer follows its suggested range, or halves).
     #[serde(default = "default_log_range")]
     pub log_range: u64,
+    /// Native transfers that contracts make (an internal call, a
+    /// self-destruct) are read through the node's trace API: `off`
+    /// (default: not seen), `trace_block` (Reth, Erigon, Nethermind, anvil)
+    /// or `debug_trace` (Geth's `callTracer`).
+    #[serde(default = "default_internal_transfers")]
+    pub internal_transfers: String,
+    /// How often the watcher looks for open invoices it does not watch
+    /// (created by another gateway and committed late, say) and reads the
+    /// chain back for them, in seconds.
+    #[serde(default = "default_unwatched_check_secs")]
+    pub unwatched_check_secs: u64,
+}
+
+fn default_internal_transfers() -> String {
+    "off".into()
+}
+
+fn default_unwatched_check_secs() -> u64 {
+    10
 }
 
 fn default_poll_interval_ms() -> u64 {

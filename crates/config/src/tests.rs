@@ -135,3 +135,26 @@ fn chain_following_and_webhook_settings_have_defaults_and_limits() {
     let slow = full("").replace("confirmations = 2", "confirmations = 2\npoll_interval_ms = 5");
     assert!(error_of(&slow).contains("chains[0].poll_interval_ms"));
 }
+
+#[test]
+fn two_assets_at_one_contract_are_refused() {
+    let twice = full("").replace(
+        "decimals = 6\n",
+        "decimals = 6\n\n[[assets]]\nsymbol = \"USDX\"\nchain_id = 31337\ncontract = \"0xdac17f958d2ee523a2206206994597c13d831ec7\"\ndecimals = 6\n",
+    );
+    let error = error_of(&twice);
+    assert!(error.starts_with("assets[2].contract: "), "{error}");
+    assert!(error.contains("already asset USDT"), "{error}");
+}
+
+#[test]
+fn internal_transfers_and_the_unwatched_check_have_defaults_and_limits() {
+    let config = Config::from_toml(&full("")).unwrap();
+    assert_eq!((config.chains[0].internal_transfers.as_str(), config.chains[0].unwatched_check_secs), ("off", 10));
+    let traced = full("").replace("confirmations = 2", "confirmations = 2\ninternal_transfers = \"debug_trace\"");
+    assert_eq!(Config::from_toml(&traced).unwrap().chains[0].internal_transfers, "debug_trace");
+    let unknown = full("").replace("confirmations = 2", "confirmations = 2\ninternal_transfers = \"traces\"");
+    assert!(error_of(&unknown).starts_with("chains[0].internal_transfers: "));
+    let never = full("").replace("confirmations = 2", "confirmations = 2\nunwatched_check_secs = 0");
+    assert!(error_of(&never).starts_with("chains[0].unwatched_check_secs: "));
+}

@@ -62,8 +62,22 @@ impl Config {
         }
         let mut asset_ids = HashSet::new();
         let mut natives = HashSet::new();
+        let mut contracts = std::collections::HashMap::new();
         for (i, config) in self.assets.iter().enumerate() {
             let asset = asset(i, config, &self.chains)?;
+            // Two assets at one contract: a transfer would be counted as either, and one
+            // would shadow the other in silence.
+            if let AssetKind::Erc20 { contract } = asset.kind
+                && let Some(first) = contracts.insert((asset.id.chain_id, contract), asset.id.symbol)
+            {
+                return Err(ConfigError::invalid(
+                    format!("assets[{i}].contract"),
+                    format!(
+                        "{contract} on chain {} is already asset {first}; one contract is one asset",
+                        asset.id.chain_id
+                    ),
+                ));
+            }
             if !asset_ids.insert(asset.id) {
                 return Err(ConfigError::invalid(
                     format!("assets[{i}].symbol"),
@@ -150,6 +164,15 @@ fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
     }
     if !(1..=100_000).contains(&chain.log_range) {
         return Err(ConfigError::invalid(field("log_range"), "must be between 1 and 100000"));
+    }
+    if !["off", "trace_block", "debug_trace"].contains(&chain.internal_transfers.as_str()) {
+        return Err(ConfigError::invalid(
+            field("internal_transfers"),
+            format!("{:?} is not off, trace_block or debug_trace", chain.internal_transfers),
+        ));
+    }
+    if !(1..=3600).contains(&chain.unwatched_check_secs) {
+        return Err(ConfigError::invalid(field("unwatched_check_secs"), "must be between 1 and 3600"));
     }
     Ok(())
 }

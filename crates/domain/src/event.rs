@@ -24,6 +24,9 @@ pub enum EventType {
     InvoicePaidLate,
     /// A payment in another asset arrived at the invoice's address (not credited).
     InvoiceWrongAsset,
+    /// The unconfirmed payment that made the invoice `processing` left the
+    /// chain (a reorganisation): the invoice is back to `new` (or `expired`).
+    InvoiceProcessingWithdrawn,
 }
 
 /// Text that names no event type.
@@ -33,7 +36,7 @@ pub struct UnknownEventType(pub String);
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         Self::InvoiceProcessing,
         Self::InvoiceSettled,
         Self::InvoiceExpired,
@@ -42,6 +45,7 @@ impl EventType {
         Self::InvoicePaidOver,
         Self::InvoicePaidLate,
         Self::InvoiceWrongAsset,
+        Self::InvoiceProcessingWithdrawn,
     ];
 
     /// The name webhooks carry (`invoice.settled`).
@@ -55,6 +59,7 @@ impl EventType {
             Self::InvoicePaidOver => "invoice.paid_over",
             Self::InvoicePaidLate => "invoice.paid_late",
             Self::InvoiceWrongAsset => "invoice.wrong_asset",
+            Self::InvoiceProcessingWithdrawn => "invoice.processing_withdrawn",
         }
     }
 
@@ -65,8 +70,7 @@ impl EventType {
             InvoiceStatus::Expired => Some(Self::InvoiceExpired),
             InvoiceStatus::Invalid => Some(Self::InvoiceInvalid),
             // Back to `new` happens only when a reorganisation un-sees a
-            // payment; the next status change (processing again, or expired)
-            // is what the merchant acts on.
+            // payment: `invoice.processing_withdrawn` says so.
             InvoiceStatus::New => None,
         }
     }
@@ -96,10 +100,15 @@ impl FromStr for EventType {
 }
 
 /// The events an invoice change calls for: one per newly raised exception,
-/// then one for the new status (if it changed and has an event), in that
-/// order, so a merchant reads "paid over" before "settled".
+/// then `invoice.processing_withdrawn` if a reorganisation took back the
+/// payment that made it `processing`, then one for the new status (if it
+/// changed and has an event), in that order, so a merchant reads "paid
+/// over" before "settled".
 pub fn events_for_change(before: (InvoiceStatus, Exceptions), after: (InvoiceStatus, Exceptions)) -> Vec<EventType> {
     let mut events: Vec<EventType> = after.1.added_since(before.1).iter().map(EventType::of_exception).collect();
+    if before.0 == InvoiceStatus::Processing && matches!(after.0, InvoiceStatus::New | InvoiceStatus::Expired) {
+        events.push(EventType::InvoiceProcessingWithdrawn);
+    }
     if after.0 != before.0
         && let Some(event) = EventType::of_status(after.0)
     {
@@ -128,7 +137,16 @@ mod tests {
         let partial = set(&[Exception::PaidPartial]);
         assert_eq!(events_for_change((New, none), (New, partial)), vec![EventType::InvoicePaidPartial]);
         assert_eq!(events_for_change((New, partial), (New, partial)), vec![], "nothing new, nothing sent");
-        assert_eq!(events_for_change((Processing, none), (New, none)), vec![], "a reorg un-sees silently");
+        assert_eq!(
+            events_for_change((Processing, none), (New, none)),
+            vec![EventType::InvoiceProcessingWithdrawn],
+            "a reorganisation un-sees out loud"
+        );
+        assert_eq!(
+            events_for_change((Processing, none), (Expired, none)),
+            vec![EventType::InvoiceProcessingWithdrawn, EventType::InvoiceExpired]
+        );
+        assert_eq!(events_for_change((Processing, none), (Invalid, none)), vec![EventType::InvoiceInvalid]);
     }
 
     #[test]

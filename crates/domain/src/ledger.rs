@@ -17,6 +17,18 @@
 //! So money that never settles an invoice (a partial payment that expired,
 //! a wrong asset, a payment to an invalidated invoice) waits in suspense for
 //! a person to refund or assign it, and is never credited to a merchant.
+//!
+//! Two more kinds serve a reorganisation deeper than the confirmations that
+//! took away a payment already booked, whose transfer never came back:
+//!
+//! ```text
+//!   write-off: an operator accepts the loss (the merchant keeps its credit)
+//!     debit  losses         USDT@31337 12.5   what the operator lost (an expense)
+//!     credit deposits       USDT@31337 12.5   the deposit address does not hold it
+//!   recovery: the written-off transfer was mined after all
+//!     debit  deposits       USDT@31337 12.5
+//!     credit losses         USDT@31337 12.5
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -34,19 +46,23 @@ pub enum Account {
     /// Funds that arrived but belong to no invoice yet (a wrong asset, say),
     /// waiting for a person to decide (a liability).
     Suspense(AssetId),
+    /// Booked payments whose transfer a reorganisation took away for good,
+    /// written off by an operator (an expense: debit-normal).
+    Losses(AssetId),
 }
 
 impl Account {
     /// The asset the account holds.
     pub fn asset(&self) -> AssetId {
         match *self {
-            Self::Deposits(asset) | Self::Merchant(_, asset) | Self::Suspense(asset) => asset,
+            Self::Deposits(asset) | Self::Merchant(_, asset) | Self::Suspense(asset) | Self::Losses(asset) => asset,
         }
     }
 
-    /// Whether a debit raises the balance (assets) rather than a credit (liabilities).
+    /// Whether a debit raises the balance (assets and expenses) rather than
+    /// a credit (liabilities).
     pub fn is_debit_normal(&self) -> bool {
-        matches!(self, Self::Deposits(_))
+        matches!(self, Self::Deposits(_) | Self::Losses(_))
     }
 }
 
@@ -174,6 +190,25 @@ impl Transaction {
         Self::new(vec![
             Entry { account: Account::Suspense(asset), side: Side::Debit, amount },
             Entry { account: Account::Merchant(merchant, asset), side: Side::Credit, amount },
+        ])
+    }
+
+    /// A booked payment of `amount` whose transfer left the chain for good is
+    /// written off: the deposit address does not hold it, the operator bears it.
+    pub fn write_off(amount: Amount) -> Result<Self, LedgerError> {
+        let asset = amount.asset();
+        Self::new(vec![
+            Entry { account: Account::Losses(asset), side: Side::Debit, amount },
+            Entry { account: Account::Deposits(asset), side: Side::Credit, amount },
+        ])
+    }
+
+    /// A written-off transfer of `amount` was mined after all: the loss is undone.
+    pub fn recovery(amount: Amount) -> Result<Self, LedgerError> {
+        let asset = amount.asset();
+        Self::new(vec![
+            Entry { account: Account::Deposits(asset), side: Side::Debit, amount },
+            Entry { account: Account::Losses(asset), side: Side::Credit, amount },
         ])
     }
 

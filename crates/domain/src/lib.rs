@@ -26,7 +26,7 @@ mod time;
 
 pub use asset_book::{AssetBook, AssetLookupError};
 pub use auth::{ApiKeyToken, MalformedToken, RandomnessUnavailable, Scope, Scopes, SecretDigest, UnknownScope};
-pub use chain::ChainId;
+pub use chain::{ChainId, HaltCode};
 pub use event::{EventType, UnknownEventType, events_for_change};
 pub use exception::{Exception, Exceptions, UnknownException};
 pub use ids::{ApiKeyId, DeliveryId, EventId, InvalidId, InvoiceId, LedgerTxId, MerchantId, WebhookId};

@@ -1,9 +1,21 @@
 //! Payments: value that arrived on chain at an invoice's deposit address.
 //!
-//! A payment is a fact about one block. If a reorganisation drops that block,
-//! the payment becomes [`PaymentState::Orphaned`] (kept, for the record, but
-//! never counted); if the same transaction is mined again in another block,
-//! that is a new payment with a new [`PaymentId`], counted once.
+//! A payment is a fact about one block. If a reorganisation drops that block
+//! before the payment is booked, it becomes [`PaymentState::Orphaned`]
+//! (kept, for the record, but never counted); if the same transaction is
+//! mined again in another block, that is a new payment with a new
+//! [`PaymentId`], counted once.
+//!
+//! A reorganisation deeper than the confirmations can drop the block of a
+//! payment already booked (and credited). The money usually did arrive: the
+//! new chain carries the same transfer in another block. So a booked payment
+//! whose block left the chain is [`PaymentState::Displaced`]: it still
+//! counts, while the watcher looks for the same transfer (transaction,
+//! sender, recipient, asset, amount) on the new chain. Found, the booking
+//! moves to the payment in the new block ([`Payment::moved_from`]; the old
+//! one becomes [`PaymentState::Moved`]) and the books do not change. Not
+//! found by [`Payment::displaced_until`], the transfer is gone: the watcher
+//! halts for a person, who can wait longer or write it off.
 
 use std::fmt;
 
@@ -66,6 +78,20 @@ impl PaymentId {
         }
         Self(keccak256(bytes))
     }
+
+    /// The id of an internal native transfer: value a contract sent during
+    /// `tx_hash` in block `block_hash`, at `call_path` of its call tree (the
+    /// node's trace address, "0.1"). Never the id of a log or of the
+    /// transaction's own value.
+    pub fn of_internal(chain: ChainId, block_hash: B256, tx_hash: B256, call_path: &str) -> Self {
+        let mut bytes = Vec::with_capacity(8 + 32 + 32 + 1 + call_path.len());
+        bytes.extend_from_slice(&chain.0.to_be_bytes());
+        bytes.extend_from_slice(block_hash.as_slice());
+        bytes.extend_from_slice(tx_hash.as_slice());
+        bytes.push(2);
+        bytes.extend_from_slice(call_path.as_bytes());
+        Self(keccak256(bytes))
+    }
 }
 
 impl fmt::Display for PaymentId {
@@ -80,27 +106,51 @@ impl fmt::Debug for PaymentId {
     }
 }
 
-/// Whether a payment's block is still on the chain the watcher follows.
+/// Whether a payment's block is still on the chain the watcher follows, and
+/// whether the payment counts (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PaymentState {
     /// Its block is canonical: the payment counts.
     Canonical,
-    /// A reorganisation dropped its block: kept for the record, never counted.
+    /// A reorganisation dropped its block before it was booked: kept for
+    /// the record, never counted.
     Orphaned,
+    /// A reorganisation dropped its block after it was booked: it still
+    /// counts while the same transfer is looked for on the new chain.
+    Displaced,
+    /// Was displaced, and the same transfer was found in another block: its
+    /// booking moved to that payment. Kept for the record, not counted.
+    Moved,
+    /// Was displaced and never found again: an operator wrote it off (the
+    /// loss is on the books; the merchant keeps its credit).
+    WrittenOff,
 }
 
 impl PaymentState {
-    /// As the database spells it.
+    /// Every state.
+    pub const ALL: [PaymentState; 5] =
+        [Self::Canonical, Self::Orphaned, Self::Displaced, Self::Moved, Self::WrittenOff];
+
+    /// As the database and the API spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Canonical => "canonical",
             Self::Orphaned => "orphaned",
+            Self::Displaced => "displaced",
+            Self::Moved => "moved",
+            Self::WrittenOff => "written_off",
         }
     }
 
     /// Parses [`PaymentState::as_str`]'s text.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Canonical, Self::Orphaned].into_iter().find(|s| s.as_str() == text)
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether a payment in this state counts towards its invoice (and is
+    /// shown with it): the ledger holds it or may come to.
+    pub fn counts(self) -> bool {
+        matches!(self, Self::Canonical | Self::Displaced | Self::WrittenOff)
     }
 }
 
@@ -122,6 +172,9 @@ pub struct Payment {
     pub tx_hash: B256,
     /// The `Transfer` log's index in its block; `None` for a native transfer.
     pub log_index: Option<u64>,
+    /// For a native transfer a contract made (an internal call, a
+    /// self-destruct): its position in the transaction's call tree.
+    pub call_path: Option<String>,
     /// The block that holds it.
     pub block: BlockRef,
     /// That block's timestamp: lateness is judged by it.
@@ -134,9 +187,28 @@ pub struct Payment {
     pub settled_at: Option<Timestamp>,
     /// When the watcher first saw it.
     pub seen_at: Timestamp,
+    /// The displaced payment whose booking this one carries: the same
+    /// transfer, found again in this block after a deep reorganisation.
+    pub moved_from: Option<PaymentId>,
+    /// While [`PaymentState::Displaced`]: the chain height by which the
+    /// same transfer must be found again, or it is gone.
+    pub displaced_until: Option<u64>,
 }
 
 impl Payment {
+    /// Whether `other` is the same transfer as this one, wherever each was
+    /// mined: the same transaction moving the same amount of the same asset
+    /// between the same addresses. (A transaction can be mined once on a
+    /// chain; its log index depends on its block, so it is not compared.)
+    pub fn same_transfer(&self, other: &Payment) -> bool {
+        self.tx_hash == other.tx_hash
+            && self.amount == other.amount
+            && self.from == other.from
+            && self.to == other.to
+            && self.log_index.is_some() == other.log_index.is_some()
+            && self.call_path == other.call_path
+    }
+
     /// The facts [`crate::assess`] looks at.
     pub fn observed(&self) -> ObservedPayment {
         ObservedPayment {
@@ -144,6 +216,7 @@ impl Payment {
             units: self.amount.units(),
             block_number: self.block.number,
             block_time: self.block_time,
+            booked: self.booked_at.is_some(),
         }
     }
 }
@@ -163,5 +236,9 @@ mod tests {
         assert_ne!(id, PaymentId::of(chain, block, tx, None), "a native transfer is not log 0");
         assert_ne!(id, PaymentId::of(ChainId(1), block, tx, Some(0)));
         assert!(id.to_string().starts_with("pay_"));
+        let internal = PaymentId::of_internal(chain, block, tx, "0");
+        assert_ne!(internal, PaymentId::of(chain, block, tx, None), "a contract's transfer is not the transaction's");
+        assert_ne!(internal, PaymentId::of_internal(chain, block, tx, "0.0"));
+        assert_eq!(internal, PaymentId::of_internal(chain, block, tx, "0"));
     }
 }

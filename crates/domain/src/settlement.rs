@@ -14,6 +14,12 @@
 //!   expires, then `expired`. More is `paid_over`, and still settles.
 //! - A payment in a block stamped at or after the expiry is `paid_late`; if
 //!   it completes the amount, the expired invoice goes on to settle.
+//! - **Exceptions are raised from confirmed payments only.** A merchant acts
+//!   on them (refunds an overpayment, chases a partial one), and an
+//!   unconfirmed payment can still vanish in a reorganisation: a
+//!   `paid_over` raised at 0 confirmations and then reorganised away was
+//!   money refunded that never arrived. `processing` alone speaks of
+//!   unconfirmed money, and says so when it is withdrawn.
 //! - Payments are facts about blocks still on the canonical chain: after a
 //!   reorg the watcher removes the orphaned ones and calls [`assess`] again.
 //!   An unconfirmed payment that vanishes takes `processing` back to `new`
@@ -37,6 +43,17 @@ pub struct ObservedPayment {
     pub block_number: u64,
     /// That block's timestamp.
     pub block_time: Timestamp,
+    /// Already booked in the ledger: confirmed, whatever the head says now
+    /// (a booked payment whose block a deep reorganisation replaced still
+    /// counts until the same transfer is found again or written off).
+    pub booked: bool,
+}
+
+impl ObservedPayment {
+    /// Whether it counts as confirmed when the head is `head`.
+    pub fn is_confirmed(&self, head: u64, required_confirmations: u32) -> bool {
+        self.booked || confirmations(self.block_number, head) >= u64::from(required_confirmations)
+    }
 }
 
 /// An invoice's standing, computed from its payments.
@@ -76,22 +93,28 @@ pub fn assess(
     let mut confirmed = U256::ZERO;
     let mut exceptions = Exceptions::default();
     for payment in payments {
+        let is_confirmed = payment.is_confirmed(head, required_confirmations);
         if payment.asset != asset {
-            exceptions.insert(Exception::WrongAsset);
+            if is_confirmed {
+                exceptions.insert(Exception::WrongAsset);
+            }
             continue;
         }
         seen = seen.saturating_add(payment.units);
-        if confirmations(payment.block_number, head) >= u64::from(required_confirmations) {
+        if is_confirmed {
             confirmed = confirmed.saturating_add(payment.units);
-        }
-        if payment.block_time >= invoice.expires_at {
-            exceptions.insert(Exception::PaidLate);
+            if payment.block_time >= invoice.expires_at {
+                exceptions.insert(Exception::PaidLate);
+            }
         }
     }
-    if seen > U256::ZERO && seen < asked {
+    // Partial: confirmed money that, even with what is still unconfirmed,
+    // does not cover the amount (confirmed half of a full payment seen is
+    // processing, not partial).
+    if confirmed > U256::ZERO && seen < asked {
         exceptions.insert(Exception::PaidPartial);
     }
-    if seen > asked {
+    if confirmed > asked {
         exceptions.insert(Exception::PaidOver);
     }
     // Once expired, always expired (unless paid): a clock that steps back,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use coffer_chain::ChainSpec;
+use coffer_chain::{ChainSpec, InternalTransfers};
 use coffer_config::{Config, WebhookConfig};
 use coffer_domain::{AssetBook, AssetKind, ChainId};
 use coffer_watcher::WatcherSettings;
@@ -20,12 +20,14 @@ pub(crate) fn watcher_settings(config: &Config, assets: &AssetBook) -> Vec<Watch
         .map(|chain| {
             let chain_id = ChainId(chain.chain_id);
             let mut tokens = HashMap::new();
+            let mut token_decimals = HashMap::new();
             let mut native = None;
             for asset in assets.iter().filter(|a| a.id.chain_id == chain_id) {
                 match asset.kind {
                     AssetKind::Native => native = Some(asset.id),
                     AssetKind::Erc20 { contract } => {
                         tokens.insert(contract, asset.id);
+                        token_decimals.insert(contract, asset.decimals);
                     }
                 }
             }
@@ -35,15 +37,19 @@ pub(crate) fn watcher_settings(config: &Config, assets: &AssetBook) -> Vec<Watch
                     rpc_url: chain.rpc_url.expose().clone(),
                     ws_url: chain.ws_url.as_ref().map(|u| u.expose().clone()),
                     tokens,
+                    token_decimals,
                     native,
                     reorg_window: chain.reorg_window(),
                     log_range: chain.log_range,
                     start_block: chain.start_block,
                     poll_interval: Duration::from_millis(chain.poll_interval_ms),
                     rpc_timeout: RPC_TIMEOUT,
+                    // `validate` has checked the text.
+                    internal_transfers: InternalTransfers::parse(&chain.internal_transfers).unwrap_or_default(),
                 },
                 confirmations: chain.confirmations,
                 late_window: Duration::from_secs(config.late_payment_window_secs),
+                unwatched_check: Duration::from_secs(chain.unwatched_check_secs),
             }
         })
         .collect()

@@ -13,13 +13,18 @@
 //! two gateways racing), never books or credits anything twice; the
 //! database's unique indexes (one receipt per payment, one settlement per
 //! invoice) back this up.
+//!
+//! A reorganisation never un-books: a booked payment whose block it reverts
+//! becomes *displaced* (it still counts) until the same transfer is stored
+//! again with [`Payment::moved_from`] naming it, which moves the booking
+//! there without a new posting (see `coffer_domain::PaymentState`).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use coffer_domain::{
-    Address, BlockRef, ChainId, EventId, EventType, Exceptions, Invoice, InvoiceId, InvoiceStatus, LedgerTxId,
-    MerchantId, Payment, PaymentId, Timestamp, Transaction,
+    Address, BlockRef, ChainId, EventId, EventType, Exceptions, HaltCode, Invoice, InvoiceId, InvoiceStatus,
+    LedgerTxId, MerchantId, Payment, PaymentId, Timestamp, Transaction,
 };
 
 use crate::Result;
@@ -46,6 +51,18 @@ pub struct Booking {
     pub invoice_id: InvoiceId,
     /// The receipt (see [`Transaction::receipt`]).
     pub receipt: LedgerPosting,
+}
+
+/// A written-off payment whose transfer was mined after all: the posting that
+/// undoes its write-off (see [`Transaction::recovery`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    /// The written-off payment (its booking moves to the payment found).
+    pub payment_id: PaymentId,
+    /// Its invoice.
+    pub invoice_id: InvoiceId,
+    /// The recovery posting.
+    pub posting: LedgerPosting,
 }
 
 /// An invoice settling: what moves to the merchant, and which booked payments it moves.
@@ -100,16 +117,25 @@ pub struct ChainStep {
     /// The cursor after the step.
     pub tip: BlockRef,
     /// A reorganisation: blocks above this height are no longer canonical;
-    /// their payments become orphaned and their remembered blocks are forgotten.
+    /// their unbooked payments become orphaned, their booked ones displaced,
+    /// and their remembered blocks are forgotten.
     pub revert_above: Option<u64>,
+    /// Payments displaced by this step must be found again by this height.
+    pub displace_until: u64,
     /// Blocks to remember (ascending).
     pub remember: Vec<ChainBlock>,
     /// Remembered blocks below this height are forgotten.
     pub forget_below: u64,
-    /// Payments newly seen. One already stored (same id) is left as it is.
+    /// Payments newly seen. One already stored (same id) is left as it is,
+    /// unless orphaned or displaced: its block is back, it is canonical
+    /// again. One with [`Payment::moved_from`] carries, booked (and settled)
+    /// as it is given, the booking of that displaced or written-off payment,
+    /// which becomes moved.
     pub payments: Vec<Payment>,
     /// Payments booked now.
     pub bookings: Vec<Booking>,
+    /// Written-off payments found again.
+    pub recoveries: Vec<Recovery>,
     /// Invoice changes.
     pub changes: Vec<InvoiceChange>,
     /// When the step happened.
@@ -138,6 +164,35 @@ pub struct InvoiceChanges {
     pub lease_until: Timestamp,
 }
 
+/// A chain's watcher stopped for a person (see [`HaltCode`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHalt {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Why, for tools.
+    pub code: HaltCode,
+    /// Why, for people.
+    pub reason: String,
+    /// The block the watcher stopped at, if it had one.
+    pub block: Option<u64>,
+    /// When.
+    pub halted_at: Timestamp,
+    /// When it was resolved and how, if it was.
+    pub resolved: Option<(Timestamp, String)>,
+}
+
+/// What an operator decides about displaced payments whose transfer the new
+/// chain did not bring back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisplacedResolution {
+    /// Look for the transfer until this height (it will be mined again: the
+    /// operator rebroadcast it, say).
+    WaitUntil(u64),
+    /// The transfer is gone: write each off (the loss is booked, the
+    /// merchant keeps its credit).
+    WriteOff,
+}
+
 /// The chain watcher's part of the store.
 #[async_trait]
 pub trait ChainStore: Send + Sync {
@@ -163,6 +218,13 @@ pub trait ChainStore: Send + Sync {
     ) -> Result<u64>;
     /// Invoices on the chain created at or after `since` (another gateway's, say).
     async fn invoices_created_since(&self, chain_id: ChainId, since: Timestamp) -> Result<Vec<(Address, InvoiceId)>>;
+    /// [`ChainStore::invoices_created_since`], only those still `new` or
+    /// `processing`, with their creation time.
+    async fn open_invoices_created_since(
+        &self,
+        chain_id: ChainId,
+        since: Timestamp,
+    ) -> Result<Vec<(Address, InvoiceId, Timestamp)>>;
     /// The invoices with these ids, whoever their merchant (for the watcher, never for the API).
     async fn invoices_by_ids(&self, ids: &[InvoiceId]) -> Result<Vec<Invoice>>;
     /// The canonical payments of these invoices, oldest block first.
@@ -185,4 +247,28 @@ pub trait ChainStore: Send + Sync {
     async fn aged_out_between(&self, chain_id: ChainId, from: Timestamp, to: Timestamp) -> Result<Vec<Address>>;
     /// Up to `limit` `new` invoices on the chain whose expiry is at or before `now`.
     async fn invoices_due_to_expire(&self, chain_id: ChainId, now: Timestamp, limit: u32) -> Result<Vec<Invoice>>;
+    /// The time of the first invoice ever created on the chain.
+    async fn first_invoice_at(&self, chain_id: ChainId) -> Result<Option<Timestamp>>;
+
+    /// Records that the chain's watcher halted, unless a halt is already open
+    /// for the chain (the first one's reason stays). `true` if recorded.
+    async fn record_halt(&self, halt: &ChainHalt) -> Result<bool>;
+    /// The chain's open halt, if any.
+    async fn open_halt(&self, chain_id: ChainId) -> Result<Option<ChainHalt>>;
+    /// Every chain's halts, open ones first, then the most recently resolved.
+    async fn halts(&self, limit: u32) -> Result<Vec<ChainHalt>>;
+    /// Closes the chain's open halt with `resolution`; `false` if none was open.
+    async fn resolve_halt(&self, chain_id: ChainId, at: Timestamp, resolution: &str) -> Result<bool>;
+    /// The chain's displaced payments (booked, block gone, transfer awaited).
+    async fn displaced_payments(&self, chain_id: ChainId) -> Result<Vec<Payment>>;
+    /// Applies an operator's decision to every displaced payment of the
+    /// chain and closes its open halt, in one transaction. Returns the
+    /// payments it applied to.
+    async fn resolve_displaced(
+        &self,
+        chain_id: ChainId,
+        resolution: DisplacedResolution,
+        at: Timestamp,
+        note: &str,
+    ) -> Result<Vec<PaymentId>>;
 }

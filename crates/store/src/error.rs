@@ -56,16 +56,6 @@ pub enum StoreError {
     /// was written; recompute from the store.
     #[error("stale write: {0}; nothing was written")]
     Stale(String),
-    /// A reorganisation would orphan payments already booked in the ledger:
-    /// it is deeper than the confirmations the chain requires. Refused; a
-    /// person has to look (the watcher halts and says so).
-    #[error("a reorganisation above block {height} of chain {chain_id} would orphan booked payments; refused")]
-    DeepReorg {
-        /// The chain.
-        chain_id: coffer_domain::ChainId,
-        /// The height the reorganisation reverts to.
-        height: u64,
-    },
     /// The store's writer task has stopped (the process is shutting down).
     #[error("the store could not carry out the write (shutting down or a database error; see the log)")]
     Closed,

@@ -15,6 +15,10 @@ pub enum PostingKind {
     Receipt,
     /// An invoice settled.
     Settlement,
+    /// A booked payment whose transfer left the chain for good, written off.
+    WriteOff,
+    /// A written-off transfer that was mined after all.
+    Recovery,
 }
 
 impl PostingKind {
@@ -23,12 +27,14 @@ impl PostingKind {
         match self {
             Self::Receipt => "receipt",
             Self::Settlement => "settlement",
+            Self::WriteOff => "write_off",
+            Self::Recovery => "recovery",
         }
     }
 
     /// Parses [`PostingKind::as_str`]'s text.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Receipt, Self::Settlement].into_iter().find(|k| k.as_str() == text)
+        [Self::Receipt, Self::Settlement, Self::WriteOff, Self::Recovery].into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -86,12 +92,13 @@ pub trait LedgerStore: Send + Sync {
     async fn ledger_snapshot(&self) -> Result<LedgerSnapshot>;
 }
 
-/// How an account is named in the database: `deposits`, `suspense` or
-/// `merchant:<uuid>`; the asset lives in its own columns.
+/// How an account is named in the database: `deposits`, `suspense`,
+/// `losses` or `merchant:<uuid>`; the asset lives in its own columns.
 pub(crate) fn account_key(account: &Account) -> String {
     match account {
         Account::Deposits(_) => "deposits".to_owned(),
         Account::Suspense(_) => "suspense".to_owned(),
+        Account::Losses(_) => "losses".to_owned(),
         Account::Merchant(merchant, _) => merchant_key(*merchant),
     }
 }
@@ -106,6 +113,7 @@ pub(crate) fn parse_account(key: &str, asset: AssetId) -> Option<Account> {
     match key {
         "deposits" => Some(Account::Deposits(asset)),
         "suspense" => Some(Account::Suspense(asset)),
+        "losses" => Some(Account::Losses(asset)),
         _ => {
             let uuid = key.strip_prefix("merchant:")?.parse::<uuid::Uuid>().ok()?;
             Some(Account::Merchant(MerchantId::from_uuid(uuid), asset))
@@ -124,8 +132,12 @@ mod tests {
     #[test]
     fn account_keys_round_trip() {
         let asset = AssetId { chain_id: ChainId(1), symbol: AssetSymbol::from_str("USDT").unwrap() };
-        for account in [Account::Deposits(asset), Account::Suspense(asset), Account::Merchant(MerchantId::new(), asset)]
-        {
+        for account in [
+            Account::Deposits(asset),
+            Account::Suspense(asset),
+            Account::Losses(asset),
+            Account::Merchant(MerchantId::new(), asset),
+        ] {
             assert_eq!(parse_account(&account_key(&account), asset), Some(account));
         }
         assert_eq!(parse_account("merchant:nope", asset), None);

@@ -36,8 +36,8 @@ use async_trait::async_trait;
 use coffer_domain::{ApiKeyId, Invoice, InvoiceId, InvoiceStatus, MerchantId, Scopes, SecretDigest, Timestamp};
 
 pub use chain::{
-    Applied, Booking, ChainBlock, ChainStep, ChainStore, InvoiceChange, InvoiceChanges, LedgerPosting, NewEvent,
-    Settlement,
+    Applied, Booking, ChainBlock, ChainHalt, ChainStep, ChainStore, DisplacedResolution, InvoiceChange, InvoiceChanges,
+    LedgerPosting, NewEvent, Recovery, Settlement,
 };
 pub use error::StoreError;
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};

@@ -6,11 +6,18 @@
 //!    suspense and credits the invoice's merchant, in the invoice's asset.
 //! 2. Debits equal credits across the ledger, and no account is negative.
 //! 3. The stored running totals equal the totals recomputed from entries.
-//! 4. Each booked canonical payment has exactly one receipt, of its amount;
-//!    no unbooked or orphaned payment has one (an orphaned booked payment
-//!    means a reorganisation deeper than the confirmations: an incident).
-//! 5. An invoice is settled exactly when it has settlements, and they add up
-//!    to the payments marked settled (the first one, and any confirmed later).
+//! 4. Each booked payment that counts (canonical, displaced, written off)
+//!    holds exactly one receipt, of its amount: its own, or the one of the
+//!    payments whose booking moved to it (a transfer re-mined in another
+//!    block after a deep reorganisation). A moved payment has passed its
+//!    booking on; no unbooked or orphaned payment has a receipt.
+//! 5. A written-off payment has one write-off of its amount, and one that
+//!    was written off and then found again has a recovery too; no other has
+//!    either. Write-offs and recoveries move money between deposits and
+//!    losses only.
+//! 6. An invoice is settled exactly when it has settlements, and they add up
+//!    to the payments marked settled that count (the first one, and any
+//!    confirmed later).
 //!
 //! Everything is read in one snapshot (one read transaction), so the check
 //! can run beside a live gateway.
@@ -76,6 +83,8 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
     let breaches = &mut report.breaches;
     let mut books = Balances::default();
     let mut receipts: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
+    let mut write_offs: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
+    let mut recoveries: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
     let mut settlements: HashMap<InvoiceId, Vec<Amount>> = HashMap::new();
     for (id, posted) in postings {
         let transaction = match Transaction::new(posted.entries) {
@@ -96,6 +105,14 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
                     None => breaches.push(format!("receipt {id} names no payment")),
                 }
             }
+            (PostingKind::WriteOff, Some((Account::Losses(_), Account::Deposits(_), amount))) => match posted.payment {
+                Some(payment) => write_offs.entry(payment).or_default().push(amount),
+                None => breaches.push(format!("write-off {id} names no payment")),
+            },
+            (PostingKind::Recovery, Some((Account::Deposits(_), Account::Losses(_), amount))) => match posted.payment {
+                Some(payment) => recoveries.entry(payment).or_default().push(amount),
+                None => breaches.push(format!("recovery {id} names no payment")),
+            },
             (PostingKind::Settlement, Some((Account::Suspense(_), Account::Merchant(merchant, asset), amount))) => {
                 if invoice.is_none_or(|(m, a, _)| (*m, *a) != (merchant, asset)) {
                     breaches.push(format!(
@@ -113,29 +130,69 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
     }
     compare_stored_totals(&snapshot.balances, &books, breaches);
 
+    // A booking that moved is held by the last payment it moved to.
+    let moved_to: HashMap<PaymentId, PaymentId> = payments.iter().filter_map(|p| Some((p.moved_from?, p.id))).collect();
+    let holder = |mut id: PaymentId| {
+        let mut hops = 0;
+        while let Some(next) = moved_to.get(&id) {
+            id = *next;
+            hops += 1;
+            if hops > moved_to.len() {
+                break; // a cycle: reported below as a payment without its receipt
+            }
+        }
+        id
+    };
+    let mut held: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
+    for (payment, amounts) in receipts.drain() {
+        held.entry(holder(payment)).or_default().extend(amounts);
+    }
+    let known: std::collections::HashSet<PaymentId> = payments.iter().map(|p| p.id).collect();
     let mut settled_sums: HashMap<InvoiceId, U256> = HashMap::new();
     for payment in &payments {
         let booked = payment.booked_at.is_some();
-        let found = receipts.remove(&payment.id).unwrap_or_default();
+        let found = held.remove(&payment.id).unwrap_or_default();
         match (payment.state, booked, found.as_slice()) {
-            (PaymentState::Canonical, true, [amount]) if *amount == payment.amount => {}
-            (PaymentState::Canonical, true, _) => breaches
+            (PaymentState::Canonical | PaymentState::Displaced | PaymentState::WrittenOff, true, [amount])
+                if *amount == payment.amount => {}
+            (PaymentState::Canonical | PaymentState::Displaced | PaymentState::WrittenOff, true, _) => breaches
                 .push(format!("booked payment {} has receipts {found:?}, not one of {:?}", payment.id, payment.amount)),
+            (PaymentState::Moved, true, []) if moved_to.contains_key(&payment.id) => {}
+            (PaymentState::Moved, _, _) => breaches.push(format!(
+                "payment {} is marked moved, but no payment carries its booking (or it kept a receipt)",
+                payment.id
+            )),
             (PaymentState::Orphaned, true, _) => breaches.push(format!(
-                "payment {} was booked, then its block {} left the chain: a reorganisation deeper than the \
-                 confirmations (incident)",
+                "payment {} was booked, then its block {} left the chain, and it was neither displaced nor moved",
                 payment.id, payment.block.number
             )),
             (_, false, []) => {}
             (_, false, _) => breaches.push(format!("payment {} is not booked but has a receipt", payment.id)),
         }
-        if payment.settled_at.is_some() {
+        let offs = write_offs.remove(&payment.id).unwrap_or_default();
+        let backs = recoveries.remove(&payment.id).unwrap_or_default();
+        let of_amount = |list: &[Amount]| list.len() == 1 && list[0] == payment.amount;
+        let sound = match payment.state {
+            PaymentState::WrittenOff => of_amount(&offs) && backs.is_empty(),
+            PaymentState::Moved if !offs.is_empty() => of_amount(&offs) && of_amount(&backs),
+            _ => offs.is_empty() && backs.is_empty(),
+        };
+        if !sound {
+            breaches.push(format!(
+                "payment {} is {} with write-offs {offs:?} and recoveries {backs:?}",
+                payment.id,
+                payment.state.as_str()
+            ));
+        }
+        if payment.settled_at.is_some() && payment.state.counts() {
             let sum = settled_sums.entry(payment.invoice_id).or_default();
             *sum = sum.saturating_add(payment.amount.units());
         }
     }
-    for payment in receipts.keys() {
-        breaches.push(format!("a receipt names payment {payment}, which does not exist"));
+    for payment in held.keys().chain(write_offs.keys()).chain(recoveries.keys()) {
+        if !known.contains(payment) {
+            breaches.push(format!("a posting names payment {payment}, which does not exist"));
+        }
     }
     for (id, (_, _, status)) in &invoices {
         let found = settlements.remove(id).unwrap_or_default();

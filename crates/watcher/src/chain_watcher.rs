@@ -12,13 +12,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_chain::{ChainHealth, ChainSpec, ChainUpdate, Follower, UpdateKind};
-use coffer_domain::{Address, AssetBook, ChainId, InvoiceId, Timestamp};
-use coffer_store::{ChainStep, Store, StoreError};
+use coffer_chain::{ChainError, ChainHealth, ChainSpec, ChainUpdate, Follower, UpdateKind};
+use coffer_domain::{Address, AssetBook, ChainId, HaltCode, InvoiceId, Timestamp};
+use coffer_store::{ChainHalt, ChainStep, Store, StoreError};
 use coffer_webhooks::Dispatcher;
 use tokio::sync::watch;
 
-use crate::plan::{Rules, Touched, plan_update};
+use crate::intake::{Addresses, Intake, Unwatched, Watched};
+use crate::plan::{PlanError, Rules, Touched, plan_update};
 use crate::stats::WatcherStats;
 use crate::watchlist::Watchlist;
 
@@ -31,6 +32,8 @@ pub struct WatcherSettings {
     pub confirmations: u32,
     /// How long expired invoices stay watched for late payments.
     pub late_window: Duration,
+    /// How often to look for open invoices the watch list lacks.
+    pub unwatched_check: Duration,
 }
 
 /// Everything a chain's tasks share.
@@ -85,27 +88,42 @@ enum Failure {
     Retry(String),
     /// The store moved under us (another writer, a stale read): reload and recompute.
     Reload(String),
-    /// Retrying cannot help; a person must look.
-    Halt(String),
+    /// Retrying cannot help; a person must look (`coffer chain status`).
+    Halt(HaltCode, String),
 }
 
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// How often a halted watcher looks whether an operator resolved its halt.
+const HALT_POLL: Duration = Duration::from_secs(2);
 
 pub(crate) struct ChainWatcher {
     shared: Shared,
     /// Whether the watch list holds every watched invoice of the store
     /// (set after one complete read; the API adds new ones meanwhile).
     bootstrapped: bool,
-    /// Invoices with payments waiting for confirmations.
+    /// Invoices to look at every step: payments waiting for confirmations,
+    /// displaced payments waiting for their transfer.
     awaiting: HashSet<InvoiceId>,
-    /// When invoices created by other gateways were last looked for.
-    refreshed_at: Timestamp,
+    /// Invoices created elsewhere, and the safety net.
+    intake: Intake,
+    /// Whether the store may hold an open halt for the chain (cleared once
+    /// the watcher moves on again).
+    halt_open: bool,
+}
+
+/// How waiting on a halt ended.
+enum AfterHalt {
+    /// An operator resolved it: reload and go on.
+    Resolved,
+    /// The gateway is stopping.
+    Stopped,
 }
 
 impl ChainWatcher {
     pub(crate) fn new(shared: Shared) -> Self {
-        Self { shared, bootstrapped: false, awaiting: HashSet::new(), refreshed_at: Timestamp::now() }
+        let intake = Intake::new(shared.settings.unwatched_check);
+        Self { shared, bootstrapped: false, awaiting: HashSet::new(), intake, halt_open: true }
     }
 
     /// Runs until `stop` turns true.
@@ -126,18 +144,32 @@ impl ChainWatcher {
         };
         tracing::info!(%chain, watched = self.shared.watchlist.len(), tip = ?follower.tip().map(|t| t.number), "watching");
         loop {
-            let next = tokio::select! {
-                biased;
-                _ = stop.changed() => return,
-                next = follower.next(&*self.shared.watchlist) => next,
-            };
-            let outcome = match next {
-                Ok(update) => self.apply(&mut follower, update).await,
-                Err(err) if err.is_passing() => Err(Failure::Retry(err.to_string())),
-                Err(err) => Err(Failure::Halt(err.to_string())),
+            let outcome = match self.before_next(&mut follower).await {
+                Ok(()) => {
+                    let shared = &self.shared;
+                    let watched = Watched {
+                        list: &shared.watchlist,
+                        intake: &self.intake,
+                        store: &*shared.store,
+                        chain: shared.chain_id(),
+                    };
+                    let next = tokio::select! {
+                        biased;
+                        _ = stop.changed() => return,
+                        next = follower.next(&watched) => next,
+                    };
+                    match next {
+                        Ok(update) => self.apply(&mut follower, update).await,
+                        Err(err) => Err(chain_failure(err)),
+                    }
+                }
+                Err(failure) => Err(failure),
             };
             match outcome {
-                Ok(()) => backoff = BACKOFF_START,
+                Ok(()) => {
+                    backoff = BACKOFF_START;
+                    self.moved_on().await;
+                }
                 Err(Failure::Retry(reason)) => {
                     self.shared.health.failed(&reason);
                     tracing::warn!(%chain, error = reason, retry_in = ?backoff, "chain watcher step failed; retrying");
@@ -157,13 +189,131 @@ impl ChainWatcher {
                         }
                     }
                 }
-                Err(Failure::Halt(reason)) => {
-                    self.shared.health.halted(&reason);
-                    tracing::error!(%chain, reason, "chain watcher halted: a person must look; restart after fixing");
-                    let _ = stop.changed().await;
-                    return;
+                Err(Failure::Halt(code, reason)) => {
+                    let block = follower.tip().map(|t| t.number);
+                    match self.halt(code, &reason, block, &mut stop).await {
+                        AfterHalt::Stopped => return,
+                        AfterHalt::Resolved => match self.load().await {
+                            Ok(reloaded) => follower = reloaded,
+                            Err(err) => self.shared.health.failed(&err.to_string()),
+                        },
+                    }
                 }
             }
+        }
+    }
+
+    /// What comes before reading on: on a fresh database, when the first
+    /// cursor must precede; and the safety net.
+    async fn before_next(&mut self, follower: &mut Follower) -> Result<(), Failure> {
+        if follower.tip().is_none() {
+            // Looked up just before the first read, so that an invoice created
+            // while the node could not be reached is never before the cursor.
+            let now = Timestamp::now();
+            let first = self.shared.store.first_invoice_at(self.shared.chain_id()).await.map_err(store_failure)?;
+            follower.start_before(first.map_or(now, |at| at.min(now)));
+            return Ok(());
+        }
+        self.catch_unwatched(follower).await
+    }
+
+    /// Open invoices the watch list lacked: watched now, and the chain read
+    /// back from before the first one's creation up to the tip, for the
+    /// payments they may already have had.
+    async fn catch_unwatched(&mut self, follower: &mut Follower) -> Result<(), Failure> {
+        let shared = &self.shared;
+        let unwatched: Vec<Unwatched> =
+            self.intake.unwatched(&*shared.store, shared.chain_id(), &shared.watchlist).await.map_err(store_failure)?;
+        let (Some(tip), Some(earliest)) = (follower.tip(), unwatched.iter().map(|u| u.2).min()) else {
+            return Ok(());
+        };
+        let after = follower
+            .last_block_before(earliest.minus(coffer_chain::CLOCK_MARGIN), tip.number)
+            .await
+            .map_err(chain_failure)?;
+        let addresses = Addresses(unwatched.iter().map(|u| u.0).collect());
+        let transfers = follower.rescan(&addresses, after).await.map_err(chain_failure)?;
+        tracing::warn!(
+            chain = %shared.chain_id(), invoices = unwatched.len(), from = after + 1, to = tip.number,
+            transfers = transfers.len(), "read the chain back for invoices the watcher did not know of"
+        );
+        if !transfers.is_empty() {
+            let update =
+                ChainUpdate { parent: Some(tip.block_ref()), reverted_above: None, blocks: vec![tip], transfers };
+            self.apply(follower, update).await?;
+        }
+        self.intake.read_back(&unwatched);
+        Ok(())
+    }
+
+    /// Records the halt, says so, and waits until an operator resolves it
+    /// (`coffer chain resolve`) or the gateway stops.
+    async fn halt(
+        &mut self,
+        code: HaltCode,
+        reason: &str,
+        block: Option<u64>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> AfterHalt {
+        let chain = self.shared.chain_id();
+        self.shared.health.halted(reason);
+        tracing::error!(%chain, code = %code, reason, "chain watcher halted: a person must look (coffer chain status)");
+        let halt = ChainHalt {
+            chain_id: chain,
+            code,
+            reason: reason.to_owned(),
+            block,
+            halted_at: Timestamp::now(),
+            resolved: None,
+        };
+        let mut recorded = false;
+        loop {
+            if !recorded {
+                match self.shared.store.record_halt(&halt).await {
+                    Ok(_) => {
+                        recorded = true;
+                        self.halt_open = true;
+                    }
+                    Err(err) => tracing::warn!(%chain, error = %err, "cannot record the halt; retrying"),
+                }
+            } else {
+                match self.shared.store.open_halt(chain).await {
+                    Ok(None) => {
+                        tracing::info!(%chain, "the halt was resolved; following again");
+                        self.halt_open = false;
+                        return AfterHalt::Resolved;
+                    }
+                    Ok(Some(_)) => {}
+                    Err(err) => tracing::warn!(%chain, error = %err, "cannot read the halt"),
+                }
+            }
+            tokio::select! {
+                _ = stop.changed() => return AfterHalt::Stopped,
+                () = tokio::time::sleep(HALT_POLL) => {}
+            }
+        }
+    }
+
+    /// A step went through: a halt left open (a configuration fixed before
+    /// a restart, say) no longer holds.
+    async fn moved_on(&mut self) {
+        if !self.halt_open {
+            return;
+        }
+        let chain = self.shared.chain_id();
+        match self
+            .shared
+            .store
+            .resolve_halt(chain, Timestamp::now(), "cleared: the watcher followed the chain again")
+            .await
+        {
+            Ok(cleared) => {
+                if cleared {
+                    tracing::info!(%chain, "an open halt no longer holds: cleared");
+                }
+                self.halt_open = false;
+            }
+            Err(err) => tracing::warn!(%chain, error = %err, "cannot clear the open halt"),
         }
     }
 
@@ -198,10 +348,6 @@ impl ChainWatcher {
             return Err(Failure::Retry("the follower returned an update without blocks".into()));
         }
         let started = std::time::Instant::now();
-        if self.shared.store.is_shared() && self.refresh().await? {
-            // Another gateway created invoices this update may pay: read it again with them watched.
-            return Ok(());
-        }
         let shared = &self.shared;
         let store = &shared.store;
         let now = Timestamp::now();
@@ -216,18 +362,23 @@ impl ChainWatcher {
         let ids: Vec<InvoiceId> = ids.into_iter().collect();
         let touched = shared.touched(&ids).await.map_err(store_failure)?;
         let loaded_us = started.elapsed().as_micros() as u64;
-        let plan = plan_update(shared.rules(), &update, |a| owners.get(a).copied(), touched, now)
-            .map_err(|e| Failure::Halt(format!("planning block {}: {e}", update.tip().number)))?;
+        let plan = plan_update(shared.rules(), &update, |a| owners.get(a).copied(), touched, now).map_err(|e| {
+            let code =
+                if matches!(e, PlanError::TransferGone { .. }) { HaltCode::TransferGone } else { HaltCode::Corrupt };
+            Failure::Halt(code, format!("at block {}: {e}", update.tip().number))
+        })?;
         let tip = update.tip();
         let step = ChainStep {
             chain_id: shared.chain_id(),
             parent: update.parent,
             tip: tip.block_ref(),
             revert_above: update.reverted_above,
+            displace_until: plan.displace_until,
             remember: update.blocks.clone(),
             forget_below: tip.number.saturating_sub(shared.settings.spec.reorg_window),
             payments: plan.payments,
             bookings: plan.bookings,
+            recoveries: plan.recoveries,
             changes: plan.changes,
             at: now,
             lease_until: shared.lease_until(now),
@@ -258,35 +409,22 @@ impl ChainWatcher {
         }
         Ok(())
     }
-
-    /// Watches invoices other gateways created since the last look. `true`
-    /// if there were any.
-    async fn refresh(&mut self) -> Result<bool, Failure> {
-        // Ten seconds of overlap: their transactions may commit a little after
-        // their creation time, and clocks differ a little between hosts.
-        let since = self.refreshed_at.minus(Duration::from_secs(10));
-        let started = Timestamp::now();
-        let recent =
-            self.shared.store.invoices_created_since(self.shared.chain_id(), since).await.map_err(store_failure)?;
-        self.refreshed_at = started;
-        let mut added = false;
-        for (address, id) in recent {
-            if !self.shared.watchlist.contains(&address) {
-                self.shared.watchlist.insert(address, id);
-                added = true;
-            }
-        }
-        Ok(added)
-    }
 }
 
 fn store_failure(err: StoreError) -> Failure {
     match err {
         StoreError::CursorMoved { .. } | StoreError::Stale(_) => Failure::Reload(err.to_string()),
-        StoreError::DeepReorg { .. } | StoreError::Corrupt { .. } | StoreError::Conflict(_) => {
-            Failure::Halt(err.to_string())
-        }
+        StoreError::Corrupt { .. } | StoreError::Conflict(_) => Failure::Halt(HaltCode::Corrupt, err.to_string()),
         other => Failure::Retry(other.to_string()),
+    }
+}
+
+fn chain_failure(err: ChainError) -> Failure {
+    match err {
+        ChainError::DeepReorg { .. } => Failure::Halt(HaltCode::DeepReorg, err.to_string()),
+        ChainError::Config(_) | ChainError::WrongChain { .. } => Failure::Halt(HaltCode::Config, err.to_string()),
+        err if err.is_passing() => Failure::Retry(err.to_string()),
+        err => Failure::Halt(HaltCode::Corrupt, err.to_string()),
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod audit;
 mod chain_watcher;
 mod expiry;
+mod intake;
 pub mod plan;
 mod stats;
 pub mod view;
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use coffer_chain::ChainHealth;
-use coffer_domain::{AssetBook, ChainId, Invoice};
+use coffer_domain::{Address, AssetBook, ChainId, Invoice, InvoiceStatus, Timestamp};
 use coffer_store::Store;
 use coffer_webhooks::Dispatcher;
 use tokio::sync::watch;
@@ -97,11 +98,32 @@ impl Watchers {
         tasks
     }
 
-    /// Starts matching payments to a new invoice's address. Call it after the
-    /// invoice is stored and before its address is shown to anyone.
+    /// Starts matching payments to a new invoice's address. Call it before
+    /// the invoice is stored: nothing cancelled between the two can then
+    /// leave a stored invoice unwatched (an address watched for an invoice
+    /// that was never stored matches nothing, and costs one entry).
     pub fn watch(&self, invoice: &Invoice) {
         if let Some(chain) = self.chains.get(&invoice.amount.asset().chain_id) {
             chain.watchlist.insert(invoice.deposit.address, invoice.id);
+        }
+    }
+
+    /// Watches an invoice read back from the store (an idempotent replay)
+    /// if payments can still reach it: open, or final within its
+    /// late-payment window. Watching it again is harmless.
+    pub fn rewatch(&self, invoice: &Invoice, now: Timestamp) {
+        let Some(chain) = self.chains.get(&invoice.amount.asset().chain_id) else { return };
+        let open = matches!(invoice.status, InvoiceStatus::New | InvoiceStatus::Processing);
+        if open || invoice.expires_at.plus(chain.settings.late_window) > now {
+            chain.watchlist.insert(invoice.deposit.address, invoice.id);
+        }
+    }
+
+    /// Stops watching an address that no stored invoice has (one watched
+    /// before an insert that stored nothing).
+    pub fn unwatch(&self, chain_id: ChainId, address: &Address) {
+        if let Some(chain) = self.chains.get(&chain_id) {
+            chain.watchlist.remove(address);
         }
     }
 

@@ -10,7 +10,7 @@ use coffer_domain::{
     Address, Amount, AssetBook, ChainId, EventId, Invoice, InvoiceId, InvoiceStatus, LedgerTxId, ObservedPayment,
     Payment, PaymentId, PaymentState, Timestamp, Transaction, U256, assess, confirmations, events_for_change,
 };
-use coffer_store::{Booking, InvoiceChange, LedgerPosting, NewEvent, Settlement};
+use coffer_store::{Booking, InvoiceChange, LedgerPosting, NewEvent, Recovery, Settlement};
 
 use crate::view::{InvoiceView, event_payload};
 
@@ -30,21 +30,27 @@ pub struct Rules<'a> {
 pub struct Touched {
     /// The invoices.
     pub invoices: HashMap<InvoiceId, Invoice>,
-    /// Their canonical payments.
+    /// Their payments that count: canonical, displaced or written off.
     pub payments: HashMap<InvoiceId, Vec<Payment>>,
 }
 
 /// What to write.
 #[derive(Debug, Default)]
 pub struct Plan {
-    /// Payments newly seen.
+    /// Payments newly seen (or back on the chain, or carrying a displaced
+    /// payment's booking: see [`coffer_store::ChainStep::payments`]).
     pub payments: Vec<Payment>,
     /// Payments that reached their confirmations.
     pub bookings: Vec<Booking>,
+    /// Written-off payments found again.
+    pub recoveries: Vec<Recovery>,
     /// Invoice changes.
     pub changes: Vec<InvoiceChange>,
-    /// Touched invoices that still have payments waiting for confirmations.
+    /// Touched invoices the watcher must look at again next step: payments
+    /// waiting for confirmations, or displaced ones waiting for their transfer.
     pub awaiting: HashSet<InvoiceId>,
+    /// Payments this update displaces must be found again by this height.
+    pub displace_until: u64,
 }
 
 /// A rule the data broke: a bug or corrupt data, never a state to write.
@@ -59,6 +65,21 @@ pub enum PlanError {
     /// An invoice would settle with nothing booked to settle.
     #[error("invoice {0} would settle without booked payments")]
     NothingToSettle(InvoiceId),
+    /// Booked payments whose blocks a reorganisation took away were not
+    /// found again by the height they were awaited until: money that was
+    /// credited is not on the chain.
+    #[error(
+        "{} booked payment(s) left the chain in a reorganisation deeper than the confirmations and the new chain \
+         does not carry the same transfer by block {head}: {}; a person must decide (coffer chain resolve)",
+        .payments.len(),
+        .payments.iter().map(|p| format!("{} of invoice {} (tx {})", p.id, p.invoice_id, p.tx_hash)).collect::<Vec<_>>().join(", ")
+    )]
+    TransferGone {
+        /// The chain's height when it was found gone.
+        head: u64,
+        /// The payments.
+        payments: Vec<Payment>,
+    },
 }
 
 /// Plans a chain update. `lookup` finds the invoice a deposit address
@@ -76,38 +97,79 @@ pub fn plan_update(
     // Expiry is judged by the chain's time: while catching up, the blocks
     // read so far are all there is to know, whatever the wall clock says.
     let as_of = update.tip().time().min(now);
+    let displace_until = head.saturating_add(u64::from(rules.confirmations));
     let Touched { invoices, mut payments } = touched;
     if let Some(fork) = update.reverted_above {
-        // The store orphans these; the plan must not count them either.
+        // As the store does: unbooked payments above the fork are orphaned
+        // (they no longer count), booked ones displaced (they do).
         for list in payments.values_mut() {
-            list.retain(|p| p.block.number <= fork);
+            list.retain(|p| p.block.number <= fork || p.booked_at.is_some() || p.state != PaymentState::Canonical);
+            for p in list.iter_mut().filter(|p| p.block.number > fork && p.state == PaymentState::Canonical) {
+                p.state = PaymentState::Displaced;
+                p.displaced_until = Some(displace_until);
+            }
         }
     }
-    let mut plan = Plan::default();
+    let mut plan = Plan { displace_until, ..Plan::default() };
     for transfer in &update.transfers {
         let Some(invoice_id) = lookup(&transfer.to).filter(|id| invoices.contains_key(id)) else { continue };
-        let id = PaymentId::of(rules.chain_id, transfer.block.hash, transfer.tx_hash, transfer.log_index);
         let list = payments.entry(invoice_id).or_default();
-        if list.iter().any(|p| p.id == id) {
-            continue; // seen before (a step computed again after a crash)
-        }
-        let payment = Payment {
-            id,
+        let seen = Payment {
+            id: transfer_id(rules.chain_id, transfer),
             invoice_id,
             amount: Amount::from_units(transfer.asset, transfer.value),
             from: transfer.from,
             to: transfer.to,
             tx_hash: transfer.tx_hash,
             log_index: transfer.log_index,
+            call_path: transfer.call_path.clone(),
             block: transfer.block,
             block_time: transfer.block_time,
             state: PaymentState::Canonical,
             booked_at: None,
             settled_at: None,
             seen_at: now,
+            moved_from: None,
+            displaced_until: None,
+        };
+        match list.iter_mut().find(|p| p.id == seen.id) {
+            Some(known) if known.state == PaymentState::Canonical => continue, // seen before (a step computed again)
+            Some(known) => {
+                // Its block is back on the chain (A -> B -> A): it counts from where it was.
+                if known.state == PaymentState::WrittenOff {
+                    plan.recoveries.push(recovery(known)?);
+                }
+                known.state = PaymentState::Canonical;
+                known.displaced_until = None;
+                plan.payments.push(known.clone());
+                continue;
+            }
+            None => {}
+        }
+        let away = |p: &Payment| matches!(p.state, PaymentState::Displaced | PaymentState::WrittenOff);
+        let payment = match list.iter().position(|p| away(p) && p.same_transfer(&seen)) {
+            // The same transfer, mined again in another block after a deep
+            // reorganisation: the booking moves here; the books do not change.
+            Some(index) => {
+                let old = list.swap_remove(index);
+                if old.state == PaymentState::WrittenOff {
+                    plan.recoveries.push(recovery(&old)?);
+                }
+                Payment { booked_at: old.booked_at, settled_at: old.settled_at, moved_from: Some(old.id), ..seen }
+            }
+            None => seen,
         };
         list.push(payment.clone());
         plan.payments.push(payment);
+    }
+    let gone: Vec<Payment> = payments
+        .values()
+        .flatten()
+        .filter(|p| p.state == PaymentState::Displaced && p.displaced_until.is_some_and(|until| head >= until))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        return Err(PlanError::TransferGone { head, payments: gone });
     }
     let mut ids: Vec<InvoiceId> = invoices.keys().copied().collect();
     ids.sort_unstable();
@@ -117,6 +179,7 @@ pub fn plan_update(
         list.sort_by_key(|p| (p.block.number, p.log_index));
         for payment in list.iter_mut() {
             if payment.booked_at.is_none()
+                && payment.state == PaymentState::Canonical
                 && confirmations(payment.block.number, head) >= u64::from(rules.confirmations)
             {
                 let transaction = Transaction::receipt(payment.amount)?;
@@ -128,7 +191,7 @@ pub fn plan_update(
                 payment.booked_at = Some(now);
             }
         }
-        if list.iter().any(|p| p.booked_at.is_none()) {
+        if list.iter().any(|p| p.booked_at.is_none() || p.state == PaymentState::Displaced) {
             plan.awaiting.insert(id);
         }
         if let Some(change) = change_for(rules, invoice, list, Some(head), as_of, now)? {
@@ -136,6 +199,24 @@ pub fn plan_update(
         }
     }
     Ok(plan)
+}
+
+/// A payment's id from where its transfer sits on the chain.
+fn transfer_id(chain: ChainId, transfer: &coffer_chain::Transfer) -> PaymentId {
+    match &transfer.call_path {
+        Some(path) => PaymentId::of_internal(chain, transfer.block.hash, transfer.tx_hash, path),
+        None => PaymentId::of(chain, transfer.block.hash, transfer.tx_hash, transfer.log_index),
+    }
+}
+
+/// Undoes a written-off payment's write-off: its transfer is on the chain after all.
+fn recovery(written_off: &Payment) -> Result<Recovery, PlanError> {
+    let transaction = Transaction::recovery(written_off.amount)?;
+    Ok(Recovery {
+        payment_id: written_off.id,
+        invoice_id: written_off.invoice_id,
+        posting: LedgerPosting { id: LedgerTxId::new(), transaction },
+    })
 }
 
 /// The change, if any, that `invoice` needs given its canonical `payments`

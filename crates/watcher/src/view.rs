@@ -43,8 +43,10 @@ pub struct InvoiceView {
     pub address: String,
     /// EIP-681 payment request for wallets and QR codes; `null` as for `amount`.
     pub payment_uri: Option<String>,
-    /// Payments to the address on the canonical chain, oldest first. A
-    /// payment whose block a reorganisation removed is not listed.
+    /// Payments to the address that count, oldest first: those on the
+    /// canonical chain, and booked ones whose block a reorganisation deeper
+    /// than the confirmations removed (`state` says which). A payment whose
+    /// block a reorganisation removed before it was booked is not listed.
     pub payments: Vec<PaymentView>,
     /// The merchant's reference.
     pub order_id: Option<String>,
@@ -87,6 +89,13 @@ pub struct PaymentView {
     pub late: bool,
     /// When Coffer first saw it (RFC 3339).
     pub seen_at: String,
+    /// `canonical`; `displaced` when a reorganisation deeper than the
+    /// confirmations took its block after it was booked (it still counts
+    /// while the same transfer is looked for on the new chain); or
+    /// `written_off` when it never came back and the operator bore the loss
+    /// (it still counts for the merchant).
+    #[schema(example = "canonical")]
+    pub state: &'static str,
 }
 
 impl InvoiceView {
@@ -143,6 +152,7 @@ impl PaymentView {
             credited: payment.amount.asset() == invoice.amount.asset(),
             late: payment.block_time >= invoice.expires_at,
             seen_at: payment.seen_at.to_rfc3339(),
+            state: payment.state.as_str(),
         }
     }
 }

@@ -44,12 +44,14 @@ fn spec(chain: &Chain, url: String, window: u64) -> ChainSpec {
         rpc_url: url,
         ws_url: None,
         tokens: HashMap::from([(chain.token.address, asset("USDT"))]),
+        token_decimals: HashMap::from([(chain.token.address, 6)]),
         native: Some(asset("ETH")),
         reorg_window: window,
         log_range: 10,
         start_block: None,
         poll_interval: Duration::from_millis(50),
         rpc_timeout: Duration::from_secs(5),
+        internal_transfers: coffer_chain::InternalTransfers::Off,
     }
 }
 

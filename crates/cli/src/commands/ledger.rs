@@ -24,6 +24,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
         let name = match account {
             Account::Deposits(_) => "deposits".to_owned(),
             Account::Suspense(_) => "suspense".to_owned(),
+            Account::Losses(_) => "losses (written off)".to_owned(),
             Account::Merchant(merchant, _) => format!("merchant {merchant}"),
         };
         println!("  {name:<48} {:>40} {}", balance.units(), balance.asset());

@@ -146,3 +146,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_write_off_and_its_recovery_leave_the_merchant_whole_and_the_books_balanced() {
+    let m = MerchantId::new();
+    let amount = Amount::from_units(usdt(), U256::from(12_500_000u64));
+    let mut books = Balances::default();
+    books.apply(&Transaction::receipt(amount).unwrap()).unwrap();
+    books.apply(&Transaction::settlement(m, amount).unwrap()).unwrap();
+    // The transfer left the chain for good: the deposit address holds nothing, the operator bears it.
+    books.apply(&Transaction::write_off(amount).unwrap()).unwrap();
+    books.check().unwrap();
+    assert_eq!(books.balance(Account::Deposits(usdt())).unwrap().units(), U256::ZERO);
+    assert_eq!(books.balance(Account::Losses(usdt())).unwrap(), amount);
+    assert_eq!(books.balance(Account::Merchant(m, usdt())).unwrap(), amount, "the merchant keeps its credit");
+    // Mined after all: the loss is undone.
+    books.apply(&Transaction::recovery(amount).unwrap()).unwrap();
+    books.check().unwrap();
+    assert_eq!(books.balance(Account::Losses(usdt())).unwrap().units(), U256::ZERO);
+    assert_eq!(books.balance(Account::Deposits(usdt())).unwrap(), amount);
+}

@@ -34,7 +34,13 @@ fn invoice(units: u64, status: InvoiceStatus) -> Invoice {
 }
 
 fn pay(asset: AssetId, units: u64, block_number: u64, at: i64) -> ObservedPayment {
-    ObservedPayment { asset, units: U256::from(units), block_number, block_time: Timestamp::from_millis(at) }
+    ObservedPayment {
+        asset,
+        units: U256::from(units),
+        block_number,
+        block_time: Timestamp::from_millis(at),
+        booked: false,
+    }
 }
 
 fn on_time(units: u64, block: u64) -> ObservedPayment {
@@ -144,6 +150,37 @@ fn a_reorg_that_removes_an_unconfirmed_payment_undoes_processing() {
 }
 
 #[test]
+fn exceptions_wait_for_confirmations() {
+    let inv = invoice(100, InvoiceStatus::New);
+    // Unconfirmed, each of these can still be reorganised away: nothing to act on yet.
+    let unconfirmed = |payments: &[ObservedPayment]| assess(&inv, payments, 10, CONFIRMATIONS, before_expiry());
+    let over = unconfirmed(&[on_time(1_000, 10)]);
+    assert_eq!((over.status, over.exceptions), (InvoiceStatus::Processing, Exceptions::default()));
+    assert!(unconfirmed(&[on_time(40, 10)]).exceptions.is_empty(), "no paid_partial yet");
+    assert!(unconfirmed(&[pay(eth(), 5, 10, CREATED + 1)]).exceptions.is_empty(), "no wrong_asset yet");
+    let late = assess(&inv, &[pay(usdt(), 100, 10, EXPIRES + 1)], 10, CONFIRMATIONS, after_expiry());
+    assert_eq!((late.status, late.exceptions), (InvoiceStatus::Processing, Exceptions::default()));
+    // Confirmed, they are raised.
+    let confirmed = |payments: &[ObservedPayment]| assess(&inv, payments, 12, CONFIRMATIONS, before_expiry());
+    assert_eq!(confirmed(&[on_time(1_000, 10)]).exceptions, exceptions(&[Exception::PaidOver]));
+    assert_eq!(confirmed(&[on_time(40, 10)]).exceptions, exceptions(&[Exception::PaidPartial]));
+    assert_eq!(confirmed(&[pay(eth(), 5, 10, CREATED + 1)]).exceptions, exceptions(&[Exception::WrongAsset]));
+    // A confirmed part with an unconfirmed rest that covers the amount is processing, not partial.
+    let a = assess(&inv, &[on_time(40, 10), on_time(60, 12)], 12, CONFIRMATIONS, before_expiry());
+    assert_eq!((a.status, a.exceptions), (InvoiceStatus::Processing, Exceptions::default()));
+}
+
+#[test]
+fn a_booked_payment_counts_as_confirmed_whatever_the_head() {
+    // Its block was replaced by a deep reorganisation and the same transfer is
+    // awaited: the ledger holds it, so the invoice keeps counting it.
+    let inv = invoice(100, InvoiceStatus::Settled);
+    let booked = ObservedPayment { booked: true, ..on_time(150, 30) };
+    let a = assess(&inv, &[booked], 20, CONFIRMATIONS, before_expiry());
+    assert_eq!((a.confirmed, a.exceptions), (U256::from(150), exceptions(&[Exception::PaidOver])));
+}
+
+#[test]
 fn final_states_stay_final() {
     for status in [InvoiceStatus::Settled, InvoiceStatus::Invalid] {
         let inv = invoice(100, status);
@@ -174,6 +211,29 @@ proptest! {
         let same: U256 = payments.iter().filter(|p| p.asset == usdt()).map(|p| p.units).fold(U256::ZERO, |s, u| s + u);
         prop_assert_eq!(a.seen, same);
         prop_assert!(a.confirmed <= a.seen);
+    }
+
+    /// Exceptions speak of confirmed money only: the unconfirmed payments
+    /// change none of them, except that they can keep a confirmed part
+    /// from being partial (it is then processing).
+    #[test]
+    fn unconfirmed_payments_raise_no_exception(
+        payments in prop::collection::vec(payment_strategy(), 0..6),
+        head in 0u64..80,
+        now_offset in 0i64..2_000_000,
+    ) {
+        let inv = invoice(100, InvoiceStatus::New);
+        let now = Timestamp::from_millis(CREATED + now_offset);
+        let all = assess(&inv, &payments, head, CONFIRMATIONS, now);
+        let confirmed: Vec<ObservedPayment> =
+            payments.iter().copied().filter(|p| p.is_confirmed(head, CONFIRMATIONS)).collect();
+        let only_confirmed = assess(&inv, &confirmed, head, CONFIRMATIONS, now);
+        for exception in [Exception::PaidOver, Exception::PaidLate, Exception::WrongAsset] {
+            prop_assert_eq!(all.exceptions.contains(exception), only_confirmed.exceptions.contains(exception));
+        }
+        if all.exceptions.contains(Exception::PaidPartial) {
+            prop_assert!(only_confirmed.exceptions.contains(Exception::PaidPartial));
+        }
     }
 }
 

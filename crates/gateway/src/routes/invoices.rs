@@ -204,19 +204,29 @@ pub(crate) async fn create(
         created_at: now,
         expires_at: now.plus_secs(expiry),
     };
+    // Watched before it is stored, not after: a client that gives up drops
+    // this future at any await, and the store may still commit what was
+    // queued. So no step that can be cancelled lies between the commit and
+    // the watch, and a stored invoice is always watched (an error below
+    // leaves the address watched: it may have been stored after all).
+    state.watchers.watch(&invoice);
+    let chain = invoice.amount.asset().chain_id;
     let (invoice, replayed) = match state.store.insert_invoice(NewInvoice { invoice, idempotency }).await? {
         InsertOutcome::Created(invoice) => {
-            // Watched before anyone sees the address, so no payment can precede it.
-            state.watchers.watch(&invoice);
             state.metrics.invoices_created.inc();
             tracing::debug!(invoice = %invoice.id, index = %invoice.deposit.index, "invoice created");
             (invoice, false)
         }
         InsertOutcome::Replayed(invoice) => {
+            // The earlier request may have been cut short before its invoice
+            // was watched (by an older gateway, say): watch it again.
+            state.watchers.rewatch(&invoice, now);
+            state.watchers.unwatch(chain, &deposit.address);
             state.addresses.give_back(deposit);
             (invoice, true)
         }
         InsertOutcome::IdempotencyMismatch => {
+            state.watchers.unwatch(chain, &deposit.address);
             state.addresses.give_back(deposit);
             return Err(invalid(
                 ErrorCode::IdempotencyConflict,

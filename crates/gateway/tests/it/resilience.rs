@@ -53,9 +53,11 @@ async fn a_reorganisation_un_sees_a_payment_and_the_re_mined_one_counts_once(kin
     assert_eq!(settled["payments"].as_array().unwrap().len(), 1);
     assert_eq!(shop.balance("USDT").await, "12500000", "credited once");
     assert_eq!(
-        shop.until_events(id, 3).await,
-        ["invoice.processing", "invoice.processing", "invoice.settled"].map(String::from).to_vec(),
-        "seen, un-seen (no event), seen again, settled"
+        shop.until_events(id, 4).await,
+        ["invoice.processing", "invoice.processing_withdrawn", "invoice.processing", "invoice.settled"]
+            .map(String::from)
+            .to_vec(),
+        "seen, un-seen, seen again, settled"
     );
     shop.assert_books().await;
 }

@@ -9,7 +9,9 @@ mod webhooks;
 
 use std::str::FromStr;
 
-pub(crate) use payments::{BalanceRow, BlockRow, EntryRow, PAYMENT_COLUMNS, PaymentRow, payment_params, side_text};
+pub(crate) use payments::{
+    BalanceRow, BlockRow, EntryRow, HALT_SELECT, HaltRow, PAYMENT_COLUMNS, PaymentRow, payment_params, side_text,
+};
 pub(crate) use webhooks::{DeliveryRow, DueRow, EndpointRow, events_text, parse_events};
 
 use coffer_domain::{

@@ -1,13 +1,14 @@
 //! Rows of the chain and ledger tables, shared by both backends.
 
 use coffer_domain::{
-    Account, AssetId, BlockRef, InvoiceId, LedgerTxId, Payment, PaymentId, PaymentState, Side, Timestamp,
+    Account, AssetId, BlockRef, ChainId, HaltCode, InvoiceId, LedgerTxId, Payment, PaymentId, PaymentState, Side,
+    Timestamp,
 };
 use uuid::Uuid;
 
 use super::{address, amount, b256, to_i64, to_u64};
 use crate::ledger::{PostingKind, StoredBalance, StoredEntry, parse_account};
-use crate::{ChainBlock, StoreError};
+use crate::{ChainBlock, ChainHalt, StoreError};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct BlockRow {
@@ -31,6 +32,41 @@ impl TryFrom<BlockRow> for ChainBlock {
 }
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct HaltRow {
+    chain_id: i64,
+    code: String,
+    reason: String,
+    block: Option<i64>,
+    halted_at: i64,
+    resolved_at: Option<i64>,
+    resolution: Option<String>,
+}
+
+/// Selects [`HaltRow`]s.
+pub(crate) const HALT_SELECT: &str =
+    "SELECT chain_id, code, reason, block, halted_at, resolved_at, resolution FROM chain_halts";
+
+impl TryFrom<HaltRow> for ChainHalt {
+    type Error = StoreError;
+
+    fn try_from(row: HaltRow) -> Result<Self, StoreError> {
+        const T: &str = "chain_halts";
+        Ok(ChainHalt {
+            chain_id: ChainId(to_u64(T, row.chain_id)?),
+            code: HaltCode::parse(&row.code)
+                .ok_or_else(|| StoreError::corrupt(T, format!("unknown code {:?}", row.code)))?,
+            reason: row.reason,
+            block: row.block.map(|b| to_u64(T, b)).transpose()?,
+            halted_at: Timestamp::from_millis(row.halted_at),
+            resolved: match (row.resolved_at, row.resolution) {
+                (Some(at), Some(how)) => Some((Timestamp::from_millis(at), how)),
+                _ => None,
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct PaymentRow {
     id: Vec<u8>,
     invoice_id: Uuid,
@@ -48,12 +84,15 @@ pub(crate) struct PaymentRow {
     booked_at: Option<i64>,
     settled_at: Option<i64>,
     seen_at: i64,
+    moved_from: Option<Vec<u8>>,
+    displaced_until: Option<i64>,
+    call_path: Option<String>,
 }
 
 /// The columns [`PaymentRow`] reads, in order.
 pub(crate) const PAYMENT_COLUMNS: &str = "id, invoice_id, chain_id, asset, amount, from_address, to_address, tx_hash, \
                                           log_index, block_number, block_hash, block_time, state, booked_at, \
-                                          settled_at, seen_at";
+                                          settled_at, seen_at, moved_from, displaced_until, call_path";
 
 impl TryFrom<PaymentRow> for Payment {
     type Error = StoreError;
@@ -74,6 +113,9 @@ impl TryFrom<PaymentRow> for Payment {
             booked_at: row.booked_at.map(Timestamp::from_millis),
             settled_at: row.settled_at.map(Timestamp::from_millis),
             seen_at: Timestamp::from_millis(row.seen_at),
+            moved_from: row.moved_from.map(|id| b256(T, &id).map(PaymentId)).transpose()?,
+            displaced_until: row.displaced_until.map(|n| to_u64(T, n)).transpose()?,
+            call_path: row.call_path,
         })
     }
 }
@@ -96,6 +138,9 @@ pub(crate) struct PaymentParams {
     pub(crate) booked_at: Option<i64>,
     pub(crate) settled_at: Option<i64>,
     pub(crate) seen_at: i64,
+    pub(crate) moved_from: Option<Vec<u8>>,
+    pub(crate) displaced_until: Option<i64>,
+    pub(crate) call_path: Option<String>,
 }
 
 pub(crate) fn payment_params(payment: &Payment) -> Result<PaymentParams, StoreError> {
@@ -117,6 +162,9 @@ pub(crate) fn payment_params(payment: &Payment) -> Result<PaymentParams, StoreEr
         booked_at: payment.booked_at.map(Timestamp::as_millis),
         settled_at: payment.settled_at.map(Timestamp::as_millis),
         seen_at: payment.seen_at.as_millis(),
+        moved_from: payment.moved_from.map(|id| id.0.to_vec()),
+        displaced_until: payment.displaced_until.map(|n| to_i64(n, "block number")).transpose()?,
+        call_path: payment.call_path.clone(),
     })
 }
 

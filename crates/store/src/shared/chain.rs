@@ -102,6 +102,30 @@ macro_rules! chain_store {
                     .collect()
             }
 
+            async fn open_invoices_created_since(
+                &self,
+                chain_id: coffer_domain::ChainId,
+                since: coffer_domain::Timestamp,
+            ) -> $crate::Result<Vec<(coffer_domain::Address, coffer_domain::InvoiceId, coffer_domain::Timestamp)>> {
+                let rows: Vec<(Vec<u8>, uuid::Uuid, i64)> = sqlx::query_as(
+                    "SELECT address, id, created_at FROM invoices WHERE chain_id = $1 AND created_at >= $2 \
+                     AND status IN ('new', 'processing')",
+                )
+                .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
+                .bind(since.as_millis())
+                .fetch_all(&self.reads)
+                .await?;
+                rows.into_iter()
+                    .map(|(address, id, created_at)| {
+                        Ok((
+                            $crate::rows::address("invoices", &address)?,
+                            coffer_domain::InvoiceId::from_uuid(id),
+                            coffer_domain::Timestamp::from_millis(created_at),
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn invoices_by_ids(&self, ids: &[coffer_domain::InvoiceId]) -> $crate::Result<Vec<coffer_domain::Invoice>> {
                 let mut invoices = Vec::with_capacity(ids.len());
                 for chunk in ids.chunks($crate::shared::MAX_IN) {
@@ -125,7 +149,7 @@ macro_rules! chain_store {
                 for chunk in invoice_ids.chunks($crate::shared::MAX_IN) {
                     let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
                     query.push($crate::rows::PAYMENT_COLUMNS);
-                    query.push(" FROM payments WHERE state = 'canonical' AND invoice_id IN (");
+                    query.push(" FROM payments WHERE state IN ('canonical', 'displaced', 'written_off') AND invoice_id IN (");
                     let mut list = query.separated(", ");
                     for id in chunk {
                         list.push_bind(id.as_uuid());
@@ -144,7 +168,8 @@ macro_rules! chain_store {
                 chain_id: coffer_domain::ChainId,
             ) -> $crate::Result<Vec<coffer_domain::InvoiceId>> {
                 let rows: Vec<(uuid::Uuid,)> = sqlx::query_as(
-                    "SELECT DISTINCT invoice_id FROM payments WHERE chain_id = $1 AND booked_at IS NULL AND state = 'canonical'",
+                    "SELECT DISTINCT invoice_id FROM payments WHERE chain_id = $1 \
+                     AND ((booked_at IS NULL AND state = 'canonical') OR state = 'displaced')",
                 )
                 .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
                 .fetch_all(&self.reads)
@@ -198,6 +223,77 @@ macro_rules! chain_store {
                     .fetch_all(&self.reads)
                     .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn first_invoice_at(&self, chain_id: coffer_domain::ChainId) -> $crate::Result<Option<coffer_domain::Timestamp>> {
+                let first: Option<i64> = sqlx::query_scalar("SELECT MIN(created_at) FROM invoices WHERE chain_id = $1")
+                    .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
+                    .fetch_one(&self.reads)
+                    .await?;
+                Ok(first.map(coffer_domain::Timestamp::from_millis))
+            }
+
+            async fn record_halt(&self, halt: &$crate::ChainHalt) -> $crate::Result<bool> {
+                let halt = halt.clone();
+                self.write(move |conn| Box::pin(async move { chain_writes::record_halt(conn, &halt).await })).await
+            }
+
+            async fn open_halt(&self, chain_id: coffer_domain::ChainId) -> $crate::Result<Option<$crate::ChainHalt>> {
+                let sql = format!("{} WHERE chain_id = $1 AND resolved_at IS NULL", $crate::rows::HALT_SELECT);
+                let row: Option<$crate::rows::HaltRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
+                    .fetch_optional(&self.reads)
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn halts(&self, limit: u32) -> $crate::Result<Vec<$crate::ChainHalt>> {
+                let sql = format!(
+                    "{} ORDER BY resolved_at IS NOT NULL, COALESCE(resolved_at, halted_at) DESC, id DESC LIMIT $1",
+                    $crate::rows::HALT_SELECT
+                );
+                let rows: Vec<$crate::rows::HaltRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)).fetch_all(&self.reads).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn resolve_halt(
+                &self,
+                chain_id: coffer_domain::ChainId,
+                at: coffer_domain::Timestamp,
+                resolution: &str,
+            ) -> $crate::Result<bool> {
+                let resolution = resolution.to_owned();
+                self.write(move |conn| {
+                    Box::pin(async move { chain_writes::resolve_halt(conn, chain_id, at, &resolution).await })
+                })
+                .await
+            }
+
+            async fn displaced_payments(&self, chain_id: coffer_domain::ChainId) -> $crate::Result<Vec<coffer_domain::Payment>> {
+                let sql = format!(
+                    "SELECT {} FROM payments WHERE chain_id = $1 AND state = 'displaced' ORDER BY block_number, log_index",
+                    $crate::rows::PAYMENT_COLUMNS
+                );
+                let rows: Vec<$crate::rows::PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
+                    .fetch_all(&self.reads)
+                    .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn resolve_displaced(
+                &self,
+                chain_id: coffer_domain::ChainId,
+                resolution: $crate::DisplacedResolution,
+                at: coffer_domain::Timestamp,
+                note: &str,
+            ) -> $crate::Result<Vec<coffer_domain::PaymentId>> {
+                let note = note.to_owned();
+                self.transaction(move |conn| {
+                    Box::pin(async move { chain_writes::resolve_displaced(conn, chain_id, &resolution, at, &note).await })
+                })
+                .await
             }
         }
     };

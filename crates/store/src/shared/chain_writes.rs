@@ -37,14 +37,22 @@ macro_rules! chain_writes {
                     revert(conn, step, chain, height).await?;
                 }
                 remember_blocks(conn, step, chain).await?;
+                // First, so that a booking moved already (a stale step) fails as stale.
+                move_bookings(conn, step).await?;
                 insert_payments(conn, step).await?;
                 let booked: Vec<PaymentId> = step.bookings.iter().map(|b| b.payment_id).collect();
-                mark_payments(conn, &booked, "booked_at", "booked_at IS NULL", step.at).await?;
+                mark_payments(conn, &booked, "booked_at", "state = 'canonical' AND booked_at IS NULL", step.at).await?;
                 let mut postings: Vec<Posting<'_>> = step
                     .bookings
                     .iter()
                     .map(|b| Posting { posting: &b.receipt, kind: "receipt", invoice: b.invoice_id, payment: Some(b.payment_id) })
                     .collect();
+                postings.extend(step.recoveries.iter().map(|r| Posting {
+                    posting: &r.posting,
+                    kind: "recovery",
+                    invoice: r.invoice_id,
+                    payment: Some(r.payment_id),
+                }));
                 let deliveries = apply_changes(conn, &step.changes, step.at, step.lease_until, &mut postings).await?;
                 post(conn, &postings, step.at).await?;
                 Ok(Applied { deliveries })
@@ -82,19 +90,21 @@ macro_rules! chain_writes {
                 if done.rows_affected() == 1 { Ok(()) } else { Err(StoreError::CursorMoved { chain_id: step.chain_id }) }
             }
 
+            /// Blocks above `height` left the chain: their unbooked payments are
+            /// orphaned; booked ones (a reorganisation deeper than the
+            /// confirmations) are displaced: they keep counting while the
+            /// watcher looks for the same transfer on the new chain.
             async fn revert(conn: &mut $conn, step: &ChainStep, chain: i64, height: u64) -> Result<()> {
                 let height_i64 = to_i64(height, "block number")?;
-                let booked: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM payments WHERE chain_id = $1 AND block_number > $2 \
-                     AND state = 'canonical' AND booked_at IS NOT NULL",
+                sqlx::query(
+                    "UPDATE payments SET state = 'displaced', displaced_until = $3 WHERE chain_id = $1 \
+                     AND block_number > $2 AND state = 'canonical' AND booked_at IS NOT NULL",
                 )
                 .bind(chain)
                 .bind(height_i64)
-                .fetch_one(&mut *conn)
+                .bind(to_i64(step.displace_until, "block number")?)
+                .execute(&mut *conn)
                 .await?;
-                if booked > 0 {
-                    return Err(StoreError::DeepReorg { chain_id: step.chain_id, height });
-                }
                 sqlx::query(
                     "UPDATE payments SET state = 'orphaned' WHERE chain_id = $1 AND block_number > $2 AND state = 'canonical'",
                 )
@@ -155,19 +165,53 @@ macro_rules! chain_writes {
                             .push_bind(p.state)
                             .push_bind(p.booked_at)
                             .push_bind(p.settled_at)
-                            .push_bind(p.seen_at);
+                            .push_bind(p.seen_at)
+                            .push_bind(p.moved_from)
+                            .push_bind(p.displaced_until)
+                            .push_bind(p.call_path);
                     });
                     // The same block back on the canonical chain (A -> B -> A)
-                    // makes its payments count again; otherwise a payment
-                    // recorded before (a retried step) stays as it is.
-                    query.push(" ON CONFLICT (id) DO UPDATE SET state = 'canonical' WHERE payments.state = 'orphaned'");
+                    // makes its payments count again, booked or not (a
+                    // written-off one's recovery is in the step); otherwise a
+                    // payment recorded before (a retried step) stays as it is.
+                    query.push(
+                        " ON CONFLICT (id) DO UPDATE SET state = 'canonical', displaced_until = NULL \
+                         WHERE payments.state IN ('orphaned', 'displaced', 'written_off')",
+                    );
                     query.build().execute(&mut *conn).await?;
                 }
                 Ok(())
             }
 
-            /// Sets `column` to `at` on the canonical payments with these ids that
-            /// meet `condition`; fails unless every one of them did.
+            /// The payments this step stored with `moved_from` carry those
+            /// payments' bookings: each of those must be displaced or written
+            /// off, and becomes moved (the books do not change).
+            async fn move_bookings(conn: &mut $conn, step: &ChainStep) -> Result<()> {
+                let from: Vec<PaymentId> = step.payments.iter().filter_map(|p| p.moved_from).collect();
+                for chunk in from.chunks(MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE payments SET state = 'moved', displaced_until = NULL \
+                         WHERE state IN ('displaced', 'written_off') AND id IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.0.to_vec());
+                    }
+                    query.push(")");
+                    let done = query.build().execute(&mut *conn).await?;
+                    if done.rows_affected() != chunk.len() as u64 {
+                        return Err(StoreError::Stale(format!(
+                            "{} of {} bookings to move were no longer displaced or written off",
+                            chunk.len() as u64 - done.rows_affected(),
+                            chunk.len()
+                        )));
+                    }
+                }
+                Ok(())
+            }
+
+            /// Sets `column` to `at` on the payments with these ids that meet
+            /// `condition`; fails unless every one of them did.
             async fn mark_payments(
                 conn: &mut $conn,
                 ids: &[PaymentId],
@@ -178,7 +222,7 @@ macro_rules! chain_writes {
                 for chunk in ids.chunks(MAX_IN) {
                     let mut query = sqlx::QueryBuilder::<$db>::new("UPDATE payments SET ");
                     query.push(column).push(" = ").push_bind(at.as_millis());
-                    query.push(" WHERE state = 'canonical' AND ").push(condition).push(" AND id IN (");
+                    query.push(" WHERE ").push(condition).push(" AND id IN (");
                     let mut list = query.separated(", ");
                     for id in chunk {
                         list.push_bind(id.0.to_vec());
@@ -187,7 +231,7 @@ macro_rules! chain_writes {
                     let done = query.build().execute(&mut *conn).await?;
                     if done.rows_affected() != chunk.len() as u64 {
                         return Err(StoreError::Stale(format!(
-                            "{} of {} payments were not canonical with {condition}",
+                            "{} of {} payments were not as {condition}",
                             chunk.len() as u64 - done.rows_affected(),
                             chunk.len()
                         )));
@@ -231,7 +275,15 @@ macro_rules! chain_writes {
                 }
                 let settled: Vec<PaymentId> =
                     changes.iter().filter_map(|c| c.settlement.as_ref()).flat_map(|s| s.payments.iter().copied()).collect();
-                mark_payments(conn, &settled, "settled_at", "booked_at IS NOT NULL AND settled_at IS NULL", at).await?;
+                // A displaced (or written-off) payment is booked and still counts: it can settle.
+                mark_payments(
+                    conn,
+                    &settled,
+                    "settled_at",
+                    "state IN ('canonical', 'displaced', 'written_off') AND booked_at IS NOT NULL AND settled_at IS NULL",
+                    at,
+                )
+                .await?;
                 postings.extend(changes.iter().filter_map(|c| {
                     let s = c.settlement.as_ref()?;
                     Some(Posting { posting: &s.posting, kind: "settlement", invoice: c.invoice_id, payment: None })
@@ -318,6 +370,95 @@ macro_rules! chain_writes {
                         Ok((WebhookId::from_uuid(id), url, secret, $crate::rows::parse_events(&events)?))
                     })
                     .collect()
+            }
+
+            pub(super) async fn record_halt(conn: &mut $conn, halt: &$crate::ChainHalt) -> Result<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO chain_halts (id, chain_id, code, reason, block, halted_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (chain_id) WHERE resolved_at IS NULL DO NOTHING",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(to_i64(halt.chain_id.0, "chain id")?)
+                .bind(halt.code.as_str())
+                .bind(&halt.reason)
+                .bind(halt.block.map(|b| to_i64(b, "block number")).transpose()?)
+                .bind(halt.halted_at.as_millis())
+                .execute(&mut *conn)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(super) async fn resolve_halt(
+                conn: &mut $conn,
+                chain_id: coffer_domain::ChainId,
+                at: Timestamp,
+                resolution: &str,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE chain_halts SET resolved_at = $2, resolution = $3 WHERE chain_id = $1 AND resolved_at IS NULL",
+                )
+                .bind(to_i64(chain_id.0, "chain id")?)
+                .bind(at.as_millis())
+                .bind(resolution)
+                .execute(&mut *conn)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// An operator's decision on every displaced payment of the chain,
+            /// and the chain's open halt closed with it.
+            pub(super) async fn resolve_displaced(
+                conn: &mut $conn,
+                chain_id: coffer_domain::ChainId,
+                resolution: &$crate::DisplacedResolution,
+                at: Timestamp,
+                note: &str,
+            ) -> Result<Vec<PaymentId>> {
+                let chain = to_i64(chain_id.0, "chain id")?;
+                let sql = format!(
+                    "SELECT {} FROM payments WHERE chain_id = $1 AND state = 'displaced' ORDER BY block_number, log_index",
+                    $crate::rows::PAYMENT_COLUMNS
+                );
+                let rows: Vec<$crate::rows::PaymentRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(chain).fetch_all(&mut *conn).await?;
+                let displaced = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<coffer_domain::Payment>>>()?;
+                let ids: Vec<PaymentId> = displaced.iter().map(|p| p.id).collect();
+                let listed = ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                let text = match resolution {
+                    $crate::DisplacedResolution::WaitUntil(height) => {
+                        sqlx::query("UPDATE payments SET displaced_until = $2 WHERE chain_id = $1 AND state = 'displaced'")
+                            .bind(chain)
+                            .bind(to_i64(*height, "block number")?)
+                            .execute(&mut *conn)
+                            .await?;
+                        format!("waiting until block {height} for {} displaced payment(s) [{listed}]: {note}", ids.len())
+                    }
+                    $crate::DisplacedResolution::WriteOff => {
+                        let postings = displaced
+                            .iter()
+                            .map(|p| {
+                                let transaction = coffer_domain::Transaction::write_off(p.amount)
+                                    .map_err(|e| StoreError::Conflict(e.to_string()))?;
+                                Ok((p, LedgerPosting { id: coffer_domain::LedgerTxId::new(), transaction }))
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        let postings: Vec<Posting<'_>> = postings
+                            .iter()
+                            .map(|(p, posting)| Posting { posting, kind: "write_off", invoice: p.invoice_id, payment: Some(p.id) })
+                            .collect();
+                        sqlx::query(
+                            "UPDATE payments SET state = 'written_off', displaced_until = NULL \
+                             WHERE chain_id = $1 AND state = 'displaced'",
+                        )
+                        .bind(chain)
+                        .execute(&mut *conn)
+                        .await?;
+                        post(&mut *conn, &postings, at).await?;
+                        format!("wrote off {} displaced payment(s) [{listed}]: {note}", ids.len())
+                    }
+                };
+                resolve_halt(conn, chain_id, at, &text).await?;
+                Ok(ids)
             }
 
             /// Books postings: their headers, their entries, and their effect

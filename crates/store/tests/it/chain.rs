@@ -9,8 +9,8 @@ use coffer_domain::{
 use coffer_store::on_both_backends;
 use coffer_store::testing::Kind;
 use coffer_store::{
-    Booking, ChainBlock, ChainStep, InvoiceChange, InvoiceChanges, LedgerPosting, NewEvent, Settlement, Store,
-    StoreError, WebhookEndpoint,
+    Booking, ChainBlock, ChainHalt, ChainStep, DisplacedResolution, InvoiceChange, InvoiceChanges, LedgerPosting,
+    NewEvent, Settlement, Store, StoreError, WebhookEndpoint,
 };
 
 use crate::conformance::{fixture, invoice, merchant, plain, usdt};
@@ -20,7 +20,9 @@ on_both_backends!(
     payments_are_recorded_once_and_orphaned_by_a_reorganisation,
     a_block_back_on_the_canonical_chain_counts_again,
     bookings_and_settlements_credit_exactly_once,
-    a_reorganisation_below_booked_payments_is_refused,
+    a_reorganisation_below_booked_payments_displaces_them_and_the_same_transfer_takes_the_booking,
+    displaced_payments_are_written_off_or_awaited_longer_by_an_operator,
+    halts_are_recorded_once_and_resolved,
     invoice_changes_apply_only_to_the_status_they_were_computed_from,
     events_fan_out_to_subscribed_endpoints_in_the_same_transaction,
     watch_lists_and_expiry_queries_find_the_right_invoices,
@@ -40,10 +42,12 @@ fn step(parent: Option<BlockRef>, tip: BlockRef) -> ChainStep {
         parent,
         tip,
         revert_above: None,
+        displace_until: tip.number + 2,
         remember: Vec::new(),
         forget_below: 0,
         payments: Vec::new(),
         bookings: Vec::new(),
+        recoveries: Vec::new(),
         changes: Vec::new(),
         at: Timestamp::from_millis(AT),
         lease_until: Timestamp::from_millis(AT + 30_000),
@@ -66,6 +70,9 @@ fn payment(invoice: &Invoice, units: u64, at: BlockRef, log_index: u64) -> Payme
         booked_at: None,
         settled_at: None,
         seen_at: Timestamp::from_millis(AT),
+        moved_from: None,
+        displaced_until: None,
+        call_path: None,
     }
 }
 
@@ -233,25 +240,119 @@ async fn bookings_and_settlements_credit_exactly_once(kind: Kind) {
             coffer_domain::Account::Merchant(..) => {
                 assert_eq!((balance.debits, balance.credits), (U256::ZERO, credited.units()))
             }
+            coffer_domain::Account::Losses(_) => panic!("nothing was written off"),
         }
     }
 }
 
-async fn a_reorganisation_below_booked_payments_is_refused(kind: Kind) {
-    let Some(f) = fixture(kind).await else { return };
-    let inv = open_invoice(&*f.store, 1).await;
-    let p = payment(&inv, 1_000, block(5, 5), 0);
+/// A booked payment in block 5, then a reorganisation from block 4 whose
+/// new chain does not carry it (yet): it is displaced, still counted.
+async fn booked_then_displaced(store: &dyn Store, inv: &Invoice) -> Payment {
+    let p = payment(inv, 1_000, block(5, 5), 0);
     let mut first = step(None, block(9, 9));
     first.payments.push(p.clone());
     first.bookings.push(booking(&p));
-    f.store.apply_chain_step(first).await.unwrap();
+    store.apply_chain_step(first).await.unwrap();
     let mut deep = step(Some(block(9, 9)), block(9, 0x99));
     deep.revert_above = Some(4);
-    assert!(matches!(f.store.apply_chain_step(deep).await, Err(StoreError::DeepReorg { height: 4, .. })));
-    assert_eq!(f.store.payments_of(&[inv.id]).await.unwrap().len(), 1, "nothing orphaned");
-    let mut shallow = step(Some(block(9, 9)), block(9, 0x99));
-    shallow.revert_above = Some(5);
-    f.store.apply_chain_step(shallow).await.unwrap();
+    deep.displace_until = 11;
+    store.apply_chain_step(deep).await.unwrap();
+    p
+}
+
+async fn a_reorganisation_below_booked_payments_displaces_them_and_the_same_transfer_takes_the_booking(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let inv = open_invoice(&*f.store, 1).await;
+    let p = booked_then_displaced(&*f.store, &inv).await;
+    let counted = f.store.payments_of(&[inv.id]).await.unwrap();
+    assert_eq!(counted.len(), 1, "still counted");
+    assert_eq!((counted[0].state, counted[0].displaced_until), (PaymentState::Displaced, Some(11)));
+    assert!(counted[0].booked_at.is_some());
+    assert_eq!(f.store.displaced_payments(CHAIN).await.unwrap(), counted);
+    assert_eq!(f.store.invoices_awaiting_confirmations(CHAIN).await.unwrap(), vec![inv.id], "looked at every step");
+
+    // The same transaction in block 6 of the new chain: the booking moves there.
+    let entries = f.store.ledger_snapshot().await.unwrap().entries.len();
+    let mut found = step(Some(block(9, 0x99)), block(10, 0x10));
+    let mut moved = payment(&inv, 1_000, block(6, 0x66), 3);
+    moved.booked_at = counted[0].booked_at;
+    moved.moved_from = Some(p.id);
+    found.payments.push(moved.clone());
+    f.store.apply_chain_step(found).await.unwrap();
+    let counted = f.store.payments_of(&[inv.id]).await.unwrap();
+    assert_eq!(counted.iter().map(|p| (p.id, p.state)).collect::<Vec<_>>(), vec![(moved.id, PaymentState::Canonical)]);
+    assert!(counted[0].booked_at.is_some() && counted[0].moved_from == Some(p.id));
+    assert_eq!(f.store.ledger_snapshot().await.unwrap().entries.len(), entries, "no posting: the books are unchanged");
+    assert!(f.store.displaced_payments(CHAIN).await.unwrap().is_empty());
+    let all = f.store.ledger_snapshot().await.unwrap().payments;
+    assert_eq!(all.iter().find(|q| q.id == p.id).unwrap().state, PaymentState::Moved);
+
+    // Moving it again (a retried step, another gateway) is refused whole.
+    let mut again = step(Some(block(10, 0x10)), block(11, 0x11));
+    let mut twice = payment(&inv, 1_000, block(11, 0x11), 0);
+    twice.booked_at = counted[0].booked_at;
+    twice.moved_from = Some(p.id);
+    again.payments.push(twice);
+    assert!(matches!(f.store.apply_chain_step(again).await, Err(StoreError::Stale(_))));
+}
+
+async fn displaced_payments_are_written_off_or_awaited_longer_by_an_operator(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let inv = open_invoice(&*f.store, 1).await;
+    let p = booked_then_displaced(&*f.store, &inv).await;
+    let halt = ChainHalt {
+        chain_id: CHAIN,
+        code: coffer_domain::HaltCode::TransferGone,
+        reason: "gone".into(),
+        block: Some(11),
+        halted_at: Timestamp::from_millis(AT),
+        resolved: None,
+    };
+    assert!(f.store.record_halt(&halt).await.unwrap());
+    let at = Timestamp::from_millis(AT + 1);
+    let waited = f.store.resolve_displaced(CHAIN, DisplacedResolution::WaitUntil(40), at, "rebroadcast").await.unwrap();
+    assert_eq!(waited, vec![p.id]);
+    assert_eq!(f.store.displaced_payments(CHAIN).await.unwrap()[0].displaced_until, Some(40));
+    assert_eq!(f.store.open_halt(CHAIN).await.unwrap(), None, "the decision closes the halt");
+
+    assert!(f.store.record_halt(&halt).await.unwrap());
+    let entries = f.store.ledger_snapshot().await.unwrap().entries.len();
+    let later = Timestamp::from_millis(AT + 2);
+    let written = f.store.resolve_displaced(CHAIN, DisplacedResolution::WriteOff, later, "double spend").await.unwrap();
+    assert_eq!(written, vec![p.id]);
+    let snapshot = f.store.ledger_snapshot().await.unwrap();
+    assert_eq!(snapshot.entries.len(), entries + 2, "one write-off, two entries");
+    assert_eq!(snapshot.payments.iter().find(|q| q.id == p.id).unwrap().state, PaymentState::WrittenOff);
+    let losses = f.store.stored_balances().await.unwrap();
+    assert!(
+        losses
+            .iter()
+            .any(|b| matches!(b.account, coffer_domain::Account::Losses(_)) && b.debits == U256::from(1_000u64))
+    );
+    let halts = f.store.halts(10).await.unwrap();
+    assert!(halts[0].resolved.as_ref().unwrap().1.contains("wrote off 1 displaced payment(s)"), "{halts:?}");
+    assert_eq!(f.store.payments_of(&[inv.id]).await.unwrap()[0].state, PaymentState::WrittenOff, "still counted");
+}
+
+async fn halts_are_recorded_once_and_resolved(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let halt = |reason: &str| ChainHalt {
+        chain_id: CHAIN,
+        code: coffer_domain::HaltCode::Config,
+        reason: reason.into(),
+        block: None,
+        halted_at: Timestamp::from_millis(AT),
+        resolved: None,
+    };
+    assert!(f.store.record_halt(&halt("first")).await.unwrap());
+    assert!(!f.store.record_halt(&halt("second")).await.unwrap(), "one open halt per chain");
+    assert_eq!(f.store.open_halt(CHAIN).await.unwrap().unwrap().reason, "first");
+    assert!(f.store.resolve_halt(CHAIN, Timestamp::from_millis(AT + 5), "fixed").await.unwrap());
+    assert!(!f.store.resolve_halt(CHAIN, Timestamp::from_millis(AT + 6), "again").await.unwrap());
+    assert_eq!(f.store.open_halt(CHAIN).await.unwrap(), None);
+    let halts = f.store.halts(5).await.unwrap();
+    assert_eq!(halts[0].resolved, Some((Timestamp::from_millis(AT + 5), "fixed".to_owned())));
+    assert!(f.store.record_halt(&halt("third")).await.unwrap(), "a new halt after the last was resolved");
 }
 
 async fn invoice_changes_apply_only_to_the_status_they_were_computed_from(kind: Kind) {

@@ -52,6 +52,7 @@ fn transfer(to: &Invoice, asset: &str, units: u64, block: u64, at: i64) -> Trans
         value: U256::from(units),
         tx_hash: B256::repeat_byte(block as u8),
         log_index: (asset != "ETH").then_some(0),
+        call_path: None,
         block: BlockRef { number: block, hash: hash(block) },
         block_time: Timestamp::from_millis(at),
     }
@@ -87,14 +88,22 @@ impl Books {
         let touched = Touched { invoices: self.touched.invoices.clone(), payments: self.touched.payments.clone() };
         let plan =
             plan_update(rules, update, |a| lookup.get(a).copied(), touched, Timestamp::from_millis(now)).unwrap();
-        // Apply it as the store would.
+        // Apply it as the store would: above a fork, unbooked payments are
+        // orphaned and booked ones displaced; a payment stored again is
+        // canonical; one carrying another's booking moves it.
         if let Some(fork) = update.reverted_above {
             for list in self.touched.payments.values_mut() {
-                list.retain(|p| p.block.number <= fork);
+                list.retain(|p| p.block.number <= fork || p.booked_at.is_some() || p.state != PaymentState::Canonical);
+                for p in list.iter_mut().filter(|p| p.block.number > fork && p.state == PaymentState::Canonical) {
+                    p.state = PaymentState::Displaced;
+                    p.displaced_until = Some(plan.displace_until);
+                }
             }
         }
         for payment in &plan.payments {
-            self.touched.payments.entry(payment.invoice_id).or_default().push(payment.clone());
+            let list = self.touched.payments.entry(payment.invoice_id).or_default();
+            list.retain(|p| p.id != payment.id && Some(p.id) != payment.moved_from);
+            list.push(payment.clone());
         }
         for booking in &plan.bookings {
             for p in self.touched.payments.values_mut().flatten().filter(|p| p.id == booking.payment_id) {
@@ -137,7 +146,7 @@ fn partial_payments_add_up_and_settle_once_confirmed() {
     let mut books = Books::new(&inv);
     let first = books.step(&update(10, vec![transfer(&inv, "USDT", 4_000_000, 10, ON_TIME)]), ON_TIME);
     assert_eq!((first.payments.len(), first.bookings.len()), (1, 0), "one confirmation of two: not booked");
-    assert_eq!(events(&first), vec![EventType::InvoicePaidPartial]);
+    assert!(events(&first).is_empty(), "unconfirmed: nothing to act on yet");
     assert_eq!(books.invoice().status, InvoiceStatus::New);
     assert!(first.awaiting.contains(&inv.id));
 
@@ -194,7 +203,7 @@ fn a_reorganisation_un_sees_an_unconfirmed_payment() {
     let plan = books.step(&reorg, ON_TIME);
     assert!(plan.bookings.is_empty(), "never credited");
     assert_eq!(plan.changes[0].status, InvoiceStatus::New);
-    assert!(events(&plan).is_empty());
+    assert_eq!(events(&plan), vec![EventType::InvoiceProcessingWithdrawn], "said out loud");
     assert!(plan.awaiting.is_empty());
     // Re-mined in block 31: a new payment, counted once.
     let plan = books.step(&update(32, vec![transfer(&inv, "USDT", 10_000_000, 31, ON_TIME)]), ON_TIME);
@@ -256,12 +265,103 @@ fn a_payment_confirmed_after_settlement_is_credited_too() {
     books.step(&update(10, vec![transfer(&inv, "USDT", 10_000_000, 10, ON_TIME)]), ON_TIME);
     let settled = books.step(&update(11, vec![transfer(&inv, "USDT", 2_000_000, 11, ON_TIME)]), ON_TIME);
     assert_eq!(settled_units(&settled), Some(U256::from(10_000_000u64)));
-    assert_eq!(events(&settled), vec![EventType::InvoicePaidOver, EventType::InvoiceSettled]);
-    // The overpayment confirms a block later: credited as well, whatever the blocks.
+    assert_eq!(events(&settled), vec![EventType::InvoiceSettled], "the overpayment is not confirmed yet");
+    // The overpayment confirms a block later: credited as well, whatever the blocks, and now flagged.
     let later = books.step(&update(12, vec![]), ON_TIME);
     assert_eq!(settled_units(&later), Some(U256::from(2_000_000u64)));
     assert_eq!(later.changes[0].from, InvoiceStatus::Settled);
-    assert!(events(&later).is_empty(), "paid_over was told already");
+    assert_eq!(events(&later), vec![EventType::InvoicePaidOver]);
     let after = books.step(&update(13, vec![]), ON_TIME);
     assert!(after.changes.is_empty(), "nothing twice");
+}
+
+#[test]
+fn an_unconfirmed_overpayment_raises_nothing_until_confirmed_and_nothing_if_reorganised_away() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let seen = books.step(&update(30, vec![transfer(&inv, "USDT", 1_000_000_000, 30, ON_TIME)]), ON_TIME);
+    assert_eq!(events(&seen), vec![EventType::InvoiceProcessing], "no paid_over at one confirmation");
+    let mut reorg = update(31, vec![]);
+    reorg.reverted_above = Some(29);
+    let gone = books.step(&reorg, ON_TIME);
+    assert_eq!(events(&gone), vec![EventType::InvoiceProcessingWithdrawn]);
+    assert_eq!((books.invoice().status, books.invoice().exceptions), (InvoiceStatus::New, Exceptions::default()));
+}
+
+/// A settled payment of block 10 (two confirmations at 11), then a
+/// reorganisation from block 9 whose new chain reaches block 11 again.
+fn settled_then_reorganised(books: &mut Books, inv: &Invoice, remined: Vec<Transfer>) -> Result<Plan, PlanError> {
+    books.step(&update(10, vec![transfer(inv, "USDT", 10_000_000, 10, ON_TIME)]), ON_TIME);
+    let settled = books.step(&update(11, vec![]), ON_TIME);
+    assert_eq!(events(&settled), vec![EventType::InvoiceSettled]);
+    let mut reorg = update(11, remined);
+    reorg.blocks[0].hash = B256::repeat_byte(0xee);
+    reorg.reverted_above = Some(9);
+    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets };
+    let lookup: HashMap<Address, InvoiceId> = HashMap::from([(inv.deposit.address, inv.id)]);
+    let touched = Touched { invoices: books.touched.invoices.clone(), payments: books.touched.payments.clone() };
+    plan_update(rules, &reorg, |a| lookup.get(a).copied(), touched, Timestamp::from_millis(ON_TIME))
+}
+
+#[test]
+fn a_booked_payment_re_mined_in_another_block_moves_its_booking_and_changes_no_books() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let mut remined = transfer(&inv, "USDT", 10_000_000, 11, ON_TIME);
+    remined.tx_hash = B256::repeat_byte(10); // the same transaction as in block 10
+    remined.block.hash = B256::repeat_byte(0xee);
+    remined.log_index = Some(3); // elsewhere in its new block
+    let plan = settled_then_reorganised(&mut books, &inv, vec![remined]).unwrap();
+    assert_eq!(plan.payments.len(), 1);
+    let moved = &plan.payments[0];
+    let old = books.touched.payments[&inv.id][0].id;
+    assert_eq!(moved.moved_from, Some(old), "it carries the first one's booking");
+    assert!(moved.booked_at.is_some() && moved.settled_at.is_some());
+    assert!(plan.bookings.is_empty() && plan.recoveries.is_empty(), "no posting: the books do not change");
+    assert!(plan.changes.is_empty(), "the invoice stays settled, no event");
+}
+
+#[test]
+fn a_booked_payment_not_re_mined_is_awaited_then_gone() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    // The new chain reaches 11 without it: displaced, still counted, awaited until block 13.
+    let plan = settled_then_reorganised(&mut books, &inv, vec![]).unwrap();
+    assert_eq!(plan.displace_until, 13);
+    assert!(plan.changes.is_empty(), "still settled, still credited");
+    assert!(plan.awaiting.contains(&inv.id));
+    let mut reorg = update(11, vec![]);
+    reorg.reverted_above = Some(9);
+    let mut displaced = books.touched.payments.clone();
+    for p in displaced.values_mut().flatten() {
+        p.state = PaymentState::Displaced;
+        p.displaced_until = Some(13);
+    }
+    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets };
+    let lookup = |_: &Address| Some(inv.id);
+    let at = |head: u64| {
+        let touched = Touched { invoices: books.touched.invoices.clone(), payments: displaced.clone() };
+        plan_update(rules, &update(head, vec![]), lookup, touched, Timestamp::from_millis(ON_TIME))
+    };
+    assert!(at(12).is_ok(), "block 12: still awaited");
+    let gone = at(13).unwrap_err();
+    assert!(matches!(&gone, PlanError::TransferGone { head: 13, payments } if payments.len() == 1), "{gone}");
+    assert!(gone.to_string().contains("coffer chain resolve"));
+}
+
+#[test]
+fn a_written_off_payment_found_again_is_recovered() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    books.step(&update(10, vec![transfer(&inv, "USDT", 10_000_000, 10, ON_TIME)]), ON_TIME);
+    books.step(&update(11, vec![]), ON_TIME);
+    for p in books.touched.payments.values_mut().flatten() {
+        p.state = PaymentState::WrittenOff;
+    }
+    let mut remined = transfer(&inv, "USDT", 10_000_000, 20, ON_TIME);
+    remined.tx_hash = B256::repeat_byte(10);
+    let plan = books.step(&update(21, vec![remined]), ON_TIME);
+    assert_eq!(plan.recoveries.len(), 1, "the write-off is undone");
+    assert!(plan.payments[0].moved_from.is_some() && plan.bookings.is_empty());
+    assert!(plan.changes.is_empty(), "the merchant was credited all along");
 }
