@@ -4,6 +4,7 @@
 mod addresses;
 mod auth;
 mod boundary;
+mod cancelled_requests;
 mod errors;
 mod helpers;
 mod invoices;

@@ -3,7 +3,8 @@
 //! **Coherence:** with SQLite, this process's writer task is the only writer
 //! of invoices (one gateway per SQLite file, ADR 0002; operator commands in
 //! other processes never change invoices), and every write that touches an
-//! invoice refreshes its entry after the commit. A cached invoice is
+//! invoice refreshes its entry after the commit, in the writer's task (a
+//! caller's future may be dropped before it would). A cached invoice is
 //! therefore never older than the database. PostgreSQL, shared by several
 //! gateways, has no such cache.
 //!
@@ -14,7 +15,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use coffer_domain::{Exceptions, Invoice, InvoiceId, InvoiceStatus, MerchantId};
+use coffer_domain::{Invoice, InvoiceId, MerchantId};
+
+use crate::shared::ChangedInvoice;
 
 /// Entries per generation: at most twice this many invoices are held
 /// (about 1 KiB each with metadata, so tens of MiB at most).
@@ -73,23 +76,27 @@ impl InvoiceCache {
         }
     }
 
-    /// Records a committed change of status and exceptions, if the invoice is cached.
-    pub(super) fn update(&self, id: InvoiceId, status: InvoiceStatus, exceptions: Exceptions) {
+    /// Records committed changes of status and exceptions, for the invoices cached.
+    pub(super) fn update(&self, changed: &[ChangedInvoice]) {
         if let Ok(mut generations) = self.generations.lock() {
             // Under the lock, so that no put_if_unchanged slips between the bump and the update.
             self.changes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let Generations { current, previous } = &mut *generations;
-            if let Some(invoice) = current.get_mut(&id).or_else(|| previous.get_mut(&id)) {
-                invoice.status = status;
-                invoice.exceptions = exceptions;
+            for (id, status, exceptions) in changed {
+                if let Some(invoice) = current.get_mut(id).or_else(|| previous.get_mut(id)) {
+                    invoice.status = *status;
+                    invoice.exceptions = *exceptions;
+                }
             }
         }
     }
 
-    /// Records an invoice just created (no change can precede its creation).
-    #[cfg(test)]
+    /// Records an invoice as a write just committed it. Only the writer
+    /// calls this, in commit order, so no later change can precede it.
     pub(super) fn put(&self, invoice: Invoice) {
-        self.put_if_unchanged(invoice, self.mark());
+        if let Ok(mut generations) = self.generations.lock() {
+            generations.insert(invoice);
+        }
     }
 }
 
@@ -98,7 +105,8 @@ mod tests {
     use std::str::FromStr;
 
     use coffer_domain::{
-        Address, Amount, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Timestamp, U256,
+        Address, Amount, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Exceptions, InvoiceStatus,
+        Timestamp, U256,
     };
 
     use super::*;
@@ -138,7 +146,7 @@ mod tests {
         let stale = invoice(merchant);
         let mark = cache.mark();
         // A chain step commits a change after the read, before the put.
-        cache.update(stale.id, InvoiceStatus::Settled, Exceptions::default());
+        cache.update(&[(stale.id, InvoiceStatus::Settled, Exceptions::default())]);
         cache.put_if_unchanged(stale.clone(), mark);
         assert_eq!(
             cache.get(merchant, stale.id),

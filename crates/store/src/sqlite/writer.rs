@@ -148,6 +148,29 @@ impl Writer {
         self.submit(op, true, |_: &T| {}).await
     }
 
+    /// As [`Writer::write`], then `after_commit` with what `op` returned,
+    /// run by the writer once `op` succeeded and its batch committed,
+    /// before the caller hears back, even if the caller no longer waits.
+    pub(super) async fn write_then<T, F, A>(&self, op: F, after_commit: A) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
+        self.submit(op, false, after_commit).await
+    }
+
+    /// As [`Writer::write_atomic`], with an effect after the commit as
+    /// [`Writer::write_then`] runs it.
+    pub(super) async fn write_atomic_then<T, F, A>(&self, op: F, after_commit: A) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
+        self.submit(op, true, after_commit).await
+    }
+
     async fn submit<T, F, A>(&self, op: F, savepoint: bool, after_commit: A) -> Result<T>
     where
         T: Send + 'static,
