@@ -12,5 +12,6 @@ mod payments;
 mod proxy;
 mod resilience;
 mod shop;
+mod sqlite_lock;
 mod system;
 mod webhooks;
