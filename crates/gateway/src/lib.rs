@@ -135,11 +135,22 @@ impl GatewayParts {
 }
 
 fn lock_sqlite(path: &std::path::Path) -> Result<std::fs::File, StartError> {
-    let lock_path = path.with_extension("db.gateway.lock");
     let lock_err = |source| StartError::LockFile { path: path.to_owned(), source };
-    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(lock_err)?;
     }
+    // One lock per file, whatever names it: symlinks to the file or to any
+    // directory above it resolve to one canonical path. Resolving needs the
+    // file, so create it if missing (an empty file is an empty database), but
+    // never open an existing one: closing a descriptor of a file drops the
+    // POSIX locks SQLite holds on it in this process.
+    if !path.exists() {
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(lock_err)?;
+    }
+    let canonical = std::fs::canonicalize(path).map_err(lock_err)?;
+    let mut lock_name = canonical.file_name().unwrap_or_default().to_os_string();
+    lock_name.push(".gateway.lock");
+    let lock_path = canonical.with_file_name(lock_name);
     let file =
         std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(lock_err)?;
     match file.try_lock() {

@@ -84,8 +84,17 @@ impl PgStore {
         op(&mut conn).await
     }
 
-    /// Nothing to do: PostgreSQL keeps no cache (several gateways share it).
-    fn invoices_changed(&self, _changed: &[crate::shared::ChangedInvoice]) {}
+    /// As [`PgStore::transaction`]: the invoices it changes need nothing
+    /// more, PostgreSQL keeps no cache (several gateways share it).
+    async fn transaction_changing<T, F>(&self, _changed: Vec<crate::shared::ChangedInvoice>, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        self.transaction(op).await
+    }
 }
 
 const INSERT_INVOICE: &str = "INSERT INTO invoices (id, merchant_id, status, chain_id, asset, amount, derivation_index, \

@@ -149,6 +149,65 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Takes the database's write lock from a connection of its own, as
+    /// another process would, until [`WriteLock::release`]: SQLite's
+    /// `BEGIN IMMEDIATE` (the store's writer then waits on its 5 s busy
+    /// timeout, so release well within that), PostgreSQL's lock on the
+    /// `invoices` table (changes to invoices wait; reads do not).
+    ///
+    /// # Panics
+    /// If the lock cannot be taken: the test would not test what it says.
+    #[allow(clippy::expect_used)]
+    pub async fn hold_write_lock(&self) -> WriteLock {
+        let sql = sqlx::raw_sql(match self.backend {
+            Backend::Sqlite(_) => "BEGIN IMMEDIATE",
+            Backend::Postgres(_) => "BEGIN; LOCK TABLE invoices IN SHARE ROW EXCLUSIVE MODE",
+        });
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect to the test SQLite");
+                sql.execute(&mut conn).await.expect("take SQLite's write lock");
+                WriteLock::Sqlite(conn)
+            }
+            Backend::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url).await.expect("connect to the test PostgreSQL");
+                sql.execute(&mut conn).await.expect("lock the invoices table");
+                WriteLock::Postgres(conn)
+            }
+        }
+    }
+}
+
+/// A write lock held by [`TestDatabase::hold_write_lock`].
+#[derive(Debug)]
+pub enum WriteLock {
+    /// An SQLite connection inside `BEGIN IMMEDIATE`.
+    Sqlite(sqlx::SqliteConnection),
+    /// A PostgreSQL connection holding a table lock.
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    /// Ends the lock's empty transaction, letting waiting writes through.
+    ///
+    /// # Panics
+    /// If the database refuses: the lock would still be held.
+    #[allow(clippy::expect_used)]
+    pub async fn release(self) {
+        match self {
+            Self::Sqlite(mut conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("release SQLite's write lock");
+                let _ = conn.close().await;
+            }
+            Self::Postgres(mut conn) => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.expect("release the table lock");
+                let _ = conn.close().await;
+            }
+        }
+    }
+}
+
 /// A merchant with an endpoint at `url` (signing with `secret`), and one
 /// `invoice.expired` event queued for it, due now: the smallest outbox a
 /// dispatcher test needs. Returns the endpoint and the event.

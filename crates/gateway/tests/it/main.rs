@@ -4,6 +4,7 @@
 mod addresses;
 mod auth;
 mod boundary;
+mod cancelled_requests;
 mod errors;
 mod helpers;
 mod invoices;
@@ -11,5 +12,6 @@ mod payments;
 mod proxy;
 mod resilience;
 mod shop;
+mod sqlite_lock;
 mod system;
 mod webhooks;

@@ -1,7 +1,8 @@
 //! [`crate::ChainStore`] for both backends. The SQL is the same; only the
 //! connection type differs, so this macro writes the implementation for
-//! each store. A store provides `reads` (a pool), `transaction` (runs a
-//! closure in one write transaction) and `invoices_changed` (after commit).
+//! each store. A store provides `reads` (a pool) and `transaction_changing`
+//! (runs a closure in one write transaction that changes the invoices it is
+//! given: the SQLite store refreshes its cache after the commit).
 
 macro_rules! chain_store {
     ($store:ty, $conn:ty, $db:ty) => {
@@ -36,15 +37,13 @@ macro_rules! chain_store {
 
             async fn apply_chain_step(&self, step: $crate::ChainStep) -> $crate::Result<$crate::Applied> {
                 let changed = $crate::shared::changed(&step.changes);
-                let applied = self.transaction(move |conn| Box::pin(async move { chain_writes::apply_step(conn, &step).await })).await?;
-                self.invoices_changed(&changed);
-                Ok(applied)
+                self.transaction_changing(changed, move |conn| Box::pin(async move { chain_writes::apply_step(conn, &step).await })).await
             }
 
             async fn apply_invoice_changes(&self, changes: $crate::InvoiceChanges) -> $crate::Result<$crate::Applied> {
                 let changed = $crate::shared::changed(&changes.changes);
-                let applied = self
-                    .transaction(move |conn| {
+                self
+                    .transaction_changing(changed, move |conn| {
                         Box::pin(async move {
                             let mut postings = Vec::new();
                             let deliveries = chain_writes::apply_changes(
@@ -59,9 +58,7 @@ macro_rules! chain_store {
                             Ok($crate::Applied { deliveries })
                         })
                     })
-                    .await?;
-                self.invoices_changed(&changed);
-                Ok(applied)
+                    .await
             }
 
             async fn watched_invoices(

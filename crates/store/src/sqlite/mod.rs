@@ -29,7 +29,8 @@ const READ_CONNECTIONS: u32 = 8;
 pub struct SqliteStore {
     reads: SqlitePool,
     writer: Writer,
-    invoices: InvoiceCache,
+    /// Shared with the writer task, which refreshes it after each commit.
+    invoices: std::sync::Arc<InvoiceCache>,
     /// The checkpoint task runs while this lives.
     _alive: std::sync::Arc<()>,
 }
@@ -61,7 +62,7 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { reads, writer: Writer::spawn(write_conn), invoices: InvoiceCache::default(), _alive: alive })
+        Ok(Self { reads, writer: Writer::spawn(write_conn), invoices: std::sync::Arc::default(), _alive: alive })
     }
 
     /// Opens the store at a `sqlite://` URL or plain path.
@@ -106,11 +107,18 @@ impl SqliteStore {
         self.writer.write(op).await
     }
 
-    /// Keeps the invoice cache coherent after a committed write changed invoices.
-    fn invoices_changed(&self, changed: &[crate::shared::ChangedInvoice]) {
-        for (id, status, exceptions) in changed {
-            self.invoices.update(*id, *status, *exceptions);
-        }
+    /// As [`SqliteStore::transaction`], for a write that changes these
+    /// invoices: the writer refreshes their cache entries after the commit,
+    /// before the caller hears back, whether or not the caller still waits.
+    async fn transaction_changing<T, F>(&self, changed: Vec<crate::shared::ChangedInvoice>, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        let cache = std::sync::Arc::clone(&self.invoices);
+        self.writer.write_atomic_then(op, move |_: &T| cache.update(&changed)).await
     }
 }
 
@@ -182,13 +190,17 @@ impl Store for SqliteStore {
     }
 
     async fn insert_invoice(&self, new: NewInvoice) -> Result<InsertOutcome> {
-        let mark = self.invoices.mark();
-        let outcome = self.writer.write(move |c| Box::pin(ops::insert_invoice(c, new))).await?;
-        // Committed: cache it, since a new invoice is usually read back soon (status polling).
-        if let InsertOutcome::Created(invoice) | InsertOutcome::Replayed(invoice) = &outcome {
-            self.invoices.put_if_unchanged(invoice.clone(), mark);
-        }
-        Ok(outcome)
+        let cache = std::sync::Arc::clone(&self.invoices);
+        // Cached by the writer after the commit, since a new invoice is
+        // usually read back soon (status polling). The writer runs its
+        // effects in commit order, so a change committed after this write
+        // refreshes the entry after it was put.
+        let cache_it = move |outcome: &InsertOutcome| {
+            if let InsertOutcome::Created(invoice) | InsertOutcome::Replayed(invoice) = outcome {
+                cache.put(invoice.clone());
+            }
+        };
+        self.writer.write_then(move |c| Box::pin(ops::insert_invoice(c, new)), cache_it).await
     }
 
     async fn invoice(&self, merchant_id: MerchantId, id: InvoiceId) -> Result<Option<Invoice>> {
