@@ -124,7 +124,22 @@ impl Follower {
     /// Waits until the chain moved and returns how. `filter` says which
     /// addresses' transfers to report.
     pub async fn next(&mut self, filter: &dyn AddressFilter) -> Result<ChainUpdate, ChainError> {
-        let next = self.follow(filter).await;
+        loop {
+            if let Some(update) = self.next_within(filter, std::time::Duration::MAX).await? {
+                return Ok(update);
+            }
+        }
+    }
+
+    /// [`Follower::next`], but `None` once the follower has waited at the
+    /// head for `idle` without the chain moving, so that its caller can do
+    /// other work between blocks (a read is never cut short for it).
+    pub async fn next_within(
+        &mut self,
+        filter: &dyn AddressFilter,
+        idle: std::time::Duration,
+    ) -> Result<Option<ChainUpdate>, ChainError> {
+        let next = self.follow(filter, idle).await;
         if next.is_err() {
             // After a failure, however long it lasts, read afresh: what was read
             // ahead may no longer be what the node holds.
@@ -133,22 +148,27 @@ impl Follower {
         next
     }
 
-    async fn follow(&mut self, filter: &dyn AddressFilter) -> Result<ChainUpdate, ChainError> {
+    async fn follow(
+        &mut self,
+        filter: &dyn AddressFilter,
+        idle: std::time::Duration,
+    ) -> Result<Option<ChainUpdate>, ChainError> {
+        let started = std::time::Instant::now();
         if !self.chain_checked {
             let requests = self.node.requests().await?;
             let checked = crate::checks::check(&requests, &self.spec).await;
             self.node.failed(checked)?;
             self.chain_checked = true;
         }
-        let Some(tip) = self.tip() else { return self.start().await };
+        let Some(tip) = self.tip() else { return self.start().await.map(Some) };
         loop {
             let head = self.node.head_number().await?;
             self.health.saw_head(head, self.node.subscribed());
             if head > tip.number {
                 return if head - tip.number > self.spec.reorg_window {
-                    self.range(tip, head, filter).await
+                    self.range(tip, head, filter).await.map(Some)
                 } else {
-                    self.next_blocks(tip, head, filter).await
+                    self.next_blocks(tip, head, filter).await.map(Some)
                 };
             }
             // At the head, or the node reports a lower one: is our tip still canonical?
@@ -161,10 +181,14 @@ impl Follower {
             let ours = self.window.iter().rev().find(|b| b.number == height).map(|b| b.hash);
             let theirs = self.node.header(height).await?.map(|h| h.hash);
             if ours.is_some() && theirs.is_some() && ours != theirs {
-                return self.reorg(tip, head, filter).await;
+                return self.reorg(tip, head, filter).await.map(Some);
             }
             self.health.idle();
-            self.node.next_head(self.spec.poll_interval).await;
+            let waited = started.elapsed();
+            if waited >= idle {
+                return Ok(None);
+            }
+            self.node.next_head(self.spec.poll_interval.min(idle - waited)).await;
         }
     }
 

@@ -153,13 +153,16 @@ impl ChainWatcher {
                         store: &*shared.store,
                         chain: shared.chain_id(),
                     };
+                    // Back between blocks as often as the safety net looks.
+                    let idle = self.shared.settings.unwatched_check;
                     let next = tokio::select! {
                         biased;
                         _ = stop.changed() => return,
-                        next = follower.next(&watched) => next,
+                        next = follower.next_within(&watched, idle) => next,
                     };
                     match next {
-                        Ok(update) => self.apply(&mut follower, update).await,
+                        Ok(Some(update)) => self.apply(&mut follower, update).await,
+                        Ok(None) => Ok(()),
                         Err(err) => Err(chain_failure(err)),
                     }
                 }

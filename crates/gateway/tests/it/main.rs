@@ -4,8 +4,10 @@
 mod addresses;
 mod auth;
 mod boundary;
+mod deep_reorgs;
 mod cancelled_requests;
 mod errors;
+mod first_start;
 mod helpers;
 mod invoices;
 mod payments;
@@ -14,4 +16,5 @@ mod resilience;
 mod shop;
 mod sqlite_lock;
 mod system;
+mod unwatched;
 mod webhooks;

@@ -99,6 +99,28 @@ pub struct Shop {
 }
 
 pub fn shop_config(db: &TestDatabase, rpc_url: &str, token: Address, confirmations: u32) -> Config {
+    shop_config_with(db, rpc_url, token, confirmations, &ChainOptions::default())
+}
+
+/// How a shop's chain differs from the default one.
+#[derive(Clone, Debug, Default)]
+pub struct ChainOptions {
+    /// Requests over HTTP only, polled: no WebSocket subscription (a proxy
+    /// that speaks HTTP alone sits in front of the node).
+    pub http_only: bool,
+    /// More lines of the `[[chains]]` table (`log_range = 8`, say).
+    pub extra: String,
+    /// The USDT asset's `decimals` in the configuration (6 if `None`).
+    pub usdt_decimals: Option<u8>,
+}
+
+pub fn shop_config_with(
+    db: &TestDatabase,
+    rpc_url: &str,
+    token: Address,
+    confirmations: u32,
+    options: &ChainOptions,
+) -> Config {
     Config::from_toml(&format!(
         r#"
         database_url = "{url}"
@@ -115,6 +137,7 @@ pub fn shop_config(db: &TestDatabase, rpc_url: &str, token: Address, confirmatio
         {ws}
         confirmations = {confirmations}
         poll_interval_ms = 50
+        {extra}
         [[assets]]
         symbol = "ETH"
         chain_id = 31337
@@ -123,16 +146,18 @@ pub fn shop_config(db: &TestDatabase, rpc_url: &str, token: Address, confirmatio
         symbol = "USDT"
         chain_id = 31337
         contract = "{token}"
-        decimals = 6
+        decimals = {decimals}
         "#,
         url = db.url(),
         // Over HTTP with a WebSocket subscription, as production nodes are used;
         // a ws:// URL alone (the proxy test) carries both.
-        ws = if rpc_url.starts_with("http") {
+        ws = if rpc_url.starts_with("http") && !options.http_only {
             format!("ws_url = \"{}\"", rpc_url.replacen("http", "ws", 1))
         } else {
             String::new()
         },
+        extra = options.extra,
+        decimals = options.usdt_decimals.unwrap_or(6),
     ))
     .expect("shop config is valid")
 }
@@ -146,21 +171,44 @@ pub async fn shop(kind: Kind, confirmations: u32) -> Option<Shop> {
 
 /// A shop whose gateway reaches `anvil` at `rpc_url` (through a proxy, say).
 pub async fn shop_with(kind: Kind, confirmations: u32, anvil: Anvil, rpc_url: String) -> Option<Shop> {
+    shop_with_options(kind, confirmations, anvil, rpc_url, &ChainOptions::default()).await
+}
+
+/// [`shop_with`], its chain configured with `options`.
+pub async fn shop_with_options(
+    kind: Kind,
+    confirmations: u32,
+    anvil: Anvil,
+    rpc_url: String,
+    options: &ChainOptions,
+) -> Option<Shop> {
+    let shop = unfollowed_shop(kind, confirmations, anvil, rpc_url, options).await?;
+    shop.until_following().await;
+    Some(shop)
+}
+
+/// A shop whose gateway has started but may not follow the chain yet (its
+/// node unreachable, say).
+pub async fn unfollowed_shop(
+    kind: Kind,
+    confirmations: u32,
+    anvil: Anvil,
+    rpc_url: String,
+    options: &ChainOptions,
+) -> Option<Shop> {
     let db = Arc::new(TestDatabase::new(kind).await?);
     let rpc = anvil.rpc();
     let token = deploy_test_usdt(rpc).await.unwrap();
     let payer = rpc.accounts().await.unwrap()[1];
     token.mint(rpc, payer, U256::from(1_000_000_000_000u64)).await.unwrap();
-    let config = shop_config(&db, &rpc_url, token.address, confirmations);
+    let config = shop_config_with(&db, &rpc_url, token.address, confirmations, options);
     let app = spawn_app_with(db, &config).await;
     let hooks = Hooks::start().await;
     let all = coffer_domain::EventType::ALL.map(|e| e.as_str());
     let created = app.post_ok("/v1/webhooks", json!({"url": hooks.url, "events": all})).await;
     *hooks.secret.lock().unwrap() = created["secret"].as_str().unwrap().to_owned();
     let webhook_id = created["id"].as_str().unwrap().to_owned();
-    let shop = Shop { app, anvil, token, payer, hooks, webhook_id };
-    shop.until_following().await;
-    Some(shop)
+    Some(Shop { app, anvil, token, payer, hooks, webhook_id })
 }
 
 impl Shop {
