@@ -95,7 +95,10 @@ async fn a_credited_payment_re_mined_in_another_block_keeps_the_books_and_the_ch
         })
         .await;
     assert_eq!(moved["status"], "settled");
-    assert_eq!((&moved["payments"][0]["tx_hash"], &moved["payments"][0]["state"]), (&json!(tx.to_string()), &json!("canonical")));
+    assert_eq!(
+        (&moved["payments"][0]["tx_hash"], &moved["payments"][0]["state"]),
+        (&json!(tx.to_string()), &json!("canonical"))
+    );
     assert_eq!(shop.balance("USDT").await, "12500000", "the books are unchanged");
 
     // The chain is still followed: a new invoice is paid and settles.

@@ -28,7 +28,8 @@ async fn a_creation_the_client_gave_up_on_then_retried_is_watched_and_settles(ki
     let app = &shop.app;
     let body = json!({"amount": "3", "asset": "USDT", "order_id": "A-3"});
     let create = |timeout: Option<Duration>| {
-        let request = app.client.post(app.url("/v1/invoices")).bearer_auth(&app.key).header("Idempotency-Key", "order-A-3");
+        let request =
+            app.client.post(app.url("/v1/invoices")).bearer_auth(&app.key).header("Idempotency-Key", "order-A-3");
         let request = match timeout {
             Some(timeout) => request.timeout(timeout),
             None => request,

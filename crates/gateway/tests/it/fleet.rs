@@ -1,0 +1,79 @@
+//! Several gateways on one PostgreSQL: invoices created on one are matched
+//! by the watcher of another without its reads being thrown away, so the
+//! shared cursor keeps moving however fast invoices come.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use coffer_store::testing::{Kind, TestDatabase};
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::rpc_proxy::{Limits, RpcProxy};
+use crate::shop::{ChainOptions, shop_with_options};
+
+/// Creates invoices on `app` until `stop`, one every `every`.
+fn create_until(app: &TestApp, stop: Arc<AtomicBool>, every: Duration) -> tokio::task::JoinHandle<usize> {
+    let (client, url, key) = (app.client.clone(), app.url("/v1/invoices"), app.key.clone());
+    tokio::spawn(async move {
+        let mut created = 0;
+        while !stop.load(Ordering::SeqCst) {
+            let answer =
+                client.post(&url).bearer_auth(&key).json(&json!({"amount": "1", "asset": "USDT"})).send().await;
+            if answer.is_ok_and(|a| a.status() == 201) {
+                created += 1;
+            }
+            tokio::time::sleep(every).await;
+        }
+        created
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_under_invoice_load_keep_the_shared_cursor_moving() {
+    let anvil = coffer_devnet::Anvil::spawn(coffer_devnet::AnvilOptions::default()).await.unwrap();
+    // A provider 50 ms away: a chain step takes a few round trips, and
+    // invoices keep arriving on both gateways meanwhile.
+    let proxy =
+        RpcProxy::start(anvil.http_url(), Limits { latency: Duration::from_millis(50), ..Limits::default() }).await;
+    let options = ChainOptions { http_only: true, ..ChainOptions::default() };
+    let Some(shop) = shop_with_options(Kind::Postgres, 2, anvil, proxy.url.clone(), &options).await else { return };
+    let db: Arc<TestDatabase> = shop.app.db.clone();
+    let config = crate::shop::shop_config_with(&db, &proxy.url, shop.token.address, 2, &options);
+    let other = spawn_app_with(db, &config).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = [
+        create_until(&shop.app, stop.clone(), Duration::from_millis(40)),
+        create_until(&other, stop.clone(), Duration::from_millis(40)),
+    ];
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Blocks come while invoices do; one invoice from each gateway is paid.
+    let mine = shop.invoice("USDT", "1").await;
+    let theirs: serde_json::Value = other.create_ok(json!({"amount": "1", "asset": "USDT"})).await;
+    shop.mine(5).await;
+    shop.pay(&mine, "USDT", 1_000_000).await;
+    shop.pay(&theirs, "USDT", 1_000_000).await;
+    shop.mine(5).await;
+    let head = shop.anvil.rpc().block_number().await.unwrap();
+    let mut cursor = 0;
+    for _ in 0..1000 {
+        cursor = shop.app.store.chain_cursor(coffer_domain::ChainId(31337)).await.unwrap().map_or(0, |c| c.number);
+        if cursor >= head {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(cursor >= head, "the shared cursor stalled at {cursor} below the head {head} under invoice load");
+    shop.until_status(mine["id"].as_str().unwrap(), "settled").await;
+    let settled = other.get_as(&other.key, &format!("/v1/invoices/{}", theirs["id"].as_str().unwrap())).await;
+    let settled: serde_json::Value = settled.json().await.unwrap();
+    assert_eq!(settled["status"], "settled", "{settled}");
+    stop.store(true, Ordering::SeqCst);
+    let created: usize = futures_util::future::join_all(load).await.into_iter().map(Result::unwrap).sum();
+    assert!(created > 20, "invoices kept coming while the chain moved: {created}");
+    shop.assert_books().await;
+}
