@@ -9,7 +9,7 @@ use coffer_store::{Delivery, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{CanReadWebhooks, CanWriteWebhooks};
+use crate::auth::{CanReadWebhooks, CanRegisterWebhooks, CanWriteWebhooks};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::page;
@@ -165,13 +165,16 @@ fn endpoint_id(text: &str) -> Result<WebhookId, ApiError> {
 }
 
 /// Registers an endpoint and returns its signing secret, once.
+///
+/// Needs `webhooks:write` and `invoices:read`: every delivery carries the
+/// whole invoice, order id and metadata included.
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
     security(("api_key" = [])),
     responses((status = 201, body = CreatedWebhook), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    CanWriteWebhooks(caller): CanWriteWebhooks,
+    CanRegisterWebhooks(caller): CanRegisterWebhooks,
     ApiJson(request): ApiJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let events = parse_events(&request.events)?;

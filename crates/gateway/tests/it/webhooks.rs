@@ -18,6 +18,7 @@ on_both_backends!(
     webhook_urls_on_private_addresses_are_refused,
     endpoints_are_listed_without_secrets_and_deleted,
     bad_webhook_requests_get_4xx_and_store_nothing,
+    registering_a_webhook_needs_invoices_read_too,
 );
 
 async fn a_receiver_answering_500_gets_signed_retries_then_redelivery(kind: Kind) {
@@ -159,4 +160,21 @@ async fn bad_webhook_requests_get_4xx_and_store_nothing(kind: Kind) {
     assert_eq!(listed["data"], json!([]));
     let log = app.get_as(&app.key, "/v1/webhooks/wh_0195f3a0c1b27c3e9a4d5e6f70812345/deliveries").await;
     assert_error(log, 404, "not_found").await;
+}
+
+/// Deliveries carry whole invoices (order id, metadata): a key that may not
+/// read invoices must not route them to a URL of its choice.
+async fn registering_a_webhook_needs_invoices_read_too(kind: Kind) {
+    let Some(app) = spawn_app(kind).await else { return };
+    let register = |key: String| {
+        let request = app.client.post(app.url("/v1/webhooks")).bearer_auth(key);
+        request.json(&json!({"url": "https://93.184.215.14/hooks", "events": ["invoice.settled"]})).send()
+    };
+    let webhooks_only = app.key_for(app.merchant, "webhooks:read,webhooks:write").await;
+    let message = assert_error(register(webhooks_only).await.unwrap(), 403, "insufficient_scope").await;
+    assert!(message.contains("invoices:read"), "{message}");
+    let listed: Value = app.get_as(&app.key, "/v1/webhooks").await.json().await.unwrap();
+    assert_eq!(listed["data"], json!([]), "nothing stored");
+    let enough = app.key_for(app.merchant, "webhooks:write,invoices:read").await;
+    assert_eq!(register(enough).await.unwrap().status(), 201);
 }
