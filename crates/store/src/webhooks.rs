@@ -169,11 +169,36 @@ pub struct Attempt {
     pub outcome: AttemptOutcome,
 }
 
+/// Most endpoints (not deleted) a merchant may have.
+pub const MAX_WEBHOOK_ENDPOINTS: u32 = 16;
+
+/// What registering an endpoint did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookRegistration {
+    /// Registered.
+    Registered,
+    /// Not registered: the merchant has the most endpoints allowed already.
+    LimitReached,
+}
+
 /// Webhook endpoints and the delivery outbox.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    /// Registers an endpoint.
-    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
+    /// Registers an endpoint unless its merchant has `limit` endpoints (not
+    /// deleted) already. The count and the insert are one write, serialised
+    /// per merchant, so concurrent registrations cannot pass the limit together.
+    async fn register_webhook(&self, endpoint: &WebhookEndpoint, limit: u32) -> Result<WebhookRegistration>;
+    /// Registers an endpoint within [`MAX_WEBHOOK_ENDPOINTS`]; at the limit,
+    /// [`crate::StoreError::Conflict`].
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
+        match self.register_webhook(endpoint, MAX_WEBHOOK_ENDPOINTS).await? {
+            WebhookRegistration::Registered => Ok(()),
+            WebhookRegistration::LimitReached => Err(crate::StoreError::Conflict(format!(
+                "merchant {} has {MAX_WEBHOOK_ENDPOINTS} webhook endpoints already",
+                endpoint.merchant_id
+            ))),
+        }
+    }
     /// A merchant's endpoints (not deleted), oldest first.
     async fn webhooks(&self, merchant_id: MerchantId) -> Result<Vec<WebhookEndpoint>>;
     /// One endpoint of the merchant's, not deleted.

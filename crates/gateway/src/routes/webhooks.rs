@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use coffer_domain::{DeliveryId, EventType, Timestamp, WebhookId};
-use coffer_store::{Delivery, WebhookEndpoint};
+use coffer_store::{Delivery, MAX_WEBHOOK_ENDPOINTS, WebhookEndpoint, WebhookRegistration};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,9 +14,6 @@ use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::page;
 use crate::state::AppState;
-
-/// Endpoints a merchant may have.
-const MAX_ENDPOINTS: usize = 16;
 
 /// A request to register an endpoint.
 #[derive(Deserialize, ToSchema)]
@@ -183,12 +180,6 @@ pub(crate) async fn create(
         .check(&request.url)
         .await
         .map_err(|e| ApiError::new(ErrorCode::InvalidWebhookUrl, e.to_string()))?;
-    if state.store.webhooks(caller.merchant_id).await?.len() >= MAX_ENDPOINTS {
-        return Err(ApiError::new(
-            ErrorCode::InvalidState,
-            format!("a merchant may have at most {MAX_ENDPOINTS} endpoints"),
-        ));
-    }
     let secret = coffer_webhooks::signature::generate_secret().map_err(|e| ApiError::internal(&e))?;
     let endpoint = WebhookEndpoint {
         id: WebhookId::new(),
@@ -198,7 +189,13 @@ pub(crate) async fn create(
         secret: secret.clone(),
         created_at: Timestamp::now(),
     };
-    state.store.create_webhook(&endpoint).await?;
+    // The store counts and inserts in one write: a burst of registrations cannot pass the cap together.
+    if state.store.register_webhook(&endpoint, MAX_WEBHOOK_ENDPOINTS).await? == WebhookRegistration::LimitReached {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("a merchant may have at most {MAX_WEBHOOK_ENDPOINTS} endpoints; delete one first"),
+        ));
+    }
     let body = CreatedWebhook { endpoint: WebhookView::from(&endpoint), secret };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -19,6 +19,7 @@ on_both_backends!(
     endpoints_are_listed_without_secrets_and_deleted,
     bad_webhook_requests_get_4xx_and_store_nothing,
     registering_a_webhook_needs_invoices_read_too,
+    the_endpoint_cap_holds_under_a_burst_of_registrations,
 );
 
 async fn a_receiver_answering_500_gets_signed_retries_then_redelivery(kind: Kind) {
@@ -177,4 +178,23 @@ async fn registering_a_webhook_needs_invoices_read_too(kind: Kind) {
     assert_eq!(listed["data"], json!([]), "nothing stored");
     let enough = app.key_for(app.merchant, "webhooks:write,invoices:read").await;
     assert_eq!(register(enough).await.unwrap().status(), 201);
+}
+
+/// The cap of 16 endpoints is kept by the write itself: 60 registrations
+/// at once, each checking the count before it inserts, made 60 endpoints.
+async fn the_endpoint_cap_holds_under_a_burst_of_registrations(kind: Kind) {
+    let Some(app) = spawn_app(kind).await else { return };
+    let body = json!({"url": "https://93.184.215.14/hooks", "events": ["invoice.settled"]});
+    let answers = futures_util::future::join_all((0..60).map(|_| async {
+        let response = app.post("/v1/webhooks", body.clone()).await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (status, body["error"]["code"].as_str().map(str::to_owned))
+    }))
+    .await;
+    let created = answers.iter().filter(|(status, _)| *status == 201).count();
+    let refused = answers.iter().filter(|a| **a == (409, Some("invalid_state".to_owned()))).count();
+    assert_eq!((created, refused), (16, 44), "{answers:?}");
+    let listed: Value = app.get_as(&app.key, "/v1/webhooks").await.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 16);
 }

@@ -13,10 +13,34 @@ macro_rules! webhook_store {
 
         #[async_trait::async_trait]
         impl $crate::WebhookStore for $store {
-            async fn create_webhook(&self, endpoint: &$crate::WebhookEndpoint) -> $crate::Result<()> {
+            async fn register_webhook(
+                &self,
+                endpoint: &$crate::WebhookEndpoint,
+                limit: u32,
+            ) -> $crate::Result<$crate::WebhookRegistration> {
                 let endpoint = endpoint.clone();
-                self.write(move |conn| {
+                self.transaction(move |conn| {
                     Box::pin(async move {
+                        // A no-op update takes the merchant's row lock (PostgreSQL), so
+                        // registrations of one merchant count one after the other: under
+                        // READ COMMITTED two could otherwise both count 15 and insert.
+                        // SQLite's one writer serialises them anyway.
+                        let merchant = sqlx::query("UPDATE merchants SET name = name WHERE id = $1")
+                            .bind(endpoint.merchant_id.as_uuid())
+                            .execute(&mut *conn)
+                            .await?;
+                        if merchant.rows_affected() == 0 {
+                            return Err($crate::StoreError::UnknownMerchant(endpoint.merchant_id));
+                        }
+                        let (count,): (i64,) = sqlx::query_as(
+                            "SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL",
+                        )
+                        .bind(endpoint.merchant_id.as_uuid())
+                        .fetch_one(&mut *conn)
+                        .await?;
+                        if count >= i64::from(limit) {
+                            return Ok($crate::WebhookRegistration::LimitReached);
+                        }
                         sqlx::query(
                             "INSERT INTO webhook_endpoints (id, merchant_id, url, events, secret, created_at) \
                              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -28,14 +52,8 @@ macro_rules! webhook_store {
                         .bind(&endpoint.secret)
                         .bind(endpoint.created_at.as_millis())
                         .execute(&mut *conn)
-                        .await
-                        .map_err(|e| match $crate::StoreError::from_sqlx(e) {
-                            $crate::StoreError::Conflict(msg) if msg.contains("FOREIGN KEY") || msg.contains("foreign key") => {
-                                $crate::StoreError::UnknownMerchant(endpoint.merchant_id)
-                            }
-                            other => other,
-                        })?;
-                        Ok(())
+                        .await?;
+                        Ok($crate::WebhookRegistration::Registered)
                     })
                 })
                 .await

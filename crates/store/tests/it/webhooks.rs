@@ -4,7 +4,8 @@ use coffer_domain::{EventId, EventType, Exceptions, InvoiceStatus, MerchantId, T
 use coffer_store::on_both_backends;
 use coffer_store::testing::Kind;
 use coffer_store::{
-    Attempt, AttemptOutcome, DeliveryState, InvoiceChange, InvoiceChanges, NewEvent, Store, StoreError, WebhookEndpoint,
+    Attempt, AttemptOutcome, DeliveryState, InvoiceChange, InvoiceChanges, MAX_WEBHOOK_ENDPOINTS, NewEvent, Store,
+    StoreError, WebhookEndpoint, WebhookRegistration,
 };
 
 use crate::conformance::{fixture, invoice, merchant, plain};
@@ -15,6 +16,7 @@ on_both_backends!(
     a_batch_of_attempts_records_each_under_its_own_lease,
     redelivery_queues_a_new_delivery_of_the_same_event,
     a_claim_hands_each_due_delivery_to_one_dispatcher,
+    registrations_stop_at_the_limit_even_all_at_once,
 );
 
 const AT: i64 = 1_700_000_100_000;
@@ -204,4 +206,28 @@ async fn a_claim_hands_each_due_delivery_to_one_dispatcher(kind: Kind) {
     ids.sort();
     ids.dedup();
     assert_eq!((claimed, ids.len()), (20, 20), "every delivery claimed, none twice");
+}
+
+async fn registrations_stop_at_the_limit_even_all_at_once(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hooks: Vec<WebhookEndpoint> = (0..12).map(|_| endpoint(acme)).collect();
+    let answers = futures_util::future::join_all(hooks.iter().map(|h| f.store.register_webhook(h, 5))).await;
+    let registered = answers.iter().filter(|a| matches!(a, Ok(WebhookRegistration::Registered))).count();
+    let refused = answers.iter().filter(|a| matches!(a, Ok(WebhookRegistration::LimitReached))).count();
+    assert_eq!((registered, refused), (5, 7), "{answers:?}");
+    assert_eq!(f.store.webhooks(acme).await.unwrap().len(), 5);
+
+    // A deleted endpoint no longer counts; another merchant's never did.
+    let first = f.store.webhooks(acme).await.unwrap().remove(0);
+    f.store.delete_webhook(acme, first.id, Timestamp::from_millis(AT)).await.unwrap();
+    assert_eq!(f.store.register_webhook(&endpoint(acme), 5).await.unwrap(), WebhookRegistration::Registered);
+    assert_eq!(f.store.register_webhook(&endpoint(acme), 5).await.unwrap(), WebhookRegistration::LimitReached);
+    let other = merchant(&*f.store, "Other").await;
+    assert_eq!(f.store.register_webhook(&endpoint(other), 5).await.unwrap(), WebhookRegistration::Registered);
+    // The plain registration keeps the API's limit.
+    for _ in 1..MAX_WEBHOOK_ENDPOINTS {
+        f.store.create_webhook(&endpoint(other)).await.unwrap();
+    }
+    assert!(matches!(f.store.create_webhook(&endpoint(other)).await, Err(StoreError::Conflict(_))));
 }
