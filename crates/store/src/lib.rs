@@ -44,7 +44,7 @@ pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, Stored
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{
-    Attempt, AttemptOutcome, Delivery, DeliveryState, DueDelivery, MAX_WEBHOOK_ENDPOINTS, WebhookEndpoint,
+    Attempt, AttemptOutcome, ClaimLimits, Delivery, DeliveryState, DueDelivery, MAX_WEBHOOK_ENDPOINTS, WebhookEndpoint,
     WebhookRegistration, WebhookStore,
 };
 

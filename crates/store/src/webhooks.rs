@@ -107,6 +107,8 @@ pub struct DueDelivery {
     pub id: DeliveryId,
     /// The endpoint.
     pub endpoint_id: WebhookId,
+    /// The endpoint's merchant.
+    pub merchant_id: MerchantId,
     /// Its URL.
     pub url: String,
     /// Its signing secret.
@@ -130,6 +132,7 @@ impl std::fmt::Debug for DueDelivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DueDelivery")
             .field("id", &self.id)
+            .field("merchant_id", &self.merchant_id)
             .field("url", &self.url)
             .field("event_type", &self.event_type)
             .field("attempts", &self.attempts)
@@ -167,6 +170,30 @@ pub struct Attempt {
     pub at: Timestamp,
     /// How.
     pub outcome: AttemptOutcome,
+}
+
+/// What a dispatcher can take on in one claim: so many deliveries in all,
+/// and no more to one endpoint or for one merchant than it may have in
+/// flight, counting what it has in flight (or waiting) already.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// Most deliveries in this claim.
+    pub total: u32,
+    /// Most in flight to one endpoint.
+    pub per_endpoint: u32,
+    /// Most in flight for one merchant.
+    pub per_merchant: u32,
+    /// Endpoints the dispatcher has deliveries in flight to, and how many.
+    pub busy_endpoints: Vec<(WebhookId, u32)>,
+    /// Merchants the dispatcher has deliveries in flight for, and how many.
+    pub busy_merchants: Vec<(MerchantId, u32)>,
+}
+
+impl ClaimLimits {
+    /// `total` deliveries, however many to one endpoint or merchant.
+    pub fn total(total: u32) -> Self {
+        Self { total, per_endpoint: total, per_merchant: total, ..Self::default() }
+    }
 }
 
 /// Most endpoints (not deleted) a merchant may have.
@@ -223,13 +250,33 @@ pub trait WebhookStore: Send + Sync {
         id: DeliveryId,
         at: Timestamp,
     ) -> Result<Option<Delivery>>;
+    /// Claims deliveries due at `now` to endpoints not deleted, leasing them
+    /// until `lease_until`, within `limits`. Fair: round-robin over each
+    /// merchant's endpoints (oldest first within one), then over merchants,
+    /// so a merchant with a backlog does not fill the claim.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limits: &ClaimLimits,
+    ) -> Result<Vec<DueDelivery>>;
     /// Claims up to `limit` deliveries due at `now`, leasing them until `lease_until`.
     async fn claim_due_deliveries(
         &self,
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
-    ) -> Result<Vec<DueDelivery>>;
+    ) -> Result<Vec<DueDelivery>> {
+        self.claim_deliveries(now, lease_until, &ClaimLimits::total(limit)).await
+    }
+    /// Whether the delivery is still pending under the lease `leased_until`,
+    /// to an endpoint not deleted: still the caller's to send.
+    async fn holds_lease(&self, id: DeliveryId, leased_until: Timestamp) -> Result<bool>;
+    /// Moves the lease of a delivery still pending under `leased_until`, to
+    /// an endpoint not deleted, to `until` (compare-and-set). `false` if it is
+    /// not so any more: another dispatcher took it over, it was acknowledged
+    /// or given up, or its endpoint deleted; then it must not be sent.
+    async fn renew_lease(&self, id: DeliveryId, leased_until: Timestamp, until: Timestamp) -> Result<bool>;
     /// Records an attempt's outcome, if the delivery is still pending under
     /// the lease `leased_until` (a lease that ran out and was taken over by
     /// another dispatcher makes this a no-op). `false` if nothing was recorded.

@@ -4,8 +4,8 @@ use coffer_domain::{EventId, EventType, Exceptions, InvoiceStatus, MerchantId, T
 use coffer_store::on_both_backends;
 use coffer_store::testing::Kind;
 use coffer_store::{
-    Attempt, AttemptOutcome, DeliveryState, InvoiceChange, InvoiceChanges, MAX_WEBHOOK_ENDPOINTS, NewEvent, Store,
-    StoreError, WebhookEndpoint, WebhookRegistration,
+    Attempt, AttemptOutcome, ClaimLimits, DeliveryState, InvoiceChange, InvoiceChanges, MAX_WEBHOOK_ENDPOINTS,
+    NewEvent, Store, StoreError, WebhookEndpoint, WebhookRegistration,
 };
 
 use crate::conformance::{fixture, invoice, merchant, plain};
@@ -17,6 +17,8 @@ on_both_backends!(
     redelivery_queues_a_new_delivery_of_the_same_event,
     a_claim_hands_each_due_delivery_to_one_dispatcher,
     registrations_stop_at_the_limit_even_all_at_once,
+    a_claim_goes_round_the_merchants_and_their_endpoints,
+    a_lease_is_checked_and_renewed_only_while_it_is_ours,
 );
 
 const AT: i64 = 1_700_000_100_000;
@@ -230,4 +232,76 @@ async fn registrations_stop_at_the_limit_even_all_at_once(kind: Kind) {
         f.store.create_webhook(&endpoint(other)).await.unwrap();
     }
     assert!(matches!(f.store.create_webhook(&endpoint(other)).await, Err(StoreError::Conflict(_))));
+}
+
+/// A claim is fair: no merchant's backlog fills it, no endpoint gets more
+/// than its share, and what the dispatcher has in flight counts.
+async fn a_claim_goes_round_the_merchants_and_their_endpoints(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let (acme, other) = (merchant(&*f.store, "Acme").await, merchant(&*f.store, "Other").await);
+    let acme_hooks = [endpoint(acme), endpoint(acme), endpoint(acme)];
+    for hook in &acme_hooks {
+        f.store.create_webhook(hook).await.unwrap();
+    }
+    let other_hook = endpoint(other);
+    f.store.create_webhook(&other_hook).await.unwrap();
+    // Acme's backlog is older: 5 events, each to its 3 endpoints; then one for Other.
+    for index in 0..5 {
+        expire_one(&*f.store, acme, index, AT + i64::from(index)).await;
+    }
+    expire_one(&*f.store, other, 5, AT + 10).await;
+    let (now, lease) = (Timestamp::from_millis(AT + 100), Timestamp::from_millis(AT + 10_000));
+    let count = |claimed: &[coffer_store::DueDelivery], endpoint: WebhookId| {
+        claimed.iter().filter(|d| d.endpoint_id == endpoint).count()
+    };
+
+    let limits = ClaimLimits { total: 10, per_endpoint: 2, per_merchant: 4, ..ClaimLimits::default() };
+    let claimed = f.store.claim_deliveries(now, lease, &limits).await.unwrap();
+    assert_eq!(count(&claimed, other_hook.id), 1, "the newest, of another merchant, is claimed too");
+    assert_eq!(claimed.iter().filter(|d| d.merchant_id == acme).count(), 4, "a merchant's share");
+    let per_endpoint: Vec<usize> = acme_hooks.iter().map(|h| count(&claimed, h.id)).collect();
+    assert!(per_endpoint.iter().all(|n| (1..=2).contains(n)), "round-robin over its endpoints: {per_endpoint:?}");
+
+    // Again, with deliveries in flight: an endpoint at its share, and a merchant nearly so.
+    let limits = ClaimLimits {
+        total: 10,
+        per_endpoint: 2,
+        per_merchant: 3,
+        busy_endpoints: vec![(acme_hooks[0].id, 2)],
+        busy_merchants: vec![(acme, 2)],
+    };
+    let claimed = f.store.claim_deliveries(now, lease, &limits).await.unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_ne!(claimed[0].endpoint_id, acme_hooks[0].id, "an endpoint at its share gets nothing");
+    let total = ClaimLimits { total: 2, ..limits };
+    assert_eq!(f.store.claim_deliveries(now, lease, &total).await.unwrap().len(), 1, "the merchant's last share");
+    assert!(f.store.claim_deliveries(now, lease, &ClaimLimits::total(0)).await.unwrap().is_empty());
+    let rest = f.store.claim_due_deliveries(now, lease, 100).await.unwrap();
+    assert_eq!(rest.len(), 15 + 1 - 5 - 2, "everything else, once");
+}
+
+async fn a_lease_is_checked_and_renewed_only_while_it_is_ours(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    expire_one(&*f.store, acme, 1, AT).await;
+    let now = Timestamp::from_millis(AT);
+    let due = f.store.claim_due_deliveries(now, Timestamp::from_millis(AT + 1_000), 10).await.unwrap().remove(0);
+    assert!(f.store.holds_lease(due.id, due.leased_until).await.unwrap());
+    let stale = Timestamp::from_millis(AT + 1);
+    assert!(!f.store.holds_lease(due.id, stale).await.unwrap(), "another lease");
+    let renewed = Timestamp::from_millis(AT + 5_000);
+    assert!(!f.store.renew_lease(due.id, stale, renewed).await.unwrap(), "not renewed under another lease");
+    assert!(f.store.renew_lease(due.id, due.leased_until, renewed).await.unwrap());
+    assert!(!f.store.holds_lease(due.id, due.leased_until).await.unwrap(), "the old lease is gone");
+    assert!(f.store.holds_lease(due.id, renewed).await.unwrap());
+    // Recorded under the renewed lease only.
+    let outcome = AttemptOutcome::Delivered { status: 200 };
+    assert!(!f.store.record_attempt(due.id, due.leased_until, now, outcome.clone()).await.unwrap());
+    expire_one(&*f.store, acme, 2, AT).await;
+    let next = f.store.claim_due_deliveries(now, Timestamp::from_millis(AT + 1_000), 10).await.unwrap().remove(0);
+    assert!(f.store.delete_webhook(acme, hook.id, now).await.unwrap());
+    assert!(!f.store.holds_lease(next.id, next.leased_until).await.unwrap(), "its endpoint was deleted");
+    assert!(!f.store.renew_lease(next.id, next.leased_until, renewed).await.unwrap());
 }
