@@ -14,4 +14,5 @@ mod resilience;
 mod shop;
 mod sqlite_lock;
 mod system;
+mod webhook_fairness;
 mod webhooks;

@@ -12,12 +12,16 @@ use coffer_store::{DeliveryState, Store, WebhookEndpoint};
 use coffer_webhooks::signature::{DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, verify};
 use coffer_webhooks::{DispatchConfig, Dispatcher, UrlPolicy};
 
+mod fairness;
+mod handover;
+mod holding;
+
 /// What the receiver saw: (delivery id, event id, signature valid).
-type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
 
 /// A shop's webhook receiver on loopback that answers 500 to the first
 /// `failures` requests, then 204, and checks every signature.
-async fn receiver(secret: &'static str, failures: usize) -> (String, Seen) {
+pub(crate) async fn receiver(secret: &'static str, failures: usize) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();
     let app = axum::Router::new().route(
@@ -40,7 +44,7 @@ async fn receiver(secret: &'static str, failures: usize) -> (String, Seen) {
     (url, seen)
 }
 
-fn config(allow_private: bool) -> DispatchConfig {
+pub(crate) fn config(allow_private: bool) -> DispatchConfig {
     DispatchConfig {
         policy: UrlPolicy { allow_private },
         timeout: Duration::from_secs(2),
@@ -48,6 +52,9 @@ fn config(allow_private: bool) -> DispatchConfig {
         retry_max: Duration::from_millis(200),
         max_attempts: 5,
         poll_interval: Duration::from_millis(20),
+        max_in_flight: 64,
+        max_in_flight_per_merchant: 16,
+        max_in_flight_per_endpoint: 4,
     }
 }
 
