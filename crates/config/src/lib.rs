@@ -165,6 +165,9 @@ pub struct WebhookConfig {
     pub max_in_flight_per_merchant: u32,
     /// Most of them to one endpoint.
     pub max_in_flight_per_endpoint: u32,
+    /// Redeliveries a merchant may ask for per minute, per gateway process
+    /// (as many at once; more are answered 429).
+    pub redeliveries_per_minute: u32,
 }
 
 impl Default for WebhookConfig {
@@ -179,6 +182,7 @@ impl Default for WebhookConfig {
             max_in_flight: 64,
             max_in_flight_per_merchant: 16,
             max_in_flight_per_endpoint: 4,
+            redeliveries_per_minute: 60,
         }
     }
 }

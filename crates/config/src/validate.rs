@@ -65,6 +65,9 @@ impl Config {
                 "must be between 1 and webhooks.max_in_flight_per_merchant",
             ));
         }
+        if !(1..=60_000).contains(&hooks.redeliveries_per_minute) {
+            return Err(ConfigError::invalid("webhooks.redeliveries_per_minute", "must be between 1 and 60000"));
+        }
         let mut chain_ids = HashSet::new();
         for (i, chain) in self.chains.iter().enumerate() {
             self::chain(i, chain)?;

@@ -67,5 +67,6 @@ pub(crate) fn dispatch_config(config: &WebhookConfig) -> DispatchConfig {
         max_in_flight: config.max_in_flight as usize,
         max_in_flight_per_merchant: config.max_in_flight_per_merchant as usize,
         max_in_flight_per_endpoint: config.max_in_flight_per_endpoint as usize,
+        redeliveries_per_minute: config.redeliveries_per_minute,
     }
 }

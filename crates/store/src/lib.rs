@@ -44,8 +44,8 @@ pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, Stored
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use webhooks::{
-    Attempt, AttemptOutcome, ClaimLimits, Delivery, DeliveryState, DueDelivery, MAX_WEBHOOK_ENDPOINTS, WebhookEndpoint,
-    WebhookRegistration, WebhookStore,
+    Attempt, AttemptOutcome, ClaimLimits, Delivery, DeliveryState, DueDelivery, MAX_WEBHOOK_ENDPOINTS, Redelivery,
+    WebhookEndpoint, WebhookRegistration, WebhookStore,
 };
 
 /// Result of store operations.

@@ -196,6 +196,18 @@ impl ClaimLimits {
     }
 }
 
+/// What asking for a redelivery did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redelivery {
+    /// Queued as this new delivery.
+    Queued(Delivery),
+    /// Not queued: this delivery of the same event to the same endpoint is
+    /// still pending (it will be retried).
+    AlreadyPending(DeliveryId),
+    /// No such delivery of the merchant's through that endpoint, or the endpoint was deleted.
+    NotFound,
+}
+
 /// Most endpoints (not deleted) a merchant may have.
 pub const MAX_WEBHOOK_ENDPOINTS: u32 = 16;
 
@@ -241,15 +253,16 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Delivery>>;
     /// Queues the event of one of the merchant's deliveries to `endpoint_id`
-    /// again, as a new delivery due at `at`. `None` if there is no such
-    /// delivery or its endpoint was deleted.
+    /// again, as a new delivery due at `at`, unless a delivery of that event
+    /// to that endpoint is still pending. Serialised per endpoint, so
+    /// concurrent requests queue one copy at most.
     async fn redeliver(
         &self,
         merchant_id: MerchantId,
         endpoint_id: WebhookId,
         id: DeliveryId,
         at: Timestamp,
-    ) -> Result<Option<Delivery>>;
+    ) -> Result<Redelivery>;
     /// Claims deliveries due at `now` to endpoints not deleted, leasing them
     /// until `lease_until`, within `limits`. Fair: round-robin over each
     /// merchant's endpoints (oldest first within one), then over merchants,

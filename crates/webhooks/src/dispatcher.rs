@@ -25,11 +25,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use coffer_domain::Timestamp;
+use coffer_domain::{MerchantId, Timestamp};
 use coffer_store::{Attempt, AttemptOutcome, DueDelivery, Store};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::UrlPolicy;
+use crate::rate::RateLimit;
 use crate::signature::{DELIVERY_HEADER, EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign};
 use crate::slots::{Slot, SlotLimits, Slots};
 
@@ -54,6 +55,8 @@ pub struct DispatchConfig {
     pub max_in_flight_per_merchant: usize,
     /// Most attempts in flight at once to one endpoint.
     pub max_in_flight_per_endpoint: usize,
+    /// Redeliveries a merchant may ask for in a minute (as many at once).
+    pub redeliveries_per_minute: u32,
 }
 
 impl DispatchConfig {
@@ -97,6 +100,7 @@ pub struct Dispatcher {
     client: reqwest::Client,
     wake: Notify,
     slots: Slots,
+    redeliveries: RateLimit,
     /// Deliveries handed over and waiting behind an earlier one to the same
     /// endpoint about the same invoice; a key is present while its sender runs.
     queues: Mutex<HashMap<QueueKey, VecDeque<DueDelivery>>>,
@@ -183,6 +187,7 @@ impl Dispatcher {
                 per_merchant: config.max_in_flight_per_merchant,
                 per_endpoint: config.max_in_flight_per_endpoint,
             }),
+            redeliveries: RateLimit::per_minute(config.redeliveries_per_minute),
             queues: Mutex::default(),
             stats: Arc::default(),
             records: OnceLock::new(),
@@ -197,6 +202,12 @@ impl Dispatcher {
     /// The lease to put on deliveries handed over with [`Dispatcher::dispatch`].
     pub fn lease(&self) -> Duration {
         self.config.lease()
+    }
+
+    /// Admits one redelivery request of `merchant` under
+    /// `redeliveries_per_minute`, or says how long until one would be.
+    pub fn admit_redelivery(&self, merchant: MerchantId) -> Result<(), Duration> {
+        self.redeliveries.admit(merchant, std::time::Instant::now())
     }
 
     /// Sends deliveries already claimed (committed and leased to us) now.
@@ -438,6 +449,7 @@ mod tests {
             max_in_flight: 64,
             max_in_flight_per_merchant: 16,
             max_in_flight_per_endpoint: 4,
+            redeliveries_per_minute: 60,
         };
         let middle = 200; // permille offset 200 of 0..=400: no jitter
         assert_eq!(config.retry_after(1, middle), Some(Duration::from_secs(1)));
@@ -541,6 +553,7 @@ mod tests {
                 max_in_flight: 64,
                 max_in_flight_per_merchant: 16,
                 max_in_flight_per_endpoint: 4,
+                redeliveries_per_minute: 60,
             },
         )
         .unwrap();

@@ -7,10 +7,12 @@
 //! - [`Dispatcher`]: sends the outbox (deliveries written in the same
 //!   transaction as the change they report) until each is acknowledged,
 //!   retrying with exponential backoff: at least once; fairly across
-//!   merchants and endpoints (`slots`).
+//!   merchants and endpoints (`slots`), and redeliveries rate-limited per
+//!   merchant (`rate`).
 
 mod dispatcher;
 pub mod guard;
+mod rate;
 pub mod signature;
 mod slots;
 

@@ -168,44 +168,73 @@ macro_rules! webhook_store {
                 endpoint: coffer_domain::WebhookId,
                 id: coffer_domain::DeliveryId,
                 at: coffer_domain::Timestamp,
-            ) -> $crate::Result<Option<$crate::Delivery>> {
+            ) -> $crate::Result<$crate::Redelivery> {
                 let new_id = coffer_domain::DeliveryId::new();
-                let created = self
+                let outcome = self
                     .transaction(move |conn| {
                         Box::pin(async move {
-                            let source: Option<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
-                                "SELECT d.endpoint_id, d.event_id FROM webhook_deliveries d \
-                                 JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-                                 WHERE d.id = $1 AND d.merchant_id = $2 AND d.endpoint_id = $3 AND w.deleted_at IS NULL",
+                            // A no-op update takes the endpoint's row lock (PostgreSQL): two
+                            // requests cannot both find nothing pending and queue a copy each,
+                            // and a deletion waits (or is waited for). It also checks the
+                            // endpoint is the merchant's and not deleted.
+                            let locked = sqlx::query(
+                                "UPDATE webhook_endpoints SET deleted_at = deleted_at \
+                                 WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL",
+                            )
+                            .bind(endpoint.as_uuid())
+                            .bind(merchant_id.as_uuid())
+                            .execute(&mut *conn)
+                            .await?;
+                            if locked.rows_affected() == 0 {
+                                return Ok(None);
+                            }
+                            let source: Option<(uuid::Uuid,)> = sqlx::query_as(
+                                "SELECT event_id FROM webhook_deliveries WHERE id = $1 AND merchant_id = $2 AND endpoint_id = $3",
                             )
                             .bind(id.as_uuid())
                             .bind(merchant_id.as_uuid())
                             .bind(endpoint.as_uuid())
                             .fetch_optional(&mut *conn)
                             .await?;
-                            let Some((endpoint_id, event_id)) = source else { return Ok(false) };
+                            let Some((event_id,)) = source else { return Ok(None) };
+                            let pending: Option<(uuid::Uuid,)> = sqlx::query_as(
+                                "SELECT id FROM webhook_deliveries \
+                                 WHERE event_id = $1 AND endpoint_id = $2 AND state = 'pending' ORDER BY id LIMIT 1",
+                            )
+                            .bind(event_id)
+                            .bind(endpoint.as_uuid())
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                            if let Some((pending,)) = pending {
+                                return Ok(Some(Err(coffer_domain::DeliveryId::from_uuid(pending))));
+                            }
                             sqlx::query(
                                 "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, state, attempts, \
                                  next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
                             )
                             .bind(new_id.as_uuid())
-                            .bind(endpoint_id)
+                            .bind(endpoint.as_uuid())
                             .bind(event_id)
                             .bind(merchant_id.as_uuid())
                             .bind(at.as_millis())
                             .execute(&mut *conn)
                             .await?;
-                            Ok(true)
+                            Ok(Some(Ok(())))
                         })
                     })
                     .await?;
-                if !created {
-                    return Ok(None);
+                match outcome {
+                    None => Ok($crate::Redelivery::NotFound),
+                    Some(Err(pending)) => Ok($crate::Redelivery::AlreadyPending(pending)),
+                    Some(Ok(())) => {
+                        let sql = format!("{} WHERE d.id = $1", webhook_sql::DELIVERY);
+                        let row: $crate::rows::DeliveryRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                            .bind(new_id.as_uuid())
+                            .fetch_one(&self.reads)
+                            .await?;
+                        Ok($crate::Redelivery::Queued(row.try_into()?))
+                    }
                 }
-                let sql = format!("{} WHERE d.id = $1", webhook_sql::DELIVERY);
-                let row: $crate::rows::DeliveryRow =
-                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(new_id.as_uuid()).fetch_one(&self.reads).await?;
-                Ok(Some(row.try_into()?))
             }
 
             async fn claim_deliveries(

@@ -5,7 +5,7 @@ use coffer_store::on_both_backends;
 use coffer_store::testing::Kind;
 use coffer_store::{
     Attempt, AttemptOutcome, ClaimLimits, DeliveryState, InvoiceChange, InvoiceChanges, MAX_WEBHOOK_ENDPOINTS,
-    NewEvent, Store, StoreError, WebhookEndpoint, WebhookRegistration,
+    NewEvent, Redelivery, Store, StoreError, WebhookEndpoint, WebhookRegistration,
 };
 
 use crate::conformance::{fixture, invoice, merchant, plain};
@@ -17,6 +17,7 @@ on_both_backends!(
     redelivery_queues_a_new_delivery_of_the_same_event,
     a_claim_hands_each_due_delivery_to_one_dispatcher,
     registrations_stop_at_the_limit_even_all_at_once,
+    concurrent_redeliveries_queue_one_copy,
     a_claim_goes_round_the_merchants_and_their_endpoints,
     a_lease_is_checked_and_renewed_only_while_it_is_ours,
 );
@@ -171,20 +172,69 @@ async fn redelivery_queues_a_new_delivery_of_the_same_event(kind: Kind) {
     let event = expire_one(&*f.store, acme, 1, AT).await;
     let original = f.store.deliveries(acme, hook.id, None, 10).await.unwrap().remove(0);
     let at = Timestamp::from_millis(AT + 5);
-    assert_eq!(f.store.redeliver(other, hook.id, original.id, at).await.unwrap(), None, "not another merchant's");
+    assert_eq!(
+        f.store.redeliver(other, hook.id, original.id, at).await.unwrap(),
+        Redelivery::NotFound,
+        "not another merchant's"
+    );
     assert_eq!(
         f.store.redeliver(acme, WebhookId::new(), original.id, at).await.unwrap(),
-        None,
+        Redelivery::NotFound,
         "not through another endpoint"
     );
-    let copy = f.store.redeliver(acme, hook.id, original.id, at).await.unwrap().unwrap();
+    assert_eq!(
+        f.store.redeliver(acme, hook.id, original.id, at).await.unwrap(),
+        Redelivery::AlreadyPending(original.id),
+        "the original is still pending there"
+    );
+    deliver_all(&*f.store, AT).await;
+    let Redelivery::Queued(copy) = f.store.redeliver(acme, hook.id, original.id, at).await.unwrap() else {
+        panic!("a delivered event can be redelivered")
+    };
     assert_ne!(copy.id, original.id);
     assert_eq!(
         (copy.event_id, copy.event_type, copy.state, copy.attempts),
         (event, EventType::InvoiceExpired, DeliveryState::Pending, 0)
     );
     assert_eq!(copy.next_attempt_at, Some(at), "due at once");
+    assert_eq!(
+        f.store.redeliver(acme, hook.id, original.id, at).await.unwrap(),
+        Redelivery::AlreadyPending(copy.id),
+        "one copy pending at a time"
+    );
     assert_eq!(f.store.deliveries(acme, hook.id, None, 10).await.unwrap().len(), 2);
+    f.store.delete_webhook(acme, hook.id, at).await.unwrap();
+    assert_eq!(f.store.redeliver(acme, hook.id, original.id, at).await.unwrap(), Redelivery::NotFound, "deleted");
+}
+
+/// Claims and acknowledges every delivery due at `at`.
+async fn deliver_all(store: &dyn Store, at: i64) {
+    let now = Timestamp::from_millis(at);
+    let due = store.claim_due_deliveries(now, Timestamp::from_millis(at + 10_000), 100).await.unwrap();
+    let delivered = AttemptOutcome::Delivered { status: 204 };
+    let attempts: Vec<Attempt> = due
+        .iter()
+        .map(|d| Attempt { id: d.id, leased_until: d.leased_until, at: now, outcome: delivered.clone() })
+        .collect();
+    assert!(store.record_attempts(&attempts).await.unwrap().iter().all(|r| *r));
+}
+
+/// Requests that race queue one copy: the others find it pending.
+async fn concurrent_redeliveries_queue_one_copy(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    expire_one(&*f.store, acme, 1, AT).await;
+    let original = f.store.deliveries(acme, hook.id, None, 10).await.unwrap().remove(0);
+    deliver_all(&*f.store, AT).await;
+    let at = Timestamp::from_millis(AT + 5);
+    let answers =
+        futures_util::future::join_all((0..12).map(|_| f.store.redeliver(acme, hook.id, original.id, at))).await;
+    let queued = answers.iter().filter(|a| matches!(a, Ok(Redelivery::Queued(_)))).count();
+    let pending = answers.iter().filter(|a| matches!(a, Ok(Redelivery::AlreadyPending(_)))).count();
+    assert_eq!((queued, pending), (1, 11), "{answers:?}");
+    assert_eq!(f.store.deliveries(acme, hook.id, None, 100).await.unwrap().len(), 2);
 }
 
 async fn a_claim_hands_each_due_delivery_to_one_dispatcher(kind: Kind) {

@@ -55,6 +55,7 @@ pub(crate) fn config(allow_private: bool) -> DispatchConfig {
         max_in_flight: 64,
         max_in_flight_per_merchant: 16,
         max_in_flight_per_endpoint: 4,
+        redeliveries_per_minute: 60,
     }
 }
 
