@@ -16,6 +16,9 @@ use coffer_domain::{MerchantId, WebhookId};
 use coffer_store::ClaimLimits;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Most endpoints and merchants with attempts here that a claim lists.
+const MAX_BUSY: usize = 8_000;
+
 /// How many attempts may be in flight.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SlotLimits {
@@ -173,8 +176,14 @@ impl Slots {
         let limits = self.inner.limits;
         let state = self.inner.state();
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        // The lists go to the database as bound parameters (SQLite takes
+        // 32,766 a statement). Every busy merchant has an attempt at the
+        // global stage, so with free global slots they are few; more means
+        // a dispatcher busy enough to skip a claim until some finish.
+        let busy = state.endpoints.len() + state.merchants.len();
+        let free = if busy > MAX_BUSY { 0 } else { limits.total.saturating_sub(state.at_global) };
         ClaimLimits {
-            total: count(limits.total.saturating_sub(state.at_global)),
+            total: count(free),
             per_endpoint: count(limits.per_endpoint),
             per_merchant: count(limits.per_merchant),
             busy_endpoints: state.endpoints.iter().map(|(id, a)| (*id, a.attempts)).collect(),

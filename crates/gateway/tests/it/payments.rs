@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-
 use coffer_domain::{
     Address, Amount, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Exceptions, Invoice, InvoiceId,
     InvoiceStatus, Timestamp, U256,
