@@ -158,6 +158,16 @@ pub struct WebhookConfig {
     pub retry_max_secs: u64,
     /// Attempts before a delivery is given up (it can still be redelivered).
     pub max_attempts: u32,
+    /// Most delivery attempts in flight at once, per gateway process.
+    pub max_in_flight: u32,
+    /// Most of them for one merchant: one merchant's slow endpoints leave
+    /// the rest to the others.
+    pub max_in_flight_per_merchant: u32,
+    /// Most of them to one endpoint.
+    pub max_in_flight_per_endpoint: u32,
+    /// Redeliveries a merchant may ask for per minute, per gateway process
+    /// (as many at once; more are answered 429).
+    pub redeliveries_per_minute: u32,
 }
 
 impl Default for WebhookConfig {
@@ -169,6 +179,10 @@ impl Default for WebhookConfig {
             retry_base_ms: 1000,
             retry_max_secs: 3600,
             max_attempts: 25,
+            max_in_flight: 64,
+            max_in_flight_per_merchant: 16,
+            max_in_flight_per_endpoint: 4,
+            redeliveries_per_minute: 60,
         }
     }
 }

@@ -130,6 +130,19 @@ fn chain_following_and_webhook_settings_have_defaults_and_limits() {
     assert_eq!((config.webhooks.max_attempts, config.webhooks.timeout_secs), (3, 10));
     assert!(error_of(&with("[webhooks]\ntimeout_secs = 0")).contains("webhooks.timeout_secs"));
     assert!(error_of(&with("[webhooks]\nretries = 3")).contains("retries"), "unknown keys are refused");
+    let hooks = &config.webhooks;
+    assert_eq!(
+        (hooks.max_in_flight, hooks.max_in_flight_per_merchant, hooks.max_in_flight_per_endpoint),
+        (64, 16, 4),
+        "one merchant's attempts take a quarter of the slots at most"
+    );
+    assert_eq!(hooks.redeliveries_per_minute, 60);
+    let over = with("[webhooks]\nmax_in_flight = 8\nmax_in_flight_per_merchant = 16");
+    assert!(error_of(&over).contains("webhooks.max_in_flight_per_merchant"), "a share larger than the whole");
+    let over = with("[webhooks]\nmax_in_flight_per_endpoint = 32");
+    assert!(error_of(&over).contains("webhooks.max_in_flight_per_endpoint"));
+    assert!(error_of(&with("[webhooks]\nmax_in_flight = 0")).contains("webhooks.max_in_flight"));
+    assert!(error_of(&with("[webhooks]\nredeliveries_per_minute = 0")).contains("webhooks.redeliveries_per_minute"));
     let narrow = full("").replace("confirmations = 2", "confirmations = 2\nreorg_window = 1");
     assert!(error_of(&narrow).contains("chains[0].reorg_window"));
     let slow = full("").replace("confirmations = 2", "confirmations = 2\npoll_interval_ms = 5");

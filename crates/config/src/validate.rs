@@ -50,6 +50,24 @@ impl Config {
                 "retry_base_ms, retry_max_secs and max_attempts must be positive",
             ));
         }
+        if !(1..=1024).contains(&hooks.max_in_flight) {
+            return Err(ConfigError::invalid("webhooks.max_in_flight", "must be between 1 and 1024"));
+        }
+        if !(1..=hooks.max_in_flight).contains(&hooks.max_in_flight_per_merchant) {
+            return Err(ConfigError::invalid(
+                "webhooks.max_in_flight_per_merchant",
+                "must be between 1 and webhooks.max_in_flight",
+            ));
+        }
+        if !(1..=hooks.max_in_flight_per_merchant).contains(&hooks.max_in_flight_per_endpoint) {
+            return Err(ConfigError::invalid(
+                "webhooks.max_in_flight_per_endpoint",
+                "must be between 1 and webhooks.max_in_flight_per_merchant",
+            ));
+        }
+        if !(1..=60_000).contains(&hooks.redeliveries_per_minute) {
+            return Err(ConfigError::invalid("webhooks.redeliveries_per_minute", "must be between 1 and 60000"));
+        }
         let mut chain_ids = HashSet::new();
         for (i, chain) in self.chains.iter().enumerate() {
             self::chain(i, chain)?;

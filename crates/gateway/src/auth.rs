@@ -143,3 +143,24 @@ scoped_caller!(
     CanWriteWebhooks,
     Scope::WebhooksWrite
 );
+
+/// A caller that may register a webhook endpoint: `webhooks:write`, and
+/// `invoices:read` too, since every delivery carries the whole invoice
+/// (order id, metadata): without it, a key refused the invoice routes
+/// could have invoices sent to a URL of its choice. Checked before the body is read.
+pub(crate) struct CanRegisterWebhooks(pub(crate) Caller);
+
+impl FromRequestParts<AppState> for CanRegisterWebhooks {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let CanWriteWebhooks(caller) = CanWriteWebhooks::from_request_parts(parts, state).await?;
+        if !caller.scopes.contains(Scope::InvoicesRead) {
+            return Err(ApiError::new(
+                ErrorCode::InsufficientScope,
+                "registering a webhook also needs the invoices:read scope: deliveries carry whole invoices",
+            ));
+        }
+        Ok(Self(caller))
+    }
+}

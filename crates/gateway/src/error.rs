@@ -48,6 +48,12 @@ pub enum ErrorCode {
     Internal,
     /// A dependency (the database) is unavailable; retry later (503).
     Unavailable,
+    /// A delivery of this event to this endpoint is still pending (it is being retried);
+    /// redeliver once it is delivered or failed (409).
+    RedeliveryPending,
+    /// Too many requests of this kind (redeliveries) for this merchant; retry after
+    /// the `Retry-After` header's seconds (429).
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -67,6 +73,8 @@ impl ErrorCode {
             IdempotencyConflict | InvalidState => StatusCode::CONFLICT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RedeliveryPending => StatusCode::CONFLICT,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }

@@ -64,5 +64,9 @@ pub(crate) fn dispatch_config(config: &WebhookConfig) -> DispatchConfig {
         retry_max: Duration::from_secs(config.retry_max_secs),
         max_attempts: config.max_attempts,
         poll_interval: Duration::from_millis(500),
+        max_in_flight: config.max_in_flight as usize,
+        max_in_flight_per_merchant: config.max_in_flight_per_merchant as usize,
+        max_in_flight_per_endpoint: config.max_in_flight_per_endpoint as usize,
+        redeliveries_per_minute: config.redeliveries_per_minute,
     }
 }

@@ -43,7 +43,10 @@ pub use error::StoreError;
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use webhooks::{Attempt, AttemptOutcome, Delivery, DeliveryState, DueDelivery, WebhookEndpoint, WebhookStore};
+pub use webhooks::{
+    Attempt, AttemptOutcome, ClaimLimits, Delivery, DeliveryState, DueDelivery, MAX_WEBHOOK_ENDPOINTS, Redelivery,
+    WebhookEndpoint, WebhookRegistration, WebhookStore,
+};
 
 /// Result of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

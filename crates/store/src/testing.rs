@@ -216,22 +216,59 @@ impl WriteLock {
 /// If the store refuses any of it.
 #[allow(clippy::unwrap_used)]
 pub async fn queue_event(store: &dyn crate::Store, url: &str, secret: &str) -> (WebhookEndpoint, EventId) {
+    let endpoint = merchant_with_endpoint(store, url, secret).await;
+    let deliveries = queue_events(store, endpoint.merchant_id, 1, Timestamp::now()).await;
+    (endpoint, deliveries[0].event_id)
+}
+
+/// A new merchant with one endpoint at `url`, subscribed to `invoice.expired`.
+///
+/// # Panics
+/// If the store refuses it.
+#[allow(clippy::unwrap_used)]
+pub async fn merchant_with_endpoint(store: &dyn crate::Store, url: &str, secret: &str) -> WebhookEndpoint {
     let merchant = Merchant { id: MerchantId::new(), name: "Shop".into(), created_at: Timestamp::now() };
     store.create_merchant(&merchant).await.unwrap();
+    add_endpoint(store, merchant.id, url, secret).await
+}
+
+/// Another endpoint of `merchant` at `url`, subscribed to `invoice.expired`.
+///
+/// # Panics
+/// If the store refuses it.
+#[allow(clippy::unwrap_used)]
+pub async fn add_endpoint(store: &dyn crate::Store, merchant: MerchantId, url: &str, secret: &str) -> WebhookEndpoint {
     let endpoint = WebhookEndpoint {
         id: WebhookId::new(),
-        merchant_id: merchant.id,
+        merchant_id: merchant,
         url: url.into(),
         events: vec![EventType::InvoiceExpired],
         secret: secret.into(),
         created_at: Timestamp::now(),
     };
     store.create_webhook(&endpoint).await.unwrap();
+    endpoint
+}
+
+/// `count` `invoice.expired` events about one new invoice of `merchant`, in
+/// one change, their deliveries (to each of the merchant's endpoints)
+/// leased until `lease_until` (due then). Returns the deliveries in the
+/// events' order, as a chain step hands them to the dispatcher.
+///
+/// # Panics
+/// If the store refuses any of it.
+#[allow(clippy::unwrap_used)]
+pub async fn queue_events(
+    store: &dyn crate::Store,
+    merchant: MerchantId,
+    count: usize,
+    lease_until: Timestamp,
+) -> Vec<crate::DueDelivery> {
     let asset = AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str("USDT").unwrap() };
     let index = store.reserve_deposit_indices(1).await.unwrap().start;
     let invoice = Invoice {
         id: InvoiceId::new(),
-        merchant_id: merchant.id,
+        merchant_id: merchant,
         status: InvoiceStatus::New,
         exceptions: Exceptions::default(),
         amount: Amount::from_units(asset, U256::from(1u8)),
@@ -245,24 +282,25 @@ pub async fn queue_event(store: &dyn crate::Store, url: &str, secret: &str) -> (
         expires_at: Timestamp::now(),
     };
     store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
-    let event = EventId::new();
+    let events = (0..count)
+        .map(|n| NewEvent {
+            id: EventId::new(),
+            kind: EventType::InvoiceExpired,
+            payload: format!(r#"{{"type":"invoice.expired","n":{n}}}"#),
+        })
+        .collect();
     let change = InvoiceChange {
         invoice_id: invoice.id,
-        merchant_id: merchant.id,
+        merchant_id: merchant,
         from: InvoiceStatus::New,
         from_exceptions: Exceptions::default(),
         status: InvoiceStatus::Expired,
         exceptions: Exceptions::default(),
         settlement: None,
-        events: vec![NewEvent {
-            id: event,
-            kind: EventType::InvoiceExpired,
-            payload: r#"{"type":"invoice.expired"}"#.into(),
-        }],
+        events,
     };
-    let now = Timestamp::now();
-    store.apply_invoice_changes(InvoiceChanges { changes: vec![change], at: now, lease_until: now }).await.unwrap();
-    (endpoint, event)
+    let at = Timestamp::now();
+    store.apply_invoice_changes(InvoiceChanges { changes: vec![change], at, lease_until }).await.unwrap().deliveries
 }
 
 impl Drop for TestDatabase {

@@ -107,6 +107,8 @@ pub struct DueDelivery {
     pub id: DeliveryId,
     /// The endpoint.
     pub endpoint_id: WebhookId,
+    /// The endpoint's merchant.
+    pub merchant_id: MerchantId,
     /// Its URL.
     pub url: String,
     /// Its signing secret.
@@ -130,6 +132,7 @@ impl std::fmt::Debug for DueDelivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DueDelivery")
             .field("id", &self.id)
+            .field("merchant_id", &self.merchant_id)
             .field("url", &self.url)
             .field("event_type", &self.event_type)
             .field("attempts", &self.attempts)
@@ -169,11 +172,72 @@ pub struct Attempt {
     pub outcome: AttemptOutcome,
 }
 
+/// What a dispatcher can take on in one claim: so many deliveries in all,
+/// and no more to one endpoint or for one merchant than it may have in
+/// flight, counting what it has in flight (or waiting) already.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// Most deliveries in this claim.
+    pub total: u32,
+    /// Most in flight to one endpoint.
+    pub per_endpoint: u32,
+    /// Most in flight for one merchant.
+    pub per_merchant: u32,
+    /// Endpoints the dispatcher has deliveries in flight to, and how many.
+    pub busy_endpoints: Vec<(WebhookId, u32)>,
+    /// Merchants the dispatcher has deliveries in flight for, and how many.
+    pub busy_merchants: Vec<(MerchantId, u32)>,
+}
+
+impl ClaimLimits {
+    /// `total` deliveries, however many to one endpoint or merchant.
+    pub fn total(total: u32) -> Self {
+        Self { total, per_endpoint: total, per_merchant: total, ..Self::default() }
+    }
+}
+
+/// What asking for a redelivery did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redelivery {
+    /// Queued as this new delivery.
+    Queued(Delivery),
+    /// Not queued: this delivery of the same event to the same endpoint is
+    /// still pending (it will be retried).
+    AlreadyPending(DeliveryId),
+    /// No such delivery of the merchant's through that endpoint, or the endpoint was deleted.
+    NotFound,
+}
+
+/// Most endpoints (not deleted) a merchant may have.
+pub const MAX_WEBHOOK_ENDPOINTS: u32 = 16;
+
+/// What registering an endpoint did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookRegistration {
+    /// Registered.
+    Registered,
+    /// Not registered: the merchant has the most endpoints allowed already.
+    LimitReached,
+}
+
 /// Webhook endpoints and the delivery outbox.
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    /// Registers an endpoint.
-    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()>;
+    /// Registers an endpoint unless its merchant has `limit` endpoints (not
+    /// deleted) already. The count and the insert are one write, serialised
+    /// per merchant, so concurrent registrations cannot pass the limit together.
+    async fn register_webhook(&self, endpoint: &WebhookEndpoint, limit: u32) -> Result<WebhookRegistration>;
+    /// Registers an endpoint within [`MAX_WEBHOOK_ENDPOINTS`]; at the limit,
+    /// [`crate::StoreError::Conflict`].
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint) -> Result<()> {
+        match self.register_webhook(endpoint, MAX_WEBHOOK_ENDPOINTS).await? {
+            WebhookRegistration::Registered => Ok(()),
+            WebhookRegistration::LimitReached => Err(crate::StoreError::Conflict(format!(
+                "merchant {} has {MAX_WEBHOOK_ENDPOINTS} webhook endpoints already",
+                endpoint.merchant_id
+            ))),
+        }
+    }
     /// A merchant's endpoints (not deleted), oldest first.
     async fn webhooks(&self, merchant_id: MerchantId) -> Result<Vec<WebhookEndpoint>>;
     /// One endpoint of the merchant's, not deleted.
@@ -189,22 +253,43 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Delivery>>;
     /// Queues the event of one of the merchant's deliveries to `endpoint_id`
-    /// again, as a new delivery due at `at`. `None` if there is no such
-    /// delivery or its endpoint was deleted.
+    /// again, as a new delivery due at `at`, unless a delivery of that event
+    /// to that endpoint is still pending. Serialised per endpoint, so
+    /// concurrent requests queue one copy at most.
     async fn redeliver(
         &self,
         merchant_id: MerchantId,
         endpoint_id: WebhookId,
         id: DeliveryId,
         at: Timestamp,
-    ) -> Result<Option<Delivery>>;
+    ) -> Result<Redelivery>;
+    /// Claims deliveries due at `now` to endpoints not deleted, leasing them
+    /// until `lease_until`, within `limits`. Fair: round-robin over each
+    /// merchant's endpoints (oldest first within one), then over merchants,
+    /// so a merchant with a backlog does not fill the claim.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limits: &ClaimLimits,
+    ) -> Result<Vec<DueDelivery>>;
     /// Claims up to `limit` deliveries due at `now`, leasing them until `lease_until`.
     async fn claim_due_deliveries(
         &self,
         now: Timestamp,
         lease_until: Timestamp,
         limit: u32,
-    ) -> Result<Vec<DueDelivery>>;
+    ) -> Result<Vec<DueDelivery>> {
+        self.claim_deliveries(now, lease_until, &ClaimLimits::total(limit)).await
+    }
+    /// Whether the delivery is still pending under the lease `leased_until`,
+    /// to an endpoint not deleted: still the caller's to send.
+    async fn holds_lease(&self, id: DeliveryId, leased_until: Timestamp) -> Result<bool>;
+    /// Moves the lease of a delivery still pending under `leased_until`, to
+    /// an endpoint not deleted, to `until` (compare-and-set). `false` if it is
+    /// not so any more: another dispatcher took it over, it was acknowledged
+    /// or given up, or its endpoint deleted; then it must not be sent.
+    async fn renew_lease(&self, id: DeliveryId, leased_until: Timestamp, until: Timestamp) -> Result<bool>;
     /// Records an attempt's outcome, if the delivery is still pending under
     /// the lease `leased_until` (a lease that ran out and was taken over by
     /// another dispatcher makes this a no-op). `false` if nothing was recorded.

@@ -3,7 +3,16 @@
 //! Two ways in: the watcher hands over the deliveries it just committed
 //! ([`Dispatcher::dispatch`], leased to this process, sent at once: that is
 //! the latency path), and a loop claims whatever is due from the store
-//! (retries, redeliveries, deliveries whose sender died). Each attempt's
+//! (retries, redeliveries, deliveries whose sender died). Both share the
+//! slots ([`crate::slots`]): so many attempts in flight to one endpoint, for
+//! one merchant and in all, so one merchant's slow endpoints cannot delay
+//! every merchant's webhooks; the loop claims fairly (round-robin over
+//! merchants and their endpoints) and only what can start at once. A
+//! delivery that had to wait, or whose lease would not outlast an attempt,
+//! is checked again once it has its slot: still pending under its lease
+//! (renewed by compare-and-set if short) and to an endpoint not deleted,
+//! else it is not sent (another dispatcher took it over, or there is no
+//! one to send it to). Each attempt's
 //! outcome is recorded (together with those that ended while the last
 //! record was being written: one statement for many, where one each made
 //! the database the bottleneck of a busy dispatcher); failures are retried
@@ -16,12 +25,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use coffer_domain::Timestamp;
+use coffer_domain::{MerchantId, Timestamp};
 use coffer_store::{Attempt, AttemptOutcome, DueDelivery, Store};
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::UrlPolicy;
+use crate::rate::RateLimit;
 use crate::signature::{DELIVERY_HEADER, EVENT_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, sign};
+use crate::slots::{Slot, SlotLimits, Slots};
 
 /// How the dispatcher behaves.
 #[derive(Clone, Copy, Debug)]
@@ -38,6 +49,14 @@ pub struct DispatchConfig {
     pub max_attempts: u32,
     /// How often to look for due deliveries when nothing wakes it.
     pub poll_interval: Duration,
+    /// Most attempts in flight at once, in all.
+    pub max_in_flight: usize,
+    /// Most attempts in flight at once for one merchant.
+    pub max_in_flight_per_merchant: usize,
+    /// Most attempts in flight at once to one endpoint.
+    pub max_in_flight_per_endpoint: usize,
+    /// Redeliveries a merchant may ask for in a minute (as many at once).
+    pub redeliveries_per_minute: u32,
 }
 
 impl DispatchConfig {
@@ -68,6 +87,9 @@ pub struct DispatchStats {
     pub failed: AtomicU64,
     /// Deliveries given up.
     pub given_up: AtomicU64,
+    /// Deliveries not sent when their turn came: taken over by another
+    /// dispatcher, no longer pending, or to an endpoint deleted meanwhile.
+    pub skipped: AtomicU64,
 }
 
 /// The webhook dispatcher; cheap to share.
@@ -77,7 +99,8 @@ pub struct Dispatcher {
     config: DispatchConfig,
     client: reqwest::Client,
     wake: Notify,
-    in_flight: Arc<Semaphore>,
+    slots: Slots,
+    redeliveries: RateLimit,
     /// Deliveries handed over and waiting behind an earlier one to the same
     /// endpoint about the same invoice; a key is present while its sender runs.
     queues: Mutex<HashMap<QueueKey, VecDeque<DueDelivery>>>,
@@ -91,14 +114,9 @@ type Recording = (Attempt, oneshot::Sender<()>);
 
 type QueueKey = (coffer_domain::WebhookId, Option<coffer_domain::InvoiceId>);
 
-/// Most attempts in flight at once.
-const CONCURRENCY: usize = 64;
-/// Most deliveries claimed at a time.
-const CLAIM: u32 = 64;
-
 /// Starts the task that records attempts: each write takes every attempt
-/// that ended while the previous one ran (at most [`CONCURRENCY`], as each
-/// attempt holds its permit until recorded).
+/// that ended while the previous one ran (at most `max_in_flight`, as each
+/// attempt holds its slot until recorded).
 fn spawn_recorder(store: Arc<dyn Store>) -> mpsc::UnboundedSender<Recording> {
     let (records, mut queue) = mpsc::unbounded_channel::<Recording>();
     tokio::spawn(async move {
@@ -164,7 +182,12 @@ impl Dispatcher {
             config,
             client,
             wake: Notify::new(),
-            in_flight: Arc::new(Semaphore::new(CONCURRENCY)),
+            slots: Slots::new(SlotLimits {
+                total: config.max_in_flight,
+                per_merchant: config.max_in_flight_per_merchant,
+                per_endpoint: config.max_in_flight_per_endpoint,
+            }),
+            redeliveries: RateLimit::per_minute(config.redeliveries_per_minute),
             queues: Mutex::default(),
             stats: Arc::default(),
             records: OnceLock::new(),
@@ -181,12 +204,19 @@ impl Dispatcher {
         self.config.lease()
     }
 
+    /// Admits one redelivery request of `merchant` under
+    /// `redeliveries_per_minute`, or says how long until one would be.
+    pub fn admit_redelivery(&self, merchant: MerchantId) -> Result<(), Duration> {
+        self.redeliveries.admit(merchant, std::time::Instant::now())
+    }
+
     /// Sends deliveries already claimed (committed and leased to us) now.
     /// Those about one invoice to one endpoint go one after the other, in
     /// the order handed over (a step's "paid_over" before its "processing",
     /// one step's "processing" before the next one's "settled"); the rest go
-    /// concurrently. Retries of failed attempts are not ordered: receivers
-    /// should trust the invoice state in the payload, not arrival order.
+    /// concurrently, within the same slots as claimed ones. Retries of
+    /// failed attempts are not ordered: receivers should trust the invoice
+    /// state in the payload, not arrival order.
     pub fn dispatch(self: &Arc<Self>, deliveries: Vec<DueDelivery>) {
         let mut start = Vec::new();
         if let Ok(mut queues) = self.queues.lock() {
@@ -206,8 +236,12 @@ impl Dispatcher {
             let this = self.clone();
             tokio::spawn(async move {
                 let mut next = Some(first);
+                let mut queued = false;
                 while let Some(delivery) = next {
-                    this.clone().attempt(delivery).await;
+                    let slot = this.slots.register(delivery.endpoint_id, delivery.merchant_id, false);
+                    this.clone().attempt(delivery, slot, queued).await;
+                    // The next one waited behind this one.
+                    queued = true;
                     next = this.queues.lock().ok().and_then(|mut queues| {
                         let queue = queues.get_mut(&key)?;
                         let next = queue.pop_front();
@@ -232,14 +266,13 @@ impl Dispatcher {
         tokio::pin!(stop);
         let mut backoff = Duration::from_millis(100);
         loop {
-            // Claim no more than can be sent now: a claimed delivery waiting for
-            // a free slot past its lease would be claimed again and sent twice.
-            let free = u32::try_from(self.in_flight.available_permits()).unwrap_or(CLAIM).min(CLAIM);
+            // Claim no more than can start now, and none for an endpoint or a
+            // merchant at its share: a claimed delivery waiting for a slot past
+            // its lease would be claimed again (and is then not sent here).
+            let limits = self.slots.claim_limits();
             let now = Timestamp::now();
             let lease_until = now.plus(self.config.lease());
-            let claimed =
-                if free == 0 { Ok(Vec::new()) } else { self.store.claim_due_deliveries(now, lease_until, free).await };
-            let claimed = match claimed {
+            let claimed = match self.store.claim_deliveries(now, lease_until, &limits).await {
                 Ok(claimed) => {
                     backoff = Duration::from_millis(100);
                     claimed
@@ -250,10 +283,12 @@ impl Dispatcher {
                     Vec::new()
                 }
             };
-            let full = free > 0 && claimed.len() == free as usize;
+            let full = limits.total > 0 && claimed.len() == limits.total as usize;
             for delivery in claimed {
+                // Counted now, not when its task runs: the next claim must see it.
+                let slot = self.slots.register(delivery.endpoint_id, delivery.merchant_id, true);
                 let this = self.clone();
-                tokio::spawn(async move { this.attempt(delivery).await });
+                tokio::spawn(async move { this.attempt(delivery, slot, false).await });
             }
             if full {
                 continue;
@@ -265,12 +300,20 @@ impl Dispatcher {
             }
         }
         // Let attempts in flight finish; what does not finish is retried after its lease.
-        let all = u32::try_from(CONCURRENCY).unwrap_or(u32::MAX);
-        let _ = tokio::time::timeout(self.config.timeout, self.in_flight.acquire_many(all)).await;
+        self.slots.drain(self.config.timeout).await;
     }
 
-    async fn attempt(self: Arc<Self>, delivery: DueDelivery) {
-        let Ok(_permit) = self.in_flight.clone().acquire_owned().await else { return };
+    /// Sends one delivery once it has its slot (`queued`: it waited behind
+    /// another about the same invoice), and records how it went.
+    async fn attempt(self: Arc<Self>, mut delivery: DueDelivery, mut slot: Slot, queued: bool) {
+        if slot.wait().await.is_none() {
+            return;
+        }
+        if !self.still_ours(&mut delivery, queued || slot.waited).await {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(delivery = %delivery.id, "not sent: taken over, no longer pending, or its endpoint deleted");
+            return;
+        }
         let attempt = delivery.attempts + 1;
         let outcome = self.send(&delivery).await;
         let at = Timestamp::now();
@@ -296,9 +339,37 @@ impl Dispatcher {
                 AttemptOutcome::Failed { status, error, retry_at }
             }
         };
-        // The permit is held until the record is written: an attempt is done
+        // The slot is held until the record is written: an attempt is done
         // only then, and stopping waits for attempts in flight.
         self.record(Attempt { id: delivery.id, leased_until: delivery.leased_until, at, outcome }).await;
+        drop(slot);
+    }
+
+    /// Whether `delivery` is still this dispatcher's to send, now that it has
+    /// its slot. A lease that would not outlast an attempt (and the time to
+    /// record it) is renewed by compare-and-set; one that `waited` is read
+    /// again, since its endpoint may have been deleted or its lease taken
+    /// over meanwhile. Fresh deliveries with time to spare go at once. When
+    /// the store cannot say, it is not sent now: its lease runs out and it
+    /// is retried.
+    async fn still_ours(&self, delivery: &mut DueDelivery, waited: bool) -> bool {
+        let now = Timestamp::now();
+        let answer = if delivery.leased_until < now.plus(self.config.timeout + self.config.timeout / 2) {
+            let until = now.plus(self.config.lease());
+            let renewed = self.store.renew_lease(delivery.id, delivery.leased_until, until).await;
+            if matches!(renewed, Ok(true)) {
+                delivery.leased_until = until;
+            }
+            renewed
+        } else if waited {
+            self.store.holds_lease(delivery.id, delivery.leased_until).await
+        } else {
+            Ok(true)
+        };
+        answer.unwrap_or_else(|err| {
+            tracing::warn!(delivery = %delivery.id, error = %err, "cannot check a webhook delivery's lease; retried later");
+            false
+        })
     }
 
     /// Records `attempt` in the next write of the recording task, and waits
@@ -375,6 +446,10 @@ mod tests {
             retry_max: Duration::from_secs(60),
             max_attempts: 10,
             poll_interval: Duration::from_secs(1),
+            max_in_flight: 64,
+            max_in_flight_per_merchant: 16,
+            max_in_flight_per_endpoint: 4,
+            redeliveries_per_minute: 60,
         };
         let middle = 200; // permille offset 200 of 0..=400: no jitter
         assert_eq!(config.retry_after(1, middle), Some(Duration::from_secs(1)));
@@ -475,6 +550,10 @@ mod tests {
                 retry_max: Duration::from_secs(1),
                 max_attempts: 1,
                 poll_interval: Duration::from_secs(1),
+                max_in_flight: 64,
+                max_in_flight_per_merchant: 16,
+                max_in_flight_per_endpoint: 4,
+                redeliveries_per_minute: 60,
             },
         )
         .unwrap();

@@ -21,16 +21,16 @@ pub enum UrlError {
     /// Not an absolute http(s) URL.
     #[error("{0}")]
     Malformed(String),
-    /// The host is or resolves to an address that is not public.
+    /// The host is or resolves to an address that is not public. Which
+    /// address is not said: what a name resolves to inside the gateway's
+    /// network is not the merchant's to learn (the gateway's log has it).
     #[error(
-        "{host} resolves to {ip}, a loopback, private or link-local address; webhooks go to public addresses only \
+        "{host} is not a public address; webhooks go to public addresses only \
          (an operator can allow private ones with webhooks.allow_private_urls)"
     )]
     NotPublic {
-        /// The host.
+        /// The host, as the URL names it.
         host: String,
-        /// The address.
-        ip: IpAddr,
     },
     /// The host does not resolve.
     #[error("{host} does not resolve: {reason}")]
@@ -95,19 +95,20 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240) // reserved
 }
 
+/// IPv6 is public only inside the global unicast block 2000::/3: everything
+/// outside it (loopback, unique and link-local, multicast, NAT64, and the
+/// forms that embed an IPv4 address: compatible, translated `::ffff:0:0/96`)
+/// is special. Inside it, the blocks that embed IPv4 or are not routed.
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local
-        || (first & 0xffc0) == 0xfe80 // link-local
-        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
-        || (first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64, reaches IPv4 space
-        || first == 0x2002 // 6to4, embeds an IPv4 address
-        || (first == 0x2001 && ip.segments()[1] == 0) // Teredo, embeds an IPv4 address
-        || ip.to_ipv4().is_some()) // IPv4-compatible
+    let [first, second, ..] = ip.segments();
+    (first & 0xe000) == 0x2000
+        && !((first == 0x2001 && second == 0x0db8) // documentation
+            || (first == 0x3fff && (second & 0xf000) == 0) // documentation (3fff::/20)
+            || first == 0x2002 // 6to4, embeds an IPv4 address
+            || (first == 0x2001 && second == 0) // Teredo, embeds an IPv4 address
+            || (first == 0x2001 && second == 0x0002 && ip.segments()[2] == 0) // benchmarking
+            || (first == 0x2001 && (second & 0xfff0) == 0x0010) // ORCHID
+            || (first == 0x2001 && (second & 0xfff0) == 0x0020)) // ORCHIDv2
 }
 
 /// Whether private addresses are allowed.
@@ -122,7 +123,8 @@ impl UrlPolicy {
         if self.allow_private || is_public(ip) {
             Ok(())
         } else {
-            Err(UrlError::NotPublic { host: host.to_owned(), ip })
+            tracing::info!(host, %ip, "webhook host refused: not a public address");
+            Err(UrlError::NotPublic { host: host.to_owned() })
         }
     }
 
@@ -213,10 +215,19 @@ mod tests {
             "64:ff9b::a00:1",
             "2002:7f00:1::1",
             "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            // IPv4-translated (RFC 2765, ::ffff:0:a.b.c.d): another way to write an IPv4 address.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:7",
+            "::ffff:0:808:808",
+            "100::1",
+            "2001:2::1",
+            "3fff::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["1.1.1.1", "93.184.215.14", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for public in
+            ["1.1.1.1", "93.184.215.14", "2606:4700:4700::1111", "::ffff:8.8.8.8", "2a00:1450:4001::1", "3ffe::1"]
+        {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }
@@ -235,6 +246,10 @@ mod tests {
         for url in ["http://127.0.0.1:9/x", "http://localhost/x", "http://[::1]/x", "http://169.254.169.254/latest/"] {
             assert!(matches!(strict.check(url).await, Err(UrlError::NotPublic { .. })), "{url}");
         }
+        // What a name resolves to is the gateway's business: the merchant learns only that it is not public.
+        let refused = strict.check("http://localhost:9/x").await.unwrap_err().to_string();
+        assert!(refused.contains("localhost is not a public address"), "{refused}");
+        assert!(!refused.contains("127.0.0.1") && !refused.contains("::1"), "no address in the message: {refused}");
         let open = UrlPolicy { allow_private: true };
         assert!(open.check("http://127.0.0.1:9/x").await.is_ok());
         assert!(open.check("gopher://127.0.0.1/").await.is_err(), "the shape is checked whatever the policy");

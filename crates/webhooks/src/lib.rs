@@ -6,11 +6,15 @@
 //!   endpoint is registered and again, after DNS, at every delivery.
 //! - [`Dispatcher`]: sends the outbox (deliveries written in the same
 //!   transaction as the change they report) until each is acknowledged,
-//!   retrying with exponential backoff: at least once.
+//!   retrying with exponential backoff: at least once; fairly across
+//!   merchants and endpoints (`slots`), and redeliveries rate-limited per
+//!   merchant (`rate`).
 
 mod dispatcher;
 pub mod guard;
+mod rate;
 pub mod signature;
+mod slots;
 
 pub use dispatcher::{ClientError, DispatchConfig, DispatchStats, Dispatcher};
 pub use guard::{UrlError, UrlPolicy};

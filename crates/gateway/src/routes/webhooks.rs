@@ -2,21 +2,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coffer_domain::{DeliveryId, EventType, Timestamp, WebhookId};
-use coffer_store::{Delivery, WebhookEndpoint};
+use coffer_store::{Delivery, MAX_WEBHOOK_ENDPOINTS, Redelivery, WebhookEndpoint, WebhookRegistration};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{CanReadWebhooks, CanWriteWebhooks};
+use crate::auth::{CanReadWebhooks, CanRegisterWebhooks, CanWriteWebhooks};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::page;
 use crate::state::AppState;
-
-/// Endpoints a merchant may have.
-const MAX_ENDPOINTS: usize = 16;
 
 /// A request to register an endpoint.
 #[derive(Deserialize, ToSchema)]
@@ -165,13 +164,16 @@ fn endpoint_id(text: &str) -> Result<WebhookId, ApiError> {
 }
 
 /// Registers an endpoint and returns its signing secret, once.
+///
+/// Needs `webhooks:write` and `invoices:read`: every delivery carries the
+/// whole invoice, order id and metadata included.
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
     security(("api_key" = [])),
     responses((status = 201, body = CreatedWebhook), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    CanWriteWebhooks(caller): CanWriteWebhooks,
+    CanRegisterWebhooks(caller): CanRegisterWebhooks,
     ApiJson(request): ApiJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let events = parse_events(&request.events)?;
@@ -180,12 +182,6 @@ pub(crate) async fn create(
         .check(&request.url)
         .await
         .map_err(|e| ApiError::new(ErrorCode::InvalidWebhookUrl, e.to_string()))?;
-    if state.store.webhooks(caller.merchant_id).await?.len() >= MAX_ENDPOINTS {
-        return Err(ApiError::new(
-            ErrorCode::InvalidState,
-            format!("a merchant may have at most {MAX_ENDPOINTS} endpoints"),
-        ));
-    }
     let secret = coffer_webhooks::signature::generate_secret().map_err(|e| ApiError::internal(&e))?;
     let endpoint = WebhookEndpoint {
         id: WebhookId::new(),
@@ -195,7 +191,13 @@ pub(crate) async fn create(
         secret: secret.clone(),
         created_at: Timestamp::now(),
     };
-    state.store.create_webhook(&endpoint).await?;
+    // The store counts and inserts in one write: a burst of registrations cannot pass the cap together.
+    if state.store.register_webhook(&endpoint, MAX_WEBHOOK_ENDPOINTS).await? == WebhookRegistration::LimitReached {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("a merchant may have at most {MAX_WEBHOOK_ENDPOINTS} endpoints; delete one first"),
+        ));
+    }
     let body = CreatedWebhook { endpoint: WebhookView::from(&endpoint), secret };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -266,20 +268,47 @@ pub(crate) async fn deliveries(
 }
 
 /// Sends a delivery's event again, as a new delivery due now.
+///
+/// Refused while a delivery of the same event to the same endpoint is still
+/// pending (409 `redelivery_pending`: it is being retried), and beyond the
+/// merchant's redeliveries per minute (429 `rate_limited`, with `Retry-After`).
 #[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "`wh_…`"), ("delivery_id" = String, Path, description = "`whd_…`")),
     responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub(crate) async fn redeliver(
     State(state): State<AppState>,
     CanWriteWebhooks(caller): CanWriteWebhooks,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    // Every request counts, whatever it asks for: the limit protects the outbox and the database.
+    if let Err(wait) = state.dispatcher.admit_redelivery(caller.merchant_id) {
+        return Ok(rate_limited(wait));
+    }
     let id = endpoint_id(&id)?;
     let delivery: DeliveryId = delivery.parse().map_err(|_| ApiError::not_found("delivery"))?;
-    let created = state.store.redeliver(caller.merchant_id, id, delivery, Timestamp::now()).await?;
-    let created = created.ok_or_else(|| ApiError::not_found("delivery"))?;
-    state.dispatcher.wake();
-    Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(created))).into_response())
+    match state.store.redeliver(caller.merchant_id, id, delivery, Timestamp::now()).await? {
+        Redelivery::Queued(created) => {
+            state.dispatcher.wake();
+            Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(created))).into_response())
+        }
+        Redelivery::AlreadyPending(pending) => Err(ApiError::new(
+            ErrorCode::RedeliveryPending,
+            format!(
+                "delivery {pending} of this event to this endpoint is still pending; redeliver once it is delivered or failed"
+            ),
+        )),
+        Redelivery::NotFound => Err(ApiError::not_found("delivery")),
+    }
+}
+
+/// 429 with the seconds to wait, rounded up, in `Retry-After`.
+fn rate_limited(wait: Duration) -> Response {
+    let seconds = u64::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u64::MAX).max(1);
+    let message = format!("too many redeliveries for this merchant; retry in {seconds} s");
+    let mut response = ApiError::new(ErrorCode::RateLimited, message).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }

@@ -20,4 +20,5 @@ mod shop;
 mod sqlite_lock;
 mod system;
 mod unwatched;
+mod webhook_fairness;
 mod webhooks;

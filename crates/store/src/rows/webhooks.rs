@@ -92,6 +92,7 @@ impl TryFrom<DeliveryRow> for Delivery {
 pub(crate) struct DueRow {
     id: Uuid,
     endpoint_id: Uuid,
+    merchant_id: Uuid,
     url: String,
     secret: String,
     event_id: Uuid,
@@ -110,6 +111,7 @@ impl TryFrom<DueRow> for DueDelivery {
         Ok(DueDelivery {
             id: DeliveryId::from_uuid(row.id),
             endpoint_id: WebhookId::from_uuid(row.endpoint_id),
+            merchant_id: MerchantId::from_uuid(row.merchant_id),
             url: row.url,
             secret: row.secret,
             event_id: EventId::from_uuid(row.event_id),

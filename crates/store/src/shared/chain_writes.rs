@@ -327,6 +327,7 @@ macro_rules! chain_writes {
                         owned.push((change.merchant_id, DueDelivery {
                             id: coffer_domain::DeliveryId::new(),
                             endpoint_id: *endpoint_id,
+                            merchant_id: change.merchant_id,
                             url: url.clone(),
                             secret: secret.clone(),
                             event_id: event.id,

@@ -4,7 +4,8 @@ use coffer_domain::{EventId, EventType, Exceptions, InvoiceStatus, MerchantId, T
 use coffer_store::on_both_backends;
 use coffer_store::testing::Kind;
 use coffer_store::{
-    Attempt, AttemptOutcome, DeliveryState, InvoiceChange, InvoiceChanges, NewEvent, Store, StoreError, WebhookEndpoint,
+    Attempt, AttemptOutcome, ClaimLimits, DeliveryState, InvoiceChange, InvoiceChanges, MAX_WEBHOOK_ENDPOINTS,
+    NewEvent, Redelivery, Store, StoreError, WebhookEndpoint, WebhookRegistration,
 };
 
 use crate::conformance::{fixture, invoice, merchant, plain};
@@ -15,6 +16,10 @@ on_both_backends!(
     a_batch_of_attempts_records_each_under_its_own_lease,
     redelivery_queues_a_new_delivery_of_the_same_event,
     a_claim_hands_each_due_delivery_to_one_dispatcher,
+    registrations_stop_at_the_limit_even_all_at_once,
+    concurrent_redeliveries_queue_one_copy,
+    a_claim_goes_round_the_merchants_and_their_endpoints,
+    a_lease_is_checked_and_renewed_only_while_it_is_ours,
 );
 
 const AT: i64 = 1_700_000_100_000;
@@ -167,20 +172,69 @@ async fn redelivery_queues_a_new_delivery_of_the_same_event(kind: Kind) {
     let event = expire_one(&*f.store, acme, 1, AT).await;
     let original = f.store.deliveries(acme, hook.id, None, 10).await.unwrap().remove(0);
     let at = Timestamp::from_millis(AT + 5);
-    assert_eq!(f.store.redeliver(other, hook.id, original.id, at).await.unwrap(), None, "not another merchant's");
+    assert_eq!(
+        f.store.redeliver(other, hook.id, original.id, at).await.unwrap(),
+        Redelivery::NotFound,
+        "not another merchant's"
+    );
     assert_eq!(
         f.store.redeliver(acme, WebhookId::new(), original.id, at).await.unwrap(),
-        None,
+        Redelivery::NotFound,
         "not through another endpoint"
     );
-    let copy = f.store.redeliver(acme, hook.id, original.id, at).await.unwrap().unwrap();
+    assert_eq!(
+        f.store.redeliver(acme, hook.id, original.id, at).await.unwrap(),
+        Redelivery::AlreadyPending(original.id),
+        "the original is still pending there"
+    );
+    deliver_all(&*f.store, AT).await;
+    let Redelivery::Queued(copy) = f.store.redeliver(acme, hook.id, original.id, at).await.unwrap() else {
+        panic!("a delivered event can be redelivered")
+    };
     assert_ne!(copy.id, original.id);
     assert_eq!(
         (copy.event_id, copy.event_type, copy.state, copy.attempts),
         (event, EventType::InvoiceExpired, DeliveryState::Pending, 0)
     );
     assert_eq!(copy.next_attempt_at, Some(at), "due at once");
+    assert_eq!(
+        f.store.redeliver(acme, hook.id, original.id, at).await.unwrap(),
+        Redelivery::AlreadyPending(copy.id),
+        "one copy pending at a time"
+    );
     assert_eq!(f.store.deliveries(acme, hook.id, None, 10).await.unwrap().len(), 2);
+    f.store.delete_webhook(acme, hook.id, at).await.unwrap();
+    assert_eq!(f.store.redeliver(acme, hook.id, original.id, at).await.unwrap(), Redelivery::NotFound, "deleted");
+}
+
+/// Claims and acknowledges every delivery due at `at`.
+async fn deliver_all(store: &dyn Store, at: i64) {
+    let now = Timestamp::from_millis(at);
+    let due = store.claim_due_deliveries(now, Timestamp::from_millis(at + 10_000), 100).await.unwrap();
+    let delivered = AttemptOutcome::Delivered { status: 204 };
+    let attempts: Vec<Attempt> = due
+        .iter()
+        .map(|d| Attempt { id: d.id, leased_until: d.leased_until, at: now, outcome: delivered.clone() })
+        .collect();
+    assert!(store.record_attempts(&attempts).await.unwrap().iter().all(|r| *r));
+}
+
+/// Requests that race queue one copy: the others find it pending.
+async fn concurrent_redeliveries_queue_one_copy(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    expire_one(&*f.store, acme, 1, AT).await;
+    let original = f.store.deliveries(acme, hook.id, None, 10).await.unwrap().remove(0);
+    deliver_all(&*f.store, AT).await;
+    let at = Timestamp::from_millis(AT + 5);
+    let answers =
+        futures_util::future::join_all((0..12).map(|_| f.store.redeliver(acme, hook.id, original.id, at))).await;
+    let queued = answers.iter().filter(|a| matches!(a, Ok(Redelivery::Queued(_)))).count();
+    let pending = answers.iter().filter(|a| matches!(a, Ok(Redelivery::AlreadyPending(_)))).count();
+    assert_eq!((queued, pending), (1, 11), "{answers:?}");
+    assert_eq!(f.store.deliveries(acme, hook.id, None, 100).await.unwrap().len(), 2);
 }
 
 async fn a_claim_hands_each_due_delivery_to_one_dispatcher(kind: Kind) {
@@ -204,4 +258,100 @@ async fn a_claim_hands_each_due_delivery_to_one_dispatcher(kind: Kind) {
     ids.sort();
     ids.dedup();
     assert_eq!((claimed, ids.len()), (20, 20), "every delivery claimed, none twice");
+}
+
+async fn registrations_stop_at_the_limit_even_all_at_once(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hooks: Vec<WebhookEndpoint> = (0..12).map(|_| endpoint(acme)).collect();
+    let answers = futures_util::future::join_all(hooks.iter().map(|h| f.store.register_webhook(h, 5))).await;
+    let registered = answers.iter().filter(|a| matches!(a, Ok(WebhookRegistration::Registered))).count();
+    let refused = answers.iter().filter(|a| matches!(a, Ok(WebhookRegistration::LimitReached))).count();
+    assert_eq!((registered, refused), (5, 7), "{answers:?}");
+    assert_eq!(f.store.webhooks(acme).await.unwrap().len(), 5);
+
+    // A deleted endpoint no longer counts; another merchant's never did.
+    let first = f.store.webhooks(acme).await.unwrap().remove(0);
+    f.store.delete_webhook(acme, first.id, Timestamp::from_millis(AT)).await.unwrap();
+    assert_eq!(f.store.register_webhook(&endpoint(acme), 5).await.unwrap(), WebhookRegistration::Registered);
+    assert_eq!(f.store.register_webhook(&endpoint(acme), 5).await.unwrap(), WebhookRegistration::LimitReached);
+    let other = merchant(&*f.store, "Other").await;
+    assert_eq!(f.store.register_webhook(&endpoint(other), 5).await.unwrap(), WebhookRegistration::Registered);
+    // The plain registration keeps the API's limit.
+    for _ in 1..MAX_WEBHOOK_ENDPOINTS {
+        f.store.create_webhook(&endpoint(other)).await.unwrap();
+    }
+    assert!(matches!(f.store.create_webhook(&endpoint(other)).await, Err(StoreError::Conflict(_))));
+}
+
+/// A claim is fair: no merchant's backlog fills it, no endpoint gets more
+/// than its share, and what the dispatcher has in flight counts.
+async fn a_claim_goes_round_the_merchants_and_their_endpoints(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let (acme, other) = (merchant(&*f.store, "Acme").await, merchant(&*f.store, "Other").await);
+    let acme_hooks = [endpoint(acme), endpoint(acme), endpoint(acme)];
+    for hook in &acme_hooks {
+        f.store.create_webhook(hook).await.unwrap();
+    }
+    let other_hook = endpoint(other);
+    f.store.create_webhook(&other_hook).await.unwrap();
+    // Acme's backlog is older: 5 events, each to its 3 endpoints; then one for Other.
+    for index in 0..5 {
+        expire_one(&*f.store, acme, index, AT + i64::from(index)).await;
+    }
+    expire_one(&*f.store, other, 5, AT + 10).await;
+    let (now, lease) = (Timestamp::from_millis(AT + 100), Timestamp::from_millis(AT + 10_000));
+    let count = |claimed: &[coffer_store::DueDelivery], endpoint: WebhookId| {
+        claimed.iter().filter(|d| d.endpoint_id == endpoint).count()
+    };
+
+    let limits = ClaimLimits { total: 10, per_endpoint: 2, per_merchant: 4, ..ClaimLimits::default() };
+    let claimed = f.store.claim_deliveries(now, lease, &limits).await.unwrap();
+    assert_eq!(count(&claimed, other_hook.id), 1, "the newest, of another merchant, is claimed too");
+    assert_eq!(claimed.iter().filter(|d| d.merchant_id == acme).count(), 4, "a merchant's share");
+    let per_endpoint: Vec<usize> = acme_hooks.iter().map(|h| count(&claimed, h.id)).collect();
+    assert!(per_endpoint.iter().all(|n| (1..=2).contains(n)), "round-robin over its endpoints: {per_endpoint:?}");
+
+    // Again, with deliveries in flight: an endpoint at its share, and a merchant nearly so.
+    let limits = ClaimLimits {
+        total: 10,
+        per_endpoint: 2,
+        per_merchant: 3,
+        busy_endpoints: vec![(acme_hooks[0].id, 2)],
+        busy_merchants: vec![(acme, 2)],
+    };
+    let claimed = f.store.claim_deliveries(now, lease, &limits).await.unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_ne!(claimed[0].endpoint_id, acme_hooks[0].id, "an endpoint at its share gets nothing");
+    let total = ClaimLimits { total: 2, ..limits };
+    assert_eq!(f.store.claim_deliveries(now, lease, &total).await.unwrap().len(), 1, "the merchant's last share");
+    assert!(f.store.claim_deliveries(now, lease, &ClaimLimits::total(0)).await.unwrap().is_empty());
+    let rest = f.store.claim_due_deliveries(now, lease, 100).await.unwrap();
+    assert_eq!(rest.len(), 15 + 1 - 5 - 2, "everything else, once");
+}
+
+async fn a_lease_is_checked_and_renewed_only_while_it_is_ours(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    let hook = endpoint(acme);
+    f.store.create_webhook(&hook).await.unwrap();
+    expire_one(&*f.store, acme, 1, AT).await;
+    let now = Timestamp::from_millis(AT);
+    let due = f.store.claim_due_deliveries(now, Timestamp::from_millis(AT + 1_000), 10).await.unwrap().remove(0);
+    assert!(f.store.holds_lease(due.id, due.leased_until).await.unwrap());
+    let stale = Timestamp::from_millis(AT + 1);
+    assert!(!f.store.holds_lease(due.id, stale).await.unwrap(), "another lease");
+    let renewed = Timestamp::from_millis(AT + 5_000);
+    assert!(!f.store.renew_lease(due.id, stale, renewed).await.unwrap(), "not renewed under another lease");
+    assert!(f.store.renew_lease(due.id, due.leased_until, renewed).await.unwrap());
+    assert!(!f.store.holds_lease(due.id, due.leased_until).await.unwrap(), "the old lease is gone");
+    assert!(f.store.holds_lease(due.id, renewed).await.unwrap());
+    // Recorded under the renewed lease only.
+    let outcome = AttemptOutcome::Delivered { status: 200 };
+    assert!(!f.store.record_attempt(due.id, due.leased_until, now, outcome.clone()).await.unwrap());
+    expire_one(&*f.store, acme, 2, AT).await;
+    let next = f.store.claim_due_deliveries(now, Timestamp::from_millis(AT + 1_000), 10).await.unwrap().remove(0);
+    assert!(f.store.delete_webhook(acme, hook.id, now).await.unwrap());
+    assert!(!f.store.holds_lease(next.id, next.leased_until).await.unwrap(), "its endpoint was deleted");
+    assert!(!f.store.renew_lease(next.id, next.leased_until, renewed).await.unwrap());
 }

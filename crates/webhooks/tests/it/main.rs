@@ -12,12 +12,16 @@ use coffer_store::{DeliveryState, Store, WebhookEndpoint};
 use coffer_webhooks::signature::{DELIVERY_HEADER, EVENT_ID_HEADER, SIGNATURE_HEADER, verify};
 use coffer_webhooks::{DispatchConfig, Dispatcher, UrlPolicy};
 
+mod fairness;
+mod handover;
+mod holding;
+
 /// What the receiver saw: (delivery id, event id, signature valid).
-type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<(String, String, bool)>>>;
 
 /// A shop's webhook receiver on loopback that answers 500 to the first
 /// `failures` requests, then 204, and checks every signature.
-async fn receiver(secret: &'static str, failures: usize) -> (String, Seen) {
+pub(crate) async fn receiver(secret: &'static str, failures: usize) -> (String, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();
     let app = axum::Router::new().route(
@@ -40,7 +44,7 @@ async fn receiver(secret: &'static str, failures: usize) -> (String, Seen) {
     (url, seen)
 }
 
-fn config(allow_private: bool) -> DispatchConfig {
+pub(crate) fn config(allow_private: bool) -> DispatchConfig {
     DispatchConfig {
         policy: UrlPolicy { allow_private },
         timeout: Duration::from_secs(2),
@@ -48,6 +52,10 @@ fn config(allow_private: bool) -> DispatchConfig {
         retry_max: Duration::from_millis(200),
         max_attempts: 5,
         poll_interval: Duration::from_millis(20),
+        max_in_flight: 64,
+        max_in_flight_per_merchant: 16,
+        max_in_flight_per_endpoint: 4,
+        redeliveries_per_minute: 60,
     }
 }
 
@@ -105,5 +113,6 @@ async fn a_private_address_is_refused_at_delivery_time_too() {
     let log = store.deliveries(endpoint.merchant_id, endpoint.id, None, 10).await.unwrap();
     assert_eq!(log[0].state, DeliveryState::Failed);
     let error = log[0].last_error.clone().unwrap();
-    assert!(error.contains("loopback, private or link-local"), "{error}");
+    assert!(error.contains("localhost is not a public address"), "{error}");
+    assert!(!error.contains("127.0.0.1"), "the delivery log does not say what the name resolved to: {error}");
 }
