@@ -309,7 +309,7 @@ mod tests {
         let found = parity(&header(), &traces, eth(), &shop).unwrap();
         let paths: Vec<_> = found.iter().map(|t| (t.call_path.clone().unwrap(), t.value.to::<u64>())).collect();
         assert_eq!(paths, vec![("0".to_owned(), 16), ("4".to_owned(), 32)]);
-        let mut other_block = serde_json::to_value(&json!([trace("call", "call", &[0], SHOP, false)])).unwrap();
+        let mut other_block = json!([trace("call", "call", &[0], SHOP, false)]);
         other_block[0]["blockHash"] = json!(B256::repeat_byte(9));
         let other: Vec<ParityTrace> = serde_json::from_value(other_block).unwrap();
         assert!(matches!(parity(&header(), &other, eth(), &shop), Err(ChainError::Moved(_))));

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{admin, bench, config, dev, gateway, ledger, signer};
+use crate::commands::{admin, bench, chain, config, dev, gateway, ledger, signer};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
 #[derive(Parser)]
@@ -29,6 +29,10 @@ enum Command {
     /// Check the double-entry ledger's invariants.
     #[command(subcommand)]
     Ledger(ledger::Command),
+    /// See each chain's watcher as the store records it (cursor, halts,
+    /// displaced payments) and resolve a halt.
+    #[command(subcommand)]
+    Chain(chain::Command),
     /// Create and list merchants.
     #[command(subcommand)]
     Merchant(admin::MerchantCommand),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
             Command::Gateway(args) => gateway::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Ledger(cmd) => ledger::run(cmd).await,
+            Command::Chain(cmd) => chain::run(cmd).await,
             Command::Merchant(cmd) => admin::merchant(cmd).await,
             Command::Apikey(cmd) => admin::api_key(cmd).await,
             Command::Signer(cmd) => signer::run(cmd),

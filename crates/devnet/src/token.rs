@@ -14,18 +14,18 @@ pub struct TestToken {
     pub deployer: Address,
 }
 
-fn selector(signature: &str) -> [u8; 4] {
+pub(crate) fn selector(signature: &str) -> [u8; 4] {
     let hash = keccak256(signature.as_bytes());
     [hash[0], hash[1], hash[2], hash[3]]
 }
 
-fn word_address(address: Address) -> [u8; 32] {
+pub(crate) fn word_address(address: Address) -> [u8; 32] {
     let mut word = [0u8; 32];
     word[12..].copy_from_slice(address.as_slice());
     word
 }
 
-fn hex_data(parts: &[&[u8]]) -> String {
+pub(crate) fn hex_data(parts: &[&[u8]]) -> String {
     let mut out = String::from("0x");
     for part in parts {
         for byte in *part {
@@ -35,7 +35,7 @@ fn hex_data(parts: &[&[u8]]) -> String {
     out
 }
 
-async fn send_and_wait(rpc: &Rpc, tx: Value) -> Result<Value, DevnetError> {
+pub(crate) async fn send_and_wait(rpc: &Rpc, tx: Value) -> Result<Value, DevnetError> {
     let hash = rpc.call("eth_sendTransaction", json!([tx])).await?;
     let hash = hash
         .as_str()
@@ -48,7 +48,7 @@ async fn send_and_wait(rpc: &Rpc, tx: Value) -> Result<Value, DevnetError> {
     Ok(receipt)
 }
 
-fn parse_address(value: &Value, what: &str) -> Result<Address, DevnetError> {
+pub(crate) fn parse_address(value: &Value, what: &str) -> Result<Address, DevnetError> {
     value.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| DevnetError::Start(format!("bad {what}: {value}")))
 }
 

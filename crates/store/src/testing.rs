@@ -324,3 +324,92 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A merchant's invoice whose payment of 1 USDT was booked in block 5 of
+/// `chain` and then displaced by a reorganisation from block 4 (the new
+/// chain at block 9 does not carry it), with the `transfer_gone` halt a
+/// watcher would have recorded: what `coffer chain resolve` decides on.
+///
+/// # Panics
+/// If the store refuses any of it.
+#[allow(clippy::unwrap_used)]
+pub async fn displaced_payment(store: &dyn crate::Store, chain: ChainId) -> (Invoice, coffer_domain::Payment) {
+    use coffer_domain::{B256, BlockRef, LedgerTxId, Payment, PaymentId, PaymentState, Transaction};
+
+    use crate::{Booking, ChainHalt, ChainStep, LedgerPosting};
+    let merchant = Merchant { id: MerchantId::new(), name: "Shop".into(), created_at: Timestamp::now() };
+    store.create_merchant(&merchant).await.unwrap();
+    let asset = AssetId { chain_id: chain, symbol: AssetSymbol::from_str("USDT").unwrap() };
+    let invoice = Invoice {
+        id: InvoiceId::new(),
+        merchant_id: merchant.id,
+        status: InvoiceStatus::New,
+        exceptions: Exceptions::default(),
+        amount: Amount::from_units(asset, U256::from(1_000_000u64)),
+        deposit: DepositAddress {
+            index: DerivationIndex::try_from(1_999_999_999u64).unwrap(),
+            address: Address::repeat_byte(0x44),
+        },
+        order_id: None,
+        metadata: serde_json::Map::new(),
+        created_at: Timestamp::now(),
+        expires_at: Timestamp::now().plus_secs(900),
+    };
+    store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
+    let block = |number: u64, tag: u8| BlockRef { number, hash: B256::repeat_byte(tag) };
+    let tx_hash = B256::repeat_byte(0xe1);
+    let payment = Payment {
+        id: PaymentId::of(chain, block(5, 5).hash, tx_hash, Some(0)),
+        invoice_id: invoice.id,
+        amount: invoice.amount,
+        from: Address::repeat_byte(0xaa),
+        to: invoice.deposit.address,
+        tx_hash,
+        log_index: Some(0),
+        call_path: None,
+        block: block(5, 5),
+        block_time: Timestamp::now(),
+        state: PaymentState::Canonical,
+        booked_at: None,
+        settled_at: None,
+        seen_at: Timestamp::now(),
+        moved_from: None,
+        displaced_until: None,
+    };
+    let step = |parent, tip: BlockRef| ChainStep {
+        chain_id: chain,
+        parent,
+        tip,
+        revert_above: None,
+        displace_until: tip.number + 2,
+        remember: Vec::new(),
+        forget_below: 0,
+        payments: Vec::new(),
+        bookings: Vec::new(),
+        recoveries: Vec::new(),
+        changes: Vec::new(),
+        at: Timestamp::now(),
+        lease_until: Timestamp::now(),
+    };
+    let mut booked = step(None, block(9, 9));
+    booked.payments.push(payment.clone());
+    booked.bookings.push(Booking {
+        payment_id: payment.id,
+        invoice_id: invoice.id,
+        receipt: LedgerPosting { id: LedgerTxId::new(), transaction: Transaction::receipt(payment.amount).unwrap() },
+    });
+    store.apply_chain_step(booked).await.unwrap();
+    let mut deep = step(Some(block(9, 9)), block(9, 0x99));
+    deep.revert_above = Some(4);
+    store.apply_chain_step(deep).await.unwrap();
+    let halt = ChainHalt {
+        chain_id: chain,
+        code: coffer_domain::HaltCode::TransferGone,
+        reason: "1 booked payment(s) left the chain".into(),
+        block: Some(9),
+        halted_at: Timestamp::now(),
+        resolved: None,
+    };
+    store.record_halt(&halt).await.unwrap();
+    (invoice, payment)
+}

@@ -21,7 +21,7 @@ mod watchlist;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use coffer_chain::ChainHealth;
+use coffer_chain::{ChainError, ChainHealth};
 use coffer_domain::{Address, AssetBook, ChainId, Invoice, InvoiceStatus, Timestamp};
 use coffer_store::Store;
 use coffer_webhooks::Dispatcher;
@@ -125,6 +125,24 @@ impl Watchers {
         if let Some(chain) = self.chains.get(&chain_id) {
             chain.watchlist.remove(address);
         }
+    }
+
+    /// Checks each chain's node against the configuration, within
+    /// `deadline` each: the chain it serves and each token's decimals.
+    /// Returns the chains whose node could not be reached (their watcher
+    /// checks again when it can), or the first chain that fails, with why.
+    pub async fn check_nodes(&self, deadline: std::time::Duration) -> Result<Vec<ChainId>, (ChainId, ChainError)> {
+        let mut unreachable = Vec::new();
+        for (chain_id, handle) in self.chains() {
+            let mut spec = handle.settings.spec.clone();
+            spec.rpc_timeout = spec.rpc_timeout.min(deadline);
+            match coffer_chain::check_node(&spec).await {
+                Ok(true) => {}
+                Ok(false) => unreachable.push(chain_id),
+                Err(err) => return Err((chain_id, err)),
+            }
+        }
+        Ok(unreachable)
     }
 
     /// One chain's handle.

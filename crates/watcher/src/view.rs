@@ -66,6 +66,10 @@ pub struct PaymentView {
     pub tx_hash: String,
     /// Index of the ERC-20 `Transfer` log in its block; `null` for a native transfer.
     pub log_index: Option<u64>,
+    /// For ETH a contract sent (an internal call, a self-destruct): its
+    /// position in the transaction's call tree, as trace APIs number it
+    /// (`"0.1"`); `null` otherwise.
+    pub call_path: Option<String>,
     /// Block height.
     pub block_number: u64,
     /// Block hash.
@@ -141,6 +145,7 @@ impl PaymentView {
         Self {
             tx_hash: payment.tx_hash.to_string(),
             log_index: payment.log_index,
+            call_path: payment.call_path.clone(),
             block_number: payment.block.number,
             block_hash: payment.block.hash.to_string(),
             asset: payment.amount.asset().symbol.to_string(),

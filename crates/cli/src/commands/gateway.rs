@@ -15,6 +15,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config.load()?;
     telemetry::init(config.log_format, &config.log_filter);
     let parts = GatewayParts::from_config(&config).await.context("cannot start the gateway")?;
+    // A node that serves another chain, or a token whose decimals differ from
+    // the configuration, is refused before anything is served.
+    match parts.watchers.check_nodes(std::time::Duration::from_secs(3)).await {
+        Ok(unreachable) => {
+            for chain in unreachable {
+                tracing::warn!(%chain, "the node cannot be reached yet; its watcher checks it once it answers");
+            }
+        }
+        Err((chain, err)) => anyhow::bail!("cannot start the gateway: chain {chain}: {err}"),
+    }
     let gateway = Gateway::bind(config.listen_addr, parts).await?;
     let addr = gateway.local_addr()?;
     tracing::info!(%addr, "gateway listening");

@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod bench;
+pub(crate) mod chain;
 pub(crate) mod config;
 pub(crate) mod dev;
 pub(crate) mod gateway;

@@ -3,6 +3,7 @@
 mod crash;
 mod dev;
 mod gateway;
+mod halts;
 mod operator;
 mod receiver;
 mod support;
