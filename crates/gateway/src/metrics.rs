@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,13 +16,35 @@ use prometheus_client::registry::Registry;
 
 use crate::state::AppState;
 
+/// Every label below comes from a fixed set, whatever a client sends: a
+/// label set is kept for the life of the process and written out at every
+/// scrape, so one a client could choose would let anyone grow both.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    /// One of [`method_label`]'s names.
+    method: &'static str,
     /// The route template (`/v1/invoices/{id}`), never the raw path: ids
-    /// would make the label set unbounded.
+    /// would make the label set unbounded. `unmatched` for any other path.
     route: String,
+    /// Statuses are the handlers' own, a short list.
     status: u16,
+}
+
+/// The method as a label: the standard ones by name, any other `other`
+/// (HTTP lets a client invent methods, and hyper accepts them).
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
 }
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -70,7 +93,8 @@ impl Metrics {
 /// Middleware recording every answered request.
 pub(crate) async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
+    // Only routes the router was built with have a `MatchedPath`.
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -7,6 +7,7 @@ mod boundary;
 mod errors;
 mod helpers;
 mod invoices;
+mod observability;
 mod payments;
 mod proxy;
 mod resilience;
