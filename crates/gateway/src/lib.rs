@@ -12,6 +12,7 @@ mod auth;
 mod error;
 mod extract;
 mod metrics;
+mod request_id;
 mod routes;
 mod services;
 mod state;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use axum::routing::get;
 use coffer_config::{Config, DatabaseTarget};
 use coffer_domain::{AssetBook, DerivationIndex};
@@ -31,7 +32,6 @@ use coffer_store::{Backend, Store};
 use coffer_xpub::DepositDeriver;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::KEY_CACHE_TTL;
@@ -40,11 +40,11 @@ pub use routes::invoices::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 pub use state::ExpiryPolicy;
 
 use crate::address_pool::AddressPool;
+use crate::request_id::{RequestIdentity, RequestIds};
 use crate::state::AppState;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -232,8 +232,14 @@ fn router(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
-                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+                    let ids = request.extensions().get::<RequestIdentity>();
+                    let id = ids.and_then(|ids| ids.id.to_str().ok()).unwrap_or("-");
+                    let span = tracing::info_span!("request", request_id = %id, client_request_id = tracing::field::Empty,
+                        method = %request.method(), path = %request.uri().path());
+                    if let Some(client) = ids.and_then(|ids| ids.client.as_ref()).and_then(|c| c.to_str().ok()) {
+                        span.record("client_request_id", client);
+                    }
+                    span
                 })
                 .on_response(|response: &axum::response::Response, latency: Duration, _: &tracing::Span| {
                     // DEBUG, as tower-http's default: at thousands of requests a second an
@@ -241,29 +247,5 @@ fn router(state: AppState) -> Router {
                     tracing::debug!(status = response.status().as_u16(), latency_us = latency.as_micros() as u64, "answered");
                 }),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::default()))
-}
-
-/// Request ids: a UUIDv7 (time-ordered, random) drawn once per process, with
-/// its low 64 bits replaced by a counter. Unique and sortable, without a
-/// system call for randomness on every request.
-#[derive(Clone, Debug)]
-struct RequestIds {
-    base: Arc<(u64, std::sync::atomic::AtomicU64)>,
-}
-
-impl Default for RequestIds {
-    fn default() -> Self {
-        let (high, low) = uuid::Uuid::now_v7().as_u64_pair();
-        Self { base: Arc::new((high, std::sync::atomic::AtomicU64::new(low))) }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let low = self.base.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = uuid::Uuid::from_u64_pair(self.base.0, low).hyphenated().to_string();
-        axum::http::HeaderValue::from_str(&id).ok().map(RequestId::new)
-    }
+        .layer(axum::middleware::from_fn_with_state(RequestIds::default(), request_id::assign))
 }

@@ -1,5 +1,5 @@
-//! What a client can put into the gateway's metrics: nothing it chooses
-//! may grow a label set.
+//! What a client can put into the gateway's metrics and logs: nothing it
+//! chooses may grow a label set or be taken verbatim into a log line.
 
 #![allow(clippy::unwrap_used)]
 
@@ -43,4 +43,38 @@ async fn client_chosen_methods_and_paths_do_not_become_metric_labels() {
         assert!(metrics.lines().any(|l| l == line), "missing {line} in {labels:#?}");
     }
     assert_eq!(labels.len(), 3, "41 odd requests, three label sets: {labels:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_taken_from_clients_only_when_short_and_plain() {
+    let Some(app) = spawn_app(Kind::Sqlite).await else { return };
+    let answered_id = |given: &'static str| {
+        let request = app.client.get(app.url("/healthz")).header("x-request-id", given);
+        async move { request.send().await.unwrap().headers()["x-request-id"].to_str().unwrap().to_owned() }
+    };
+    for plain in
+        ["trace-me-42", "0195f3a0-c1b2-7c3e-9a4d-5e6f70812345", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
+    {
+        assert_eq!(answered_id(plain).await, plain, "a plain id is echoed, so a shop can find its request");
+    }
+    let mut made = BTreeSet::new();
+    for spoofed in [
+        r#"x" status=200 merchant=mer_victim"#,
+        "two words",
+        "id=1",
+        "tab\there",
+        "semi;colon",
+        "{\"json\":1}",
+        "longer-than-64-0123456789-0123456789-0123456789-0123456789-0123456789",
+    ] {
+        let id = answered_id(spoofed).await;
+        assert_ne!(id, spoofed, "{spoofed:?} was taken verbatim");
+        assert!(id.len() == 36 && uuid_like(&id), "a gateway-made id, not {id:?}");
+        made.insert(id);
+    }
+    assert_eq!(made.len(), 7, "each refused id is replaced by a fresh one");
+}
+
+fn uuid_like(id: &str) -> bool {
+    id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && id.matches('-').count() == 4
 }
