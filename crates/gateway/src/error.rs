@@ -48,6 +48,18 @@ pub enum ErrorCode {
     Internal,
     /// A dependency (the database) is unavailable; retry later (503).
     Unavailable,
+    /// `metadata` has more than 50 keys (422).
+    MetadataTooManyKeys,
+    /// A `metadata` key is longer than 40 characters (422).
+    MetadataKeyTooLong,
+    /// A `metadata` string value is longer than 500 characters (422).
+    MetadataValueTooLong,
+    /// A `metadata` value is an object or an array: values are strings, numbers, booleans or null (422).
+    MetadataNotFlat,
+    /// `metadata` is larger than 8 KiB as compact JSON (422).
+    MetadataTooLarge,
+    /// Text (an order id, a metadata key or value) holds a control character (422).
+    ControlCharacter,
 }
 
 impl ErrorCode {
@@ -58,6 +70,8 @@ impl ErrorCode {
             InvalidJson => StatusCode::BAD_REQUEST,
             InvalidRequest | InvalidAmount | UnknownAsset | UnknownChain | InvalidCursor | InvalidLimit
             | InvalidWebhookUrl => StatusCode::UNPROCESSABLE_ENTITY,
+            MetadataTooManyKeys | MetadataKeyTooLong | MetadataValueTooLong | MetadataNotFlat | MetadataTooLarge
+            | ControlCharacter => StatusCode::UNPROCESSABLE_ENTITY,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Unauthorized => StatusCode::UNAUTHORIZED,

@@ -11,6 +11,7 @@ pub mod admin;
 mod auth;
 mod error;
 mod extract;
+mod input;
 mod metrics;
 mod request_id;
 mod routes;

@@ -6,6 +6,7 @@ mod auth;
 mod boundary;
 mod errors;
 mod helpers;
+mod input;
 mod invoices;
 mod observability;
 mod payments;
