@@ -60,6 +60,8 @@ pub enum ErrorCode {
     MetadataTooLarge,
     /// Text (an order id, a metadata key or value) holds a control character (422).
     ControlCharacter,
+    /// The request's body did not arrive in time; the connection is closed (408).
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -79,6 +81,7 @@ impl ErrorCode {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | InvalidState => StatusCode::CONFLICT,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -151,6 +154,10 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still come: the connection cannot carry another request.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -15,8 +15,8 @@
 //! and carriage return: a note or a postal address has lines.
 
 use serde_json::{Map, Value};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
 use crate::error::{ApiError, ErrorCode};
 

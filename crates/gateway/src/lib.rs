@@ -15,6 +15,7 @@ mod input;
 mod metrics;
 mod request_id;
 mod routes;
+mod serve;
 mod services;
 mod state;
 
@@ -101,6 +102,10 @@ pub struct GatewayParts {
     pub watchers: coffer_watcher::Watchers,
     /// Webhook delivery.
     pub webhooks: coffer_webhooks::DispatchConfig,
+    /// Connection deadlines and caps.
+    pub http: coffer_config::HttpConfig,
+    /// Where `/metrics` and `/healthz` are served instead of the API's address.
+    pub operator_listen_addr: Option<SocketAddr>,
     /// With SQLite, an exclusive lock on `<database>.gateway.lock`, held
     /// while the gateway runs: the SQLite store's single writer and its
     /// invoice cache assume one gateway per file (ADR 0002).
@@ -125,6 +130,8 @@ impl GatewayParts {
             store,
             watchers: coffer_watcher::Watchers::new(services::watcher_settings(config, &assets)),
             webhooks: services::dispatch_config(&config.webhooks),
+            http: config.http.clone(),
+            operator_listen_addr: config.operator_listen_addr,
             assets,
             deriver,
             expiry: ExpiryPolicy {
@@ -153,8 +160,8 @@ fn lock_sqlite(path: &std::path::Path) -> Result<std::fs::File, StartError> {
 /// A bound, ready-to-serve gateway.
 #[derive(Debug)]
 pub struct Gateway {
-    listener: TcpListener,
-    router: Router,
+    api: serve::Listener,
+    operator: Option<serve::Listener>,
     state: AppState,
     _sqlite_lock: Option<std::fs::File>,
 }
@@ -178,13 +185,19 @@ impl Gateway {
             dispatcher,
             url_policy: parts.webhooks.policy,
         };
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        Ok(Self { listener, router: router(state.clone()), state, _sqlite_lock: parts.sqlite_lock })
+        let (api, operator) = listeners(addr, parts.operator_listen_addr, &parts.http, &state).await?;
+        Ok(Self { api, operator, state, _sqlite_lock: parts.sqlite_lock })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.api.tcp.local_addr()
+    }
+
+    /// The operator listener's address, when `/metrics` and `/healthz` are
+    /// served apart from the API.
+    pub fn operator_addr(&self) -> Option<SocketAddr> {
+        self.operator.as_ref().and_then(|operator| operator.tcp.local_addr().ok())
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -203,7 +216,8 @@ impl Gateway {
         tasks.push(tokio::spawn(state.dispatcher.clone().run(async move {
             let _ = dispatcher_stop.wait_for(|stop| *stop).await;
         })));
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let listeners = [Some(self.api), self.operator].into_iter().flatten().collect();
+        let served = serve::serve(listeners, state.metrics.clone(), shutdown).await;
         let _ = stop.send(true);
         for task in tasks {
             if let Err(err) = task.await {
@@ -215,11 +229,59 @@ impl Gateway {
     }
 }
 
-fn router(state: AppState) -> Router {
+/// Binds the API's address and, if set, the operator's.
+async fn listeners(
+    addr: SocketAddr,
+    operator_addr: Option<SocketAddr>,
+    http: &coffer_config::HttpConfig,
+    state: &AppState,
+) -> Result<(serve::Listener, Option<serve::Listener>), StartError> {
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })
+    };
+    let (api_limits, operator_limits) = serve::Limits::from_config(http);
+    let api = serve::Listener {
+        tcp: bind(addr).await?,
+        router: api_router(state.clone(), operator_addr.is_some()),
+        limits: api_limits,
+        name: "api",
+    };
+    let operator = match operator_addr {
+        Some(addr) => Some(serve::Listener {
+            tcp: bind(addr).await?,
+            router: operator_router(state.clone()),
+            limits: operator_limits,
+            name: "operator",
+        }),
+        None => None,
+    };
+    serve::check_descriptors(&[Some(&api), operator.as_ref()].into_iter().flatten().collect::<Vec<_>>());
+    Ok((api, operator))
+}
+
+/// The merchants' API; with `/metrics` and `/healthz` unless they are served apart.
+fn api_router(state: AppState, operator_apart: bool) -> Router {
     let (api, openapi) = routes::api().split_for_parts();
     let openapi = Arc::new(openapi);
-    api.route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
-        .route("/metrics", get(metrics::serve))
+    let api = api.route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))));
+    let api = if operator_apart {
+        // The documented routes include /healthz: hidden here, as if absent.
+        api.layer(axum::middleware::from_fn(routes::system::served_apart))
+    } else {
+        api.route("/metrics", get(metrics::serve))
+    };
+    with_layers(api, state)
+}
+
+/// The operator's endpoints, on their own address.
+fn operator_router(state: AppState) -> Router {
+    let operator = Router::new().route("/healthz", get(routes::system::healthz)).route("/metrics", get(metrics::serve));
+    with_layers(operator, state)
+}
+
+/// Fallbacks and the layers every answer goes through.
+fn with_layers(router: Router<AppState>, state: AppState) -> Router {
+    router
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this route does not accept that method")

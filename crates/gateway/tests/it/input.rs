@@ -32,7 +32,12 @@ async fn metadata_is_limited_in_keys_lengths_size_and_shape(kind: Kind) {
         object([("k".repeat(40), json!("v".repeat(500)))]),
         // Characters, not bytes: 500 two-byte characters are 1,000 bytes.
         object([("é".repeat(40), json!("é".repeat(500)))]),
-        object([("s".into(), json!("text")), ("n".into(), json!(1.5)), ("b".into(), json!(true)), ("z".into(), json!(null))]),
+        object([
+            ("s".into(), json!("text")),
+            ("n".into(), json!(1.5)),
+            ("b".into(), json!(true)),
+            ("z".into(), json!(null)),
+        ]),
         // 15 values of 500 characters: about 7.8 KiB serialised, under 8 KiB.
         object((0..15).map(|i| (format!("k{i}"), json!("v".repeat(500))))),
     ];
@@ -62,14 +67,25 @@ async fn metadata_is_limited_in_keys_lengths_size_and_shape(kind: Kind) {
     let fields = &schemas["CreateInvoice"]["properties"];
     let metadata = &fields["metadata"];
     assert_eq!(
-        (&metadata["maxProperties"], &metadata["propertyNames"]["maxLength"], &metadata["additionalProperties"]["maxLength"]),
+        (
+            &metadata["maxProperties"],
+            &metadata["propertyNames"]["maxLength"],
+            &metadata["additionalProperties"]["maxLength"]
+        ),
         (&json!(50), &json!(40), &json!(500)),
         "{metadata}"
     );
     assert!(metadata["description"].as_str().unwrap().contains("8192 bytes"), "{metadata}");
     assert_eq!(fields["order_id"]["maxLength"], 200);
     let codes = schemas["ErrorCode"]["enum"].as_array().unwrap();
-    for code in ["metadata_too_many_keys", "metadata_key_too_long", "metadata_value_too_long", "metadata_not_flat", "metadata_too_large", "control_character"] {
+    for code in [
+        "metadata_too_many_keys",
+        "metadata_key_too_long",
+        "metadata_value_too_long",
+        "metadata_not_flat",
+        "metadata_too_large",
+        "control_character",
+    ] {
         assert!(codes.contains(&json!(code)), "{code} undocumented");
     }
 }

@@ -4,6 +4,7 @@
 mod addresses;
 mod auth;
 mod boundary;
+mod connections;
 mod errors;
 mod helpers;
 mod input;
