@@ -296,11 +296,11 @@ fn with_layers(router: Router<AppState>, state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
                     let ids = request.extensions().get::<RequestIdentity>();
-                    let id = ids.and_then(|ids| ids.id.to_str().ok()).unwrap_or("-");
-                    let span = tracing::info_span!("request", request_id = %id, client_request_id = tracing::field::Empty,
+                    let id = ids.and_then(|ids| ids.shown().to_str().ok()).unwrap_or("-");
+                    let span = tracing::info_span!("request", request_id = %id, gateway_request_id = tracing::field::Empty,
                         method = %request.method(), path = %request.uri().path());
-                    if let Some(client) = ids.and_then(|ids| ids.client.as_ref()).and_then(|c| c.to_str().ok()) {
-                        span.record("client_request_id", client);
+                    if let Some(ids) = ids.filter(|ids| ids.client.is_some()) {
+                        span.record("gateway_request_id", ids.gateway.to_str().unwrap_or("-"));
                     }
                     span
                 })

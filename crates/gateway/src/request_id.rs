@@ -1,11 +1,10 @@
-//! Request ids. Every request gets one the gateway made, unique in this
-//! process, under which the log records it (`request_id`). A client may send
-//! its own `X-Request-Id` to find its request again: it is echoed in the
-//! answer and logged beside ours (`client_request_id`), but only when it is
-//! short and plain. Anything else (spaces, quotes, `=`: a forged log field)
-//! is dropped and the answer carries our id instead. Ours stays in the log
-//! either way, so a client that reuses an id cannot make two requests look
-//! like one.
+//! Request ids. A client may send its own `X-Request-Id` to find its
+//! request again, but it is taken only when short and plain: anything else
+//! (spaces, quotes, `=`: a forged log field) is dropped and the gateway
+//! makes one, unique in this process. The answer carries the id in use, and
+//! the log records it as `request_id`. When the client's is used, the
+//! gateway's own is logged beside it (`gateway_request_id`), so a client
+//! that reuses an id cannot make two requests look like one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,9 +23,16 @@ const MAX_CLIENT_ID: usize = 64;
 #[derive(Clone, Debug)]
 pub(crate) struct RequestIdentity {
     /// The gateway's own, unique.
-    pub(crate) id: HeaderValue,
+    pub(crate) gateway: HeaderValue,
     /// The client's, if it sent a plain one.
     pub(crate) client: Option<HeaderValue>,
+}
+
+impl RequestIdentity {
+    /// The id the answer carries: the client's if taken, else ours.
+    pub(crate) fn shown(&self) -> &HeaderValue {
+        self.client.as_ref().unwrap_or(&self.gateway)
+    }
 }
 
 /// Whether a client's id can go into a log line as it is: ASCII letters,
@@ -63,8 +69,8 @@ impl RequestIds {
 /// Middleware: gives the request its ids and the answer its `X-Request-Id`.
 pub(crate) async fn assign(State(ids): State<RequestIds>, mut request: Request, next: Next) -> Response {
     let client = request.headers_mut().remove(HEADER).filter(|given| is_plain(given.as_bytes()));
-    let identity = RequestIdentity { id: ids.next(), client };
-    let answered = identity.client.clone().unwrap_or_else(|| identity.id.clone());
+    let identity = RequestIdentity { gateway: ids.next(), client };
+    let answered = identity.shown().clone();
     request.extensions_mut().insert(identity);
     let mut response = next.run(request).await;
     response.headers_mut().insert(HEADER, answered);
