@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use redacted::Redacted;
 
 /// Environment variables that override settings, without the `COFFER_` prefix.
-pub const ENV_OVERRIDES: [&str; 9] = [
+pub const ENV_OVERRIDES: [&str; 10] = [
     "data_dir",
     "listen_addr",
     "database_url",
@@ -35,6 +35,7 @@ pub const ENV_OVERRIDES: [&str; 9] = [
     "default_invoice_expiry_secs",
     "max_invoice_expiry_secs",
     "late_payment_window_secs",
+    "operator_listen_addr",
 ];
 
 /// The whole configuration of a Coffer gateway.
@@ -45,6 +46,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Address the HTTP API listens on.
     pub listen_addr: SocketAddr,
+    /// Where `/metrics` and `/healthz` are served, apart from the merchants'
+    /// API; `None` serves them on `listen_addr` too.
+    #[serde(default)]
+    pub operator_listen_addr: Option<SocketAddr>,
+    /// How the HTTP listeners treat connections.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// `sqlite://PATH` or `postgres://…`; empty means SQLite at `<data_dir>/coffer.db`.
     #[serde(default)]
     pub database_url: Redacted<String>,
@@ -187,6 +195,48 @@ impl Default for WebhookConfig {
     }
 }
 
+/// Deadlines and limits of HTTP connections, on both listeners: what keeps
+/// clients that send slowly, read slowly or only hold connections open
+/// from exhausting the gateway's descriptors and memory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A request's head (request line and headers) must have arrived this
+    /// long after the connection opened, or after its first byte on a
+    /// kept-alive connection, in seconds.
+    pub header_timeout_secs: u64,
+    /// A request's body must have arrived this long after the gateway
+    /// started reading it, in seconds.
+    pub body_timeout_secs: u64,
+    /// A kept-alive connection with no request is closed after this long, in
+    /// seconds. Keep it above the idle timeout of a load balancer in front.
+    pub idle_timeout_secs: u64,
+    /// A connection whose answer makes no progress for this long (a client
+    /// that does not read) is closed, in seconds.
+    pub write_timeout_secs: u64,
+    /// Most connections open at once on `listen_addr`; more wait in the
+    /// kernel's queue. Keep it well below the process's open-file limit.
+    pub max_connections: u32,
+    /// Most connections open at once on `operator_listen_addr`.
+    pub max_operator_connections: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            // nginx's default; above the 60 s idle timeout common to load balancers.
+            idle_timeout_secs: 75,
+            write_timeout_secs: 30,
+            // Half the usual soft open-file limit (1024): the rest is for the
+            // database, the nodes and webhook deliveries.
+            max_connections: 512,
+            max_operator_connections: 32,
+        }
+    }
+}
+
 /// One asset on one chain.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +268,8 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("./coffer-data"),
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            operator_listen_addr: None,
+            http: HttpConfig::default(),
             database_url: Redacted::default(),
             xpub: Redacted::default(),
             log_format: LogFormat::Human,

@@ -171,3 +171,50 @@ fn internal_transfers_and_the_unwatched_check_have_defaults_and_limits() {
     let never = full("").replace("confirmations = 2", "confirmations = 2\nunwatched_check_secs = 0");
     assert!(error_of(&never).starts_with("chains[0].unwatched_check_secs: "));
 }
+
+#[test]
+fn http_limits_have_defaults_and_errors_name_the_field() {
+    let config = Config::from_toml(&full("")).unwrap();
+    let http = &config.http;
+    assert_eq!(
+        (http.header_timeout_secs, http.body_timeout_secs, http.idle_timeout_secs, http.write_timeout_secs),
+        (10, 30, 75, 30)
+    );
+    assert_eq!((http.max_connections, http.max_operator_connections), (512, 32));
+    assert_eq!(config.operator_listen_addr, None, "/metrics and /healthz stay on listen_addr by default");
+
+    let custom = Config::from_toml(&full(
+        "operator_listen_addr = \"127.0.0.1:9100\"\n[http]\nheader_timeout_secs = 2\nmax_connections = 8",
+    ))
+    .unwrap();
+    assert_eq!(custom.operator_listen_addr, Some("127.0.0.1:9100".parse().unwrap()));
+    assert_eq!(
+        (custom.http.header_timeout_secs, custom.http.max_connections, custom.http.idle_timeout_secs),
+        (2, 8, 75)
+    );
+
+    for (setting, field) in [
+        ("[http]\nheader_timeout_secs = 0", "http.header_timeout_secs"),
+        ("[http]\nbody_timeout_secs = 0", "http.body_timeout_secs"),
+        ("[http]\nidle_timeout_secs = 99999", "http.idle_timeout_secs"),
+        ("[http]\nwrite_timeout_secs = 0", "http.write_timeout_secs"),
+        ("[http]\nmax_connections = 0", "http.max_connections"),
+        ("[http]\nmax_operator_connections = 0", "http.max_operator_connections"),
+        ("operator_listen_addr = \"127.0.0.1:9000\"", "operator_listen_addr"),
+    ] {
+        let error = error_of(&full(setting));
+        assert!(error.starts_with(&format!("{field}: ")), "expected an error naming {field}, got: {error}");
+    }
+    assert!(error_of(&full("[http]\nread_timeout_secs = 3")).contains("read_timeout_secs"), "unknown keys are refused");
+}
+
+#[test]
+fn the_operator_address_can_come_from_the_environment() {
+    #[allow(clippy::result_large_err)] // figment::Error is large; this is its own test helper
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("COFFER_OPERATOR_LISTEN_ADDR", "127.0.0.1:9101");
+        let config = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(config.operator_listen_addr, Some("127.0.0.1:9101".parse().unwrap()));
+        Ok(())
+    });
+}

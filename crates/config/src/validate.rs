@@ -68,6 +68,8 @@ impl Config {
         if !(1..=60_000).contains(&hooks.redeliveries_per_minute) {
             return Err(ConfigError::invalid("webhooks.redeliveries_per_minute", "must be between 1 and 60000"));
         }
+        http(&self.http)?;
+        operator_listen_addr(self)?;
         let mut chain_ids = HashSet::new();
         for (i, chain) in self.chains.iter().enumerate() {
             self::chain(i, chain)?;
@@ -126,6 +128,49 @@ fn database_url(url: &str) -> Result<(), ConfigError> {
             "database_url",
             "must start with sqlite:// or postgres:// (or be empty for SQLite in data_dir)",
         ))
+    }
+}
+
+/// The longest HTTP deadline a configuration may set: an hour.
+const MAX_HTTP_TIMEOUT_SECS: u64 = 3600;
+/// The most connections a listener may allow.
+const MAX_HTTP_CONNECTIONS: u32 = 1_000_000;
+
+fn http(http: &crate::HttpConfig) -> Result<(), ConfigError> {
+    let timeouts = [
+        ("header_timeout_secs", http.header_timeout_secs),
+        ("body_timeout_secs", http.body_timeout_secs),
+        ("idle_timeout_secs", http.idle_timeout_secs),
+        ("write_timeout_secs", http.write_timeout_secs),
+    ];
+    for (name, secs) in timeouts {
+        if !(1..=MAX_HTTP_TIMEOUT_SECS).contains(&secs) {
+            return Err(ConfigError::invalid(
+                format!("http.{name}"),
+                format!("must be between 1 and {MAX_HTTP_TIMEOUT_SECS} seconds"),
+            ));
+        }
+    }
+    for (name, max) in
+        [("max_connections", http.max_connections), ("max_operator_connections", http.max_operator_connections)]
+    {
+        if !(1..=MAX_HTTP_CONNECTIONS).contains(&max) {
+            return Err(ConfigError::invalid(
+                format!("http.{name}"),
+                format!("must be between 1 and {MAX_HTTP_CONNECTIONS}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn operator_listen_addr(config: &Config) -> Result<(), ConfigError> {
+    match config.operator_listen_addr {
+        Some(operator) if operator == config.listen_addr && operator.port() != 0 => Err(ConfigError::invalid(
+            "operator_listen_addr",
+            "must differ from listen_addr: the operator endpoints are served apart from the merchants' API",
+        )),
+        _ => Ok(()),
     }
 }
 

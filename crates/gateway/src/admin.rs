@@ -3,6 +3,9 @@
 use coffer_domain::{ApiKeyId, ApiKeyToken, MerchantId, RandomnessUnavailable, Scopes, Timestamp};
 use coffer_store::{ApiKeyRecord, Merchant, Store, StoreError};
 
+/// Longest merchant name or key label, in characters.
+const MAX_TEXT_CHARS: usize = 200;
+
 /// Why an operator action failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -12,9 +15,12 @@ pub enum AdminError {
     /// No randomness for a new key.
     #[error(transparent)]
     Randomness(#[from] RandomnessUnavailable),
-    /// A merchant name must be 1 to 200 characters.
-    #[error("a merchant name is 1 to 200 characters")]
+    /// A merchant name must be 1 to 200 characters, without control characters.
+    #[error("a merchant name is 1 to 200 characters, without control characters")]
     BadName,
+    /// An API-key label must be at most 200 characters, without control characters.
+    #[error("an API-key label is at most 200 characters, without control characters")]
+    BadLabel,
     /// A key with no scope could do nothing.
     #[error("give the key at least one scope (invoices:read, invoices:write)")]
     NoScopes,
@@ -26,7 +32,7 @@ pub enum AdminError {
 /// Creates a merchant.
 pub async fn create_merchant(store: &dyn Store, name: &str) -> Result<Merchant, AdminError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > MAX_TEXT_CHARS || !crate::input::is_printable(name) {
         return Err(AdminError::BadName);
     }
     let merchant = Merchant { id: MerchantId::new(), name: name.to_owned(), created_at: Timestamp::now() };
@@ -44,6 +50,9 @@ pub async fn create_api_key(
 ) -> Result<(ApiKeyToken, ApiKeyRecord), AdminError> {
     if scopes.is_empty() {
         return Err(AdminError::NoScopes);
+    }
+    if label.chars().count() > MAX_TEXT_CHARS || !crate::input::is_printable(label) {
+        return Err(AdminError::BadLabel);
     }
     let token = ApiKeyToken::generate()?;
     let record = ApiKeyRecord {

@@ -54,6 +54,20 @@ pub enum ErrorCode {
     /// Too many requests of this kind (redeliveries) for this merchant; retry after
     /// the `Retry-After` header's seconds (429).
     RateLimited,
+    /// `metadata` has more than 50 keys (422).
+    MetadataTooManyKeys,
+    /// A `metadata` key is longer than 40 characters (422).
+    MetadataKeyTooLong,
+    /// A `metadata` string value is longer than 500 characters (422).
+    MetadataValueTooLong,
+    /// A `metadata` value is an object or an array: values are strings, numbers, booleans or null (422).
+    MetadataNotFlat,
+    /// `metadata` is larger than 8 KiB as compact JSON (422).
+    MetadataTooLarge,
+    /// Text (an order id, a metadata key or value) holds a control character (422).
+    ControlCharacter,
+    /// The request's body did not arrive in time; the connection is closed (408).
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -64,6 +78,8 @@ impl ErrorCode {
             InvalidJson => StatusCode::BAD_REQUEST,
             InvalidRequest | InvalidAmount | UnknownAsset | UnknownChain | InvalidCursor | InvalidLimit
             | InvalidWebhookUrl => StatusCode::UNPROCESSABLE_ENTITY,
+            MetadataTooManyKeys | MetadataKeyTooLong | MetadataValueTooLong | MetadataNotFlat | MetadataTooLarge
+            | ControlCharacter => StatusCode::UNPROCESSABLE_ENTITY,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Unauthorized => StatusCode::UNAUTHORIZED,
@@ -71,6 +87,7 @@ impl ErrorCode {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | InvalidState => StatusCode::CONFLICT,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             RedeliveryPending => StatusCode::CONFLICT,
@@ -145,6 +162,10 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still come: the connection cannot carry another request.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -23,6 +23,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 }
 
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    if let Some(timed_out) = body_timed_out(rejection) {
+        return ApiError::new(ErrorCode::RequestTimeout, format!("{timed_out}; send it faster, or in one go"));
+    }
     match rejection {
         JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::InvalidRequest, e.body_text()),
         JsonRejection::JsonSyntaxError(e) => ApiError::new(ErrorCode::InvalidJson, e.body_text()),
@@ -51,4 +54,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             Err(other) => Err(ApiError::new(ErrorCode::InvalidRequest, other.body_text())),
         }
     }
+}
+
+/// The body deadline's error, if that is why the body could not be read
+/// (it arrives wrapped in axum's errors).
+fn body_timed_out(rejection: &JsonRejection) -> Option<&crate::serve::BodyTimedOut> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if let Some(timed_out) = error.downcast_ref::<crate::serve::BodyTimedOut>() {
+            return Some(timed_out);
+        }
+        cause = error.source();
+    }
+    None
 }

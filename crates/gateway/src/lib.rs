@@ -11,8 +11,11 @@ pub mod admin;
 mod auth;
 mod error;
 mod extract;
+mod input;
 mod metrics;
+mod request_id;
 mod routes;
+mod serve;
 mod services;
 mod state;
 
@@ -23,7 +26,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use axum::routing::get;
 use coffer_config::{Config, DatabaseTarget};
 use coffer_domain::{AssetBook, DerivationIndex};
@@ -31,7 +34,6 @@ use coffer_store::{Backend, Store};
 use coffer_xpub::DepositDeriver;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use auth::KEY_CACHE_TTL;
@@ -40,11 +42,11 @@ pub use routes::invoices::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 pub use state::ExpiryPolicy;
 
 use crate::address_pool::AddressPool;
+use crate::request_id::{RequestIdentity, RequestIds};
 use crate::state::AppState;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +102,10 @@ pub struct GatewayParts {
     pub watchers: coffer_watcher::Watchers,
     /// Webhook delivery.
     pub webhooks: coffer_webhooks::DispatchConfig,
+    /// Connection deadlines and caps.
+    pub http: coffer_config::HttpConfig,
+    /// Where `/metrics` and `/healthz` are served instead of the API's address.
+    pub operator_listen_addr: Option<SocketAddr>,
     /// With SQLite, an exclusive lock on `<database>.gateway.lock`, held
     /// while the gateway runs: the SQLite store's single writer and its
     /// invoice cache assume one gateway per file (ADR 0002).
@@ -124,6 +130,8 @@ impl GatewayParts {
             store,
             watchers: coffer_watcher::Watchers::new(services::watcher_settings(config, &assets)),
             webhooks: services::dispatch_config(&config.webhooks),
+            http: config.http.clone(),
+            operator_listen_addr: config.operator_listen_addr,
             assets,
             deriver,
             expiry: ExpiryPolicy {
@@ -163,8 +171,8 @@ fn lock_sqlite(path: &std::path::Path) -> Result<std::fs::File, StartError> {
 /// A bound, ready-to-serve gateway.
 #[derive(Debug)]
 pub struct Gateway {
-    listener: TcpListener,
-    router: Router,
+    api: serve::Listener,
+    operator: Option<serve::Listener>,
     state: AppState,
     _sqlite_lock: Option<std::fs::File>,
 }
@@ -188,13 +196,19 @@ impl Gateway {
             dispatcher,
             url_policy: parts.webhooks.policy,
         };
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
-        Ok(Self { listener, router: router(state.clone()), state, _sqlite_lock: parts.sqlite_lock })
+        let (api, operator) = listeners(addr, parts.operator_listen_addr, &parts.http, &state).await?;
+        Ok(Self { api, operator, state, _sqlite_lock: parts.sqlite_lock })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.api.tcp.local_addr()
+    }
+
+    /// The operator listener's address, when `/metrics` and `/healthz` are
+    /// served apart from the API.
+    pub fn operator_addr(&self) -> Option<SocketAddr> {
+        self.operator.as_ref().and_then(|operator| operator.tcp.local_addr().ok())
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -213,7 +227,8 @@ impl Gateway {
         tasks.push(tokio::spawn(state.dispatcher.clone().run(async move {
             let _ = dispatcher_stop.wait_for(|stop| *stop).await;
         })));
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        let listeners = [Some(self.api), self.operator].into_iter().flatten().collect();
+        let served = serve::serve(listeners, state.metrics.clone(), shutdown).await;
         let _ = stop.send(true);
         for task in tasks {
             if let Err(err) = task.await {
@@ -225,11 +240,59 @@ impl Gateway {
     }
 }
 
-fn router(state: AppState) -> Router {
+/// Binds the API's address and, if set, the operator's.
+async fn listeners(
+    addr: SocketAddr,
+    operator_addr: Option<SocketAddr>,
+    http: &coffer_config::HttpConfig,
+    state: &AppState,
+) -> Result<(serve::Listener, Option<serve::Listener>), StartError> {
+    let bind = |addr: SocketAddr| async move {
+        TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })
+    };
+    let (api_limits, operator_limits) = serve::Limits::from_config(http);
+    let api = serve::Listener {
+        tcp: bind(addr).await?,
+        router: api_router(state.clone(), operator_addr.is_some()),
+        limits: api_limits,
+        name: "api",
+    };
+    let operator = match operator_addr {
+        Some(addr) => Some(serve::Listener {
+            tcp: bind(addr).await?,
+            router: operator_router(state.clone()),
+            limits: operator_limits,
+            name: "operator",
+        }),
+        None => None,
+    };
+    serve::check_descriptors(&[Some(&api), operator.as_ref()].into_iter().flatten().collect::<Vec<_>>());
+    Ok((api, operator))
+}
+
+/// The merchants' API; with `/metrics` and `/healthz` unless they are served apart.
+fn api_router(state: AppState, operator_apart: bool) -> Router {
     let (api, openapi) = routes::api().split_for_parts();
     let openapi = Arc::new(openapi);
-    api.route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
-        .route("/metrics", get(metrics::serve))
+    let api = api.route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))));
+    let api = if operator_apart {
+        // The documented routes include /healthz: hidden here, as if absent.
+        api.layer(axum::middleware::from_fn(routes::system::served_apart))
+    } else {
+        api.route("/metrics", get(metrics::serve))
+    };
+    with_layers(api, state)
+}
+
+/// The operator's endpoints, on their own address.
+fn operator_router(state: AppState) -> Router {
+    let operator = Router::new().route("/healthz", get(routes::system::healthz)).route("/metrics", get(metrics::serve));
+    with_layers(operator, state)
+}
+
+/// Fallbacks and the layers every answer goes through.
+fn with_layers(router: Router<AppState>, state: AppState) -> Router {
+    router
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this route does not accept that method")
@@ -243,8 +306,14 @@ fn router(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
-                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+                    let ids = request.extensions().get::<RequestIdentity>();
+                    let id = ids.and_then(|ids| ids.shown().to_str().ok()).unwrap_or("-");
+                    let span = tracing::info_span!("request", request_id = %id, gateway_request_id = tracing::field::Empty,
+                        method = %request.method(), path = %request.uri().path());
+                    if let Some(ids) = ids.filter(|ids| ids.client.is_some()) {
+                        span.record("gateway_request_id", ids.gateway.to_str().unwrap_or("-"));
+                    }
+                    span
                 })
                 .on_response(|response: &axum::response::Response, latency: Duration, _: &tracing::Span| {
                     // DEBUG, as tower-http's default: at thousands of requests a second an
@@ -252,29 +321,5 @@ fn router(state: AppState) -> Router {
                     tracing::debug!(status = response.status().as_u16(), latency_us = latency.as_micros() as u64, "answered");
                 }),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::default()))
-}
-
-/// Request ids: a UUIDv7 (time-ordered, random) drawn once per process, with
-/// its low 64 bits replaced by a counter. Unique and sortable, without a
-/// system call for randomness on every request.
-#[derive(Clone, Debug)]
-struct RequestIds {
-    base: Arc<(u64, std::sync::atomic::AtomicU64)>,
-}
-
-impl Default for RequestIds {
-    fn default() -> Self {
-        let (high, low) = uuid::Uuid::now_v7().as_u64_pair();
-        Self { base: Arc::new((high, std::sync::atomic::AtomicU64::new(low))) }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let low = self.base.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = uuid::Uuid::from_u64_pair(self.base.0, low).hyphenated().to_string();
-        axum::http::HeaderValue::from_str(&id).ok().map(RequestId::new)
-    }
+        .layer(axum::middleware::from_fn_with_state(RequestIds::default(), request_id::assign))
 }

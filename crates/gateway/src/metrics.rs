@@ -4,27 +4,93 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::state::AppState;
 
+/// Every label below comes from a fixed set, whatever a client sends: a
+/// label set is kept for the life of the process and written out at every
+/// scrape, so one a client could choose would let anyone grow both.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    /// One of [`method_label`]'s names.
+    method: &'static str,
     /// The route template (`/v1/invoices/{id}`), never the raw path: ids
-    /// would make the label set unbounded.
+    /// would make the label set unbounded. `unmatched` for any other path.
     route: String,
+    /// Statuses are the handlers' own, a short list.
     status: u16,
 }
 
+/// The method as a label: the standard ones by name, any other `other`
+/// (HTTP lets a client invent methods, and hyper accepts them).
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    /// `api` or `operator`.
+    listener: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TimeoutLabels {
+    listener: &'static str,
+    /// `header`, `body`, `write` or `idle`.
+    kind: &'static str,
+}
+
+/// The kinds of connection deadline, each a label value.
+const TIMEOUT_KINDS: [&str; 4] = ["header", "body", "write", "idle"];
+
+/// One listener's connection metrics.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionMetrics {
+    listener: &'static str,
+    open: Family<ListenerLabels, Gauge>,
+    accepted: Family<ListenerLabels, Counter>,
+    timeouts: Family<TimeoutLabels, Counter>,
+}
+
+impl ConnectionMetrics {
+    pub(crate) fn opened(&self) {
+        let labels = ListenerLabels { listener: self.listener };
+        self.open.get_or_create(&labels).inc();
+        self.accepted.get_or_create(&labels).inc();
+    }
+
+    pub(crate) fn closed(&self) {
+        self.open.get_or_create(&ListenerLabels { listener: self.listener }).dec();
+    }
+
+    /// `kind` is one of [`TIMEOUT_KINDS`].
+    pub(crate) fn timed_out(&self, kind: &'static str) {
+        self.timeouts.get_or_create(&TimeoutLabels { listener: self.listener, kind }).inc();
+    }
+}
 
 /// The gateway's metrics.
 #[derive(Debug)]
@@ -34,6 +100,9 @@ pub(crate) struct Metrics {
     latency: LatencyFamily,
     /// Invoices created (not replays).
     pub(crate) invoices_created: Counter,
+    connections_open: Family<ListenerLabels, Gauge>,
+    connections_accepted: Family<ListenerLabels, Counter>,
+    connection_timeouts: Family<TimeoutLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -54,11 +123,45 @@ impl Default for Metrics {
             "Invoices created (idempotent replays excluded)",
             invoices_created.clone(),
         );
-        Self { registry, requests, latency, invoices_created }
+        let connections_open = Family::<ListenerLabels, Gauge>::default();
+        let connections_accepted = Family::<ListenerLabels, Counter>::default();
+        let connection_timeouts = Family::<TimeoutLabels, Counter>::default();
+        registry.register("http_connections_open", "HTTP connections open", connections_open.clone());
+        registry.register("http_connections", "HTTP connections accepted", connections_accepted.clone());
+        registry.register(
+            "http_timeouts",
+            "HTTP connections past a deadline (header, body, write, idle), closed",
+            connection_timeouts.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            invoices_created,
+            connections_open,
+            connections_accepted,
+            connection_timeouts,
+        }
     }
 }
 
 impl Metrics {
+    /// The connection metrics of one listener, every series present from the start.
+    pub(crate) fn connections(&self, listener: &'static str) -> ConnectionMetrics {
+        let labels = ListenerLabels { listener };
+        let _ = self.connections_open.get_or_create(&labels);
+        let _ = self.connections_accepted.get_or_create(&labels);
+        for kind in TIMEOUT_KINDS {
+            let _ = self.connection_timeouts.get_or_create(&TimeoutLabels { listener, kind });
+        }
+        ConnectionMetrics {
+            listener,
+            open: self.connections_open.clone(),
+            accepted: self.connections_accepted.clone(),
+            timeouts: self.connection_timeouts.clone(),
+        }
+    }
+
     /// The registry in Prometheus' text exposition format.
     pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
@@ -70,7 +173,8 @@ impl Metrics {
 /// Middleware recording every answered request.
 pub(crate) async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
+    // Only routes the router was built with have a `MatchedPath`.
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -89,7 +193,6 @@ struct ChainLabels {
 
 /// The chain watchers' and the dispatcher's state, read at scrape time.
 fn live(state: &AppState) -> Registry {
-    use prometheus_client::metrics::gauge::Gauge;
     use std::sync::atomic::Ordering::Relaxed;
     let mut registry = Registry::with_prefix("coffer");
     let gauge = || Family::<ChainLabels, Gauge>::default();

@@ -62,7 +62,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Maps a driver error, recognising constraint violations.
+    /// Maps a driver error, recognising constraint violations and values
+    /// the database refuses.
     pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
             match db.kind() {
@@ -71,6 +72,20 @@ impl StoreError {
                     return Self::Conflict(format!("reference to a missing row: {}", db.message()));
                 }
                 _ => {}
+            }
+            // PostgreSQL's data exceptions (SQLSTATE class 22: a NUL in text,
+            // an invalid byte sequence, a number out of range) are about the
+            // value written, never about the database's health: retrying
+            // cannot help, and calling them an outage would page someone for
+            // what is a gap in input validation. Refused like a broken rule.
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                && pg.code().starts_with("22")
+            {
+                return Self::Conflict(format!(
+                    "the database refused a value (SQLSTATE {}: {}); input validation should have refused it",
+                    pg.code(),
+                    pg.message()
+                ));
             }
         }
         Self::Unavailable(err)

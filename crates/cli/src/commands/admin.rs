@@ -76,11 +76,18 @@ pub(crate) async fn merchant(command: MerchantCommand) -> anyhow::Result<()> {
         }
         MerchantCommand::List { config } => {
             for m in open_store(&config).await?.merchants().await? {
-                println!("{}\t{}\t{}", m.id, m.created_at.to_rfc3339(), m.name);
+                println!("{}\t{}\t{}", m.id, m.created_at.to_rfc3339(), printable(&m.name));
             }
         }
     }
     Ok(())
+}
+
+/// Names and labels are refused with control characters now, but rows
+/// written before may hold some: shown escaped, they cannot drive the
+/// operator's terminal or forge a column.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
 }
 
 /// Accepts `key_…`, or a token's prefix `coffer_sk_<hex>` (people paste what they have).
@@ -108,7 +115,7 @@ pub(crate) async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
             for key in open_store(&config).await?.api_keys(merchant).await? {
                 let state =
                     key.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {}", t.to_rfc3339()));
-                println!("{}\t{}\t{}\t{}", key.id, key.scopes, state, key.label);
+                println!("{}\t{}\t{}\t{}", key.id, key.scopes, state, printable(&key.label));
             }
         }
         ApiKeyCommand::Revoke { config, id } => {

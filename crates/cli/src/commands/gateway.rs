@@ -1,5 +1,7 @@
 //! `coffer gateway`: the HTTP API.
 
+use std::io::Write as _;
+
 use anyhow::Context as _;
 use coffer_gateway::{Gateway, GatewayParts};
 
@@ -28,8 +30,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let gateway = Gateway::bind(config.listen_addr, parts).await?;
     let addr = gateway.local_addr()?;
     tracing::info!(%addr, "gateway listening");
-    // Scripts read the port from here when they pass port 0.
+    // Scripts read the port from here when they pass port 0: this line first.
     println!("listening on http://{addr}");
+    if let Some(operator) = gateway.operator_addr() {
+        tracing::info!(%operator, "operator endpoints (/metrics, /healthz) listening");
+        // Not println!: a script that read the first line may have closed the pipe.
+        let _ = writeln!(std::io::stdout(), "operator endpoints (/metrics, /healthz) on http://{operator}");
+    }
     gateway.serve(shutdown::signal()).await.context("serving HTTP")?;
     tracing::info!("gateway stopped");
     Ok(())

@@ -41,11 +41,10 @@ pub(crate) struct CreateInvoice {
     /// The chain to pay on; needed only when the asset is on several.
     #[schema(example = 31337)]
     chain_id: Option<u64>,
-    /// The merchant's own reference, up to 200 characters.
-    #[schema(example = "A-1")]
+    /// The merchant's own reference: 1 to 200 characters, no control characters.
+    #[schema(example = "A-1", min_length = 1, max_length = 200)]
     order_id: Option<String>,
-    /// Any JSON object; returned as given.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::input::metadata_schema)]
     metadata: Option<Map<String, Value>>,
     /// Seconds until the invoice expires; default and maximum come from the configuration (minimum 60).
     #[schema(example = 900)]
@@ -123,6 +122,12 @@ fn validate(state: &AppState, req: CreateInvoice) -> Result<Validated, ApiError>
         && (order_id.is_empty() || order_id.chars().count() > MAX_ORDER_ID)
     {
         return Err(invalid(ErrorCode::InvalidRequest, format!("order_id must be 1 to {MAX_ORDER_ID} characters")));
+    }
+    if let Some(order_id) = &req.order_id {
+        crate::input::plain_text("order_id", order_id)?;
+    }
+    if let Some(metadata) = &req.metadata {
+        crate::input::metadata(metadata)?;
     }
     let expiry = req.expires_in_secs.unwrap_or(state.expiry.default_secs);
     if !(60..=state.expiry.max_secs).contains(&expiry) {

@@ -1,11 +1,14 @@
 //! Health.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Whether the gateway can serve, and how each chain's watcher is doing.
@@ -49,7 +52,8 @@ pub(crate) struct ChainHealthView {
 }
 
 /// Liveness and readiness: 200 when the database answers (`degraded` if a
-/// chain is not being followed), 503 otherwise.
+/// chain is not being followed), 503 otherwise. Served on
+/// `operator_listen_addr` instead when one is configured (404 here then).
 #[utoipa::path(get, path = "/healthz", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
@@ -83,4 +87,14 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
             (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database: "unavailable", chains }))
         }
     }
+}
+
+/// Middleware for the API's address when the operator endpoints are served
+/// apart: they answer 404 there, as any unknown route does.
+pub(crate) async fn served_apart(request: Request, next: Next) -> Response {
+    let path = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    if matches!(path, Some("/healthz" | "/metrics")) {
+        return ApiError::not_found("route").into_response();
+    }
+    next.run(request).await
 }

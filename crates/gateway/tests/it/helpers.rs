@@ -62,6 +62,8 @@ pub fn config_text(db: &TestDatabase) -> String {
 /// A running gateway with one merchant and a read-write key.
 pub struct TestApp {
     pub base: String,
+    /// `http://` and the operator listener's address, when one is configured.
+    pub operator: Option<String>,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub merchant: MerchantId,
@@ -98,6 +100,7 @@ pub async fn spawn_app_with(db: Arc<TestDatabase>, config: &Config) -> TestApp {
     let watchers = parts.watchers.clone();
     let gateway = Gateway::bind("127.0.0.1:0".parse().unwrap(), parts).await.expect("bind");
     let base = format!("http://{}", gateway.local_addr().unwrap());
+    let operator = gateway.operator_addr().map(|addr| format!("http://{addr}"));
     let (tx, rx) = oneshot::channel();
     let served = tokio::spawn(gateway.serve(async move {
         let _ = rx.await;
@@ -105,6 +108,7 @@ pub async fn spawn_app_with(db: Arc<TestDatabase>, config: &Config) -> TestApp {
     let merchant = admin::create_merchant(&*store, "Acme").await.unwrap().id;
     let mut app = TestApp {
         base,
+        operator,
         client: reqwest::Client::new(),
         store,
         merchant,
@@ -116,6 +120,15 @@ pub async fn spawn_app_with(db: Arc<TestDatabase>, config: &Config) -> TestApp {
     };
     app.key = app.key_for(merchant, "invoices:read,invoices:write,balances:read,webhooks:read,webhooks:write").await;
     app
+}
+
+/// A gateway whose configuration is the test one with `top` (top-level
+/// settings) before it and `tables` after it.
+pub async fn spawn_app_configured(kind: Kind, top: &str, tables: &str) -> Option<TestApp> {
+    let db = Arc::new(TestDatabase::new(kind).await?);
+    let text = format!("{top}\n{}\n{tables}", config_text(&db));
+    let config = Config::from_toml(&text).expect("test config is valid");
+    Some(spawn_app_with(db, &config).await)
 }
 
 impl TestApp {
