@@ -63,6 +63,8 @@ pub struct HealthSnapshot {
     pub watched: u64,
     /// Time since the cursor last moved.
     pub since_progress: Duration,
+    /// While halted: why, for tools.
+    pub halt: Option<coffer_domain::HaltCode>,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,7 @@ struct Inner {
     reorgs: u64,
     watched: u64,
     progress_at: Instant,
+    halt: Option<coffer_domain::HaltCode>,
 }
 
 /// Shared between a chain's watcher (which writes) and the API (which reads).
@@ -99,6 +102,7 @@ impl Default for ChainHealth {
                 reorgs: 0,
                 watched: 0,
                 progress_at: Instant::now(),
+                halt: None,
             }),
         }
     }
@@ -129,6 +133,7 @@ impl ChainHealth {
             i.tip_time = Some(tip_time);
             i.progress_at = Instant::now();
             i.last_error = None;
+            i.halt = None;
             if reorg {
                 i.reorgs += 1;
             }
@@ -156,12 +161,13 @@ impl ChainHealth {
         });
     }
 
-    /// Following stopped for good.
-    pub fn halted(&self, reason: &str) {
+    /// Following stopped until a person resolves `code`.
+    pub fn halted(&self, code: coffer_domain::HaltCode, reason: &str) {
         self.with(|i| {
             i.errors += 1;
             i.last_error = Some(reason.to_owned());
             i.state = HealthState::Halted;
+            i.halt = Some(code);
         });
     }
 
@@ -202,6 +208,7 @@ impl ChainHealth {
             reorgs: inner.reorgs,
             watched: inner.watched,
             since_progress: inner.progress_at.elapsed(),
+            halt: inner.halt,
         }
     }
 }

@@ -232,6 +232,13 @@ fn live(state: &AppState) -> Registry {
     registry.register("webhook_deliveries", "Webhook attempts acknowledged with 2xx", delivered);
     registry.register("webhook_failures", "Webhook attempts that failed (retried or given up)", failed);
     registry.register("webhook_given_up", "Webhook deliveries given up after their last attempt", given_up);
+    let skipped = Counter::<u64>::default();
+    skipped.inc_by(stats.skipped.load(Relaxed));
+    registry.register(
+        "webhook_skipped",
+        "Deliveries not sent after waiting their turn: their endpoint was deleted or their lease was taken over",
+        skipped,
+    );
     registry
 }
 

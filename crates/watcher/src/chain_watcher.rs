@@ -259,7 +259,6 @@ impl ChainWatcher {
         stop: &mut watch::Receiver<bool>,
     ) -> AfterHalt {
         let chain = self.shared.chain_id();
-        self.shared.health.halted(reason);
         tracing::error!(%chain, code = %code, reason, "chain watcher halted: a person must look (coffer chain status)");
         let halt = ChainHalt {
             chain_id: chain,
@@ -269,16 +268,13 @@ impl ChainWatcher {
             halted_at: Timestamp::now(),
             resolved: None,
         };
-        let mut recorded = false;
+        // Recorded first, so that whoever sees the chain halted finds the halt
+        // in the store; shown halted whatever the store answers.
+        let mut recorded = self.record_halt(&halt).await;
+        self.shared.health.halted(code, reason);
         loop {
             if !recorded {
-                match self.shared.store.record_halt(&halt).await {
-                    Ok(_) => {
-                        recorded = true;
-                        self.halt_open = true;
-                    }
-                    Err(err) => tracing::warn!(%chain, error = %err, "cannot record the halt; retrying"),
-                }
+                recorded = self.record_halt(&halt).await;
             } else {
                 match self.shared.store.open_halt(chain).await {
                     Ok(None) => {
@@ -293,6 +289,21 @@ impl ChainWatcher {
             tokio::select! {
                 _ = stop.changed() => return AfterHalt::Stopped,
                 () = tokio::time::sleep(HALT_POLL) => {}
+            }
+        }
+    }
+
+    /// One attempt to record `halt`; `true` if the store has it (or an
+    /// earlier open one).
+    async fn record_halt(&mut self, halt: &ChainHalt) -> bool {
+        match self.shared.store.record_halt(halt).await {
+            Ok(_) => {
+                self.halt_open = true;
+                true
+            }
+            Err(err) => {
+                tracing::warn!(chain = %halt.chain_id, error = %err, "cannot record the halt; retrying");
+                false
             }
         }
     }

@@ -48,6 +48,13 @@ pub struct ChainHandle {
     settings: WatcherSettings,
 }
 
+impl ChainHandle {
+    /// Whether and how the chain's contract-made ETH transfers are read.
+    pub fn internal_transfers(&self) -> coffer_chain::InternalTransfers {
+        self.settings.spec.internal_transfers
+    }
+}
+
 /// The watchers of every configured chain.
 #[derive(Clone, Debug, Default)]
 pub struct Watchers {

@@ -49,6 +49,12 @@ pub(crate) struct ChainHealthView {
     last_error: Option<String>,
     /// Seconds since the cursor last moved.
     seconds_since_progress: u64,
+    /// While `halted`: `transfer_gone`, `deep_reorg`, `config` or `corrupt`
+    /// (`coffer chain status` and `coffer chain resolve`).
+    halt: Option<&'static str>,
+    /// How ETH that contracts send is read: `trace_block` or `debug_trace`
+    /// (the node's trace API), or `off`: such transfers are not seen.
+    internal_transfers: &'static str,
 }
 
 /// Liveness and readiness: 200 when the database answers (`degraded` if a
@@ -58,12 +64,15 @@ pub(crate) struct ChainHealthView {
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     // One snapshot per chain, for the view and the verdict alike.
-    let snapshots: Vec<_> =
-        state.watchers.chains().map(|(chain_id, handle)| (chain_id, handle.health.snapshot())).collect();
-    let chains_ok = snapshots.iter().all(|(_, h)| h.state.is_healthy());
+    let snapshots: Vec<_> = state
+        .watchers
+        .chains()
+        .map(|(chain_id, handle)| (chain_id, handle.health.snapshot(), handle.internal_transfers()))
+        .collect();
+    let chains_ok = snapshots.iter().all(|(_, h, _)| h.state.is_healthy());
     let chains: Vec<ChainHealthView> = snapshots
         .into_iter()
-        .map(|(chain_id, h)| ChainHealthView {
+        .map(|(chain_id, h, internal)| ChainHealthView {
             chain_id: chain_id.0,
             state: h.state.as_str(),
             head: h.head,
@@ -75,6 +84,8 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
             errors: h.errors,
             last_error: h.last_error,
             seconds_since_progress: h.since_progress.as_secs(),
+            halt: h.halt.map(|code| code.as_str()),
+            internal_transfers: internal.as_str(),
         })
         .collect();
     match state.store.ping().await {

@@ -127,6 +127,7 @@ async fn a_credited_payment_that_never_comes_back_halts_until_an_operator_writes
     shop.mine(3).await;
     let halted = until_chain_state(&shop, "halted").await;
     assert!(halted["last_error"].as_str().unwrap().contains("coffer chain resolve"), "{halted}");
+    assert_eq!(halted["halt"], "transfer_gone");
     let halt = shop.app.store.open_halt(CHAIN).await.unwrap().expect("the halt is recorded for operators");
     assert_eq!(halt.code, HaltCode::TransferGone);
 

@@ -29,7 +29,8 @@ async fn traced_shop(kind: Kind, how: &str) -> Option<Shop> {
     shop_with_options(kind, 2, anvil, url, &options).await
 }
 
-async fn forwarded_eth_is_seen(shop: Shop) {
+async fn forwarded_eth_is_seen(shop: Shop, how: &str) {
+    assert_eq!(shop.chain_health().await["internal_transfers"], how, "/healthz says how they are read");
     let rpc = shop.anvil.rpc();
     let forwarder = deploy_forwarder(rpc).await.unwrap();
     let paid = shop.invoice("ETH", "0.5").await;
@@ -61,10 +62,10 @@ async fn forwarded_eth_is_seen(shop: Shop) {
 
 async fn eth_forwarded_by_a_contract_is_seen_through_trace_block(kind: Kind) {
     let Some(shop) = traced_shop(kind, "trace_block").await else { return };
-    forwarded_eth_is_seen(shop).await;
+    forwarded_eth_is_seen(shop, "trace_block").await;
 }
 
 async fn eth_forwarded_by_a_contract_is_seen_through_debug_trace(kind: Kind) {
     let Some(shop) = traced_shop(kind, "debug_trace").await else { return };
-    forwarded_eth_is_seen(shop).await;
+    forwarded_eth_is_seen(shop, "debug_trace").await;
 }

@@ -27,7 +27,11 @@ async fn a_token_whose_decimals_differ_from_its_contract_halts_its_chain_with_a_
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(health["state"], "halted", "{health}");
+    assert_eq!(
+        (&health["state"], &health["halt"]),
+        (&serde_json::json!("halted"), &serde_json::json!("config")),
+        "{health}"
+    );
     let reason = health["last_error"].as_str().unwrap();
     assert!(reason.contains("USDT on chain 31337 is configured with 18 decimals"), "{reason}");
     assert!(reason.contains("says 6; set that asset's decimals to 6"), "{reason}");
