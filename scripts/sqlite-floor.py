@@ -126,13 +126,16 @@ def step_rows(first: int, count: int, stride: int, merchant: bytes, endpoint: by
 STATEMENTS = [
     ("blocks", "INSERT INTO chain_blocks VALUES (%d, ?, ?, ?, ?) ON CONFLICT (chain_id, number) DO UPDATE SET "
                "hash = excluded.hash, parent_hash = excluded.parent_hash, timestamp = excluded.timestamp" % CHAIN),
-    ("payments", "INSERT INTO payments VALUES (?, ?, %d, '%s', '%s', ?, ?, ?, 0, ?, ?, ?, 'canonical', NULL, NULL, ?)"
+    ("payments", "INSERT INTO payments (id, invoice_id, chain_id, asset, amount, from_address, to_address, tx_hash, "
+                 "log_index, block_number, block_hash, block_time, state, booked_at, settled_at, seen_at) "
+                 "VALUES (?, ?, %d, '%s', '%s', ?, ?, ?, 0, ?, ?, ?, 'canonical', NULL, NULL, ?)"
                  % (CHAIN, ASSET, AMOUNT)),
     ("marked", "UPDATE payments SET booked_at = %d WHERE state = 'canonical' AND booked_at IS NULL AND id = ?" % NOW),
     ("invoices", "UPDATE invoices SET status = 'settled', exceptions = '' WHERE status = 'new' AND exceptions = '' AND id = ?"),
     ("marked", "UPDATE payments SET settled_at = %d WHERE state = 'canonical' AND booked_at IS NOT NULL "
                "AND settled_at IS NULL AND id = ?" % NOW),
-    ("transactions", "INSERT INTO ledger_transactions VALUES (?, ?, ?, ?, %d)" % NOW),
+    ("transactions", "INSERT INTO ledger_transactions (id, kind, invoice_id, payment_id, created_at) "
+                     "VALUES (?, ?, ?, ?, %d)" % NOW),
     ("entries", "INSERT INTO ledger_entries VALUES (?, ?, ?, %d, '%s', ?, '%s')" % (CHAIN, ASSET, AMOUNT)),
     ("events", "INSERT INTO events VALUES (?, ?, 'invoice.settled', ?, ?, %d)" % NOW),
     ("deliveries", "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, state, attempts, "

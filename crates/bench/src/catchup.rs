@@ -63,6 +63,9 @@ pub struct CatchupReport {
     pub settled: usize,
     /// Time to build the backlog (not measured against anything).
     pub setup: Duration,
+    /// SQLite's own floor for the rows the steps write (`scripts/sqlite-floor.py`,
+    /// run in this bench after the gateway), or why it was not measured.
+    pub floor: Result<Duration, String>,
 }
 
 impl std::fmt::Display for CatchupReport {
@@ -95,7 +98,7 @@ impl std::fmt::Display for CatchupReport {
             processing.as_secs_f64() / self.node_logs.as_secs_f64().max(1e-9),
             self.total.as_secs_f64() / self.node_logs.as_secs_f64().max(1e-9),
         )?;
-        write!(
+        writeln!(
             f,
             "reading and matching alone (the follower in-process, same ranges, same {} addresses, no database): \
              {:.0} ms (median of {ROUNDS}), {} transfers matched; follower / node = {:.2}",
@@ -103,7 +106,17 @@ impl std::fmt::Display for CatchupReport {
             ms(self.follow_only),
             self.matched,
             self.follow_only.as_secs_f64() / self.node_logs.as_secs_f64().max(1e-9),
-        )
+        )?;
+        match &self.floor {
+            Ok(floor) => write!(
+                f,
+                "SQLite's own floor for the same rows (scripts/sqlite-floor.py, this run): {:.0} ms; watcher \
+                 following / floor = {:.2}",
+                ms(*floor),
+                processing.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+            ),
+            Err(why) => write!(f, "SQLite's own floor: not measured ({why})"),
+        }
     }
 }
 
@@ -173,7 +186,12 @@ pub async fn run(bench: &CatchupBench) -> anyhow::Result<CatchupReport> {
         follow_runs.push(follow);
         (ranges, matched) = (served, found);
     }
+    let floor = match bench.database {
+        BenchDatabase::Sqlite => sqlite_floor(bench).await,
+        BenchDatabase::Postgres(_) => Err("the gateway ran on PostgreSQL".into()),
+    };
     Ok(CatchupReport {
+        floor,
         shape: (head + 1 - first, bench.payments, bench.invoices),
         total,
         startup,
@@ -185,6 +203,28 @@ pub async fn run(bench: &CatchupBench) -> anyhow::Result<CatchupReport> {
         settled,
         setup,
     })
+}
+
+/// SQLite's floor for the rows a catch-up of `bench` writes, as
+/// `scripts/sqlite-floor.py` measures it (its first line's total).
+async fn sqlite_floor(bench: &CatchupBench) -> Result<Duration, String> {
+    let script = coffer_devnet::repo_root().join("scripts/sqlite-floor.py");
+    let output = tokio::process::Command::new("python3")
+        .arg(&script)
+        .args(["--payments", &bench.payments.to_string(), "--invoices", &bench.invoices.to_string()])
+        .args(["--step", &bench.log_range.to_string()])
+        .output()
+        .await
+        .map_err(|e| format!("python3 {}: {e}", script.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("{}: {}", script.display(), String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    // "SQLite 3.40.1: 3000 payments booked in 3 steps against 30000 invoices: 179 ms (step median 60 ms)"
+    let total =
+        text.lines().next().and_then(|line| line.rsplit_once(": ")).and_then(|(_, rest)| rest.split(' ').next());
+    let millis: f64 = total.and_then(|t| t.parse().ok()).ok_or_else(|| format!("unexpected output {text:?}"))?;
+    Ok(Duration::from_secs_f64(millis / 1000.0))
 }
 
 /// Times the node and the follower are each measured; the medians count.
