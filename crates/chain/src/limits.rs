@@ -68,21 +68,40 @@ impl LogSpan {
 /// is each provider's own; these are the ones seen in the wild.
 pub(crate) fn log_limit(message: &str, data: Option<&str>) -> Option<Option<u64>> {
     let text = message.to_ascii_lowercase();
-    const SAYS_TOO_LARGE: [&str; 9] = [
+    // A provider's rate or quota limit is not about this query's size:
+    // shrinking the range would only send more requests into it.
+    const SAYS_RATE: [&str; 10] = [
+        "rate",
+        "quota",
+        "compute unit",
+        "too many requests",
+        "per second",
+        "daily",
+        "credit",
+        "throughput",
+        "capacity",
+        "throttl",
+    ];
+    if SAYS_RATE.iter().any(|phrase| text.contains(phrase)) {
+        return None;
+    }
+    const SAYS_TOO_LARGE: [&str; 10] = [
         "more than",
-        "too many",
-        "exceed",
-        "limit",
+        "results",
+        "block range",
         "range too",
         "too large",
         "response size",
-        "block range",
+        "limited to a",
+        "max range",
+        "range should work",
         "try with",
     ];
-    if !SAYS_TOO_LARGE.iter().any(|phrase| text.contains(phrase)) {
+    let in_data = data.and_then(data_span);
+    if in_data.is_none() && !SAYS_TOO_LARGE.iter().any(|phrase| text.contains(phrase)) {
         return None;
     }
-    Some(suggested_span(message).or_else(|| data.and_then(data_span)))
+    Some(suggested_span(message).or(in_data))
 }
 
 /// A suggested range in a refusal's words: `[0x10, 0x2f]` (Infura,
@@ -151,6 +170,21 @@ mod tests {
         assert_eq!(log_limit("eth_getLogs is limited to a 10000 range", None), Some(None));
         assert_eq!(log_limit("limit exceeded", Some(r#"{"from":"0x64","to":"0x95","limit":10000}"#)), Some(Some(50)));
         assert_eq!(log_limit("invalid params: unknown field `topic`", None), None, "malformed, not too large");
+    }
+
+    #[test]
+    fn rate_limits_are_not_size_refusals() {
+        for message in [
+            "daily request count exceeded, request rate limited",
+            "Your app has exceeded its compute units per second capacity. If you have retries enabled, you can \
+             safely ignore this message.",
+            "project ID request rate exceeded",
+            "rate limit exceeded",
+            "Too many requests, please slow down",
+            "limit exceeded",
+        ] {
+            assert_eq!(log_limit(message, None), None, "{message}");
+        }
     }
 
     #[test]

@@ -208,7 +208,8 @@ pub trait ChainStore: Send + Sync {
     /// Calls `visit` with the deposit address and id of every invoice on the
     /// chain whose address is still watched: `new` or `processing`, or any
     /// other status with an expiry at or after `expired_since` (a late
-    /// payment, or one after settlement or invalidation, is still recorded).
+    /// payment, or one after settlement or invalidation, is still recorded),
+    /// or with a displaced or written-off payment (its transfer may come back).
     /// Returns how many.
     async fn watched_invoices(
         &self,
@@ -229,6 +230,10 @@ pub trait ChainStore: Send + Sync {
     async fn invoices_by_ids(&self, ids: &[InvoiceId]) -> Result<Vec<Invoice>>;
     /// The canonical payments of these invoices, oldest block first.
     async fn payments_of(&self, invoice_ids: &[InvoiceId]) -> Result<Vec<Payment>>;
+    /// Every payment of these invoices, whatever its state (orphaned and
+    /// moved ones too), oldest block first: what a chain step must know to
+    /// revive a row rather than insert it.
+    async fn every_payment_of(&self, invoice_ids: &[InvoiceId]) -> Result<Vec<Payment>>;
     /// [`ChainStore::payments_of`], grouped by invoice (each oldest block first).
     async fn payments_by_invoice(&self, invoice_ids: &[InvoiceId]) -> Result<HashMap<InvoiceId, Vec<Payment>>> {
         let mut grouped: HashMap<InvoiceId, Vec<Payment>> = HashMap::new();
@@ -243,7 +248,8 @@ pub trait ChainStore: Send + Sync {
     async fn invoices_paid_above(&self, chain_id: ChainId, height: u64) -> Result<Vec<InvoiceId>>;
     /// Deposit addresses of invoices on the chain that payments can no longer
     /// change (neither `new` nor `processing`) whose expiry lies in
-    /// `[from, to)`: those whose late-payment window has just closed.
+    /// `[from, to)`: those whose late-payment window has just closed (but
+    /// never one with a displaced or written-off payment).
     async fn aged_out_between(&self, chain_id: ChainId, from: Timestamp, to: Timestamp) -> Result<Vec<Address>>;
     /// Up to `limit` `new` invoices on the chain whose expiry is at or before `now`.
     async fn invoices_due_to_expire(&self, chain_id: ChainId, now: Timestamp, limit: u32) -> Result<Vec<Invoice>>;

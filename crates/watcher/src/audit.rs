@@ -6,15 +6,14 @@
 //!    suspense and credits the invoice's merchant, in the invoice's asset.
 //! 2. Debits equal credits across the ledger, and no account is negative.
 //! 3. The stored running totals equal the totals recomputed from entries.
-//! 4. Each booked payment that counts (canonical, displaced, written off)
-//!    holds exactly one receipt, of its amount: its own, or the one of the
-//!    payments whose booking moved to it (a transfer re-mined in another
-//!    block after a deep reorganisation). A moved payment has passed its
-//!    booking on; no unbooked or orphaned payment has a receipt.
-//! 5. A written-off payment has one write-off of its amount, and one that
-//!    was written off and then found again has a recovery too; no other has
-//!    either. Write-offs and recoveries move money between deposits and
-//!    losses only.
+//! 4. Payments linked by `moved_from` (a transfer whose booking moved
+//!    between blocks in deep reorganisations, maybe back again) share one
+//!    booking: of a booked group exactly one counts (canonical, displaced or
+//!    written off), the group holds exactly one receipt, of its amount, and
+//!    the rest are moved. No unbooked or orphaned payment has a receipt.
+//! 5. A group's write-offs are its recoveries, plus one if its counting
+//!    payment is written off now, all of its amount. Write-offs and
+//!    recoveries move money between deposits and losses only.
 //! 6. An invoice is settled exactly when it has settlements, and they add up
 //!    to the payments marked settled that count (the first one, and any
 //!    confirmed later).
@@ -130,69 +129,107 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
     }
     compare_stored_totals(&snapshot.balances, &books, breaches);
 
-    // A booking that moved is held by the last payment it moved to.
-    let moved_to: HashMap<PaymentId, PaymentId> = payments.iter().filter_map(|p| Some((p.moved_from?, p.id))).collect();
-    let holder = |mut id: PaymentId| {
-        let mut hops = 0;
-        while let Some(next) = moved_to.get(&id) {
-            id = *next;
-            hops += 1;
-            if hops > moved_to.len() {
-                break; // a cycle: reported below as a payment without its receipt
+    // Payments linked by `moved_from` share one booking (a transfer that
+    // moved between blocks, and maybe back): each such group is checked as a
+    // whole. A payment alone is a group of one.
+    let index: HashMap<PaymentId, usize> = payments.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    let mut parent: Vec<usize> = (0..payments.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    for (i, payment) in payments.iter().enumerate() {
+        match payment.moved_from.map(|from| index.get(&from)) {
+            Some(Some(&j)) => {
+                let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                parent[a] = b;
+            }
+            Some(None) => {
+                breaches.push(format!("payment {} took the booking of a payment that does not exist", payment.id))
+            }
+            None => {}
+        }
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for i in 0..payments.len() {
+        groups.entry(root(&mut parent, i)).or_default().push(i);
+    }
+    let named = |postings: &mut HashMap<PaymentId, Vec<Amount>>, members: &[usize]| -> Vec<Amount> {
+        members.iter().flat_map(|&i| postings.remove(&payments[i].id).unwrap_or_default()).collect()
+    };
+    let mut settled_sums: HashMap<InvoiceId, U256> = HashMap::new();
+    let mut groups: Vec<Vec<usize>> = groups.into_values().collect();
+    groups.sort();
+    for members in groups {
+        let found = named(&mut receipts, &members);
+        let offs = named(&mut write_offs, &members);
+        let backs = named(&mut recoveries, &members);
+        let counting: Vec<&coffer_domain::Payment> =
+            members.iter().map(|&i| &payments[i]).filter(|p| p.state.counts()).collect();
+        let first = &payments[members[0]];
+        let names = || members.iter().map(|&i| payments[i].id.to_string()).collect::<Vec<_>>().join(", ");
+        for &i in &members {
+            let p = &payments[i];
+            if p.state == PaymentState::Orphaned && p.booked_at.is_some() {
+                breaches.push(format!(
+                    "payment {} was booked, then its block {} left the chain, and it was neither displaced nor moved",
+                    p.id, p.block.number
+                ));
+            }
+            if p.amount != first.amount {
+                breaches.push(format!("payments {} share a booking but not an amount", names()));
             }
         }
-        id
-    };
-    let mut held: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
-    for (payment, amounts) in receipts.drain() {
-        held.entry(holder(payment)).or_default().extend(amounts);
-    }
-    let known: std::collections::HashSet<PaymentId> = payments.iter().map(|p| p.id).collect();
-    let mut settled_sums: HashMap<InvoiceId, U256> = HashMap::new();
-    for payment in &payments {
-        let booked = payment.booked_at.is_some();
-        let found = held.remove(&payment.id).unwrap_or_default();
-        match (payment.state, booked, found.as_slice()) {
-            (PaymentState::Canonical | PaymentState::Displaced | PaymentState::WrittenOff, true, [amount])
-                if *amount == payment.amount => {}
-            (PaymentState::Canonical | PaymentState::Displaced | PaymentState::WrittenOff, true, _) => breaches
-                .push(format!("booked payment {} has receipts {found:?}, not one of {:?}", payment.id, payment.amount)),
-            (PaymentState::Moved, true, []) if moved_to.contains_key(&payment.id) => {}
-            (PaymentState::Moved, _, _) => breaches.push(format!(
-                "payment {} is marked moved, but no payment carries its booking (or it kept a receipt)",
-                payment.id
+        let booked =
+            members.iter().any(|&i| payments[i].booked_at.is_some() && payments[i].state != PaymentState::Orphaned);
+        match (booked, counting.as_slice()) {
+            // Not booked (yet, or ever): no posting may name it.
+            (false, _) => {
+                if !(found.is_empty() && offs.is_empty() && backs.is_empty()) {
+                    breaches.push(format!("payment {} is not booked but has a receipt", names()));
+                }
+                if members.len() > 1 || first.state == PaymentState::Moved {
+                    breaches.push(format!("payments {} are linked as moved but none is booked", names()));
+                }
+            }
+            // Booked: exactly one of the group counts, holding exactly one receipt of
+            // its amount; write-offs less recoveries say whether it is written off.
+            (true, [holder]) => {
+                if holder.booked_at.is_none() || found.len() != 1 || found[0] != holder.amount {
+                    breaches.push(format!(
+                        "booked payment {} has receipts {found:?}, not one of {:?} (linked: {})",
+                        holder.id,
+                        holder.amount,
+                        names()
+                    ));
+                }
+                let written_off = usize::from(holder.state == PaymentState::WrittenOff);
+                let amounts_right = offs.iter().chain(&backs).all(|a| *a == holder.amount);
+                if offs.len() != backs.len() + written_off || !amounts_right {
+                    breaches.push(format!(
+                        "payment {} is {} with write-offs {offs:?} and recoveries {backs:?} (linked: {})",
+                        holder.id,
+                        holder.state.as_str(),
+                        names()
+                    ));
+                }
+                if holder.settled_at.is_some() {
+                    let sum = settled_sums.entry(holder.invoice_id).or_default();
+                    *sum = sum.saturating_add(holder.amount.units());
+                }
+            }
+            (true, counted) => breaches.push(format!(
+                "{} of the payments {} sharing one booking count (exactly one must): booked twice or lost",
+                counted.len(),
+                names()
             )),
-            (PaymentState::Orphaned, true, _) => breaches.push(format!(
-                "payment {} was booked, then its block {} left the chain, and it was neither displaced nor moved",
-                payment.id, payment.block.number
-            )),
-            (_, false, []) => {}
-            (_, false, _) => breaches.push(format!("payment {} is not booked but has a receipt", payment.id)),
-        }
-        let offs = write_offs.remove(&payment.id).unwrap_or_default();
-        let backs = recoveries.remove(&payment.id).unwrap_or_default();
-        let of_amount = |list: &[Amount]| list.len() == 1 && list[0] == payment.amount;
-        let sound = match payment.state {
-            PaymentState::WrittenOff => of_amount(&offs) && backs.is_empty(),
-            PaymentState::Moved if !offs.is_empty() => of_amount(&offs) && of_amount(&backs),
-            _ => offs.is_empty() && backs.is_empty(),
-        };
-        if !sound {
-            breaches.push(format!(
-                "payment {} is {} with write-offs {offs:?} and recoveries {backs:?}",
-                payment.id,
-                payment.state.as_str()
-            ));
-        }
-        if payment.settled_at.is_some() && payment.state.counts() {
-            let sum = settled_sums.entry(payment.invoice_id).or_default();
-            *sum = sum.saturating_add(payment.amount.units());
         }
     }
-    for payment in held.keys().chain(write_offs.keys()).chain(recoveries.keys()) {
-        if !known.contains(payment) {
-            breaches.push(format!("a posting names payment {payment}, which does not exist"));
-        }
+    for payment in receipts.keys().chain(write_offs.keys()).chain(recoveries.keys()) {
+        breaches.push(format!("a posting names payment {payment}, which does not exist"));
     }
     for (id, (_, _, status)) in &invoices {
         let found = settlements.remove(id).unwrap_or_default();

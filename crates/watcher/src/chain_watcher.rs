@@ -70,15 +70,29 @@ impl Shared {
         }
     }
 
-    /// Loads invoices and their canonical payments.
+    /// Loads invoices and their payments.
     pub(crate) async fn touched(&self, ids: &[InvoiceId]) -> Result<Touched, StoreError> {
-        if ids.is_empty() {
-            return Ok(Touched::default());
-        }
-        let invoices = self.store.invoices_by_ids(ids).await?;
-        let payments = self.store.payments_by_invoice(ids).await?;
-        Ok(Touched { invoices: invoices.into_iter().map(|i| (i.id, i)).collect(), payments })
+        load_touched(&*self.store, ids).await
     }
+}
+
+/// The invoices with these ids and every payment of theirs, as a chain
+/// step is planned from them: those that count by invoice, the others
+/// (orphaned, moved) by id.
+pub async fn load_touched(store: &dyn Store, ids: &[InvoiceId]) -> Result<Touched, StoreError> {
+    if ids.is_empty() {
+        return Ok(Touched::default());
+    }
+    let invoices = store.invoices_by_ids(ids).await?;
+    let mut touched = Touched { invoices: invoices.into_iter().map(|i| (i.id, i)).collect(), ..Touched::default() };
+    for payment in store.every_payment_of(ids).await? {
+        if payment.state.counts() {
+            touched.payments.entry(payment.invoice_id).or_default().push(payment);
+        } else {
+            touched.others.insert(payment.id, payment);
+        }
+    }
+    Ok(touched)
 }
 
 /// Why applying an update did not work.
@@ -161,17 +175,19 @@ impl ChainWatcher {
                         next = follower.next_within(&watched, idle) => next,
                     };
                     match next {
-                        Ok(Some(update)) => self.apply(&mut follower, update).await,
-                        Ok(None) => Ok(()),
+                        Ok(Some(update)) => self.apply(&mut follower, update).await.map(|()| true),
+                        Ok(None) => Ok(false),
                         Err(err) => Err(chain_failure(err)),
                     }
                 }
                 Err(failure) => Err(failure),
             };
             match outcome {
-                Ok(()) => {
+                Ok(applied) => {
                     backoff = BACKOFF_START;
-                    self.moved_on().await;
+                    if applied {
+                        self.moved_on().await;
+                    }
                 }
                 Err(Failure::Retry(reason)) => {
                     self.shared.health.failed(&reason);
@@ -217,7 +233,12 @@ impl ChainWatcher {
             follower.start_before(first.map_or(now, |at| at.min(now)));
             return Ok(());
         }
-        self.catch_unwatched(follower).await
+        // Never in the follower's way: a read-back the chain moved under, or
+        // the store refused, is tried again after the next update.
+        if let Err(failure) = self.catch_unwatched(follower).await {
+            tracing::warn!(chain = %self.shared.chain_id(), ?failure, "reading the chain back failed; trying again later");
+        }
+        Ok(())
     }
 
     /// Open invoices the watch list lacked: watched now, and the chain read

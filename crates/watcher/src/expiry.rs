@@ -69,11 +69,13 @@ async fn expire_due(shared: &Shared) -> Result<usize, coffer_store::StoreError> 
     }
     let ids: Vec<InvoiceId> = due.iter().map(|i| i.id).collect();
     let mut payments = shared.store.payments_by_invoice(&ids).await?;
-    let head = shared.health.snapshot().tip;
     let mut changes = Vec::new();
     for invoice in &due {
         let list = payments.entry(invoice.id).or_default();
-        match change_for(shared.rules(), invoice, list, head, cutoff, now) {
+        // No head: only what the chain steps have booked counts as confirmed
+        // here (the watcher's tip in memory may be ahead of, or after a
+        // reorganisation behind, what the store holds).
+        match change_for(shared.rules(), invoice, list, None, cutoff, now) {
             // Only expiry is decided here; payments are the chain step's to judge.
             Ok(Some(change)) if change.status == InvoiceStatus::Expired => changes.push(change),
             Ok(_) => {}

@@ -10,7 +10,10 @@
 //!   created in the last [`LOOKBACK`] that the watch list lacks (a gateway
 //!   paused between stamping an invoice and committing it, past the
 //!   refresh's overlap; a bug) are watched, and the chain is read back from
-//!   before their creation for their payments.
+//!   before their creation for their payments. After a start, every open
+//!   invoice of the last [`LOOKBACK`] is read back once (a read-back the
+//!   last process had pending lived in its memory). A read-back that fails
+//!   (the chain moved under it) is tried again after the next update.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -66,26 +69,37 @@ impl Intake {
 
     /// The open invoices to read the chain back for: those found earlier and
     /// not read back yet, and, when the net is due, those created lately
-    /// that the watch list lacks (now watched). Empty when nothing is due.
+    /// that the watch list lacks (now watched). The first look after start
+    /// takes every open invoice of the last [`LOOKBACK`], watched or not:
+    /// what an earlier process had still to read back died with it.
+    /// Empty when nothing is due.
     pub(crate) async fn unwatched(
         &self,
         store: &dyn Store,
         chain: ChainId,
         list: &Watchlist,
     ) -> Result<Vec<Unwatched>, StoreError> {
-        let due = lock(&self.checked_at).is_none_or(|at| at.elapsed() >= self.every);
-        if due {
+        let last = *lock(&self.checked_at);
+        if last.is_none_or(|at| at.elapsed() >= self.every) {
+            // Other gateways' invoices are the refresh's to take in, not misses.
+            if store.is_shared() {
+                self.refresh(store, chain, list).await?;
+            }
             let since = Timestamp::now().minus(LOOKBACK);
-            let mut missed = Vec::new();
+            let (mut missed, mut unwatched) = (Vec::new(), 0);
             for (address, id, created_at) in store.open_invoices_created_since(chain, since).await? {
-                if !list.contains(&address) {
+                let watched = list.contains(&address);
+                if !watched {
                     list.insert(address, id);
+                    unwatched += 1;
+                }
+                if !watched || last.is_none() {
                     missed.push((address, id, created_at));
                 }
             }
-            if !missed.is_empty() {
+            if unwatched > 0 {
                 tracing::warn!(
-                    %chain, invoices = missed.len(), first = %missed[0].1,
+                    %chain, invoices = unwatched,
                     "open invoices the watcher did not know of: watching them and reading the chain back"
                 );
             }

@@ -28,7 +28,7 @@ use coffer_webhooks::Dispatcher;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use chain_watcher::WatcherSettings;
+pub use chain_watcher::{WatcherSettings, load_touched};
 pub use stats::WatcherStats;
 pub use watchlist::Watchlist;
 

@@ -32,6 +32,9 @@ pub struct Touched {
     pub invoices: HashMap<InvoiceId, Invoice>,
     /// Their payments that count: canonical, displaced or written off.
     pub payments: HashMap<InvoiceId, Vec<Payment>>,
+    /// Their payments that do not count (orphaned, moved), by id: a transfer
+    /// seen again revives its row.
+    pub others: HashMap<PaymentId, Payment>,
 }
 
 /// What to write.
@@ -98,7 +101,7 @@ pub fn plan_update(
     // read so far are all there is to know, whatever the wall clock says.
     let as_of = update.tip().time().min(now);
     let displace_until = head.saturating_add(u64::from(rules.confirmations));
-    let Touched { invoices, mut payments } = touched;
+    let Touched { invoices, mut payments, mut others } = touched;
     if let Some(fork) = update.reverted_above {
         // As the store does: unbooked payments above the fork are orphaned
         // (they no longer count), booked ones displaced (they do).
@@ -135,7 +138,8 @@ pub fn plan_update(
         match list.iter_mut().find(|p| p.id == seen.id) {
             Some(known) if known.state == PaymentState::Canonical => continue, // seen before (a step computed again)
             Some(known) => {
-                // Its block is back on the chain (A -> B -> A): it counts from where it was.
+                // Displaced or written off, and its block is back on the chain
+                // (A -> B -> A): it counts from where it was, with its booking.
                 if known.state == PaymentState::WrittenOff {
                     plan.recoveries.push(recovery(known)?);
                 }
@@ -146,18 +150,38 @@ pub fn plan_update(
             }
             None => {}
         }
+        // A row of this id that no longer counts (orphaned before it was
+        // booked, or moved when its booking went elsewhere) is revived, not
+        // inserted again: the store refuses a step that would do either wrong.
+        let stored = others.remove(&seen.id);
         let away = |p: &Payment| matches!(p.state, PaymentState::Displaced | PaymentState::WrittenOff);
         let payment = match list.iter().position(|p| away(p) && p.same_transfer(&seen)) {
-            // The same transfer, mined again in another block after a deep
-            // reorganisation: the booking moves here; the books do not change.
+            // The same transfer, mined again in another block (or back in a
+            // block it was in before) after a deep reorganisation: the booking
+            // moves here; the books do not change.
             Some(index) => {
                 let old = list.swap_remove(index);
                 if old.state == PaymentState::WrittenOff {
                     plan.recoveries.push(recovery(&old)?);
                 }
-                Payment { booked_at: old.booked_at, settled_at: old.settled_at, moved_from: Some(old.id), ..seen }
+                let base = stored.unwrap_or(seen);
+                Payment {
+                    state: PaymentState::Canonical,
+                    booked_at: old.booked_at,
+                    settled_at: old.settled_at,
+                    moved_from: Some(old.id),
+                    displaced_until: None,
+                    ..base
+                }
             }
-            None => seen,
+            // Its booking counts in another row (which is canonical, so this
+            // cannot really be on the chain twice): nothing to revive.
+            None if stored.as_ref().is_some_and(|p| p.state == PaymentState::Moved) => continue,
+            // Orphaned before it was booked, back with its block: unbooked as it was.
+            None => match stored {
+                Some(orphaned) => Payment { state: PaymentState::Canonical, ..orphaned },
+                None => seen,
+            },
         };
         list.push(payment.clone());
         plan.payments.push(payment);

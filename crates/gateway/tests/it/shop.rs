@@ -112,6 +112,8 @@ pub struct ChainOptions {
     pub extra: String,
     /// The USDT asset's `decimals` in the configuration (6 if `None`).
     pub usdt_decimals: Option<u8>,
+    /// How often the node is polled without a subscription (50 ms if `None`).
+    pub poll_ms: Option<u64>,
 }
 
 pub fn shop_config_with(
@@ -136,7 +138,7 @@ pub fn shop_config_with(
         rpc_url = "{rpc_url}"
         {ws}
         confirmations = {confirmations}
-        poll_interval_ms = 50
+        poll_interval_ms = {poll}
         {extra}
         [[assets]]
         symbol = "ETH"
@@ -158,6 +160,7 @@ pub fn shop_config_with(
         },
         extra = options.extra,
         decimals = options.usdt_decimals.unwrap_or(6),
+        poll = options.poll_ms.unwrap_or(50),
     ))
     .expect("shop config is valid")
 }

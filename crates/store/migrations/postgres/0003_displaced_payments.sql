@@ -5,7 +5,7 @@
 ALTER TABLE payments DROP CONSTRAINT payments_state_check;
 ALTER TABLE payments ADD CONSTRAINT payments_state_check
     CHECK (state IN ('canonical', 'orphaned', 'displaced', 'moved', 'written_off'));
-ALTER TABLE payments ADD COLUMN moved_from BYTEA UNIQUE REFERENCES payments (id);
+ALTER TABLE payments ADD COLUMN moved_from BYTEA REFERENCES payments (id);
 ALTER TABLE payments ADD COLUMN displaced_until BIGINT;
 ALTER TABLE payments ADD COLUMN call_path TEXT CHECK (call_path ~ '^[0-9]+(\.[0-9]+)*$' AND length(call_path) <= 200);
 ALTER TABLE payments ADD CONSTRAINT payments_kept_booked
@@ -23,7 +23,9 @@ ALTER TABLE ledger_transactions DROP CONSTRAINT ledger_transactions_check;
 ALTER TABLE ledger_transactions ADD CONSTRAINT ledger_transactions_names_payment
     CHECK ((kind = 'settlement') = (payment_id IS NULL));
 DROP INDEX ledger_one_receipt_per_payment;
-CREATE UNIQUE INDEX ledger_one_posting_per_payment ON ledger_transactions (payment_id, kind) WHERE payment_id IS NOT NULL;
+CREATE UNIQUE INDEX ledger_one_receipt_per_payment ON ledger_transactions (payment_id) WHERE kind = 'receipt';
+-- Write-offs and recoveries come in pairs, as often as a transfer leaves and returns.
+CREATE INDEX ledger_by_payment ON ledger_transactions (payment_id) WHERE payment_id IS NOT NULL;
 
 CREATE TABLE chain_halts (
     id          UUID PRIMARY KEY,

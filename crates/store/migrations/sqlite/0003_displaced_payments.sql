@@ -34,8 +34,10 @@ CREATE TABLE payments_v3 (
     booked_at       INTEGER,
     settled_at      INTEGER,
     seen_at         INTEGER NOT NULL,
-    -- The displaced payment whose booking this one carries.
-    moved_from      BLOB UNIQUE REFERENCES payments_v3 (id),
+    -- The payment whose booking this one took last (a transfer re-mined
+    -- elsewhere, or back in its first block): the rows so linked share one
+    -- booking, and exactly one of them counts.
+    moved_from      BLOB REFERENCES payments_v3 (id),
     displaced_until INTEGER,
     -- An internal (contract-made) native transfer: its position in the
     -- transaction's call tree, as the node's trace API numbers it ("0.1").
@@ -73,9 +75,10 @@ CREATE INDEX payments_by_chain_block ON payments (chain_id, block_number);
 -- and displaced ones waiting for their transfer.
 CREATE INDEX payments_pending ON payments (chain_id)
     WHERE (booked_at IS NULL AND state = 'canonical') OR state = 'displaced';
--- Exactly once, enforced by the database: one receipt per payment, at most
--- one write-off and one recovery.
-CREATE UNIQUE INDEX ledger_one_posting_per_payment ON ledger_transactions (payment_id, kind) WHERE payment_id IS NOT NULL;
+-- Exactly once, enforced by the database: one receipt per payment.
+CREATE UNIQUE INDEX ledger_one_receipt_per_payment ON ledger_transactions (payment_id) WHERE kind = 'receipt';
+-- Write-offs and recoveries come in pairs, as often as a transfer leaves and returns.
+CREATE INDEX ledger_by_payment ON ledger_transactions (payment_id) WHERE payment_id IS NOT NULL;
 
 -- A chain's watcher stopped for a person (a transfer gone in a deep
 -- reorganisation, a reorganisation deeper than the window, a node that

@@ -8,6 +8,32 @@ macro_rules! chain_store {
     ($store:ty, $conn:ty, $db:ty) => {
         $crate::shared::chain_writes!($conn, $db);
 
+        impl $store {
+            /// The payments of these invoices whose state meets `condition`, oldest block first.
+            async fn payments_in(
+                &self,
+                invoice_ids: &[coffer_domain::InvoiceId],
+                condition: &'static str,
+            ) -> $crate::Result<Vec<coffer_domain::Payment>> {
+                let mut payments = Vec::new();
+                for chunk in invoice_ids.chunks($crate::shared::MAX_IN) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
+                    query.push($crate::rows::PAYMENT_COLUMNS);
+                    query.push(" FROM payments WHERE ").push(condition).push(" AND invoice_id IN (");
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_uuid());
+                    }
+                    query.push(") ORDER BY block_number, log_index");
+                    let rows: Vec<$crate::rows::PaymentRow> = query.build_query_as().fetch_all(&self.reads).await?;
+                    for row in rows {
+                        payments.push(row.try_into()?);
+                    }
+                }
+                Ok(payments)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::ChainStore for $store {
             async fn chain_cursor(&self, chain_id: coffer_domain::ChainId) -> $crate::Result<Option<coffer_domain::BlockRef>> {
@@ -70,7 +96,9 @@ macro_rules! chain_store {
                 use futures_util::TryStreamExt as _;
                 let mut rows = sqlx::query_as::<_, (Vec<u8>, uuid::Uuid)>(
                     "SELECT address, id FROM invoices WHERE chain_id = $1 \
-                     AND (status IN ('new', 'processing') OR expires_at >= $2)",
+                     AND (status IN ('new', 'processing') OR expires_at >= $2 \
+                     OR id IN (SELECT invoice_id FROM payments WHERE chain_id = $1 \
+                     AND state IN ('displaced', 'written_off')))",
                 )
                 .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
                 .bind(expired_since.as_millis())
@@ -142,22 +170,11 @@ macro_rules! chain_store {
             }
 
             async fn payments_of(&self, invoice_ids: &[coffer_domain::InvoiceId]) -> $crate::Result<Vec<coffer_domain::Payment>> {
-                let mut payments = Vec::new();
-                for chunk in invoice_ids.chunks($crate::shared::MAX_IN) {
-                    let mut query = sqlx::QueryBuilder::<$db>::new("SELECT ");
-                    query.push($crate::rows::PAYMENT_COLUMNS);
-                    query.push(" FROM payments WHERE state IN ('canonical', 'displaced', 'written_off') AND invoice_id IN (");
-                    let mut list = query.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.as_uuid());
-                    }
-                    query.push(") ORDER BY block_number, log_index");
-                    let rows: Vec<$crate::rows::PaymentRow> = query.build_query_as().fetch_all(&self.reads).await?;
-                    for row in rows {
-                        payments.push(row.try_into()?);
-                    }
-                }
-                Ok(payments)
+                self.payments_in(invoice_ids, "state IN ('canonical', 'displaced', 'written_off')").await
+            }
+
+            async fn every_payment_of(&self, invoice_ids: &[coffer_domain::InvoiceId]) -> $crate::Result<Vec<coffer_domain::Payment>> {
+                self.payments_in(invoice_ids, "TRUE").await
             }
 
             async fn invoices_awaiting_confirmations(
@@ -197,7 +214,8 @@ macro_rules! chain_store {
             ) -> $crate::Result<Vec<coffer_domain::Address>> {
                 let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
                     "SELECT address FROM invoices WHERE chain_id = $1 AND status NOT IN ('new', 'processing') \
-                     AND expires_at >= $2 AND expires_at < $3",
+                     AND expires_at >= $2 AND expires_at < $3 AND id NOT IN (SELECT invoice_id FROM payments \
+                     WHERE chain_id = $1 AND state IN ('displaced', 'written_off'))",
                 )
                 .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
                 .bind(from.as_millis())

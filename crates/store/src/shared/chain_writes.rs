@@ -171,40 +171,58 @@ macro_rules! chain_writes {
                             .push_bind(p.call_path);
                     });
                     // The same block back on the canonical chain (A -> B -> A)
-                    // makes its payments count again, booked or not (a
-                    // written-off one's recovery is in the step); otherwise a
-                    // payment recorded before (a retried step) stays as it is.
+                    // makes a payment count again, with the booking the step
+                    // gives it (its own, or one it takes back with `moved_from`;
+                    // a written-off one's recovery is in the step). A payment
+                    // recorded before and still canonical is the step being
+                    // stale: every row must be inserted or revived.
                     query.push(
-                        " ON CONFLICT (id) DO UPDATE SET state = 'canonical', displaced_until = NULL \
-                         WHERE payments.state IN ('orphaned', 'displaced', 'written_off')",
+                        " ON CONFLICT (id) DO UPDATE SET state = 'canonical', displaced_until = NULL, \
+                         booked_at = excluded.booked_at, settled_at = excluded.settled_at, \
+                         moved_from = COALESCE(excluded.moved_from, payments.moved_from) \
+                         WHERE payments.state IN ('orphaned', 'displaced', 'written_off', 'moved')",
                     );
-                    query.build().execute(&mut *conn).await?;
+                    let done = query.build().execute(&mut *conn).await?;
+                    if done.rows_affected() != chunk.len() as u64 {
+                        return Err(StoreError::Stale(format!(
+                            "{} of {} payments were stored already as the step did not expect",
+                            chunk.len() as u64 - done.rows_affected(),
+                            chunk.len()
+                        )));
+                    }
                 }
                 Ok(())
             }
 
-            /// The payments this step stored with `moved_from` carry those
-            /// payments' bookings: each of those must be displaced or written
-            /// off, and becomes moved (the books do not change).
+            /// The payments this step stored with `moved_from` take those
+            /// payments' bookings: each must still be exactly as the step saw
+            /// it (written off where the step recovers it, displaced
+            /// otherwise), and becomes moved. The books do not change.
             async fn move_bookings(conn: &mut $conn, step: &ChainStep) -> Result<()> {
+                let recovered: std::collections::HashSet<PaymentId> =
+                    step.recoveries.iter().map(|r| r.payment_id).collect();
                 let from: Vec<PaymentId> = step.payments.iter().filter_map(|p| p.moved_from).collect();
-                for chunk in from.chunks(MAX_IN) {
-                    let mut query = sqlx::QueryBuilder::<$db>::new(
-                        "UPDATE payments SET state = 'moved', displaced_until = NULL \
-                         WHERE state IN ('displaced', 'written_off') AND id IN (",
-                    );
-                    let mut list = query.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.0.to_vec());
-                    }
-                    query.push(")");
-                    let done = query.build().execute(&mut *conn).await?;
-                    if done.rows_affected() != chunk.len() as u64 {
-                        return Err(StoreError::Stale(format!(
-                            "{} of {} bookings to move were no longer displaced or written off",
-                            chunk.len() as u64 - done.rows_affected(),
-                            chunk.len()
-                        )));
+                let (written_off, displaced): (Vec<PaymentId>, Vec<PaymentId>) =
+                    from.into_iter().partition(|id| recovered.contains(id));
+                for (ids, expected) in [(displaced, "displaced"), (written_off, "written_off")] {
+                    for chunk in ids.chunks(MAX_IN) {
+                        let mut query = sqlx::QueryBuilder::<$db>::new(
+                            "UPDATE payments SET state = 'moved', displaced_until = NULL WHERE state = ",
+                        );
+                        query.push_bind(expected).push(" AND id IN (");
+                        let mut list = query.separated(", ");
+                        for id in chunk {
+                            list.push_bind(id.0.to_vec());
+                        }
+                        query.push(")");
+                        let done = query.build().execute(&mut *conn).await?;
+                        if done.rows_affected() != chunk.len() as u64 {
+                            return Err(StoreError::Stale(format!(
+                                "{} of {} bookings to move were no longer {expected}",
+                                chunk.len() as u64 - done.rows_affected(),
+                                chunk.len()
+                            )));
+                        }
                     }
                 }
                 Ok(())
@@ -416,6 +434,19 @@ macro_rules! chain_writes {
                 note: &str,
             ) -> Result<Vec<PaymentId>> {
                 let chain = to_i64(chain_id.0, "chain id")?;
+                // Only a chain its watcher found a transfer gone on: a decision
+                // taken while the watcher may still move the booking is a race.
+                let halted: Option<String> = sqlx::query_scalar(
+                    "SELECT code FROM chain_halts WHERE chain_id = $1 AND resolved_at IS NULL",
+                )
+                .bind(chain)
+                .fetch_optional(&mut *conn)
+                .await?;
+                if halted.as_deref() != Some(coffer_domain::HaltCode::TransferGone.as_str()) {
+                    return Err(StoreError::Stale(format!(
+                        "chain {chain_id} is not halted for a transfer gone; its watcher may still find it"
+                    )));
+                }
                 let sql = format!(
                     "SELECT {} FROM payments WHERE chain_id = $1 AND state = 'displaced' ORDER BY block_number, log_index",
                     $crate::rows::PAYMENT_COLUMNS
@@ -427,11 +458,14 @@ macro_rules! chain_writes {
                 let listed = ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
                 let text = match resolution {
                     $crate::DisplacedResolution::WaitUntil(height) => {
-                        sqlx::query("UPDATE payments SET displaced_until = $2 WHERE chain_id = $1 AND state = 'displaced'")
-                            .bind(chain)
-                            .bind(to_i64(*height, "block number")?)
-                            .execute(&mut *conn)
-                            .await?;
+                        let done = sqlx::query(
+                            "UPDATE payments SET displaced_until = $2 WHERE chain_id = $1 AND state = 'displaced'",
+                        )
+                        .bind(chain)
+                        .bind(to_i64(*height, "block number")?)
+                        .execute(&mut *conn)
+                        .await?;
+                        unchanged_meanwhile(done.rows_affected(), ids.len())?;
                         format!("waiting until block {height} for {} displaced payment(s) [{listed}]: {note}", ids.len())
                     }
                     $crate::DisplacedResolution::WriteOff => {
@@ -447,19 +481,30 @@ macro_rules! chain_writes {
                             .iter()
                             .map(|(p, posting)| Posting { posting, kind: "write_off", invoice: p.invoice_id, payment: Some(p.id) })
                             .collect();
-                        sqlx::query(
+                        let done = sqlx::query(
                             "UPDATE payments SET state = 'written_off', displaced_until = NULL \
                              WHERE chain_id = $1 AND state = 'displaced'",
                         )
                         .bind(chain)
                         .execute(&mut *conn)
                         .await?;
+                        unchanged_meanwhile(done.rows_affected(), ids.len())?;
                         post(&mut *conn, &postings, at).await?;
                         format!("wrote off {} displaced payment(s) [{listed}]: {note}", ids.len())
                     }
                 };
                 resolve_halt(conn, chain_id, at, &text).await?;
                 Ok(ids)
+            }
+
+            /// The rows an operator's decision changed must be the ones it read
+            /// (PostgreSQL re-checks a row a concurrent step changed meanwhile).
+            fn unchanged_meanwhile(changed: u64, read: usize) -> Result<()> {
+                if changed == read as u64 {
+                    Ok(())
+                } else {
+                    Err(StoreError::Stale(format!("{read} displaced payments were read, {changed} were still displaced")))
+                }
             }
 
             /// Books postings: their headers, their entries, and their effect

@@ -144,9 +144,12 @@ async fn payments_are_recorded_once_and_orphaned_by_a_reorganisation(kind: Kind)
     let mut first = step(None, block(5, 5));
     first.payments.push(p.clone());
     f.store.apply_chain_step(first).await.unwrap();
-    // A retried step may carry the same payment again: stored once.
+    // A step that carries a payment stored already was computed on stale
+    // data: it is refused whole (the watcher recomputes, knowing the payment).
     let mut again = step(Some(block(5, 5)), block(6, 6));
     again.payments.push(p.clone());
+    assert!(matches!(f.store.apply_chain_step(again.clone()).await, Err(StoreError::Stale(_))));
+    again.payments.clear();
     f.store.apply_chain_step(again).await.unwrap();
     assert_eq!(f.store.payments_of(&[inv.id]).await.unwrap(), vec![p.clone()], "round trip, once");
     assert_eq!(f.store.invoices_paid_above(CHAIN, 4).await.unwrap(), vec![inv.id]);
@@ -270,6 +273,13 @@ async fn a_reorganisation_below_booked_payments_displaces_them_and_the_same_tran
     assert!(counted[0].booked_at.is_some());
     assert_eq!(f.store.displaced_payments(CHAIN).await.unwrap(), counted);
     assert_eq!(f.store.invoices_awaiting_confirmations(CHAIN).await.unwrap(), vec![inv.id], "looked at every step");
+    // Its transfer may come back whenever: its address stays watched past the late window.
+    let long_after = Timestamp::from_millis(i64::MAX / 4);
+    let mut watched = Vec::new();
+    f.store.watched_invoices(CHAIN, long_after, &mut |_, id| watched.push(id)).await.unwrap();
+    assert_eq!(watched, vec![inv.id]);
+    let aged = f.store.aged_out_between(CHAIN, Timestamp::from_millis(0), long_after).await.unwrap();
+    assert!(aged.is_empty(), "never pruned while displaced: {aged:?}");
 
     // The same transaction in block 6 of the new chain: the booking moves there.
     let entries = f.store.ledger_snapshot().await.unwrap().entries.len();

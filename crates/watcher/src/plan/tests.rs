@@ -85,15 +85,26 @@ impl Books {
         let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &self.rules_assets };
         let lookup: HashMap<Address, InvoiceId> =
             self.touched.invoices.values().map(|i| (i.deposit.address, i.id)).collect();
-        let touched = Touched { invoices: self.touched.invoices.clone(), payments: self.touched.payments.clone() };
+        let touched = Touched {
+            invoices: self.touched.invoices.clone(),
+            payments: self.touched.payments.clone(),
+            others: self.touched.others.clone(),
+        };
         let plan =
             plan_update(rules, update, |a| lookup.get(a).copied(), touched, Timestamp::from_millis(now)).unwrap();
         // Apply it as the store would: above a fork, unbooked payments are
         // orphaned and booked ones displaced; a payment stored again is
         // canonical; one carrying another's booking moves it.
         if let Some(fork) = update.reverted_above {
+            let others = &mut self.touched.others;
             for list in self.touched.payments.values_mut() {
-                list.retain(|p| p.block.number <= fork || p.booked_at.is_some() || p.state != PaymentState::Canonical);
+                list.retain(|p| {
+                    let orphaned = p.block.number > fork && p.booked_at.is_none() && p.state == PaymentState::Canonical;
+                    if orphaned {
+                        others.insert(p.id, Payment { state: PaymentState::Orphaned, ..p.clone() });
+                    }
+                    !orphaned
+                });
                 for p in list.iter_mut().filter(|p| p.block.number > fork && p.state == PaymentState::Canonical) {
                     p.state = PaymentState::Displaced;
                     p.displaced_until = Some(plan.displace_until);
@@ -101,8 +112,17 @@ impl Books {
             }
         }
         for payment in &plan.payments {
+            self.touched.others.remove(&payment.id);
             let list = self.touched.payments.entry(payment.invoice_id).or_default();
-            list.retain(|p| p.id != payment.id && Some(p.id) != payment.moved_from);
+            if let Some(from) = payment.moved_from
+                && let Some(index) = list.iter().position(|p| p.id == from && p.id != payment.id)
+            {
+                let moved = list.remove(index);
+                self.touched
+                    .others
+                    .insert(from, Payment { state: PaymentState::Moved, displaced_until: None, ..moved });
+            }
+            list.retain(|p| p.id != payment.id);
             list.push(payment.clone());
         }
         for booking in &plan.bookings {
@@ -299,7 +319,11 @@ fn settled_then_reorganised(books: &mut Books, inv: &Invoice, remined: Vec<Trans
     reorg.reverted_above = Some(9);
     let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets };
     let lookup: HashMap<Address, InvoiceId> = HashMap::from([(inv.deposit.address, inv.id)]);
-    let touched = Touched { invoices: books.touched.invoices.clone(), payments: books.touched.payments.clone() };
+    let touched = Touched {
+        invoices: books.touched.invoices.clone(),
+        payments: books.touched.payments.clone(),
+        others: books.touched.others.clone(),
+    };
     plan_update(rules, &reorg, |a| lookup.get(a).copied(), touched, Timestamp::from_millis(ON_TIME))
 }
 
@@ -340,7 +364,8 @@ fn a_booked_payment_not_re_mined_is_awaited_then_gone() {
     let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets };
     let lookup = |_: &Address| Some(inv.id);
     let at = |head: u64| {
-        let touched = Touched { invoices: books.touched.invoices.clone(), payments: displaced.clone() };
+        let touched =
+            Touched { invoices: books.touched.invoices.clone(), payments: displaced.clone(), ..Touched::default() };
         plan_update(rules, &update(head, vec![]), lookup, touched, Timestamp::from_millis(ON_TIME))
     };
     assert!(at(12).is_ok(), "block 12: still awaited");
