@@ -80,7 +80,7 @@ pub(crate) async fn internal_transfers(
                 let blocks: Vec<Vec<GethTxTrace>> =
                     requests.batch("debug_traceBlockByHash", &params).await.map_err(unsupported(how))?;
                 for (header, traces) in chunk.iter().zip(blocks) {
-                    found.extend(geth(header, &traces, asset, filter));
+                    found.extend(geth(header, &traces, asset, filter)?);
                 }
             }
         }
@@ -184,6 +184,8 @@ fn parity(
 pub(crate) struct GethTxTrace {
     tx_hash: Option<B256>,
     result: Option<GethCall>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,10 +209,17 @@ fn geth(
     traces: &[GethTxTrace],
     asset: AssetId,
     filter: &dyn AddressFilter,
-) -> Vec<PartialTransfer> {
+) -> Result<Vec<PartialTransfer>, ChainError> {
     let mut found = Vec::new();
     for trace in traces {
-        let (Some(tx_hash), Some(top)) = (trace.tx_hash, &trace.result) else { continue };
+        // A transaction the tracer could not trace may hide a payment: read again, never skip.
+        let (Some(tx_hash), Some(top)) = (trace.tx_hash, &trace.result) else {
+            return Err(ChainError::Moved(format!(
+                "block {}: a transaction's trace came back without a result ({})",
+                header.number,
+                trace.error.as_deref().unwrap_or("no error given")
+            )));
+        };
         if top.error.is_some() {
             continue; // the whole transaction failed
         }
@@ -236,7 +245,7 @@ fn geth(
             }
         }
     }
-    found
+    Ok(found)
 }
 
 fn internal(
@@ -334,7 +343,7 @@ mod tests {
             ]}
         }]))
         .unwrap();
-        let found = geth(&header(), &traces, eth(), &Only(SHOP.parse().unwrap()));
+        let found = geth(&header(), &traces, eth(), &Only(SHOP.parse().unwrap())).unwrap();
         let paths: Vec<_> = found.iter().map(|t| (t.call_path.clone().unwrap(), t.value.to::<u64>())).collect();
         assert_eq!(
             paths,

@@ -105,6 +105,30 @@ async fn prune(shared: &Shared, from: Timestamp) -> Result<Timestamp, coffer_sto
     for address in shared.store.aged_out_between(shared.chain_id(), from, to).await? {
         shared.watchlist.remove(&address);
     }
+    sweep_unstored(shared).await?;
     shared.health.set_watched(shared.watchlist.len() as u64);
     Ok(to)
+}
+
+/// How long an address watched for an invoice about to be stored may wait
+/// for the store's answer before the invoice is looked up.
+const PENDING_GRACE: Duration = Duration::from_secs(60);
+
+/// Unwatches the addresses watched for invoices whose insert never finished
+/// and that were not stored: a request cut short must not leave an entry for
+/// ever. One that was stored after all stays watched.
+async fn sweep_unstored(shared: &Shared) -> Result<(), coffer_store::StoreError> {
+    let old = shared.watchlist.take_pending_older_than(PENDING_GRACE);
+    if old.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<InvoiceId> = old.iter().map(|(_, id)| *id).collect();
+    let stored: std::collections::HashSet<InvoiceId> =
+        shared.store.invoices_by_ids(&ids).await?.into_iter().map(|i| i.id).collect();
+    for (address, id) in old {
+        if !stored.contains(&id) && shared.watchlist.get(&address) == Some(id) {
+            shared.watchlist.remove(&address);
+        }
+    }
+    Ok(())
 }

@@ -115,6 +115,23 @@ impl Watchers {
         }
     }
 
+    /// [`Watchers::watch`] for an invoice about to be stored: if no answer
+    /// of the store's comes back for it ([`Watchers::settle`]), the expiry
+    /// task checks a minute later whether it was stored, and unwatches it if
+    /// not (a client that went away on PostgreSQL, a refused insert).
+    pub fn watch_pending(&self, invoice: &Invoice) {
+        if let Some(chain) = self.chains.get(&invoice.amount.asset().chain_id) {
+            chain.watchlist.insert_pending(invoice.deposit.address, invoice.id);
+        }
+    }
+
+    /// The store answered for the invoice pending at `address` on `chain_id`.
+    pub fn settle(&self, chain_id: ChainId, address: &Address) {
+        if let Some(chain) = self.chains.get(&chain_id) {
+            chain.watchlist.settle(address);
+        }
+    }
+
     /// Watches an invoice read back from the store (an idempotent replay)
     /// if payments can still reach it: open, or final within its
     /// late-payment window. Watching it again is harmless.

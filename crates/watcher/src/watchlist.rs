@@ -39,12 +39,19 @@ type Table = HashMap<Address, InvoiceId, BuildHasherDefault<AddressHasher>>;
 #[derive(Debug, Default)]
 pub struct Watchlist {
     table: RwLock<Table>,
+    /// Addresses watched for an invoice not known to be stored yet (the API
+    /// watches before it stores): those whose insert never finished (the
+    /// client went away, the database refused) are swept out.
+    pending: std::sync::Mutex<HashMap<Address, (InvoiceId, std::time::Instant)>>,
 }
 
 impl Watchlist {
     /// An empty list with room for `capacity` addresses.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { table: RwLock::new(Table::with_capacity_and_hasher(capacity, BuildHasherDefault::default())) }
+        Self {
+            table: RwLock::new(Table::with_capacity_and_hasher(capacity, BuildHasherDefault::default())),
+            pending: std::sync::Mutex::default(),
+        }
     }
 
     /// Watches `address` for `invoice`.
@@ -52,6 +59,33 @@ impl Watchlist {
         if let Ok(mut table) = self.table.write() {
             table.insert(address, invoice);
         }
+    }
+
+    /// Watches `address` for `invoice`, which is about to be stored.
+    pub fn insert_pending(&self, address: Address, invoice: InvoiceId) {
+        self.insert(address, invoice);
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(address, (invoice, std::time::Instant::now()));
+        }
+    }
+
+    /// The store answered for the invoice pending at `address` (stored,
+    /// replayed or refused): it is no longer pending.
+    pub fn settle(&self, address: &Address) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(address);
+        }
+    }
+
+    /// Takes the addresses pending for longer than `age`, with their invoices.
+    pub fn take_pending_older_than(&self, age: std::time::Duration) -> Vec<(Address, InvoiceId)> {
+        let Ok(mut pending) = self.pending.lock() else { return Vec::new() };
+        let old: Vec<(Address, InvoiceId)> =
+            pending.iter().filter(|(_, (_, at))| at.elapsed() >= age).map(|(a, (id, _))| (*a, *id)).collect();
+        for (address, _) in &old {
+            pending.remove(address);
+        }
+        old
     }
 
     /// Stops watching `address`.
@@ -107,5 +141,19 @@ mod tests {
         assert!(list.watches(&a) && !list.watches(&c));
         list.remove(&a);
         assert!(list.is_empty());
+    }
+
+    #[test]
+    fn pending_addresses_are_handed_back_once_old() {
+        let list = Watchlist::default();
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let (first, second) = (InvoiceId::new(), InvoiceId::new());
+        list.insert_pending(a, first);
+        list.insert_pending(b, second);
+        list.settle(&b);
+        assert!(list.contains(&a) && list.contains(&b), "watched while pending, and after");
+        assert!(list.take_pending_older_than(std::time::Duration::from_secs(60)).is_empty(), "not old yet");
+        assert_eq!(list.take_pending_older_than(std::time::Duration::ZERO), vec![(a, first)], "only the unsettled one");
+        assert!(list.take_pending_older_than(std::time::Duration::ZERO).is_empty(), "taken once");
     }
 }

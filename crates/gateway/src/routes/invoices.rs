@@ -212,11 +212,17 @@ pub(crate) async fn create(
     // Watched before it is stored, not after: a client that gives up drops
     // this future at any await, and the store may still commit what was
     // queued. So no step that can be cancelled lies between the commit and
-    // the watch, and a stored invoice is always watched (an error below
-    // leaves the address watched: it may have been stored after all).
-    state.watchers.watch(&invoice);
+    // the watch, and a stored invoice is always watched. An error, or a
+    // request cut short, leaves the address pending: the expiry task unwatches
+    // it a minute later if the invoice was not stored after all.
+    state.watchers.watch_pending(&invoice);
     let chain = invoice.amount.asset().chain_id;
-    let (invoice, replayed) = match state.store.insert_invoice(NewInvoice { invoice, idempotency }).await? {
+    let address = invoice.deposit.address;
+    let inserted = state.store.insert_invoice(NewInvoice { invoice, idempotency }).await;
+    if inserted.is_ok() {
+        state.watchers.settle(chain, &address);
+    }
+    let (invoice, replayed) = match inserted? {
         InsertOutcome::Created(invoice) => {
             state.metrics.invoices_created.inc();
             tracing::debug!(invoice = %invoice.id, index = %invoice.deposit.index, "invoice created");
