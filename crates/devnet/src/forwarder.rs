@@ -2,10 +2,10 @@
 //! another address in an internal call (contracts/Forwarder.sol).
 
 use alloy_primitives::{Address, B256, U256};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::token::{hex_data, parse_address, selector, send_and_wait, word_address};
-use crate::{DevnetError, Rpc, repo_root};
+use crate::token::{deploy_artifact, hex_data, selector, send_and_wait, word_address};
+use crate::{DevnetError, Rpc};
 
 /// A deployed forwarder.
 #[derive(Clone, Copy, Debug)]
@@ -16,15 +16,8 @@ pub struct Forwarder {
 
 /// Deploys `contracts/Forwarder.json` from anvil's first dev account.
 pub async fn deploy_forwarder(rpc: &Rpc) -> Result<Forwarder, DevnetError> {
-    let path = repo_root().join("contracts/Forwarder.json");
-    let artifact_err = |reason: String| DevnetError::Artifact { path: path.display().to_string(), reason };
-    let text = std::fs::read_to_string(&path).map_err(|e| artifact_err(e.to_string()))?;
-    let artifact: Value = serde_json::from_str(&text).map_err(|e| artifact_err(e.to_string()))?;
-    let bytecode = artifact["bytecode"].as_str().ok_or_else(|| artifact_err("no bytecode".into()))?;
-    let accounts = rpc.call("eth_accounts", json!([])).await?;
-    let deployer = parse_address(&accounts[0], "dev account")?;
-    let receipt = send_and_wait(rpc, json!({"from": deployer, "data": bytecode, "gas": "0x200000"})).await?;
-    Ok(Forwarder { address: parse_address(&receipt["contractAddress"], "contract address")? })
+    let (address, _) = deploy_artifact(rpc, "Forwarder").await?;
+    Ok(Forwarder { address })
 }
 
 impl Forwarder {

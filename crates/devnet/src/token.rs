@@ -54,7 +54,14 @@ pub(crate) fn parse_address(value: &Value, what: &str) -> Result<Address, Devnet
 
 /// Deploys `contracts/TestUSDT.json` from anvil's first dev account.
 pub async fn deploy_test_usdt(rpc: &Rpc) -> Result<TestToken, DevnetError> {
-    let path = repo_root().join("contracts/TestUSDT.json");
+    let (address, deployer) = deploy_artifact(rpc, "TestUSDT").await?;
+    Ok(TestToken { address, deployer })
+}
+
+/// Deploys the committed artifact `contracts/<name>.json` from anvil's
+/// first dev account; returns the contract's address and the deployer.
+pub(crate) async fn deploy_artifact(rpc: &Rpc, name: &str) -> Result<(Address, Address), DevnetError> {
+    let path = repo_root().join(format!("contracts/{name}.json"));
     let artifact_err = |reason: String| DevnetError::Artifact { path: path.display().to_string(), reason };
     let text = std::fs::read_to_string(&path).map_err(|e| artifact_err(e.to_string()))?;
     let artifact: Value = serde_json::from_str(&text).map_err(|e| artifact_err(e.to_string()))?;
@@ -62,8 +69,7 @@ pub async fn deploy_test_usdt(rpc: &Rpc) -> Result<TestToken, DevnetError> {
     let accounts = rpc.call("eth_accounts", json!([])).await?;
     let deployer = parse_address(&accounts[0], "dev account")?;
     let receipt = send_and_wait(rpc, json!({"from": deployer, "data": bytecode, "gas": "0x200000"})).await?;
-    let address = parse_address(&receipt["contractAddress"], "contract address")?;
-    Ok(TestToken { address, deployer })
+    Ok((parse_address(&receipt["contractAddress"], "contract address")?, deployer))
 }
 
 impl TestToken {

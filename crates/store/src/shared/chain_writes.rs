@@ -205,25 +205,11 @@ macro_rules! chain_writes {
                 let (written_off, displaced): (Vec<PaymentId>, Vec<PaymentId>) =
                     from.into_iter().partition(|id| recovered.contains(id));
                 for (ids, expected) in [(displaced, "displaced"), (written_off, "written_off")] {
-                    for chunk in ids.chunks(MAX_IN) {
-                        let mut query = sqlx::QueryBuilder::<$db>::new(
-                            "UPDATE payments SET state = 'moved', displaced_until = NULL WHERE state = ",
-                        );
-                        query.push_bind(expected).push(" AND id IN (");
-                        let mut list = query.separated(", ");
-                        for id in chunk {
-                            list.push_bind(id.0.to_vec());
-                        }
-                        query.push(")");
-                        let done = query.build().execute(&mut *conn).await?;
-                        if done.rows_affected() != chunk.len() as u64 {
-                            return Err(StoreError::Stale(format!(
-                                "{} of {} bookings to move were no longer {expected}",
-                                chunk.len() as u64 - done.rows_affected(),
-                                chunk.len()
-                            )));
-                        }
-                    }
+                    let head = |query: &mut sqlx::QueryBuilder<$db>| {
+                        query.push("UPDATE payments SET state = 'moved', displaced_until = NULL WHERE state = ");
+                        query.push_bind(expected);
+                    };
+                    update_every(conn, &ids, head, &format!("bookings to move were no longer {expected}")).await?;
                 }
                 Ok(())
             }
@@ -237,10 +223,26 @@ macro_rules! chain_writes {
                 condition: &'static str,
                 at: Timestamp,
             ) -> Result<()> {
+                let head = |query: &mut sqlx::QueryBuilder<$db>| {
+                    query.push("UPDATE payments SET ").push(column).push(" = ").push_bind(at.as_millis());
+                    query.push(" WHERE ").push(condition);
+                };
+                update_every(conn, ids, head, &format!("payments were not as {condition}")).await
+            }
+
+            /// `UPDATE payments …` (as `head` writes it, up to its WHERE
+            /// conditions) for these ids, in chunks; a step that expected
+            /// each to be updated fails as stale, saying `what` the others were.
+            async fn update_every(
+                conn: &mut $conn,
+                ids: &[PaymentId],
+                head: impl Fn(&mut sqlx::QueryBuilder<$db>),
+                what: &str,
+            ) -> Result<()> {
                 for chunk in ids.chunks(MAX_IN) {
-                    let mut query = sqlx::QueryBuilder::<$db>::new("UPDATE payments SET ");
-                    query.push(column).push(" = ").push_bind(at.as_millis());
-                    query.push(" WHERE ").push(condition).push(" AND id IN (");
+                    let mut query = sqlx::QueryBuilder::<$db>::new("");
+                    head(&mut query);
+                    query.push(" AND id IN (");
                     let mut list = query.separated(", ");
                     for id in chunk {
                         list.push_bind(id.0.to_vec());
@@ -249,7 +251,7 @@ macro_rules! chain_writes {
                     let done = query.build().execute(&mut *conn).await?;
                     if done.rows_affected() != chunk.len() as u64 {
                         return Err(StoreError::Stale(format!(
-                            "{} of {} payments were not as {condition}",
+                            "{} of {} {what}",
                             chunk.len() as u64 - done.rows_affected(),
                             chunk.len()
                         )));
