@@ -222,20 +222,39 @@ const A: u8 = 0xa;
 const B: u8 = 0xb;
 const BASE: u8 = 0;
 
+impl Sim {
+    /// The one payment every scenario moves around: the same transaction of
+    /// 12.5 USDT, mined in `block`.
+    fn paid_in(&self, block: &BlockHeader) -> Transfer {
+        self.transfer(block, 0x77, 0, 12_500_000)
+    }
+
+    /// Block 4, then the payment in 5A, confirmed (and settled) by 6A.
+    async fn settled_on_a(&mut self) {
+        let b4 = BlockHeader { number: 4, hash: hash(4, BASE), parent_hash: hash(3, BASE), timestamp: T0 + 4 };
+        self.apply(None, vec![b4], vec![]).await.unwrap();
+        let a5 = header(5, A, BASE);
+        let t = self.paid_in(&a5);
+        self.apply(None, vec![a5, header(6, A, A)], vec![t]).await.unwrap();
+        self.report("settled on A").await;
+        assert_eq!(self.merchant_credit().await, U256::from(12_500_000u64));
+    }
+}
+
 /// B -> A -> B with two confirmations: the transfer seen (unbooked) in block
-/// 5B, booked and settled in 5A, then 5B back. The payment of 5B already
-/// exists as orphaned, so the insert's ON CONFLICT revives it without the
-/// booking it was meant to carry; it is booked and credited a second time.
+/// 5B, booked and settled in 5A, then 5B back. The payment of 5B exists as
+/// orphaned: it must be revived with the booking it takes, or it would be
+/// booked and credited a second time (as it was before review).
 async fn flip_flop_books_twice(kind: Kind) {
     let Some(mut sim) = Sim::new(kind, 2).await else { return };
     let b4 = BlockHeader { number: 4, hash: hash(4, BASE), parent_hash: hash(3, BASE), timestamp: T0 + 4 };
     sim.apply(None, vec![b4], vec![]).await.unwrap();
     let b5 = header(5, B, BASE);
-    let t = sim.transfer(&b5, 0x77, 0, 12_500_000);
+    let t = sim.paid_in(&b5);
     sim.apply(None, vec![b5], vec![t]).await.unwrap();
     // Reorg to A: 5A carries the same transaction.
     let a5 = header(5, A, BASE);
-    let t = sim.transfer(&a5, 0x77, 0, 12_500_000);
+    let t = sim.paid_in(&a5);
     sim.apply(Some(4), vec![a5], vec![t]).await.unwrap();
     let a6 = header(6, A, A);
     sim.apply(None, vec![a6], vec![]).await.unwrap();
@@ -243,7 +262,7 @@ async fn flip_flop_books_twice(kind: Kind) {
     assert_eq!(sim.merchant_credit().await, U256::from(12_500_000u64));
     // Back to B, two blocks deep (deeper than the confirmations).
     let b5 = header(5, B, BASE);
-    let t = sim.transfer(&b5, 0x77, 0, 12_500_000);
+    let t = sim.paid_in(&b5);
     sim.apply(Some(4), vec![b5, header(6, B, B), header(7, B, B)], vec![t]).await.unwrap();
     sim.report("back on B").await;
     sim.restart().await;
@@ -254,22 +273,17 @@ async fn flip_flop_books_twice(kind: Kind) {
 }
 
 /// A -> B -> A with the booking moved to B: back on A, the payment of 5A is
-/// `moved` in the store, so the insert does not revive it; the booking
-/// vanishes (both payments moved).
+/// `moved` in the store and must take the booking back, or it would vanish
+/// (both payments moved, as before review).
 async fn a_b_a_loses_the_booking(kind: Kind) {
     let Some(mut sim) = Sim::new(kind, 2).await else { return };
-    let b4 = BlockHeader { number: 4, hash: hash(4, BASE), parent_hash: hash(3, BASE), timestamp: T0 + 4 };
-    sim.apply(None, vec![b4], vec![]).await.unwrap();
-    let a5 = header(5, A, BASE);
-    let t = sim.transfer(&a5, 0x77, 0, 12_500_000);
-    sim.apply(None, vec![a5, header(6, A, A)], vec![t]).await.unwrap();
-    sim.report("settled on A").await;
+    sim.settled_on_a().await;
     let b5 = header(5, B, BASE);
-    let t = sim.transfer(&b5, 0x77, 0, 12_500_000);
+    let t = sim.paid_in(&b5);
     sim.apply(Some(4), vec![b5, header(6, B, B), header(7, B, B)], vec![t]).await.unwrap();
     sim.report("moved to B").await;
     let a5 = header(5, A, BASE);
-    let t = sim.transfer(&a5, 0x77, 0, 12_500_000);
+    let t = sim.paid_in(&a5);
     sim.apply(Some(4), vec![a5, header(6, A, A), header(7, A, A), header(8, A, A)], vec![t]).await.unwrap();
     let (breaches, _) = sim.report("back on A").await;
     let counted = sim.store.payments_of(&[sim.invoice.id]).await.unwrap();
@@ -281,11 +295,7 @@ async fn a_b_a_loses_the_booking(kind: Kind) {
 /// The books are right; does the audit agree?
 async fn recovered_in_place_is_sound(kind: Kind) {
     let Some(mut sim) = Sim::new(kind, 2).await else { return };
-    let b4 = BlockHeader { number: 4, hash: hash(4, BASE), parent_hash: hash(3, BASE), timestamp: T0 + 4 };
-    sim.apply(None, vec![b4], vec![]).await.unwrap();
-    let a5 = header(5, A, BASE);
-    let t = sim.transfer(&a5, 0x77, 0, 12_500_000);
-    sim.apply(None, vec![a5, header(6, A, A)], vec![t]).await.unwrap();
+    sim.settled_on_a().await;
     sim.apply(Some(4), vec![header(5, B, BASE), header(6, B, B), header(7, B, B)], vec![]).await.unwrap();
     let gone = sim.apply(None, vec![header(8, B, B), header(9, B, B)], vec![]).await;
     assert!(gone.unwrap_err().contains("coffer chain resolve"));
@@ -293,7 +303,7 @@ async fn recovered_in_place_is_sound(kind: Kind) {
     sim.store.resolve_displaced(CHAIN, DisplacedResolution::WriteOff, Timestamp::now(), "test").await.unwrap();
     sim.report("written off").await;
     let a5 = header(5, A, BASE);
-    let t = sim.transfer(&a5, 0x77, 0, 12_500_000);
+    let t = sim.paid_in(&a5);
     let mut blocks = vec![a5];
     for n in 6..=10 {
         blocks.push(header(n, A, A));
@@ -320,16 +330,12 @@ async fn recovered_in_place_is_sound(kind: Kind) {
 /// carries the recovery.
 async fn write_off_racing_a_move(kind: Kind) {
     let Some(mut sim) = Sim::new(kind, 2).await else { return };
-    let b4 = BlockHeader { number: 4, hash: hash(4, BASE), parent_hash: hash(3, BASE), timestamp: T0 + 4 };
-    sim.apply(None, vec![b4], vec![]).await.unwrap();
-    let a5 = header(5, A, BASE);
-    let t = sim.transfer(&a5, 0x77, 0, 12_500_000);
-    sim.apply(None, vec![a5, header(6, A, A)], vec![t]).await.unwrap();
+    sim.settled_on_a().await;
     sim.apply(Some(4), vec![header(5, B, BASE), header(6, B, B)], vec![]).await.unwrap();
     sim.report("displaced").await;
     sim.halt().await;
     let b7 = header(7, B, B);
-    let t = sim.transfer(&b7, 0x77, 0, 12_500_000);
+    let t = sim.paid_in(&b7);
     sim.pre_apply = Some(DisplacedResolution::WriteOff);
     let applied = sim.apply(None, vec![b7], vec![t.clone()]).await;
     assert!(applied.unwrap_err().contains("no longer displaced"), "the move planned on a displaced payment is stale");
