@@ -320,12 +320,11 @@ impl Follower {
     /// ahead if it is this one, else a new one; refused for its log span, it
     /// is read again at once with smaller spans.
     async fn raw_segment(&mut self, from: BlockHeader, last: u64) -> Result<RawSegment, ChainError> {
-        let ahead = match &self.prefetched {
-            Some((after, until, _)) if *after == from.hash && *until == last => self.prefetched.take(),
-            _ => None,
-        };
-        // What failed ahead is read again now: the node may be back.
-        if let Some((_, _, read)) = ahead
+        // A read ahead of another range is dropped (and so aborted); one that
+        // failed is read again now: the node may be back.
+        if let Some((after, until, read)) = self.prefetched.take()
+            && after == from.hash
+            && until == last
             && let Ok(raw) = read.await
         {
             self.log_span.went_through();
