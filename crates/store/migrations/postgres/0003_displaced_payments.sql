@@ -15,6 +15,9 @@ ALTER TABLE payments ADD CONSTRAINT payments_call_path_not_log CHECK (call_path 
 DROP INDEX payments_unbooked;
 CREATE INDEX payments_pending ON payments (chain_id)
     WHERE (booked_at IS NULL AND state = 'canonical') OR state = 'displaced';
+-- Invoices whose transfer may still come back stay watched: looked up at start
+-- and by every prune of the watch list, which must not scan every payment.
+CREATE INDEX payments_away ON payments (chain_id, invoice_id) WHERE state IN ('displaced', 'written_off');
 
 ALTER TABLE ledger_transactions DROP CONSTRAINT ledger_transactions_kind_check;
 ALTER TABLE ledger_transactions ADD CONSTRAINT ledger_transactions_kind_check

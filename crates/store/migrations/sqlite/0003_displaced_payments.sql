@@ -75,6 +75,9 @@ CREATE INDEX payments_by_chain_block ON payments (chain_id, block_number);
 -- and displaced ones waiting for their transfer.
 CREATE INDEX payments_pending ON payments (chain_id)
     WHERE (booked_at IS NULL AND state = 'canonical') OR state = 'displaced';
+-- Invoices whose transfer may still come back stay watched: looked up at start
+-- and by every prune of the watch list, which must not scan every payment.
+CREATE INDEX payments_away ON payments (chain_id, invoice_id) WHERE state IN ('displaced', 'written_off');
 -- Exactly once, enforced by the database: one receipt per payment.
 CREATE UNIQUE INDEX ledger_one_receipt_per_payment ON ledger_transactions (payment_id) WHERE kind = 'receipt';
 -- Write-offs and recoveries come in pairs, as often as a transfer leaves and returns.

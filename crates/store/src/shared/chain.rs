@@ -286,11 +286,7 @@ macro_rules! chain_store {
             }
 
             async fn displaced_payments(&self, chain_id: coffer_domain::ChainId) -> $crate::Result<Vec<coffer_domain::Payment>> {
-                let sql = format!(
-                    "SELECT {} FROM payments WHERE chain_id = $1 AND state = 'displaced' ORDER BY block_number, log_index",
-                    $crate::rows::PAYMENT_COLUMNS
-                );
-                let rows: Vec<$crate::rows::PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                let rows: Vec<$crate::rows::PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(chain_writes::displaced_select()))
                     .bind($crate::rows::to_i64(chain_id.0, "chain id")?)
                     .fetch_all(&self.reads)
                     .await?;

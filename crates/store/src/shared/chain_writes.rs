@@ -449,12 +449,8 @@ macro_rules! chain_writes {
                         "chain {chain_id} is not halted for a transfer gone; its watcher may still find it"
                     )));
                 }
-                let sql = format!(
-                    "SELECT {} FROM payments WHERE chain_id = $1 AND state = 'displaced' ORDER BY block_number, log_index",
-                    $crate::rows::PAYMENT_COLUMNS
-                );
                 let rows: Vec<$crate::rows::PaymentRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(chain).fetch_all(&mut *conn).await?;
+                    sqlx::query_as(sqlx::AssertSqlSafe(displaced_select())).bind(chain).fetch_all(&mut *conn).await?;
                 let displaced = rows.into_iter().map(TryInto::try_into).collect::<Result<Vec<coffer_domain::Payment>>>()?;
                 let ids: Vec<PaymentId> = displaced.iter().map(|p| p.id).collect();
                 let listed = ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
@@ -497,6 +493,14 @@ macro_rules! chain_writes {
                 };
                 resolve_halt(conn, chain_id, at, &text).await?;
                 Ok(ids)
+            }
+
+            /// The displaced payments of chain `$1`, oldest block first.
+            pub(super) fn displaced_select() -> String {
+                format!(
+                    "SELECT {} FROM payments WHERE chain_id = $1 AND state = 'displaced' ORDER BY block_number, log_index",
+                    $crate::rows::PAYMENT_COLUMNS
+                )
             }
 
             /// The rows an operator's decision changed must be the ones it read
