@@ -223,22 +223,20 @@ fn live(state: &AppState) -> Registry {
     registry.register("payments_confirmed", "Payments booked after their confirmations", bookings);
     registry.register("invoices_settled", "Invoices settled", settlements);
     let stats = state.dispatcher.stats();
-    let delivered = Counter::<u64>::default();
-    delivered.inc_by(stats.delivered.load(Relaxed));
-    let failed = Counter::<u64>::default();
-    failed.inc_by(stats.failed.load(Relaxed));
-    let given_up = Counter::<u64>::default();
-    given_up.inc_by(stats.given_up.load(Relaxed));
-    registry.register("webhook_deliveries", "Webhook attempts acknowledged with 2xx", delivered);
-    registry.register("webhook_failures", "Webhook attempts that failed (retried or given up)", failed);
-    registry.register("webhook_given_up", "Webhook deliveries given up after their last attempt", given_up);
-    let skipped = Counter::<u64>::default();
-    skipped.inc_by(stats.skipped.load(Relaxed));
-    registry.register(
-        "webhook_skipped",
-        "Deliveries not sent after waiting their turn: their endpoint was deleted or their lease was taken over",
-        skipped,
-    );
+    for (name, help, count) in [
+        ("webhook_deliveries", "Webhook attempts acknowledged with 2xx", &stats.delivered),
+        ("webhook_failures", "Webhook attempts that failed (retried or given up)", &stats.failed),
+        ("webhook_given_up", "Webhook deliveries given up after their last attempt", &stats.given_up),
+        (
+            "webhook_skipped",
+            "Deliveries not sent after waiting their turn: their endpoint was deleted or their lease was taken over",
+            &stats.skipped,
+        ),
+    ] {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(count.load(Relaxed));
+        registry.register(name, help, counter);
+    }
     registry
 }
 
