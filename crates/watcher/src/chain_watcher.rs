@@ -69,11 +69,6 @@ impl Shared {
             dispatcher.dispatch(deliveries);
         }
     }
-
-    /// Loads invoices and their payments.
-    pub(crate) async fn touched(&self, ids: &[InvoiceId]) -> Result<Touched, StoreError> {
-        load_touched(&*self.store, ids).await
-    }
 }
 
 /// The invoices with these ids and every payment of theirs, as a chain
@@ -395,7 +390,7 @@ impl ChainWatcher {
             ids.extend(store.invoices_paid_above(shared.chain_id(), fork).await.map_err(store_failure)?);
         }
         let ids: Vec<InvoiceId> = ids.into_iter().collect();
-        let touched = shared.touched(&ids).await.map_err(store_failure)?;
+        let touched = load_touched(&*shared.store, &ids).await.map_err(store_failure)?;
         let loaded_us = started.elapsed().as_micros() as u64;
         let plan = plan_update(shared.rules(), &update, |a| owners.get(a).copied(), touched, now).map_err(|e| {
             let code =
