@@ -120,6 +120,15 @@ typed_id!(
     /// Names a ledger transaction.
     LedgerTxId, "ltx", "ledger transaction"
 );
+typed_id!(
+    /// Names a payout: money a merchant asked to send out. The signer keys its
+    /// decision on it, so asking twice never pays twice.
+    PayoutId, "po", "payout"
+);
+typed_id!(
+    /// Names a sweep: moving one deposit address's balance into the treasury.
+    SweepId, "swp", "sweep"
+);
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,9 @@ pub use auth::{ApiKeyToken, MalformedToken, RandomnessUnavailable, Scope, Scopes
 pub use chain::{ChainId, HaltCode};
 pub use event::{EventType, UnknownEventType, events_for_change};
 pub use exception::{Exception, Exceptions, UnknownException};
-pub use ids::{ApiKeyId, DeliveryId, EventId, InvalidId, InvoiceId, LedgerTxId, MerchantId, WebhookId};
+pub use ids::{
+    ApiKeyId, DeliveryId, EventId, InvalidId, InvoiceId, LedgerTxId, MerchantId, PayoutId, SweepId, WebhookId,
+};
 pub use invoice::{
     DepositAddress, DerivationIndex, HardenedIndex, InvalidTransition, Invoice, InvoiceStatus, UnknownStatus,
 };
