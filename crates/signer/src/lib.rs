@@ -14,6 +14,8 @@
 
 mod home;
 mod seed;
+#[allow(dead_code)] // used by the transaction engine, which lands next
+mod wallet_key;
 
 pub use home::{InitOutcome, SignerHome};
 pub use seed::{ACCOUNT_PATH, SignerSeed};
