@@ -48,6 +48,8 @@ rule_tags! {
     AuthReplay = "auth.replay",
     /// A known request id came back with a different payload.
     RequestConflict = "request.conflict",
+    /// The body is not an intent (an unknown field, a malformed amount).
+    RequestMalformed = "request.malformed",
     /// The chain or asset is not in the signer's own token table.
     AssetUnknown = "asset.unknown",
     /// The destination is the zero address, a token contract, or otherwise not a wallet.

@@ -1,0 +1,9 @@
+//! The signer as its own process against a real anvil, attacked from the
+//! gateway's side: the test holds everything a compromised gateway host
+//! holds (its request key, any payload it likes) and nothing else.
+
+mod attacks;
+mod crash;
+mod harness;
+mod payouts;
+mod sweeps;

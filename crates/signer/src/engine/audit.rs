@@ -1,0 +1,57 @@
+//! What the engine writes on the signer's audit log, and when.
+//!
+//! Every decision lands on the log in the transaction that makes it, with
+//! the policy version that made it and the gateway log head its request
+//! carried; a refused authentication lands there too (the drill counts on
+//! finding every attempt).
+
+use coffer_audit::{Head, Record};
+use serde_json::{Value, json};
+use sqlx::SqliteConnection;
+
+use super::{Engine, EngineError, now_ms};
+use crate::store;
+
+/// The actor for acts the signer does on its own (tracking, hot-cap moves).
+pub(crate) const SIGNER: &str = "signer";
+/// The actor for acts a gateway request asked for.
+pub(crate) const GATEWAY: &str = "gateway";
+
+pub(crate) async fn append(
+    conn: &mut SqliteConnection,
+    head: Head,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: Value,
+) -> Result<Head, EngineError> {
+    let record = Record {
+        at_ms: now_ms(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        detail,
+    };
+    Ok(store::append_audit(conn, head, record).await?)
+}
+
+impl Engine {
+    pub(super) async fn log_start(&self) -> Result<(), EngineError> {
+        let mut inner = self.inner.lock().await;
+        let policy = self.policy();
+        let detail = json!({
+            "policy_version": policy.version(),
+            "policy_digest": policy.digest_hex(),
+            "hot_wallet": self.hot().to_string(),
+            "identity": self.keys.identity().public().to_string(),
+            "gateway_key": self.config.gateway_key.to_string(),
+            "chains": self.config.chains.iter().map(|c| json!({"chain_id": c.id.0, "cold": c.cold.to_string(),
+                "confirmations": c.confirmations})).collect::<Vec<_>>(),
+            "denylist_entries": self.denylist.len(),
+        });
+        let head = inner.audit;
+        let head = append(&mut inner.conn, head, SIGNER, "signer.started", "policy", detail).await?;
+        inner.audit = head;
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! Deciding a payout: one transaction that checks the policy against the
+//! spend ledger, reserves the spend, allocates the nonce and stores the
+//! signed transaction, before anything leaves the process.
+
+use coffer_audit::Hash;
+use coffer_domain::AssetId;
+use coffer_policy::{PayoutRequest, Spend, Verdict, assess_payout};
+use coffer_signer_api::{
+    Authenticated, Outcome, OutcomeState, PayoutIntent, RequestId, RuleTag, SweepIntent, Transfer, payload_digest,
+};
+use serde_json::json;
+use sqlx::{Connection as _, SqliteConnection};
+
+use super::audit::{GATEWAY, append};
+use super::plan::{KeyRef, Purpose, transfer_plan};
+use crate::chain::TxPlan;
+use super::{Engine, EngineError, Inner, now, now_ms};
+use crate::config::SignerConfig;
+use crate::store::{self, RequestRow, SpendRow};
+
+/// What the service answers: an outcome, or a refusal of the request itself.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// The intent's outcome (new or as decided before).
+    Outcome(Outcome),
+    /// A refusal of the request, not of the intent: auth, or a known id
+    /// with another payload. Nothing was decided.
+    Rejected { status: u16, rule: RuleTag, message: String },
+    /// No request has this id.
+    Unknown,
+}
+
+/// A signed spend, to record in the windows after the commit.
+pub(crate) type WindowSpend = (i64, Spend);
+
+/// The window entry for a spend-ledger row (rows of an asset no longer in
+/// the policy are skipped: nothing can be sent in it).
+pub(crate) fn window_spend(config: &SignerConfig, row: &SpendRow) -> Option<WindowSpend> {
+    let symbol = row.asset.parse().ok()?;
+    let asset = AssetId { chain_id: row.chain_id, symbol };
+    let spend = match row.kind {
+        "fee" => Spend::Fee { chain: row.chain_id, amount: row.amount },
+        _ => Spend::Payout { asset, merchant: row.merchant.as_deref()?.parse().ok()?, amount: row.amount },
+    };
+    config.assets.iter().any(|a| a.id == asset).then_some((row.at, spend))
+}
+
+pub(crate) fn outcome_of(row: &RequestRow) -> Option<Outcome> {
+    Some(Outcome { id: row.id.parse().ok()?, state: row.outcome.clone(), policy_version: row.policy_version })
+}
+
+pub(crate) fn refused(rule: RuleTag, message: impl Into<String>) -> OutcomeState {
+    OutcomeState::Refused { rule, message: message.into() }
+}
+
+impl Engine {
+    /// The first steps of every authenticated request, inside its
+    /// transaction: the nonce once, and the gateway head it carried.
+    async fn admit(&self, conn: &mut SqliteConnection, auth: &Authenticated) -> Result<bool, EngineError> {
+        let window = i64::try_from(self.config.file.request_window_secs).unwrap_or(300);
+        let at = now();
+        if !store::accept_nonce(conn, &auth.nonce, at, at - 2 * window).await? {
+            return Ok(false);
+        }
+        store::record_gateway_head(conn, now_ms(), Hash::from(auth.audit_head)).await?;
+        Ok(true)
+    }
+
+    /// Logs and counts a refused request (its own transaction).
+    pub(crate) async fn reject(
+        &self,
+        inner: &mut Inner,
+        status: u16,
+        rule: RuleTag,
+        message: String,
+        subject: &str,
+    ) -> Result<Answer, EngineError> {
+        self.metrics.refused(rule);
+        let head = inner.audit;
+        let detail = json!({ "rule": rule.as_str(), "message": message });
+        let head = append(&mut inner.conn, head, GATEWAY, "request.rejected", subject, detail).await?;
+        inner.audit = head;
+        Ok(Answer::Rejected { status, rule, message })
+    }
+
+    /// `pay payout P`.
+    pub(crate) async fn pay(
+        &self,
+        auth: &Authenticated,
+        intent: PayoutIntent,
+        started: std::time::Instant,
+    ) -> Result<Answer, EngineError> {
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
+        let id = intent.id.to_string();
+        let digest = payload_digest(&intent);
+        let mut tx = inner.conn.begin().await?;
+        if !self.admit(&mut tx, auth).await? {
+            drop(tx);
+            return self.reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id).await;
+        }
+        if let Some(row) = store::request(&mut tx, &id).await? {
+            tx.commit().await?;
+            if row.digest != digest {
+                let message = format!("{id} was asked for before with another payload; a payout id is decided once");
+                return self.reject(inner, 409, RuleTag::RequestConflict, message, &id).await;
+            }
+            return Ok(outcome_of(&row).map_or(Answer::Unknown, Answer::Outcome));
+        }
+        let now = now();
+        let mut head = inner.audit;
+        let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
+        head = append(&mut tx, head, GATEWAY, "payout.requested", &id, detail).await?;
+        let (state, wake_at, spend, head) = self.decide_payout(&mut tx, &inner.windows, head, &intent, now).await?;
+        let row = RequestRow {
+            id: id.clone(),
+            kind: "payout",
+            digest,
+            intent: serde_json::to_string(&intent).unwrap_or_default(),
+            chain_id: intent.chain_id,
+            asset: intent.asset.to_string(),
+            outcome: state.clone(),
+            wake_at,
+            policy_version: self.policy().version(),
+        };
+        store::insert_request(&mut tx, &row, now).await?;
+        tx.commit().await?;
+        inner.audit = head;
+        if let Some((at, spend)) = spend {
+            inner.windows.record(at, &spend);
+        }
+        self.metrics.decided(&state);
+        self.metrics.decision_time(started.elapsed());
+        drop(guard);
+        if matches!(state, OutcomeState::Broadcast { .. }) {
+            self.send_pending(intent.chain_id).await;
+        }
+        Ok(Answer::Outcome(Outcome { id: RequestId::Payout(intent.id), state, policy_version: row.policy_version }))
+    }
+
+    /// The policy's verdict on a payout and, when it says sign, the signed
+    /// transaction stored: the state to record, when to look again, the
+    /// spend to put in the windows and the new audit head.
+    pub(crate) async fn decide_payout(
+        &self,
+        conn: &mut SqliteConnection,
+        windows: &coffer_policy::Windows,
+        head: coffer_audit::Head,
+        intent: &PayoutIntent,
+        now: i64,
+    ) -> Result<(OutcomeState, Option<i64>, Option<WindowSpend>, coffer_audit::Head), EngineError> {
+        let id = intent.id.to_string();
+        let asset = AssetId { chain_id: intent.chain_id, symbol: intent.asset };
+        let first = store::destination_first(conn, intent.chain_id, intent.destination).await?;
+        let request = PayoutRequest {
+            merchant: intent.merchant,
+            asset,
+            amount: intent.amount,
+            destination: intent.destination,
+            destination_first_requested: first,
+        };
+        let verdict = assess_payout(
+            self.policy(),
+            windows,
+            &self.denylist,
+            &self.treasury(intent.chain_id),
+            &request,
+            now,
+        );
+        let version = self.policy().version();
+        let (state, wake_at, spend) = match verdict {
+            Verdict::Refuse(refusal) => (refused(refusal.rule, refusal.message), None, None),
+            Verdict::Cooldown { until } => {
+                store::insert_destination(conn, intent.chain_id, intent.destination, now).await?;
+                (OutcomeState::PendingCooldown { until }, Some(until), None)
+            }
+            Verdict::Sign => match self.sign_payout(conn, intent, now).await? {
+                Err(refusal) => (refusal, None, None),
+                Ok(transfer) => {
+                    store::insert_destination(conn, intent.chain_id, intent.destination, now).await?;
+                    let spend = SpendRow {
+                        at: now,
+                        kind: "payout",
+                        chain_id: intent.chain_id,
+                        asset: intent.asset.to_string(),
+                        merchant: Some(intent.merchant.to_string()),
+                        destination: Some(intent.destination),
+                        amount: intent.amount,
+                        request_id: Some(id.clone()),
+                    };
+                    store::insert_spend(conn, &spend).await?;
+                    let window = Spend::Payout { asset, merchant: intent.merchant, amount: intent.amount };
+                    (OutcomeState::Broadcast { transfer }, None, Some((now, window)))
+                }
+            },
+        };
+        let action = match &state {
+            OutcomeState::Refused { .. } => "payout.refused",
+            OutcomeState::PendingCooldown { .. } => "payout.pending_cooldown",
+            _ => "payout.signed",
+        };
+        let head =
+            append(conn, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version })).await?;
+        Ok((state, wake_at, spend, head))
+    }
+
+    /// `status of request id`.
+    pub(crate) async fn status(&self, auth: &Authenticated, id: &str) -> Result<Answer, EngineError> {
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
+        let mut tx = inner.conn.begin().await?;
+        if !self.admit(&mut tx, auth).await? {
+            drop(tx);
+            return self.reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), id).await;
+        }
+        let row = store::request(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(row.as_ref().and_then(outcome_of).map_or(Answer::Unknown, Answer::Outcome))
+    }
+
+    /// `sweep deposit i`.
+    pub(crate) async fn sweep(
+        &self,
+        auth: &Authenticated,
+        intent: SweepIntent,
+        started: std::time::Instant,
+    ) -> Result<Answer, EngineError> {
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
+        let id = intent.id.to_string();
+        let digest = payload_digest(&intent);
+        let mut tx = inner.conn.begin().await?;
+        if !self.admit(&mut tx, auth).await? {
+            drop(tx);
+            return self.reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id).await;
+        }
+        if let Some(row) = store::request(&mut tx, &id).await? {
+            tx.commit().await?;
+            if row.digest != digest {
+                let message = format!("{id} was asked for before with another payload; a sweep id is decided once");
+                return self.reject(inner, 409, RuleTag::RequestConflict, message, &id).await;
+            }
+            return Ok(outcome_of(&row).map_or(Answer::Unknown, Answer::Outcome));
+        }
+        let now = now();
+        let mut head = inner.audit;
+        let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
+        head = append(&mut tx, head, GATEWAY, "sweep.requested", &id, detail).await?;
+        let (state, spend) = self.decide_sweep(&mut tx, &inner.windows, &intent, now).await?;
+        let version = self.policy().version();
+        let action = match &state {
+            OutcomeState::Refused { .. } => "sweep.refused",
+            OutcomeState::Pending => "sweep.topped_up",
+            _ => "sweep.signed",
+        };
+        head = append(&mut tx, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version })).await?;
+        let row = RequestRow {
+            id: id.clone(),
+            kind: "sweep",
+            digest,
+            intent: serde_json::to_string(&intent).unwrap_or_default(),
+            chain_id: intent.chain_id,
+            asset: intent.asset.to_string(),
+            outcome: state.clone(),
+            wake_at: None,
+            policy_version: version,
+        };
+        store::insert_request(&mut tx, &row, now).await?;
+        tx.commit().await?;
+        inner.audit = head;
+        if let Some((at, spend)) = spend {
+            inner.windows.record(at, &spend);
+        }
+        self.metrics.decided(&state);
+        self.metrics.decision_time(started.elapsed());
+        drop(guard);
+        self.send_pending(intent.chain_id).await;
+        Ok(Answer::Outcome(Outcome { id: RequestId::Sweep(intent.id), state, policy_version: version }))
+    }
+
+    /// Builds, checks against the hot wallet's funds, and stores the payout's
+    /// transaction. The funds are checked before a nonce is taken, so a
+    /// refusal leaves no gap in the hot wallet's nonces.
+    async fn sign_payout(
+        &self,
+        conn: &mut SqliteConnection,
+        intent: &PayoutIntent,
+        now: i64,
+    ) -> Result<Result<Transfer, OutcomeState>, EngineError> {
+        let chain = intent.chain_id;
+        let asset_id = AssetId { chain_id: chain, symbol: intent.asset };
+        let Some(asset) = self.asset(asset_id).cloned() else {
+            return Ok(Err(refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table"))));
+        };
+        let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
+        let draft = transfer_plan(&asset, 0, intent.destination, intent.amount, fees);
+        if let Some(refusal) = self.hot_cannot_pay(conn, &asset, intent.amount, &draft).await? {
+            return Ok(Err(refusal));
+        }
+        let hot = self.hot();
+        let nonce = self.allocate_nonce(conn, chain, hot).await?;
+        let plan = TxPlan { nonce, ..draft };
+        let id = intent.id.to_string();
+        let row = self
+            .sign_and_store(conn, KeyRef::Hot, plan, Purpose::Payout, Some(&id), intent.destination, &asset, intent.amount, 0, now)
+            .await?;
+        Ok(Ok(Transfer { tx_hash: row.hash, from: hot, to: intent.destination, wallet: None, nonce, amount: intent.amount }))
+    }
+}

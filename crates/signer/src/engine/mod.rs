@@ -1,0 +1,131 @@
+//! The signer's engine: every decision, and the life of every transaction.
+//!
+//! One lock serialises decisions: a decision reads the windows, the nonces
+//! and the audit head that the previous one wrote, and writes them in one
+//! SQLite transaction (ADR 0011). Only after that commit does a signed
+//! transaction leave the process; the tracker ([`track`]) sends what is
+//! stored and not yet sent, replaces what is stuck with the same nonce, and
+//! follows each to its confirmations.
+
+mod audit;
+mod decide;
+mod funds;
+mod plan;
+mod sweep;
+mod track;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use coffer_audit::Head;
+use coffer_domain::{Address, Asset, AssetId, ChainId};
+use coffer_policy::{Denylist, Policy, Treasury, Windows};
+use sqlx::SqliteConnection;
+use tokio::sync::Mutex;
+
+use crate::chain::{ChainError, ChainRpc};
+use crate::config::SignerConfig;
+use crate::keys::SignerKeys;
+use crate::metrics::Metrics;
+use crate::store::{self, StoreError};
+
+pub(crate) use decide::Answer;
+
+/// Why the engine could not decide (nothing of the decision was kept).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The signer's own database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signer's node did not answer; the request may be asked again.
+    #[error("the signer's node for chain {chain} is unavailable: {source}")]
+    Chain {
+        /// Which chain.
+        chain: ChainId,
+        /// What failed.
+        source: ChainError,
+    },
+    /// A key could not be derived or could not sign.
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+impl From<sqlx::Error> for EngineError {
+    fn from(e: sqlx::Error) -> Self {
+        EngineError::Store(StoreError::Sql(e))
+    }
+}
+
+/// What the lock guards.
+pub(crate) struct Inner {
+    pub(crate) conn: SqliteConnection,
+    pub(crate) windows: Windows,
+    pub(crate) audit: Head,
+}
+
+/// The signer's engine.
+pub struct Engine {
+    pub(crate) config: SignerConfig,
+    pub(crate) keys: SignerKeys,
+    pub(crate) rpcs: HashMap<ChainId, ChainRpc>,
+    pub(crate) denylist: Denylist,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) inner: Mutex<Inner>,
+}
+
+/// Seconds since the epoch, the signer's own clock.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+impl Engine {
+    /// Opens the store, rebuilds the windows from the spend ledger's last
+    /// day, and logs the start with the policy it runs.
+    pub async fn open(
+        config: SignerConfig,
+        keys: SignerKeys,
+        denylist: Denylist,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, EngineError> {
+        let mut conn = store::open(&config.database_path()).await?;
+        let mut windows = Windows::default();
+        for spend in store::spends_since(&mut conn, now() - 86_400).await? {
+            if let Some(spend) = decide::window_spend(&config, &spend) {
+                windows.record(spend.0, &spend.1);
+            }
+        }
+        let audit = store::audit_head(&mut conn).await?;
+        let rpcs = config.chains.iter().map(|c| (c.id, ChainRpc::new(c.id, &c.rpc_url))).collect::<Result<_, _>>();
+        let rpcs = rpcs.map_err(|source| EngineError::Chain { chain: config.chains[0].id, source })?;
+        let engine =
+            Self { config, keys, rpcs, denylist, metrics, inner: Mutex::new(Inner { conn, windows, audit }) };
+        engine.log_start().await?;
+        Ok(engine)
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.config.policy
+    }
+
+    pub(crate) fn asset(&self, id: AssetId) -> Option<&Asset> {
+        self.config.assets.iter().find(|a| a.id == id)
+    }
+
+    pub(crate) fn rpc(&self, chain: ChainId) -> Result<&ChainRpc, EngineError> {
+        self.rpcs.get(&chain).ok_or_else(|| EngineError::Chain { chain, source: ChainError::NotConfigured(chain) })
+    }
+
+    pub(crate) fn hot(&self) -> Address {
+        self.keys.hot_address()
+    }
+
+    pub(crate) fn treasury(&self, chain: ChainId) -> Treasury {
+        let cold = self.config.chain(chain).map(|c| c.cold).unwrap_or(Address::ZERO);
+        Treasury { hot: self.hot(), cold }
+    }
+}

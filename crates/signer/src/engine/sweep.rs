@@ -1,0 +1,170 @@
+//! Deciding a sweep: the signer derives the deposit, reads what it holds
+//! from its own node and picks the treasury wallet itself. An ERC-20
+//! deposit first gets its gas from the hot wallet (under the fee budget);
+//! its transfer is signed when that top-up is confirmed.
+
+use coffer_domain::{Address, Asset, AssetId, AssetKind, U256};
+use coffer_policy::{Spend, assess_top_up, sweep_wallet, sweep_worth_it};
+use coffer_signer_api::{OutcomeState, RuleTag, SweepIntent, Transfer, Wallet};
+use serde_json::json;
+use sqlx::{Connection as _, SqliteConnection};
+
+use super::audit::{SIGNER, append};
+use super::decide::{WindowSpend, refused};
+use super::plan::{KeyRef, Purpose, transfer_plan};
+use super::{Engine, EngineError, now};
+use crate::chain::{self, FeeSuggestion, TxPlan};
+use crate::store::{self, SpendRow};
+
+impl Engine {
+    fn native_of(&self, asset: &Asset) -> Option<Asset> {
+        self.config.assets.iter().find(|a| a.id.chain_id == asset.id.chain_id && a.kind == AssetKind::Native).cloned()
+    }
+
+    /// Hot, unless the hot wallet would pass its cap: then cold.
+    async fn sweep_destination(&self, asset: &Asset, amount: U256) -> Result<(Address, Wallet), EngineError> {
+        let held = self.balance(asset, self.hot()).await?;
+        let wallet = sweep_wallet(self.policy(), asset.id, held, amount);
+        let to = match wallet {
+            Wallet::Hot => self.hot(),
+            Wallet::Cold => self.treasury(asset.id.chain_id).cold,
+        };
+        Ok((to, wallet))
+    }
+
+    pub(crate) async fn decide_sweep(
+        &self,
+        conn: &mut SqliteConnection,
+        windows: &coffer_policy::Windows,
+        intent: &SweepIntent,
+        now: i64,
+    ) -> Result<(OutcomeState, Option<WindowSpend>), EngineError> {
+        let chain = intent.chain_id;
+        let asset_id = AssetId { chain_id: chain, symbol: intent.asset };
+        let (Some(asset), Some(native)) =
+            (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)))
+        else {
+            return Ok((refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table")), None));
+        };
+        let index = intent.index.get();
+        let deposit = self.key(KeyRef::Deposit(index))?.address();
+        let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
+        let held = self.balance(&asset, deposit).await?;
+        let id = intent.id.to_string();
+        if asset.kind == AssetKind::Native {
+            let gas = chain::max_fee(&chain::native_transfer(chain.0, 0, deposit, U256::ZERO, fees));
+            let amount = held.saturating_sub(gas);
+            if let Err(refusal) = sweep_worth_it(self.policy(), asset_id, amount) {
+                return Ok((refused(refusal.rule, refusal.message), None));
+            }
+            let state = self.sign_sweep(conn, &asset, index, deposit, amount, fees, &id, now).await?;
+            return Ok((state, None));
+        }
+        if let Err(refusal) = sweep_worth_it(self.policy(), asset_id, held) {
+            return Ok((refused(refusal.rule, refusal.message), None));
+        }
+        let draft = transfer_plan(&asset, 0, deposit, held, fees);
+        let need = chain::max_fee(&draft);
+        let gas_held = self.balance(&native, deposit).await?;
+        if gas_held >= need {
+            let state = self.sign_sweep(conn, &asset, index, deposit, held, fees, &id, now).await?;
+            return Ok((state, None));
+        }
+        let top_up = need - gas_held;
+        let top_plan = chain::native_transfer(chain.0, 0, deposit, top_up, fees);
+        let cost = top_up.saturating_add(chain::max_fee(&top_plan));
+        if let Err(refusal) = assess_top_up(self.policy(), windows, chain, cost, now) {
+            return Ok((refused(refusal.rule, refusal.message), None));
+        }
+        if let Some(refusal) = self.hot_cannot_pay(conn, &native, top_up, &top_plan).await? {
+            return Ok((refusal, None));
+        }
+        let nonce = self.allocate_nonce(conn, chain, self.hot()).await?;
+        let plan = TxPlan { nonce, ..top_plan };
+        self.sign_and_store(conn, KeyRef::Hot, plan, Purpose::TopUp, Some(&id), deposit, &native, top_up, 0, now).await?;
+        let spend = SpendRow {
+            at: now,
+            kind: "fee",
+            chain_id: chain,
+            asset: native.id.symbol.to_string(),
+            merchant: None,
+            destination: Some(deposit),
+            amount: cost,
+            request_id: Some(id),
+        };
+        store::insert_spend(conn, &spend).await?;
+        Ok((OutcomeState::Pending, Some((now, Spend::Fee { chain, amount: cost }))))
+    }
+
+    /// Signs the deposit's own transfer of `amount` into the treasury.
+    #[allow(clippy::too_many_arguments)]
+    async fn sign_sweep(
+        &self,
+        conn: &mut SqliteConnection,
+        asset: &Asset,
+        index: u32,
+        deposit: Address,
+        amount: U256,
+        fees: FeeSuggestion,
+        id: &str,
+        now: i64,
+    ) -> Result<OutcomeState, EngineError> {
+        let (to, wallet) = self.sweep_destination(asset, amount).await?;
+        let nonce = self.allocate_nonce(conn, asset.id.chain_id, deposit).await?;
+        let plan = transfer_plan(asset, nonce, to, amount, fees);
+        let row =
+            self.sign_and_store(conn, KeyRef::Deposit(index), plan, Purpose::Sweep, Some(id), to, asset, amount, 0, now).await?;
+        Ok(OutcomeState::Broadcast {
+            transfer: Transfer { tx_hash: row.hash, from: deposit, to, wallet: Some(wallet), nonce, amount },
+        })
+    }
+
+    /// After a sweep's gas top-up is confirmed: sign the token transfer,
+    /// with a fee the deposit can pay from what it was given.
+    pub(crate) async fn continue_sweep(&self, id: &str) -> Result<(), EngineError> {
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
+        let mut tx = inner.conn.begin().await?;
+        let Some(row) = store::request(&mut tx, id).await? else { return Ok(()) };
+        if row.outcome != OutcomeState::Pending {
+            return Ok(());
+        }
+        let intent: SweepIntent = serde_json::from_str(&row.intent).map_err(|e| store::corrupt("sweep intent", e))?;
+        let chain = intent.chain_id;
+        let asset_id = AssetId { chain_id: chain, symbol: intent.asset };
+        let (Some(asset), Some(native)) =
+            (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)))
+        else {
+            return Ok(());
+        };
+        let index = intent.index.get();
+        let deposit = self.key(KeyRef::Deposit(index))?.address();
+        let held = self.balance(&asset, deposit).await?;
+        let gas_held = self.balance(&native, deposit).await?;
+        let mut fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
+        let draft = transfer_plan(&asset, 0, deposit, held, fees);
+        if chain::max_fee(&draft) > gas_held {
+            // Fees rose since the top-up: offer what the deposit holds.
+            let per_gas = gas_held / U256::from(draft.gas_limit);
+            fees = FeeSuggestion {
+                max_fee_per_gas: u128::try_from(per_gas).unwrap_or(u128::MAX),
+                max_priority_fee_per_gas: fees.max_priority_fee_per_gas.min(u128::try_from(per_gas).unwrap_or(u128::MAX)),
+            };
+        }
+        let now = now();
+        let state = if held.is_zero() {
+            OutcomeState::Failed { reason: format!("deposit {index} no longer holds {}", asset.id.symbol), tx_hash: None }
+        } else {
+            self.sign_sweep(&mut tx, &asset, index, deposit, held, fees, id, now).await?
+        };
+        let version = self.policy().version();
+        store::update_request(&mut tx, id, &state, None, version, now).await?;
+        let head = inner.audit;
+        let head = append(&mut tx, head, SIGNER, "sweep.signed", id, json!({ "state": &state })).await?;
+        tx.commit().await?;
+        inner.audit = head;
+        drop(guard);
+        self.send_pending(chain).await;
+        Ok(())
+    }
+}

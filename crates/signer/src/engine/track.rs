@@ -1,0 +1,410 @@
+//! The life of every stored transaction, driven by the signer alone:
+//! send what is stored and not sent (after a crash too: the same bytes),
+//! follow each nonce to its confirmations, replace a stuck one with the
+//! same nonce and a higher fee (under the fee budget), and wake requests
+//! whose cool-down ended. Only this task changes a transaction's state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_domain::{Address, AssetId, ChainId, U256};
+use coffer_policy::{Spend, assess_fee, hot_excess};
+use coffer_signer_api::{OutcomeState, PayoutIntent, Transfer};
+use serde_json::json;
+use sqlx::Connection as _;
+
+use super::audit::{SIGNER, append};
+use super::plan::{KeyRef, Purpose, StoredPlan, transfer_plan};
+use super::{Engine, EngineError, now};
+use crate::chain::{self, MinedReceipt, NonceTag, SendError, TxPlan};
+use crate::store::{self, SpendRow, TxRow, TxState};
+
+impl Engine {
+    /// Runs until `shutdown` resolves.
+    pub async fn run_tracker(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        let poll = Duration::from_millis(self.config.file.poll_ms);
+        let cap_every = self.config.file.hot_cap_check_secs.max(1);
+        let mut last_cap_check = 0;
+        tokio::pin!(shutdown);
+        loop {
+            for chain in self.config.chains.iter().map(|c| c.id).collect::<Vec<_>>() {
+                if let Err(e) = self.track(chain).await {
+                    tracing::warn!(chain = chain.0, error = %e, "tracking the signer's transactions");
+                }
+            }
+            if let Err(e) = self.wake_requests().await {
+                tracing::warn!(error = %e, "waking requests");
+            }
+            let at = now();
+            if at.saturating_sub(last_cap_check) >= i64::try_from(cap_every).unwrap_or(30) {
+                last_cap_check = at;
+                if let Err(e) = self.check_hot_caps().await {
+                    tracing::warn!(error = %e, "checking the hot wallet against its caps");
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Sends every stored transaction of `chain` the node has not accepted yet.
+    pub(crate) async fn send_pending(&self, chain: ChainId) {
+        let open = {
+            let mut inner = self.inner.lock().await;
+            store::open_txs(&mut inner.conn, chain).await
+        };
+        match open {
+            Ok(open) => {
+                for tx in open.iter().filter(|tx| tx.state == TxState::Signed) {
+                    self.send(tx).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading transactions to send"),
+        }
+    }
+
+    async fn send(&self, tx: &TxRow) {
+        let Ok(rpc) = self.rpc(tx.chain_id) else { return };
+        let sent = match rpc.send_raw(&tx.raw).await {
+            Ok(_) | Err(SendError::AlreadyKnown) => true,
+            // Mined already (a crash after broadcast): its receipt decides.
+            Err(SendError::NonceTooLow) => false,
+            Err(e) => {
+                tracing::warn!(tx = %tx.hash, error = %e, "the node refused a signed transaction; retrying later");
+                false
+            }
+        };
+        if sent && tx.state == TxState::Signed {
+            let mut inner = self.inner.lock().await;
+            let result = store::set_tx_state(&mut inner.conn, tx.hash, TxState::Sent, None, None, Some(now())).await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "recording a sent transaction");
+            }
+        }
+    }
+
+    async fn track(&self, chain: ChainId) -> Result<(), EngineError> {
+        let rpc = self.rpc(chain)?;
+        let depth = u64::from(self.config.chain(chain).map_or(1, |c| c.confirmations));
+        let open = {
+            let mut inner = self.inner.lock().await;
+            store::open_txs(&mut inner.conn, chain).await?
+        };
+        let mut groups: BTreeMap<(Address, u64), Vec<TxRow>> = BTreeMap::new();
+        for tx in open {
+            groups.entry((tx.sender, tx.nonce)).or_default().push(tx);
+        }
+        let chain_err = |source| EngineError::Chain { chain, source };
+        let head = rpc.block_number().await.map_err(chain_err)?;
+        for ((sender, nonce), attempts) in groups {
+            // The count first: if it says the nonce is used, a receipt read
+            // after it shows whether by one of ours.
+            let used = rpc.nonce(sender, NonceTag::Latest).await.map_err(chain_err)?;
+            let mut mined = None;
+            for attempt in &attempts {
+                if let Some(receipt) = rpc.receipt(attempt.hash).await.map_err(chain_err)? {
+                    mined = Some((attempt.clone(), receipt));
+                    break;
+                }
+            }
+            match mined {
+                Some((attempt, receipt)) if head + 1 >= receipt.block_number + depth => {
+                    self.finalize(&attempts, &attempt, &receipt).await?;
+                }
+                Some((attempt, receipt)) => {
+                    if attempt.state != TxState::Mined {
+                        let mut inner = self.inner.lock().await;
+                        let block = Some(receipt.block_number);
+                        store::set_tx_state(&mut inner.conn, attempt.hash, TxState::Mined, block, None, None).await?;
+                    }
+                }
+                None if used > nonce => self.dropped(&attempts).await?,
+                None => self.push(&attempts).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Nothing of this nonce is mined: send, resend or replace the last attempt.
+    async fn push(&self, attempts: &[TxRow]) -> Result<(), EngineError> {
+        let Some(last) = attempts.last() else { return Ok(()) };
+        {
+            // Mined before and gone now: a reorganisation took it back.
+            let mut inner = self.inner.lock().await;
+            for tx in attempts.iter().filter(|tx| tx.state == TxState::Mined) {
+                store::set_tx_state(&mut inner.conn, tx.hash, TxState::Sent, None, None, None).await?;
+            }
+        }
+        let bump_after = i64::try_from(self.config.file.bump_after_secs).unwrap_or(i64::MAX);
+        match last.state {
+            TxState::Signed => self.send(last).await,
+            _ if now().saturating_sub(last.sent_at.unwrap_or(last.created_at)) >= bump_after => self.bump(last).await?,
+            _ => {
+                let rpc = self.rpc(last.chain_id)?;
+                let known = rpc.transaction_known(last.hash).await.map_err(|source| EngineError::Chain {
+                    chain: last.chain_id,
+                    source,
+                })?;
+                if !known {
+                    // Dropped from the node's pool: the same bytes again.
+                    self.send(last).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces a stuck transaction: the same nonce, a higher fee, signed
+    /// and stored before it is sent. The extra fee counts against the fee
+    /// budget; beyond it, the transaction waits as it is.
+    async fn bump(&self, last: &TxRow) -> Result<(), EngineError> {
+        let stored: StoredPlan = serde_json::from_str(&last.plan).map_err(|e| store::corrupt("plan", e))?;
+        let plan = TxPlan { fees: chain::bumped(stored.plan.fees), ..stored.plan.clone() };
+        let extra = chain::max_fee(&plan).saturating_sub(chain::max_fee(&stored.plan));
+        let chain = last.chain_id;
+        let symbol = last.asset.parse().map_err(|e| store::corrupt("asset", e))?;
+        let Some(asset) = self.asset(AssetId { chain_id: chain, symbol }).cloned() else { return Ok(()) };
+        if let KeyRef::Deposit(_) = stored.key {
+            let native = self.config.assets.iter().find(|a| a.id.chain_id == chain && a.kind == coffer_domain::AssetKind::Native);
+            if let Some(native) = native
+                && self.balance(native, last.sender).await? < chain::max_cost(&plan)
+            {
+                return Ok(()); // a deposit cannot pay more gas than it was given
+            }
+        }
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
+        let now = now();
+        if let Err(refusal) = assess_fee(self.policy(), &inner.windows, chain, extra, now) {
+            self.metrics.refused(refusal.rule);
+            tracing::warn!(tx = %last.hash, rule = %refusal.rule, "{}", refusal.message);
+            return Ok(());
+        }
+        let mut tx = inner.conn.begin().await?;
+        let purpose = purpose_of(last.purpose);
+        let row = self
+            .sign_and_store(
+                &mut tx,
+                stored.key,
+                plan,
+                purpose,
+                last.request_id.as_deref(),
+                last.recipient,
+                &asset,
+                last.amount,
+                last.attempt + 1,
+                now,
+            )
+            .await?;
+        let spend = SpendRow {
+            at: now,
+            kind: "fee",
+            chain_id: chain,
+            asset: asset.id.symbol.to_string(),
+            merchant: None,
+            destination: None,
+            amount: extra,
+            request_id: last.request_id.clone(),
+        };
+        store::insert_spend(&mut tx, &spend).await?;
+        if let Some(id) = &last.request_id
+            && let Some(request) = store::request(&mut tx, id).await?
+            && let OutcomeState::Broadcast { transfer } = &request.outcome
+            && transfer.nonce == last.nonce
+        {
+            let state = OutcomeState::Broadcast { transfer: Transfer { tx_hash: row.hash, ..transfer.clone() } };
+            store::update_request(&mut tx, id, &state, None, request.policy_version, now).await?;
+        }
+        let detail = json!({ "replaces": last.hash.to_string(), "by": row.hash.to_string(), "nonce": last.nonce,
+            "extra_fee": extra.to_string() });
+        let head = inner.audit;
+        let head = append(&mut tx, head, SIGNER, "tx.bumped", last.request_id.as_deref().unwrap_or("to_cold"), detail).await?;
+        tx.commit().await?;
+        inner.audit = head;
+        inner.windows.record(now, &Spend::Fee { chain, amount: extra });
+        drop(guard);
+        self.send(&row).await;
+        Ok(())
+    }
+
+    /// One attempt of the nonce is as deep as the chain's confirmations.
+    async fn finalize(&self, attempts: &[TxRow], mined: &TxRow, receipt: &MinedReceipt) -> Result<(), EngineError> {
+        let fee = U256::from(receipt.gas_used).saturating_mul(U256::from(receipt.effective_gas_price));
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
+        let mut tx = inner.conn.begin().await?;
+        let state = if receipt.success { TxState::Confirmed } else { TxState::Failed };
+        store::set_tx_state(&mut tx, mined.hash, state, Some(receipt.block_number), Some(fee), None).await?;
+        for other in attempts.iter().filter(|a| a.hash != mined.hash) {
+            store::set_tx_state(&mut tx, other.hash, TxState::Replaced, None, None, None).await?;
+        }
+        let mut continue_sweep = None;
+        let mut head = inner.audit;
+        if let Some(id) = &mined.request_id
+            && let Some(request) = store::request(&mut tx, id).await?
+            && !request.outcome.is_final()
+        {
+            let now = now();
+            let outcome = match (purpose_of(mined.purpose), receipt.success) {
+                (Purpose::TopUp, true) => {
+                    continue_sweep = Some(id.clone());
+                    None
+                }
+                (Purpose::TopUp, false) => {
+                    Some(OutcomeState::Failed { reason: "the gas top-up reverted".into(), tx_hash: Some(mined.hash) })
+                }
+                (_, true) => {
+                    let network_fee = store::txs_of(&mut tx, id)
+                        .await?
+                        .iter()
+                        .filter(|t| t.state == TxState::Confirmed && t.hash != mined.hash)
+                        .filter_map(|t| t.network_fee)
+                        .fold(fee, U256::saturating_add);
+                    let transfer = match &request.outcome {
+                        OutcomeState::Broadcast { transfer } => Transfer { tx_hash: mined.hash, ..transfer.clone() },
+                        _ => Transfer {
+                            tx_hash: mined.hash,
+                            from: mined.sender,
+                            to: mined.recipient,
+                            wallet: None,
+                            nonce: mined.nonce,
+                            amount: mined.amount,
+                        },
+                    };
+                    Some(OutcomeState::Confirmed { transfer, block_number: receipt.block_number, network_fee })
+                }
+                (_, false) => Some(OutcomeState::Failed {
+                    reason: "the transaction reverted on chain; nothing moved".into(),
+                    tx_hash: Some(mined.hash),
+                }),
+            };
+            if let Some(outcome) = outcome {
+                store::update_request(&mut tx, id, &outcome, None, request.policy_version, now).await?;
+                let action = format!("{}.{}", request.kind, if receipt.success { "confirmed" } else { "failed" });
+                head = append(&mut tx, head, SIGNER, &action, id, json!({ "state": &outcome })).await?;
+                self.metrics.decided(&outcome);
+            }
+        } else if mined.request_id.is_none() {
+            let detail = json!({ "tx_hash": mined.hash.to_string(), "amount": mined.amount.to_string(),
+                "asset": mined.asset, "success": receipt.success });
+            head = append(&mut tx, head, SIGNER, "treasury.to_cold.confirmed", "to_cold", detail).await?;
+        }
+        tx.commit().await?;
+        inner.audit = head;
+        drop(guard);
+        if let Some(id) = continue_sweep {
+            self.continue_sweep(&id).await?;
+        }
+        Ok(())
+    }
+
+    /// The nonce was used by a transaction that is none of ours.
+    async fn dropped(&self, attempts: &[TxRow]) -> Result<(), EngineError> {
+        let Some(first) = attempts.first() else { return Ok(()) };
+        let mut guard = self.inner.lock().await;
+        let inner = &mut *guard;
+        let mut tx = inner.conn.begin().await?;
+        for attempt in attempts {
+            store::set_tx_state(&mut tx, attempt.hash, TxState::Failed, None, None, None).await?;
+        }
+        let reason = format!(
+            "dropped: nonce {} of {} was used by a transaction the signer did not sign; nothing of ours moved",
+            first.nonce, first.sender
+        );
+        let mut head = inner.audit;
+        if let Some(id) = &first.request_id
+            && let Some(request) = store::request(&mut tx, id).await?
+            && !request.outcome.is_final()
+        {
+            let outcome = OutcomeState::Failed { reason: reason.clone(), tx_hash: None };
+            store::update_request(&mut tx, id, &outcome, None, request.policy_version, now()).await?;
+        }
+        head = append(&mut tx, head, SIGNER, "tx.dropped", first.request_id.as_deref().unwrap_or("to_cold"), json!({ "reason": reason })).await?;
+        tx.commit().await?;
+        inner.audit = head;
+        Ok(())
+    }
+
+    /// Decides again the payouts whose cool-down ended.
+    async fn wake_requests(&self) -> Result<(), EngineError> {
+        let ids = {
+            let mut inner = self.inner.lock().await;
+            store::waking_requests(&mut inner.conn, now()).await?
+        };
+        for id in ids {
+            let mut guard = self.inner.lock().await;
+            let inner = &mut *guard;
+            let mut tx = inner.conn.begin().await?;
+            let Some(row) = store::request(&mut tx, &id).await? else { continue };
+            if row.kind != "payout" || !matches!(row.outcome, OutcomeState::PendingCooldown { .. }) {
+                continue;
+            }
+            let intent: PayoutIntent = serde_json::from_str(&row.intent).map_err(|e| store::corrupt("intent", e))?;
+            let now = now();
+            let head = inner.audit;
+            let (state, wake_at, spend, head) = self.decide_payout(&mut tx, &inner.windows, head, &intent, now).await?;
+            store::update_request(&mut tx, &id, &state, wake_at, self.policy().version(), now).await?;
+            tx.commit().await?;
+            inner.audit = head;
+            if let Some((at, spend)) = spend {
+                inner.windows.record(at, &spend);
+            }
+            self.metrics.decided(&state);
+            drop(guard);
+            self.send_pending(intent.chain_id).await;
+        }
+        Ok(())
+    }
+
+    /// Moves whatever sits in the hot wallet above an asset's cap to cold:
+    /// always allowed, one move in flight per asset.
+    async fn check_hot_caps(&self) -> Result<(), EngineError> {
+        let hot = self.hot();
+        for asset in self.config.assets.clone() {
+            let chain = asset.id.chain_id;
+            let mut guard = self.inner.lock().await;
+            let inner = &mut *guard;
+            let open = store::open_txs(&mut inner.conn, chain).await?;
+            let symbol = asset.id.symbol.to_string();
+            if open.iter().any(|t| t.purpose == "to_cold" && t.asset == symbol) {
+                continue;
+            }
+            let held = self.balance(&asset, hot).await?;
+            let flight = self.in_flight(&mut inner.conn, chain, hot).await?;
+            let effective = held.saturating_sub(flight.assets.get(&symbol).copied().unwrap_or_default());
+            let Some(excess) = hot_excess(self.policy(), asset.id, effective).filter(|x| !x.is_zero()) else { continue };
+            let cold = self.treasury(chain).cold;
+            let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
+            let draft = transfer_plan(&asset, 0, cold, excess, fees);
+            if self.hot_cannot_pay(&mut inner.conn, &asset, excess, &draft).await?.is_some() {
+                continue;
+            }
+            let now = now();
+            let mut tx = inner.conn.begin().await?;
+            let nonce = self.allocate_nonce(&mut tx, chain, hot).await?;
+            let plan = TxPlan { nonce, ..draft };
+            let row = self.sign_and_store(&mut tx, KeyRef::Hot, plan, Purpose::ToCold, None, cold, &asset, excess, 0, now).await?;
+            let detail = json!({ "asset": asset.id.to_string(), "amount": excess.to_string(), "cold": cold.to_string(),
+                "tx_hash": row.hash.to_string() });
+            let head = inner.audit;
+            let head = append(&mut tx, head, SIGNER, "treasury.to_cold", &symbol, detail).await?;
+            tx.commit().await?;
+            inner.audit = head;
+            drop(guard);
+            self.send(&row).await;
+        }
+        Ok(())
+    }
+}
+
+fn purpose_of(text: &str) -> Purpose {
+    match text {
+        "sweep" => Purpose::Sweep,
+        "top_up" => Purpose::TopUp,
+        "to_cold" => Purpose::ToCold,
+        _ => Purpose::Payout,
+    }
+}

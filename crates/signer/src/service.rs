@@ -1,0 +1,174 @@
+//! The signer's HTTP API: three semantic operations, each request signed
+//! by the gateway and each answer signed by the signer's identity key.
+//!
+//! Authentication happens before anything is parsed for meaning; a failure
+//! is counted, logged on the audit log, and answered 401 with its rule tag.
+//! Nothing here signs bytes a caller chose.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use coffer_signer_api::auth::headers;
+use coffer_signer_api::{
+    Authenticated, IdentityKey, PayoutIntent, RequestParts, RequestVerifier, RuleTag, SignedHeaders, SweepIntent, paths,
+};
+use serde_json::json;
+
+use crate::engine::{Answer, Engine, EngineError, now};
+
+/// Bodies larger than this are refused unread: an intent is a few hundred bytes.
+const BODY_LIMIT: usize = 16 * 1024;
+
+struct Service {
+    engine: Arc<Engine>,
+    verifier: RequestVerifier,
+    identity: IdentityKey,
+}
+
+/// The signer's router.
+pub fn router(engine: Arc<Engine>) -> Router {
+    let window = i64::try_from(engine.config.file.request_window_secs).unwrap_or(30);
+    let verifier = RequestVerifier::new(engine.config.gateway_key, window);
+    let identity = engine.keys.identity();
+    let service = Arc::new(Service { engine, verifier, identity });
+    Router::new()
+        .route(paths::PAYOUTS, post(pay))
+        .route(paths::SWEEPS, post(sweep))
+        .route(&format!("{}/{{id}}", paths::REQUESTS), get(status))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(service)
+}
+
+impl Service {
+    /// Checks signature and timestamp; the nonce is checked by the engine,
+    /// inside the decision's transaction.
+    async fn authenticate(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Authenticated, Response> {
+        let signed = SignedHeaders::parse(|name| headers.get(name).and_then(|v| v.to_str().ok()));
+        let nonce = signed.as_ref().map(|s| s.nonce).unwrap_or_default();
+        let parts = RequestParts { method: method.as_str(), path: uri.path(), body };
+        let verified = signed.and_then(|signed| self.verifier.verify(&parts, &signed, now()));
+        match verified {
+            Ok(auth) => Ok(auth),
+            Err(failure) => {
+                let mut inner = self.engine.inner.lock().await;
+                let logged =
+                    self.engine.reject(&mut inner, 401, failure.rule, failure.message.clone(), uri.path()).await;
+                drop(inner);
+                if let Err(e) = logged {
+                    tracing::error!(error = %e, "logging a refused request");
+                }
+                Err(self.answer(&nonce, Ok(Answer::Rejected { status: 401, rule: failure.rule, message: failure.message })))
+            }
+        }
+    }
+
+    /// A signed JSON answer.
+    fn answer(&self, nonce: &[u8; 16], answer: Result<Answer, EngineError>) -> Response {
+        let (status, body) = match answer {
+            Ok(Answer::Outcome(outcome)) => (StatusCode::OK, serde_json::to_vec(&outcome).unwrap_or_default()),
+            Ok(Answer::Rejected { status, rule, message }) => (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                error_body(rule.as_str(), &message),
+            ),
+            Ok(Answer::Unknown) => (StatusCode::NOT_FOUND, error_body("request.unknown", "no request has this id")),
+            Err(EngineError::Chain { chain, source }) => {
+                tracing::warn!(chain = chain.0, error = %source, "the signer's node failed during a decision");
+                let message = format!("the signer cannot reach its node for chain {}; ask again", chain.0);
+                (StatusCode::SERVICE_UNAVAILABLE, error_body("chain.unavailable", &message))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a decision failed; nothing of it was kept");
+                (StatusCode::INTERNAL_SERVER_ERROR, error_body("signer.internal", "the signer failed; ask again"))
+            }
+        };
+        let signature = self.identity.sign_answer(status.as_u16(), &body, nonce);
+        let mut response = (status, [("content-type", "application/json")], body).into_response();
+        if let Ok(value) = HeaderValue::from_str(&signature) {
+            response.headers_mut().insert(headers::ANSWER_SIGNATURE, value);
+        }
+        response
+    }
+}
+
+fn error_body(rule: &str, message: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "error": { "rule": rule, "message": message } })).unwrap_or_default()
+}
+
+fn bad_body(service: &Service, nonce: &[u8; 16], e: &serde_json::Error) -> Response {
+    let message = format!("the body is not an intent: {e}");
+    service.answer(nonce, Ok(Answer::Rejected { status: 400, rule: RuleTag::RequestMalformed, message }))
+}
+
+async fn pay(State(service): State<Arc<Service>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let auth = match service.authenticate(&method, &uri, &headers, &body).await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    match serde_json::from_slice::<PayoutIntent>(&body) {
+        Ok(intent) => service.answer(&auth.nonce, service.engine.pay(&auth, intent, started).await),
+        Err(e) => bad_body(&service, &auth.nonce, &e),
+    }
+}
+
+async fn sweep(State(service): State<Arc<Service>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
+    let auth = match service.authenticate(&method, &uri, &headers, &body).await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    match serde_json::from_slice::<SweepIntent>(&body) {
+        Ok(intent) => service.answer(&auth.nonce, service.engine.sweep(&auth, intent, started).await),
+        Err(e) => bad_body(&service, &auth.nonce, &e),
+    }
+}
+
+async fn status(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let auth = match service.authenticate(&method, &uri, &headers, &body).await {
+        Ok(auth) => auth,
+        Err(response) => return response,
+    };
+    service.answer(&auth.nonce, service.engine.status(&auth, &id).await)
+}
+
+/// Unauthenticated liveness: the identity key (public) and each chain's head.
+async fn healthz(State(service): State<Arc<Service>>) -> Response {
+    let mut chains = Vec::new();
+    for chain in &service.engine.config.chains {
+        let head = match service.engine.rpc(chain.id) {
+            Ok(rpc) => rpc.block_number().await.ok(),
+            Err(_) => None,
+        };
+        chains.push(json!({ "chain_id": chain.id.0, "head": head }));
+    }
+    let healthy = chains.iter().all(|c| !c["head"].is_null());
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({ "identity": service.identity.public().to_string(), "chains": chains });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    let text = service.engine.metrics.encode();
+    ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
