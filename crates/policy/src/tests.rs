@@ -1,0 +1,4 @@
+//! The crate's tests: one module per source module, and the properties.
+
+mod file;
+mod fixtures;
