@@ -23,9 +23,11 @@
 
 mod file;
 mod policy;
+mod windows;
 
 #[cfg(test)]
 mod tests;
 
 pub use file::{AssetPolicyFile, ChainPolicyFile, LimitsFile, PolicyError, PolicyFile};
 pub use policy::{AssetPolicy, ChainPolicy, Limits, Policy};
+pub use windows::{BUCKET_1H_SECS, BUCKET_24H_SECS, FeeTotals, PayoutTotals, Spend, Totals, Windows};
