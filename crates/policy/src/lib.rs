@@ -21,6 +21,7 @@
 //! one ([`Windows::record`]) in the same store transaction that keeps the
 //! signed transaction, after a [`Verdict::Sign`].
 
+mod denylist;
 mod file;
 mod policy;
 mod windows;
@@ -28,6 +29,7 @@ mod windows;
 #[cfg(test)]
 mod tests;
 
+pub use denylist::{Denylist, DenylistError, DenylistErrorKind, Source, SourceReport};
 pub use file::{AssetPolicyFile, ChainPolicyFile, LimitsFile, PolicyError, PolicyFile};
 pub use policy::{AssetPolicy, ChainPolicy, Limits, Policy};
 pub use windows::{BUCKET_1H_SECS, BUCKET_24H_SECS, FeeTotals, PayoutTotals, Spend, Totals, Windows};

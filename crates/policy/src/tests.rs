@@ -1,5 +1,6 @@
 //! The crate's tests: one module per source module, and the properties.
 
+mod denylist;
 mod file;
 mod fixtures;
 mod windows;
