@@ -21,6 +21,7 @@
 //! one ([`Windows::record`]) in the same store transaction that keeps the
 //! signed transaction, after a [`Verdict::Sign`].
 
+mod assess;
 mod denylist;
 mod file;
 mod policy;
@@ -29,7 +30,14 @@ mod windows;
 #[cfg(test)]
 mod tests;
 
+pub use assess::{
+    PayoutRequest, Refusal, Treasury, Verdict, assess_fee, assess_payout, assess_top_up, hot_excess, sweep_wallet,
+    sweep_worth_it,
+};
 pub use denylist::{Denylist, DenylistError, DenylistErrorKind, Source, SourceReport};
 pub use file::{AssetPolicyFile, ChainPolicyFile, LimitsFile, PolicyError, PolicyFile};
 pub use policy::{AssetPolicy, ChainPolicy, Limits, Policy};
 pub use windows::{BUCKET_1H_SECS, BUCKET_24H_SECS, FeeTotals, PayoutTotals, Spend, Totals, Windows};
+
+/// Re-exported: the rule names refusals carry, and the treasury wallet a sweep goes to.
+pub use coffer_signer_api::{RuleTag, Wallet};

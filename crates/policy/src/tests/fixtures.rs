@@ -2,7 +2,7 @@
 
 use coffer_domain::{Address, Asset, AssetId, AssetKind, ChainId, MerchantId, U256};
 
-use crate::{AssetPolicyFile, ChainPolicyFile, LimitsFile, Policy, PolicyFile};
+use crate::{AssetPolicyFile, ChainPolicyFile, LimitsFile, Policy, PolicyFile, Treasury};
 
 pub(crate) const CHAIN: ChainId = ChainId(1);
 pub(crate) const USDT_CONTRACT: Address = Address::repeat_byte(0xd7);
@@ -72,6 +72,10 @@ pub(crate) fn file() -> PolicyFile {
 
 pub(crate) fn policy() -> Policy {
     Policy::new(&file(), &table()).unwrap()
+}
+
+pub(crate) fn treasury() -> Treasury {
+    Treasury { hot: HOT, cold: COLD }
 }
 
 /// A fixed set of merchants, so that tests can pick one by index.
