@@ -58,6 +58,8 @@ rule_tags! {
     DestinationTreasury = "destination.treasury",
     /// The destination is on a denylist.
     DestinationDenylisted = "destination.denylisted",
+    /// The amount is zero: a transfer of nothing costs gas and moves no money.
+    AmountZero = "amount.zero",
     /// The amount is above the maximum for one payout of this asset.
     LimitPerPayout = "limit.per_payout",
     /// All payouts of this asset in the last hour would exceed the limit.
