@@ -35,13 +35,19 @@ pub(crate) async fn append(
     Ok(store::append_audit(conn, head, record).await?)
 }
 
+/// SHA-256 of the policy as loaded: two starts with the same digest ran the same rules.
+fn policy_digest(policy: &coffer_policy::PolicyFile) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(serde_json::to_vec(policy).unwrap_or_default()))
+}
+
 impl Engine {
     pub(super) async fn log_start(&self) -> Result<(), EngineError> {
         let mut inner = self.inner.lock().await;
         let policy = self.policy();
         let detail = json!({
             "policy_version": policy.version(),
-            "policy_digest": policy.digest_hex(),
+            "policy_digest": policy_digest(&self.config.file.policy),
             "hot_wallet": self.hot().to_string(),
             "identity": self.keys.identity().public().to_string(),
             "gateway_key": self.config.gateway_key.to_string(),

@@ -14,7 +14,7 @@ use sqlx::{Connection as _, SqliteConnection};
 use super::audit::{GATEWAY, append};
 use super::plan::{KeyRef, Purpose, transfer_plan};
 use crate::chain::TxPlan;
-use super::{Engine, EngineError, Inner, now, now_ms};
+use super::{Engine, EngineError, Inner, decision_time, now, now_ms};
 use crate::config::SignerConfig;
 use crate::store::{self, RequestRow, SpendRow};
 
@@ -107,7 +107,7 @@ impl Engine {
             }
             return Ok(outcome_of(&row).map_or(Answer::Unknown, Answer::Outcome));
         }
-        let now = now();
+        let now = decision_time(&inner.windows);
         let mut head = inner.audit;
         let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
         head = append(&mut tx, head, GATEWAY, "payout.requested", &id, detail).await?;
@@ -242,7 +242,7 @@ impl Engine {
             }
             return Ok(outcome_of(&row).map_or(Answer::Unknown, Answer::Outcome));
         }
-        let now = now();
+        let now = decision_time(&inner.windows);
         let mut head = inner.audit;
         let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
         head = append(&mut tx, head, GATEWAY, "sweep.requested", &id, detail).await?;

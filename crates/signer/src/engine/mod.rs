@@ -78,6 +78,12 @@ pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The time a decision is made at: the clock, but never before the last
+/// spend the windows counted, so a clock stepped back cannot empty them.
+pub(crate) fn decision_time(windows: &Windows) -> i64 {
+    now().max(windows.latest().unwrap_or(i64::MIN))
+}
+
 /// Milliseconds since the epoch.
 pub(crate) fn now_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
@@ -94,7 +100,7 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let mut conn = store::open(&config.database_path()).await?;
         let mut windows = Windows::default();
-        for spend in store::spends_since(&mut conn, now() - 86_400).await? {
+        for spend in store::spends_since(&mut conn, Windows::replay_from(now())).await? {
             if let Some(spend) = decide::window_spend(&config, &spend) {
                 windows.record(spend.0, &spend.1);
             }

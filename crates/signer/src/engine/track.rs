@@ -16,7 +16,7 @@ use sqlx::Connection as _;
 
 use super::audit::{SIGNER, append};
 use super::plan::{KeyRef, Purpose, StoredPlan, transfer_plan};
-use super::{Engine, EngineError, now};
+use super::{Engine, EngineError, decision_time, now};
 use crate::chain::{self, MinedReceipt, NonceTag, SendError, TxPlan};
 use crate::store::{self, SpendRow, TxRow, TxState};
 
@@ -177,7 +177,7 @@ impl Engine {
         }
         let mut guard = self.inner.lock().await;
         let inner = &mut *guard;
-        let now = now();
+        let now = decision_time(&inner.windows);
         if let Err(refusal) = assess_fee(self.policy(), &inner.windows, chain, extra, now) {
             self.metrics.refused(refusal.rule);
             tracing::warn!(tx = %last.hash, rule = %refusal.rule, "{}", refusal.message);
@@ -343,7 +343,7 @@ impl Engine {
                 continue;
             }
             let intent: PayoutIntent = serde_json::from_str(&row.intent).map_err(|e| store::corrupt("intent", e))?;
-            let now = now();
+            let now = decision_time(&inner.windows);
             let head = inner.audit;
             let (state, wake_at, spend, head) = self.decide_payout(&mut tx, &inner.windows, head, &intent, now).await?;
             store::update_request(&mut tx, &id, &state, wake_at, self.policy().version(), now).await?;
