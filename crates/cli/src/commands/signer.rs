@@ -1,36 +1,94 @@
 //! `coffer signer …`: run on the signer's host. The gateway never runs these.
+//!
+//! The seed's passphrase comes from `COFFER_SIGNER_PASSPHRASE` or from
+//! `--passphrase-file`, never from a flag that carries it (argv is visible
+//! to every user of the host and lands in shell history).
 
 use std::path::PathBuf;
 
-use coffer_signer::{InitOutcome, SignerHome};
+use anyhow::Context as _;
+use coffer_signer::{InitOutcome, KdfCost, OpenOutcome, PASSPHRASE_ENV, Passphrase, SignerHome, SignerKeys};
 
 #[derive(clap::Subcommand)]
 pub(crate) enum Command {
-    /// Create the signer's seed in DIR (mode 0700, never overwritten) and print the account xpub.
+    /// Create the signer's seed in DIR, encrypted with a passphrase (mode 0700, never overwritten),
+    /// and print what the gateway needs: `xpub …`, `hot_wallet 0x…`, `identity ed25519:…`.
     Init {
-        /// The signer's private directory.
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
+        #[command(flatten)]
+        home: HomeArgs,
+        /// Dev-only: argon2id at its floor (8 MiB, one pass) instead of 64 MiB and three, for
+        /// `coffer dev` and tests; never for a seed that guards money.
+        #[arg(long)]
+        dev_kdf: bool,
     },
-    /// Print the account xpub (`m/44'/60'/0'`) for the gateway's configuration.
+    /// Print the deposit account xpub (`m/44'/60'/0'`) for the gateway's configuration.
     Xpub {
-        /// The signer's private directory.
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
+        #[command(flatten)]
+        home: HomeArgs,
     },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct HomeArgs {
+    /// The signer's private directory.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// A file holding the seed's passphrase (one trailing newline is ignored); without it,
+    /// the passphrase is read from COFFER_SIGNER_PASSPHRASE.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl HomeArgs {
+    fn passphrase(&self) -> anyhow::Result<Option<Passphrase>> {
+        Passphrase::resolve(self.passphrase_file.as_deref()).context(match &self.passphrase_file {
+            Some(file) => format!("the passphrase file {}", file.display()),
+            None => format!("the passphrase in {PASSPHRASE_ENV}"),
+        })
+    }
 }
 
 pub(crate) fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Init { dir } => {
-            let (outcome, seed) = SignerHome::at(&dir).init()?;
+        Command::Init { home, dev_kdf } => {
+            let cost = if dev_kdf { KdfCost::Dev } else { KdfCost::Production };
+            let passphrase = home.passphrase()?;
+            let (outcome, keys) = SignerHome::at(&home.dir).with_kdf_cost(cost).init(passphrase.as_ref())?;
+            let dir = home.dir.display();
             match outcome {
-                InitOutcome::Created => eprintln!("created a new seed in {}; back it up offline", dir.display()),
-                InitOutcome::Existing => eprintln!("{} already holds a seed; kept it", dir.display()),
+                InitOutcome::Created => {
+                    eprintln!("created a new seed in {dir}, encrypted at {cost}; back up seed.enc and its passphrase")
+                }
+                InitOutcome::Existing => eprintln!("{dir} already holds a seed; kept it"),
+                InitOutcome::EncryptedLegacy => eprintln!(
+                    "encrypted the plain seed.mnemonic in {dir} in place as seed.enc at {cost}; the plain file was \
+                     overwritten with zeros and removed"
+                ),
             }
-            println!("{}", seed.account_xpub()?);
+            print_public(&keys, true)?;
         }
-        Command::Xpub { dir } => println!("{}", SignerHome::at(&dir).load()?.account_xpub()?),
+        Command::Xpub { home } => {
+            let passphrase = home.passphrase()?;
+            let (outcome, keys) = SignerHome::at(&home.dir).open(passphrase.as_ref())?;
+            if outcome == OpenOutcome::EncryptedLegacy {
+                eprintln!(
+                    "encrypted the plain seed.mnemonic in {} in place as seed.enc at {}",
+                    home.dir.display(),
+                    KdfCost::Production
+                );
+            }
+            print_public(&keys, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// What the gateway's configuration needs, one `name value` a line.
+fn print_public(keys: &SignerKeys, all: bool) -> anyhow::Result<()> {
+    println!("xpub {}", keys.deposit_xpub()?);
+    if all {
+        println!("hot_wallet {}", keys.hot_address().to_checksum(None));
+        println!("identity {}", keys.identity().public());
     }
     Ok(())
 }

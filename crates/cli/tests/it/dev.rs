@@ -127,20 +127,26 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
     let again = crate::support::run_err(coffer().args(["dev", "pay", id, "--dir"]).arg(&state));
     assert!(String::from_utf8_lossy(&again.stderr).contains("paid in full already"));
 
-    // The seed stays in the signer's directory, readable by its owner only,
-    // and appears nowhere the gateway reads.
-    let seed = std::fs::read_to_string(state.join("signer/seed.mnemonic")).unwrap();
-    assert_eq!(seed.split_whitespace().count(), 24);
+    // The seed stays in the signer's directory, encrypted, readable by its
+    // owner only, and neither it nor its dev-only passphrase appears
+    // anywhere the gateway reads.
+    assert!(!state.join("signer/seed.mnemonic").exists());
+    let seed: Value = serde_json::from_slice(&std::fs::read(state.join("signer/seed.enc")).unwrap()).unwrap();
+    assert_eq!(seed["format"], "coffer-seed/1");
     #[cfg(unix)]
-    {
+    for file in ["signer/seed.enc", "signer-passphrase.dev-only"] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(state.join("signer/seed.mnemonic")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "seed file mode {mode:o}");
+        let mode = std::fs::metadata(state.join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} mode {mode:o}");
     }
-    let first_word = seed.split_whitespace().next().unwrap();
+    let ciphertext = &seed["ciphertext"].as_str().unwrap()[..32];
+    let passphrase = std::fs::read_to_string(state.join("signer-passphrase.dev-only")).unwrap();
     for file in ["coffer.toml", "dev.json"] {
         let text = std::fs::read_to_string(state.join(file)).unwrap();
-        assert!(!text.contains(seed.trim()) && !text.contains(&format!("{first_word} ")), "{file} holds seed words");
+        assert!(
+            !text.contains(ciphertext) && !text.contains(passphrase.trim()),
+            "{file} holds the seed or its passphrase"
+        );
     }
     let anvil_pid = info["anvil_pid"].as_u64().unwrap();
     assert!(first.terminate().success());

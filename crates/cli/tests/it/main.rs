@@ -6,4 +6,5 @@ mod gateway;
 mod halts;
 mod operator;
 mod receiver;
+mod signer;
 mod support;

@@ -2,10 +2,11 @@
 //! demos: a local chain (anvil, mining a block a second) with the test USDT,
 //! and a gateway watching it on SQLite.
 //!
-//! Everything lives in `./.coffer-dev/`: the signer's seed in `signer/`
-//! (created by `coffer signer init`, run as a child process so this process
-//! never reads the seed: it gets the xpub on a pipe, as a production gateway
-//! gets it in its configuration), the chain's state (`anvil-state.json`, so
+//! Everything lives in `./.coffer-dev/`: the signer's encrypted seed in
+//! `signer/` (created by `coffer signer init`, run as a child process so this
+//! process never reads the seed: it gets the xpub on a pipe, as a production
+//! gateway gets it in its configuration) with its dev-only passphrase in
+//! `signer-passphrase.dev-only` (random, created once), the chain's state (`anvil-state.json`, so
 //! a restart continues the same chain), the SQLite database, the generated
 //! `coffer.toml`, and `dev.json` with what a client needs. Running it again
 //! reuses all of it. `coffer dev pay` pays an invoice from a dev account.
@@ -70,7 +71,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     telemetry::init(coffer_config::LogFormat::Human, "info");
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
     let dir = args.dir.canonicalize()?;
-    let xpub = signer_xpub(&dir.join("signer"))?;
+    let xpub = signer_init(&dir, &dir.join("signer"))?.xpub;
 
     let options =
         AnvilOptions { block_time_secs: Some(args.block_time.max(1)), state_file: Some(dir.join("anvil-state.json")) };
@@ -161,12 +162,55 @@ async fn keep_the_database_on_this_chain(parts: &GatewayParts, anvil: &Anvil) ->
     Ok(())
 }
 
-/// Runs `coffer signer init` in a child process and reads the xpub it prints.
-fn signer_xpub(signer_dir: &Path) -> anyhow::Result<String> {
+/// What `coffer signer init` prints: the public half of the dev signer.
+struct SignerPublic {
+    /// The deposit account xpub, for the gateway's configuration.
+    xpub: String,
+    /// The hot wallet's address.
+    #[allow(dead_code)] // read when `coffer dev` runs the signer as a process
+    hot_wallet: String,
+    /// The signer's identity public key (`ed25519:…`).
+    #[allow(dead_code)] // read when `coffer dev` runs the signer as a process
+    identity: String,
+}
+
+/// DEV-ONLY: the passphrase of the dev signer's seed, random, created once
+/// beside it in the dev state directory, so `coffer dev` starts without a
+/// question. A real signer's passphrase never sits next to its seed.
+const DEV_PASSPHRASE_FILE: &str = "signer-passphrase.dev-only";
+
+/// The dev passphrase file in `dir`, created (0600, 32 random bytes as hex)
+/// unless it is there already.
+fn dev_passphrase_file(dir: &Path) -> anyhow::Result<PathBuf> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(DEV_PASSPHRASE_FILE);
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("the OS random number generator failed: {e}"))?;
+    let text: String = secret.iter().map(|b| format!("{b:02x}")).chain(["\n".to_owned()]).collect();
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+        Ok(mut file) => {
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+    Ok(path)
+}
+
+/// Runs `coffer signer init` in a child process (dev KDF cost, the dev
+/// passphrase file) and reads the public lines it prints.
+fn signer_init(state_dir: &Path, signer_dir: &Path) -> anyhow::Result<SignerPublic> {
+    let passphrase_file = dev_passphrase_file(state_dir)?;
     let exe = std::env::current_exe().context("locating the coffer binary")?;
     let output = std::process::Command::new(exe)
-        .args(["signer", "init", "--dir"])
+        .args(["signer", "init", "--dev-kdf", "--dir"])
         .arg(signer_dir)
+        .arg("--passphrase-file")
+        .arg(&passphrase_file)
+        .env_remove(coffer_signer::PASSPHRASE_ENV)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
@@ -174,11 +218,19 @@ fn signer_xpub(signer_dir: &Path) -> anyhow::Result<String> {
     if !output.status.success() {
         bail!("`coffer signer init --dir {}` failed ({})", signer_dir.display(), output.status);
     }
-    let xpub = String::from_utf8(output.stdout)?.trim().to_owned();
-    if !xpub.starts_with("xpub") {
-        bail!("`coffer signer init` printed {xpub:?}, not an xpub");
+    let stdout = String::from_utf8(output.stdout)?;
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .map(str::to_owned)
+            .with_context(|| format!("`coffer signer init` printed no `{name}` line: {stdout:?}"))
+    };
+    let signer = SignerPublic { xpub: line("xpub")?, hot_wallet: line("hot_wallet")?, identity: line("identity")? };
+    if !signer.xpub.starts_with("xpub") {
+        bail!("`coffer signer init` printed {:?}, not an xpub", signer.xpub);
     }
-    Ok(xpub)
+    Ok(signer)
 }
 
 fn dev_config(dir: &Path, listen: SocketAddr, xpub: &str, anvil: &Anvil, usdt: Address) -> String {
