@@ -82,7 +82,7 @@ fn main() -> ExitCode {
             Command::Chain(cmd) => chain::run(cmd).await,
             Command::Merchant(cmd) => admin::merchant(cmd).await,
             Command::Apikey(cmd) => admin::api_key(cmd).await,
-            Command::Signer(cmd) => signer::run(cmd),
+            Command::Signer(cmd) => signer::run(cmd).await,
             Command::Config(cmd) => config::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,
         }

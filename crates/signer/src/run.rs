@@ -59,7 +59,7 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let passphrase = Passphrase::resolve(config.file.passphrase_file.as_deref())?;
     let (opened, keys) = SignerHome::at(&config.file.data_dir).open(passphrase.as_ref())?;
-    if let OpenOutcome::EncryptedInPlace = opened {
+    if let OpenOutcome::EncryptedLegacy = opened {
         tracing::warn!(dir = %config.file.data_dir.display(), "the plain dev seed was encrypted in place");
     }
     let denylist = load_denylist(&config)?;

@@ -21,6 +21,13 @@ pub(crate) enum Command {
         #[arg(long)]
         dev_kdf: bool,
     },
+    /// Serve the signer from its own directory, database and nodes (`signer.toml`) until SIGTERM.
+    /// Prints `listening on http://ADDR` first.
+    Run {
+        /// The signer's configuration.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Print the deposit account xpub (`m/44'/60'/0'`) for the gateway's configuration.
     Xpub {
         #[command(flatten)]
@@ -48,8 +55,22 @@ impl HomeArgs {
     }
 }
 
-pub(crate) fn run(command: Command) -> anyhow::Result<()> {
+pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Run { config } => {
+            let config = coffer_signer::SignerConfig::load(&config).context("invalid signer configuration")?;
+            crate::telemetry::init(coffer_config::LogFormat::Human, "info");
+            coffer_signer::run(
+                config,
+                |addr| {
+                    // Scripts and tests read the port from this first line.
+                    println!("listening on http://{addr}");
+                },
+                crate::shutdown::signal(),
+            )
+            .await
+            .context("the signer stopped")?;
+        }
         Command::Init { home, dev_kdf } => {
             let cost = if dev_kdf { KdfCost::Dev } else { KdfCost::Production };
             let passphrase = home.passphrase()?;
