@@ -1,7 +1,7 @@
 //! `/v1/invoices`: create, fetch and list a merchant's invoices.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CanRead, CanWrite};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::page::{self, present};
 use crate::state::AppState;
 
@@ -268,7 +268,7 @@ pub(crate) async fn create(
 pub(crate) async fn get(
     State(state): State<AppState>,
     CanRead(caller): CanRead,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<InvoiceView>, ApiError> {
     let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
     let invoice = state.store.invoice(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("invoice"))?;
@@ -331,7 +331,7 @@ pub(crate) async fn list(
 pub(crate) async fn invalidate(
     State(state): State<AppState>,
     CanWrite(caller): CanWrite,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<InvoiceView>, ApiError> {
     let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
     let invoice = state.store.invoice(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("invoice"))?;

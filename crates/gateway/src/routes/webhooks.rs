@@ -1,7 +1,7 @@
 //! `/v1/webhooks`: endpoints, their delivery logs, and redelivery.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CanReadWebhooks, CanRegisterWebhooks, CanWriteWebhooks};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::page;
 use crate::state::AppState;
 
@@ -221,7 +221,7 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let endpoint = state.store.webhook(caller.merchant_id, endpoint_id(&id)?).await?;
     endpoint.map(|e| Json(WebhookView::from(&e))).ok_or_else(|| ApiError::not_found("webhook"))
@@ -235,7 +235,7 @@ pub(crate) async fn get(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     CanWriteWebhooks(caller): CanWriteWebhooks,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_webhook(caller.merchant_id, endpoint_id(&id)?, Timestamp::now()).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -252,7 +252,7 @@ pub(crate) async fn delete(
 pub(crate) async fn deliveries(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let id = endpoint_id(&id)?;
@@ -281,7 +281,7 @@ pub(crate) async fn deliveries(
 pub(crate) async fn redeliver(
     State(state): State<AppState>,
     CanWriteWebhooks(caller): CanWriteWebhooks,
-    Path((id, delivery)): Path<(String, String)>,
+    ApiPath((id, delivery)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     // Every request counts, whatever it asks for: the limit protects the outbox and the database.
     if let Err(wait) = state.dispatcher.admit_redelivery(caller.merchant_id) {
