@@ -40,6 +40,7 @@ pub(crate) struct CreateInvoice {
     asset: String,
     /// The chain to pay on; needed only when the asset is on several.
     #[schema(example = 31337)]
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     chain_id: Option<u64>,
     /// The merchant's own reference: 1 to 200 characters, no control characters.
     #[schema(example = "A-1", min_length = 1, max_length = 200)]
@@ -48,6 +49,7 @@ pub(crate) struct CreateInvoice {
     metadata: Option<Map<String, Value>>,
     /// Seconds until the invoice expires; default and maximum come from the configuration (minimum 60).
     #[schema(example = 900)]
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     expires_in_secs: Option<u64>,
 }
 
