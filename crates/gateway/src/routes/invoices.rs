@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CanRead, CanWrite};
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::errors::error_responses;
 use crate::routes::page::{self, present};
 use crate::state::AppState;
 
@@ -175,15 +176,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     })
 }
 
+error_responses!(
+    /// What `POST /v1/invoices` answers when it makes no invoice.
+    CreateErrors = [
+        AUTHENTICATED,
+        JSON_BODY,
+        &[InvalidAmount, UnknownAsset, UnknownChain, ControlCharacter, IdempotencyConflict],
+        &[MetadataTooManyKeys, MetadataKeyTooLong, MetadataValueTooLong, MetadataNotFlat, MetadataTooLarge],
+    ],
+    beyond_schema = [MetadataTooLarge]
+);
+
 /// Creates an invoice with a fresh deposit address.
-#[utoipa::path(post, path = "/v1/invoices", tag = "invoices", request_body = CreateInvoice,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the same invoice")),
-    security(("api_key" = [])),
+#[utoipa::path(post, path = "/v1/invoices", tag = "invoices", operation_id = "create_invoice",
+    request_body = CreateInvoice,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Retry safely: the same key and body return the same invoice; another body with the same \
+            key is refused (409 `idempotency_conflict`). 1 to 255 visible ASCII characters (422 `invalid_request`).")),
+    security(("api_key" = ["invoices:write"])),
     responses(
-        (status = 201, description = "Created (or replayed, with `Idempotent-Replayed: true`)", body = InvoiceView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 201, description = "Created (or replayed, with `Idempotent-Replayed: true`)", body = InvoiceView,
+            headers(("Location" = String, description = "`/v1/invoices/{id}`"))),
+        CreateErrors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     CanWrite(caller): CanWrite,
@@ -261,12 +275,16 @@ pub(crate) async fn create(
     Ok(response)
 }
 
+error_responses!(
+    /// What `GET /v1/invoices/{id}` answers for no invoice.
+    GetErrors = [AUTHENTICATED, &[NotFound]]
+);
+
 /// One invoice. Another merchant's invoice answers 404, as an unknown one does.
-#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "invoices",
+#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "invoices", operation_id = "get_invoice",
     params(("id" = String, Path, description = "Invoice id, `inv_…`")),
-    security(("api_key" = [])),
-    responses((status = 200, body = InvoiceView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    security(("api_key" = ["invoices:read"])),
+    responses((status = 200, description = "The invoice", body = InvoiceView), GetErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     CanRead(caller): CanRead,
@@ -299,11 +317,15 @@ pub(crate) struct InvoicePage {
     next_cursor: Option<InvoiceId>,
 }
 
+error_responses!(
+    /// What `GET /v1/invoices` refuses.
+    ListErrors = [AUTHENTICATED, PAGE]
+);
+
 /// The merchant's invoices, newest first, a page at a time.
-#[utoipa::path(get, path = "/v1/invoices", tag = "invoices", params(ListParams),
-    security(("api_key" = [])),
-    responses((status = 200, body = InvoicePage), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/invoices", tag = "invoices", operation_id = "list_invoices", params(ListParams),
+    security(("api_key" = ["invoices:read"])),
+    responses((status = 200, description = "A page of invoices", body = InvoicePage), ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     CanRead(caller): CanRead,
@@ -321,15 +343,20 @@ pub(crate) async fn list(
     Ok(Json(InvoicePage { data: views(&state, invoices).await?, next_cursor }))
 }
 
+error_responses!(
+    /// What `POST /v1/invoices/{id}/invalidate` refuses: no such invoice, or a settled one.
+    InvalidateErrors = [AUTHENTICATED, &[NotFound, InvalidState]]
+);
+
 /// Invalidates an invoice: the merchant refuses it (a cancelled order, a
 /// payment to be refunded). Nothing it received or receives is credited;
 /// it is recorded and stays in suspense for a person. Settled invoices
 /// cannot be invalidated.
-#[utoipa::path(post, path = "/v1/invoices/{id}/invalidate", tag = "invoices",
+#[utoipa::path(post, path = "/v1/invoices/{id}/invalidate", tag = "invoices", operation_id = "invalidate_invoice",
     params(("id" = String, Path, description = "Invoice id, `inv_…`")),
-    security(("api_key" = [])),
-    responses((status = 200, body = InvoiceView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    security(("api_key" = ["invoices:write"])),
+    responses((status = 200, description = "The invoice, now invalid (also when it already was)", body = InvoiceView),
+        InvalidateErrors))]
 pub(crate) async fn invalidate(
     State(state): State<AppState>,
     CanWrite(caller): CanWrite,

@@ -1,6 +1,7 @@
 //! The HTTP routes and the OpenAPI document generated from them.
 
 pub(crate) mod balances;
+mod errors;
 pub(crate) mod invoices;
 mod page;
 pub(crate) mod system;

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CanReadWebhooks, CanRegisterWebhooks, CanWriteWebhooks};
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::errors::error_responses;
 use crate::routes::page;
 use crate::state::AppState;
 
@@ -163,14 +164,38 @@ fn endpoint_id(text: &str) -> Result<WebhookId, ApiError> {
     text.parse().map_err(|_| ApiError::not_found("webhook"))
 }
 
+error_responses!(
+    /// What `POST /v1/webhooks` answers when it registers nothing: the URL's host
+    /// is checked beyond the schema (it must resolve to public addresses).
+    CreateErrors = [AUTHENTICATED, JSON_BODY, &[InvalidWebhookUrl, InvalidState]],
+    beyond_schema = [InvalidWebhookUrl]
+);
+error_responses!(
+    /// What `GET /v1/webhooks` refuses.
+    ListErrors = [AUTHENTICATED]
+);
+error_responses!(
+    /// What the routes of one endpoint answer for no such endpoint.
+    EndpointErrors = [AUTHENTICATED, &[NotFound]]
+);
+error_responses!(
+    /// What `GET /v1/webhooks/{id}/deliveries` refuses.
+    DeliveriesErrors = [AUTHENTICATED, PAGE, &[NotFound]]
+);
+error_responses!(
+    /// What a redelivery refuses: no such delivery, one still pending, too many.
+    RedeliverErrors = [AUTHENTICATED, &[NotFound, RedeliveryPending, RateLimited]]
+);
+
 /// Registers an endpoint and returns its signing secret, once.
 ///
 /// Needs `webhooks:write` and `invoices:read`: every delivery carries the
 /// whole invoice, order id and metadata included.
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
-    security(("api_key" = [])),
-    responses((status = 201, body = CreatedWebhook), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", operation_id = "create_webhook",
+    request_body = CreateWebhook,
+    security(("api_key" = ["webhooks:write", "invoices:read"])),
+    responses((status = 201, description = "Registered; the secret is shown this once", body = CreatedWebhook),
+        CreateErrors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     CanRegisterWebhooks(caller): CanRegisterWebhooks,
@@ -203,8 +228,9 @@ pub(crate) async fn create(
 }
 
 /// The merchant's endpoints (never their secrets).
-#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", security(("api_key" = [])),
-    responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", operation_id = "list_webhooks",
+    security(("api_key" = ["webhooks:read"])),
+    responses((status = 200, description = "Every endpoint of the merchant", body = WebhookList), ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
@@ -214,10 +240,10 @@ pub(crate) async fn list(
 }
 
 /// One endpoint.
-#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`")),
-    responses((status = 200, body = WebhookView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "get_webhook",
+    security(("api_key" = ["webhooks:read"])),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`")),
+    responses((status = 200, description = "The endpoint", body = WebhookView), EndpointErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
@@ -228,10 +254,10 @@ pub(crate) async fn get(
 }
 
 /// Deletes an endpoint; its pending deliveries are given up. Its delivery log stays readable.
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "delete_webhook",
+    security(("api_key" = ["webhooks:write"])),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`")),
+    responses((status = 204, description = "Deleted"), EndpointErrors))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     CanWriteWebhooks(caller): CanWriteWebhooks,
@@ -245,10 +271,10 @@ pub(crate) async fn delete(
 }
 
 /// An endpoint's delivery log, newest first.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`"), PageParams),
-    responses((status = 200, body = DeliveryPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", operation_id = "list_deliveries",
+    security(("api_key" = ["webhooks:read"])),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`"), PageParams),
+    responses((status = 200, description = "A page of deliveries", body = DeliveryPage), DeliveriesErrors))]
 pub(crate) async fn deliveries(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
@@ -273,11 +299,12 @@ pub(crate) async fn deliveries(
 /// pending (409 `redelivery_pending`: it is being retried), and beyond the
 /// merchant's redeliveries per minute (429 `rate_limited`, with `Retry-After`).
 #[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
-    security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`"), ("delivery_id" = String, Path, description = "`whd_…`")),
-    responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+    operation_id = "redeliver", security(("api_key" = ["webhooks:write"])),
+    params(
+        ("id" = String, Path, description = "Endpoint id, `wh_…`"),
+        ("delivery_id" = String, Path, description = "Delivery id, `whd_…`")
+    ),
+    responses((status = 202, description = "A new delivery, due now", body = DeliveryView), RedeliverErrors))]
 pub(crate) async fn redeliver(
     State(state): State<AppState>,
     CanWriteWebhooks(caller): CanWriteWebhooks,
