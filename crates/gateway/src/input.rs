@@ -34,6 +34,11 @@ pub(crate) const MAX_METADATA_VALUE_CHARS: usize = 500;
 /// Largest metadata object, in bytes of compact JSON.
 pub(crate) const MAX_METADATA_BYTES: usize = 8 * 1024;
 
+/// [`plain_text`] as a JSON Schema pattern: no Unicode Cc character.
+pub(crate) const PRINTABLE: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// A metadata string value's pattern: no Cc character but tab, line feed and carriage return.
+const PRINTABLE_LINES: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
 /// The first control character in `text`, unless it is one of `allowed`.
 fn control_character(text: &str, allowed: &[char]) -> Option<char> {
     text.chars().find(|c| c.is_control() && !allowed.contains(c))
@@ -142,18 +147,24 @@ fn serialised_size(metadata: &Map<String, Value>) -> usize {
 pub(crate) fn metadata_schema() -> impl Into<RefOr<Schema>> {
     let value = ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::String, Type::Number, Type::Boolean, Type::Null]))
-        .max_length(Some(MAX_METADATA_VALUE_CHARS));
-    let key = ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_METADATA_KEY_CHARS));
+        .max_length(Some(MAX_METADATA_VALUE_CHARS))
+        .pattern(Some(PRINTABLE_LINES));
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_METADATA_KEY_CHARS))
+        .pattern(Some(PRINTABLE));
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
         .description(Some(format!(
             "Your own data, returned as given: a flat object of at most {MAX_METADATA_KEYS} keys of up to \
              {MAX_METADATA_KEY_CHARS} characters, each value a string of up to {MAX_METADATA_VALUE_CHARS} \
-             characters, a number, a boolean or null; at most {MAX_METADATA_BYTES} bytes as compact JSON. No \
+             characters, a number, a boolean or null; at most {MAX_METADATA_BYTES} bytes as compact JSON (a limit \
+             JSON Schema cannot state: checked beyond this schema). No \
              control characters, except tab, line feed and carriage return in string values. Each limit has its \
              own error code (`metadata_too_many_keys`, `metadata_key_too_long`, `metadata_value_too_long`, \
              `metadata_not_flat`, `metadata_too_large`, `control_character`)."
         )))
+        .examples([serde_json::json!({"customer": "42"})])
         .max_properties(Some(MAX_METADATA_KEYS))
         .property_names(Some(key))
         .additional_properties(Some(value))

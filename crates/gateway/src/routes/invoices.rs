@@ -19,37 +19,36 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::errors::error_responses;
 use crate::routes::page::{self, present};
+use crate::routes::schemas;
 use crate::state::AppState;
 
 /// Header a client sets to make `POST /v1/invoices` safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Header set on an answer replayed for a repeated idempotency key.
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
-const MAX_ORDER_ID: usize = 200;
+/// Longest `order_id`, in characters.
+pub(crate) const MAX_ORDER_ID: usize = 200;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// A request for a new invoice. Only `amount` and `asset` are required.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateInvoice {
-    /// The price as a decimal string in the asset's unit (`"12.50"`), never a
-    /// JSON number: floats cannot carry money exactly.
-    #[schema(value_type = String, example = "12.50")]
+    #[schema(schema_with = schemas::amount)]
     amount: Value,
-    /// Asset symbol, case-insensitive (`USDT`, `ETH`).
-    #[schema(example = "USDT")]
+    #[schema(schema_with = schemas::asset)]
     asset: String,
     /// The chain to pay on; needed only when the asset is on several.
     #[schema(example = 31337)]
     #[serde(default, deserialize_with = "crate::input::whole_number")]
     chain_id: Option<u64>,
-    /// The merchant's own reference: 1 to 200 characters, no control characters.
-    #[schema(example = "A-1", min_length = 1, max_length = 200)]
+    #[schema(schema_with = schemas::order_id)]
     order_id: Option<String>,
     #[schema(schema_with = crate::input::metadata_schema)]
     metadata: Option<Map<String, Value>>,
-    /// Seconds until the invoice expires; default and maximum come from the configuration (minimum 60).
-    #[schema(example = 900)]
+    /// Seconds until the invoice expires: at least 60; this gateway's
+    /// default and longest are this field's `default` and `maximum`.
+    #[schema(example = 900, minimum = 60)]
     #[serde(default, deserialize_with = "crate::input::whole_number")]
     expires_in_secs: Option<u64>,
 }
@@ -282,7 +281,7 @@ error_responses!(
 
 /// One invoice. Another merchant's invoice answers 404, as an unknown one does.
 #[utoipa::path(get, path = "/v1/invoices/{id}", tag = "invoices", operation_id = "get_invoice",
-    params(("id" = String, Path, description = "Invoice id, `inv_…`")),
+    params(("id" = String, Path, description = "Invoice id, `inv_…`", pattern = "^inv_[0-9a-fA-F]{32}$")),
     security(("api_key" = ["invoices:read"])),
     responses((status = 200, description = "The invoice", body = InvoiceView), GetErrors))]
 pub(crate) async fn get(
@@ -301,10 +300,13 @@ pub(crate) async fn get(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Only invoices in this state.
+    #[param(schema_with = schemas::invoice_status)]
     status: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(schema_with = schemas::page_limit)]
     limit: Option<String>,
     /// `next_cursor` from the previous page.
+    #[param(pattern = "^(inv_[0-9a-fA-F]{32})?$")]
     cursor: Option<String>,
 }
 
@@ -353,7 +355,7 @@ error_responses!(
 /// it is recorded and stays in suspense for a person. Settled invoices
 /// cannot be invalidated.
 #[utoipa::path(post, path = "/v1/invoices/{id}/invalidate", tag = "invoices", operation_id = "invalidate_invoice",
-    params(("id" = String, Path, description = "Invoice id, `inv_…`")),
+    params(("id" = String, Path, description = "Invoice id, `inv_…`", pattern = "^inv_[0-9a-fA-F]{32}$")),
     security(("api_key" = ["invoices:write"])),
     responses((status = 200, description = "The invoice, now invalid (also when it already was)", body = InvoiceView),
         InvalidateErrors))]

@@ -65,7 +65,8 @@ error_responses!(
 
 /// Liveness and readiness: 200 when the database answers (`degraded` if a
 /// chain is not being followed), 503 otherwise. Served on
-/// `operator_listen_addr` instead when one is configured (404 here then).
+/// `operator_listen_addr` instead when one is configured (404 here then,
+/// and absent from the description this address serves).
 #[utoipa::path(get, path = "/healthz", tag = "system", operation_id = "healthz",
     responses((status = 200, description = "Serving (`ok` or `degraded`)", body = Health),
         (status = 503, description = "The database is unavailable", body = Health),

@@ -15,18 +15,16 @@ use crate::auth::{CanReadWebhooks, CanRegisterWebhooks, CanWriteWebhooks};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::errors::error_responses;
-use crate::routes::page;
+use crate::routes::{page, schemas};
 use crate::state::AppState;
 
 /// A request to register an endpoint.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateWebhook {
-    /// Where deliveries go: an `https://` (or `http://`) URL on a public address.
-    #[schema(example = "https://shop.example/coffer/hooks")]
+    #[schema(schema_with = schemas::webhook_url)]
     url: String,
-    /// Event types to deliver, such as `invoice.settled`.
-    #[schema(example = json!(["invoice.processing", "invoice.settled", "invoice.expired"]))]
+    #[schema(schema_with = schemas::event_types)]
     events: Vec<String>,
 }
 
@@ -34,11 +32,11 @@ pub(crate) struct CreateWebhook {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct WebhookView {
     /// `wh_…`
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^wh_[0-9a-f]{32}$")]
     id: WebhookId,
     /// Where deliveries go.
     url: String,
-    /// The event types it gets.
+    #[schema(schema_with = schemas::event_types)]
     events: Vec<&'static str>,
     /// RFC 3339.
     created_at: String,
@@ -75,9 +73,10 @@ pub(crate) struct WebhookList {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct DeliveryView {
     /// `whd_…`: the `Coffer-Delivery` header, the same on every retry.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^whd_[0-9a-f]{32}$")]
     id: DeliveryId,
     /// `evt_…`: the `Coffer-Event-Id` header; deduplicate on it.
+    #[schema(pattern = "^evt_[0-9a-f]{32}$")]
     event_id: String,
     /// `invoice.settled`, …
     event_type: &'static str,
@@ -135,8 +134,10 @@ pub(crate) struct DeliveryPage {
 #[into_params(parameter_in = Query)]
 pub(crate) struct PageParams {
     /// Page size, 1 to 100 (default 20).
+    #[param(schema_with = schemas::page_limit)]
     limit: Option<String>,
     /// `next_cursor` from the previous page.
+    #[param(pattern = "^(whd_[0-9a-fA-F]{32})?$")]
     cursor: Option<String>,
 }
 
@@ -242,7 +243,7 @@ pub(crate) async fn list(
 /// One endpoint.
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "get_webhook",
     security(("api_key" = ["webhooks:read"])),
-    params(("id" = String, Path, description = "Endpoint id, `wh_…`")),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$")),
     responses((status = 200, description = "The endpoint", body = WebhookView), EndpointErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -256,7 +257,7 @@ pub(crate) async fn get(
 /// Deletes an endpoint; its pending deliveries are given up. Its delivery log stays readable.
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "delete_webhook",
     security(("api_key" = ["webhooks:write"])),
-    params(("id" = String, Path, description = "Endpoint id, `wh_…`")),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$")),
     responses((status = 204, description = "Deleted"), EndpointErrors))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -273,7 +274,7 @@ pub(crate) async fn delete(
 /// An endpoint's delivery log, newest first.
 #[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", operation_id = "list_deliveries",
     security(("api_key" = ["webhooks:read"])),
-    params(("id" = String, Path, description = "Endpoint id, `wh_…`"), PageParams),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$"), PageParams),
     responses((status = 200, description = "A page of deliveries", body = DeliveryPage), DeliveriesErrors))]
 pub(crate) async fn deliveries(
     State(state): State<AppState>,
@@ -301,8 +302,8 @@ pub(crate) async fn deliveries(
 #[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
     operation_id = "redeliver", security(("api_key" = ["webhooks:write"])),
     params(
-        ("id" = String, Path, description = "Endpoint id, `wh_…`"),
-        ("delivery_id" = String, Path, description = "Delivery id, `whd_…`")
+        ("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$"),
+        ("delivery_id" = String, Path, description = "Delivery id, `whd_…`", pattern = "^whd_[0-9a-fA-F]{32}$")
     ),
     responses((status = 202, description = "A new delivery, due now", body = DeliveryView), RedeliverErrors))]
 pub(crate) async fn redeliver(
