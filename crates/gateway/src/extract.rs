@@ -1,6 +1,6 @@
 //! Extractors that turn axum's rejections into the API's error contract.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -52,6 +52,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 Err(ApiError::new(ErrorCode::InvalidRequest, e.body_text()))
             }
             Err(other) => Err(ApiError::new(ErrorCode::InvalidRequest, other.body_text())),
+        }
+    }
+}
+
+/// `axum::extract::Path`, answering 404 for a path parameter it cannot read
+/// (not UTF-8 once percent-decoded, such as `%FF`): such a segment names
+/// nothing, as a malformed id does; axum's own answer is a 400 in plain text.
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(ApiError::not_found("resource")),
+            Err(other) => Err(ApiError::internal(&other.body_text())),
         }
     }
 }

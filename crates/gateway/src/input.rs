@@ -13,6 +13,11 @@
 //! the others have no business in an identifier, a log or a terminal; the
 //! same refusal on both backends. Metadata *values* may hold tab, line feed
 //! and carriage return: a note or a postal address has lines.
+//!
+//! **Whole numbers** (`chain_id`, `expires_in_secs`) are JSON numbers with
+//! no fraction, written `900` or `900.0`: what JSON Schema calls an
+//! `integer`, so that a request the API description admits is read as it
+//! is described (serde alone refuses `900.0` for a `u64`).
 
 use serde_json::{Map, Value};
 use utoipa::openapi::RefOr;
@@ -28,6 +33,11 @@ pub(crate) const MAX_METADATA_KEY_CHARS: usize = 40;
 pub(crate) const MAX_METADATA_VALUE_CHARS: usize = 500;
 /// Largest metadata object, in bytes of compact JSON.
 pub(crate) const MAX_METADATA_BYTES: usize = 8 * 1024;
+
+/// [`plain_text`] as a JSON Schema pattern: no Unicode Cc character.
+pub(crate) const PRINTABLE: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// A metadata string value's pattern: no Cc character but tab, line feed and carriage return.
+const PRINTABLE_LINES: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
 
 /// The first control character in `text`, unless it is one of `allowed`.
 fn control_character(text: &str, allowed: &[char]) -> Option<char> {
@@ -52,6 +62,21 @@ pub(crate) fn plain_text(field: &str, text: &str) -> Result<(), ApiError> {
 /// Whether a name or label for people is free of control characters.
 pub(crate) fn is_printable(text: &str) -> bool {
     control_character(text, &[]).is_none()
+}
+
+/// Reads an optional whole number (see the module's doc); for `#[serde(default, deserialize_with)]`.
+pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    use serde::Deserialize;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else { return Ok(None) };
+    if let Some(whole) = number.as_u64() {
+        return Ok(Some(whole));
+    }
+    // 2^64 as a float: the first value past u64::MAX.
+    const LIMIT: f64 = 18_446_744_073_709_551_616.0;
+    match number.as_f64() {
+        Some(float) if float.fract() == 0.0 && (0.0..LIMIT).contains(&float) => Ok(Some(float as u64)),
+        _ => Err(serde::de::Error::custom(format!("{number} is not a whole number from 0 to {}", u64::MAX))),
+    }
 }
 
 /// Checks an invoice's metadata against the limits above.
@@ -122,18 +147,24 @@ fn serialised_size(metadata: &Map<String, Value>) -> usize {
 pub(crate) fn metadata_schema() -> impl Into<RefOr<Schema>> {
     let value = ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::String, Type::Number, Type::Boolean, Type::Null]))
-        .max_length(Some(MAX_METADATA_VALUE_CHARS));
-    let key = ObjectBuilder::new().schema_type(Type::String).max_length(Some(MAX_METADATA_KEY_CHARS));
+        .max_length(Some(MAX_METADATA_VALUE_CHARS))
+        .pattern(Some(PRINTABLE_LINES));
+    let key = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_METADATA_KEY_CHARS))
+        .pattern(Some(PRINTABLE));
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
         .description(Some(format!(
             "Your own data, returned as given: a flat object of at most {MAX_METADATA_KEYS} keys of up to \
              {MAX_METADATA_KEY_CHARS} characters, each value a string of up to {MAX_METADATA_VALUE_CHARS} \
-             characters, a number, a boolean or null; at most {MAX_METADATA_BYTES} bytes as compact JSON. No \
+             characters, a number, a boolean or null; at most {MAX_METADATA_BYTES} bytes as compact JSON (a limit \
+             JSON Schema cannot state: checked beyond this schema). No \
              control characters, except tab, line feed and carriage return in string values. Each limit has its \
              own error code (`metadata_too_many_keys`, `metadata_key_too_long`, `metadata_value_too_long`, \
              `metadata_not_flat`, `metadata_too_large`, `control_character`)."
         )))
+        .examples([serde_json::json!({"customer": "42"})])
         .max_properties(Some(MAX_METADATA_KEYS))
         .property_names(Some(key))
         .additional_properties(Some(value))
@@ -148,6 +179,26 @@ mod tests {
         let metadata: Map<String, Value> =
             serde_json::from_str(r#"{ "a" : "é\n", "b" : [1, 2], "c" : null }"#).unwrap_or_default();
         assert_eq!(serialised_size(&metadata), serde_json::to_string(&metadata).unwrap_or_default().len());
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats_without_a_fraction() {
+        #[derive(serde::Deserialize)]
+        struct Field {
+            #[serde(default, deserialize_with = "whole_number")]
+            n: Option<u64>,
+        }
+        let read = |json: &str| serde_json::from_str::<Field>(json).map(|f| f.n).map_err(|e| e.to_string());
+        assert_eq!(read(r#"{"n": 900}"#), Ok(Some(900)));
+        assert_eq!(read(r#"{"n": 900.0}"#), Ok(Some(900)));
+        assert_eq!(read(r#"{"n": 9e2}"#), Ok(Some(900)));
+        assert_eq!(read(r#"{"n": null}"#), Ok(None));
+        assert_eq!(read("{}"), Ok(None));
+        for refused in
+            [r#"{"n": 900.5}"#, r#"{"n": -1}"#, r#"{"n": -1.0}"#, r#"{"n": 1.8446744073709552e19}"#, r#"{"n": "9"}"#]
+        {
+            assert!(read(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

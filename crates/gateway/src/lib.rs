@@ -273,8 +273,16 @@ async fn listeners(
 /// The merchants' API; with `/metrics` and `/healthz` unless they are served apart.
 fn api_router(state: AppState, operator_apart: bool) -> Router {
     let (api, openapi) = routes::api().split_for_parts();
-    let openapi = Arc::new(openapi);
-    let api = api.route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))));
+    // Serialised once: the document is this gateway's, and does not change while it runs.
+    let document = routes::document::document(&openapi, &state, operator_apart).to_string();
+    let document = axum::body::Bytes::from(document);
+    let api = api.route(
+        "/openapi.json",
+        get(move || {
+            let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+            std::future::ready((json, document.clone()))
+        }),
+    );
     let api = if operator_apart {
         // The documented routes include /healthz: hidden here, as if absent.
         api.layer(axum::middleware::from_fn(routes::system::served_apart))

@@ -6,7 +6,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::CanReadBalances;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
+use crate::routes::errors::error_responses;
 use crate::state::AppState;
 
 /// One asset's balance.
@@ -32,11 +33,16 @@ pub(crate) struct Balances {
     data: Vec<BalanceView>,
 }
 
+error_responses!(
+    /// What `GET /v1/balances` refuses.
+    BalancesErrors = [AUTHENTICATED]
+);
+
 /// The merchant's balances, derived from the ledger: settled invoices
 /// credit them. Assets with nothing are left out.
-#[utoipa::path(get, path = "/v1/balances", tag = "balances", security(("api_key" = [])),
-    responses((status = 200, body = Balances), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/balances", tag = "balances", operation_id = "list_balances",
+    security(("api_key" = ["balances:read"])),
+    responses((status = 200, description = "The merchant's balances", body = Balances), BalancesErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     CanReadBalances(caller): CanReadBalances,

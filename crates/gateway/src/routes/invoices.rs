@@ -1,7 +1,7 @@
 //! `/v1/invoices`: create, fetch and list a merchant's invoices.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -15,39 +15,41 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CanRead, CanWrite};
-use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::errors::error_responses;
 use crate::routes::page::{self, present};
+use crate::routes::schemas;
 use crate::state::AppState;
 
 /// Header a client sets to make `POST /v1/invoices` safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Header set on an answer replayed for a repeated idempotency key.
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
-const MAX_ORDER_ID: usize = 200;
+/// Longest `order_id`, in characters.
+pub(crate) const MAX_ORDER_ID: usize = 200;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// A request for a new invoice. Only `amount` and `asset` are required.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateInvoice {
-    /// The price as a decimal string in the asset's unit (`"12.50"`), never a
-    /// JSON number: floats cannot carry money exactly.
-    #[schema(value_type = String, example = "12.50")]
+    #[schema(schema_with = schemas::amount)]
     amount: Value,
-    /// Asset symbol, case-insensitive (`USDT`, `ETH`).
-    #[schema(example = "USDT")]
+    #[schema(schema_with = schemas::asset)]
     asset: String,
     /// The chain to pay on; needed only when the asset is on several.
     #[schema(example = 31337)]
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     chain_id: Option<u64>,
-    /// The merchant's own reference: 1 to 200 characters, no control characters.
-    #[schema(example = "A-1", min_length = 1, max_length = 200)]
+    #[schema(schema_with = schemas::order_id)]
     order_id: Option<String>,
     #[schema(schema_with = crate::input::metadata_schema)]
     metadata: Option<Map<String, Value>>,
-    /// Seconds until the invoice expires; default and maximum come from the configuration (minimum 60).
-    #[schema(example = 900)]
+    /// Seconds until the invoice expires: at least 60; this gateway's
+    /// default and longest are this field's `default` and `maximum`.
+    #[schema(example = 900, minimum = 60)]
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     expires_in_secs: Option<u64>,
 }
 
@@ -173,15 +175,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     })
 }
 
+error_responses!(
+    /// What `POST /v1/invoices` answers when it makes no invoice.
+    CreateErrors = [
+        AUTHENTICATED,
+        JSON_BODY,
+        &[InvalidAmount, UnknownAsset, UnknownChain, ControlCharacter, IdempotencyConflict],
+        &[MetadataTooManyKeys, MetadataKeyTooLong, MetadataValueTooLong, MetadataNotFlat, MetadataTooLarge],
+    ],
+    beyond_schema = [MetadataTooLarge]
+);
+
 /// Creates an invoice with a fresh deposit address.
-#[utoipa::path(post, path = "/v1/invoices", tag = "invoices", request_body = CreateInvoice,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the same invoice")),
-    security(("api_key" = [])),
+#[utoipa::path(post, path = "/v1/invoices", tag = "invoices", operation_id = "create_invoice",
+    request_body = CreateInvoice,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Retry safely: the same key and body return the same invoice; another body with the same \
+            key is refused (409 `idempotency_conflict`). 1 to 255 visible ASCII characters (422 `invalid_request`).")),
+    security(("api_key" = ["invoices:write"])),
     responses(
-        (status = 201, description = "Created (or replayed, with `Idempotent-Replayed: true`)", body = InvoiceView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 201, description = "Created (or replayed, with `Idempotent-Replayed: true`)", body = InvoiceView,
+            headers(("Location" = String, description = "`/v1/invoices/{id}`"))),
+        CreateErrors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     CanWrite(caller): CanWrite,
@@ -259,16 +274,20 @@ pub(crate) async fn create(
     Ok(response)
 }
 
+error_responses!(
+    /// What `GET /v1/invoices/{id}` answers for no invoice.
+    GetErrors = [AUTHENTICATED, &[NotFound]]
+);
+
 /// One invoice. Another merchant's invoice answers 404, as an unknown one does.
-#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "invoices",
-    params(("id" = String, Path, description = "Invoice id, `inv_…`")),
-    security(("api_key" = [])),
-    responses((status = 200, body = InvoiceView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "invoices", operation_id = "get_invoice",
+    params(("id" = String, Path, description = "Invoice id, `inv_…`", pattern = "^inv_[0-9a-fA-F]{32}$")),
+    security(("api_key" = ["invoices:read"])),
+    responses((status = 200, description = "The invoice", body = InvoiceView), GetErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     CanRead(caller): CanRead,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<InvoiceView>, ApiError> {
     let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
     let invoice = state.store.invoice(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("invoice"))?;
@@ -281,10 +300,13 @@ pub(crate) async fn get(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Only invoices in this state.
+    #[param(schema_with = schemas::invoice_status)]
     status: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(schema_with = schemas::page_limit)]
     limit: Option<String>,
     /// `next_cursor` from the previous page.
+    #[param(pattern = "^(inv_[0-9a-fA-F]{32})?$")]
     cursor: Option<String>,
 }
 
@@ -297,11 +319,15 @@ pub(crate) struct InvoicePage {
     next_cursor: Option<InvoiceId>,
 }
 
+error_responses!(
+    /// What `GET /v1/invoices` refuses.
+    ListErrors = [AUTHENTICATED, PAGE]
+);
+
 /// The merchant's invoices, newest first, a page at a time.
-#[utoipa::path(get, path = "/v1/invoices", tag = "invoices", params(ListParams),
-    security(("api_key" = [])),
-    responses((status = 200, body = InvoicePage), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/invoices", tag = "invoices", operation_id = "list_invoices", params(ListParams),
+    security(("api_key" = ["invoices:read"])),
+    responses((status = 200, description = "A page of invoices", body = InvoicePage), ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     CanRead(caller): CanRead,
@@ -319,19 +345,24 @@ pub(crate) async fn list(
     Ok(Json(InvoicePage { data: views(&state, invoices).await?, next_cursor }))
 }
 
+error_responses!(
+    /// What `POST /v1/invoices/{id}/invalidate` refuses: no such invoice, or a settled one.
+    InvalidateErrors = [AUTHENTICATED, &[NotFound, InvalidState]]
+);
+
 /// Invalidates an invoice: the merchant refuses it (a cancelled order, a
 /// payment to be refunded). Nothing it received or receives is credited;
 /// it is recorded and stays in suspense for a person. Settled invoices
 /// cannot be invalidated.
-#[utoipa::path(post, path = "/v1/invoices/{id}/invalidate", tag = "invoices",
-    params(("id" = String, Path, description = "Invoice id, `inv_…`")),
-    security(("api_key" = [])),
-    responses((status = 200, body = InvoiceView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/invoices/{id}/invalidate", tag = "invoices", operation_id = "invalidate_invoice",
+    params(("id" = String, Path, description = "Invoice id, `inv_…`", pattern = "^inv_[0-9a-fA-F]{32}$")),
+    security(("api_key" = ["invoices:write"])),
+    responses((status = 200, description = "The invoice, now invalid (also when it already was)", body = InvoiceView),
+        InvalidateErrors))]
 pub(crate) async fn invalidate(
     State(state): State<AppState>,
     CanWrite(caller): CanWrite,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<InvoiceView>, ApiError> {
     let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
     let invoice = state.store.invoice(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("invoice"))?;

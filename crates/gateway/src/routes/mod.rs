@@ -1,8 +1,11 @@
 //! The HTTP routes and the OpenAPI document generated from them.
 
 pub(crate) mod balances;
+pub(crate) mod document;
+mod errors;
 pub(crate) mod invoices;
 mod page;
+mod schemas;
 pub(crate) mod system;
 pub(crate) mod webhooks;
 

@@ -6,8 +6,10 @@ use std::str::FromStr;
 
 use crate::error::{ApiError, ErrorCode};
 
-const DEFAULT_PAGE: u32 = 20;
-const MAX_PAGE: u32 = 100;
+/// Page size when none is asked for.
+pub(crate) const DEFAULT_PAGE: u32 = 20;
+/// Largest page.
+pub(crate) const MAX_PAGE: u32 = 100;
 
 /// A query parameter, an empty one counting as absent.
 pub(crate) fn present(value: Option<String>) -> Option<String> {

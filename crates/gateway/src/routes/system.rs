@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::routes::errors::error_responses;
 use crate::state::AppState;
 
 /// Whether the gateway can serve, and how each chain's watcher is doing.
@@ -57,11 +58,19 @@ pub(crate) struct ChainHealthView {
     internal_transfers: &'static str,
 }
 
+error_responses!(
+    /// `/healthz` answers with its own body, 200 or 503; only a failure inside the gateway is an error.
+    HealthErrors = []
+);
+
 /// Liveness and readiness: 200 when the database answers (`degraded` if a
 /// chain is not being followed), 503 otherwise. Served on
-/// `operator_listen_addr` instead when one is configured (404 here then).
-#[utoipa::path(get, path = "/healthz", tag = "system",
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
+/// `operator_listen_addr` instead when one is configured (404 here then,
+/// and absent from the description this address serves).
+#[utoipa::path(get, path = "/healthz", tag = "system", operation_id = "healthz",
+    responses((status = 200, description = "Serving (`ok` or `degraded`)", body = Health),
+        (status = 503, description = "The database is unavailable", body = Health),
+        HealthErrors))]
 pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     // One snapshot per chain, for the view and the verdict alike.
     let snapshots: Vec<_> = state

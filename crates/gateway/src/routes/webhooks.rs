@@ -1,7 +1,7 @@
 //! `/v1/webhooks`: endpoints, their delivery logs, and redelivery.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -12,20 +12,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CanReadWebhooks, CanRegisterWebhooks, CanWriteWebhooks};
-use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{ApiJson, ApiQuery};
-use crate::routes::page;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::routes::errors::error_responses;
+use crate::routes::{page, schemas};
 use crate::state::AppState;
 
 /// A request to register an endpoint.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateWebhook {
-    /// Where deliveries go: an `https://` (or `http://`) URL on a public address.
-    #[schema(example = "https://shop.example/coffer/hooks")]
+    #[schema(schema_with = schemas::webhook_url)]
     url: String,
-    /// Event types to deliver, such as `invoice.settled`.
-    #[schema(example = json!(["invoice.processing", "invoice.settled", "invoice.expired"]))]
+    #[schema(schema_with = schemas::event_types)]
     events: Vec<String>,
 }
 
@@ -33,11 +32,11 @@ pub(crate) struct CreateWebhook {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct WebhookView {
     /// `wh_…`
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^wh_[0-9a-f]{32}$")]
     id: WebhookId,
     /// Where deliveries go.
     url: String,
-    /// The event types it gets.
+    #[schema(schema_with = schemas::event_types)]
     events: Vec<&'static str>,
     /// RFC 3339.
     created_at: String,
@@ -74,9 +73,10 @@ pub(crate) struct WebhookList {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct DeliveryView {
     /// `whd_…`: the `Coffer-Delivery` header, the same on every retry.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^whd_[0-9a-f]{32}$")]
     id: DeliveryId,
     /// `evt_…`: the `Coffer-Event-Id` header; deduplicate on it.
+    #[schema(pattern = "^evt_[0-9a-f]{32}$")]
     event_id: String,
     /// `invoice.settled`, …
     event_type: &'static str,
@@ -134,8 +134,10 @@ pub(crate) struct DeliveryPage {
 #[into_params(parameter_in = Query)]
 pub(crate) struct PageParams {
     /// Page size, 1 to 100 (default 20).
+    #[param(schema_with = schemas::page_limit)]
     limit: Option<String>,
     /// `next_cursor` from the previous page.
+    #[param(pattern = "^(whd_[0-9a-fA-F]{32})?$")]
     cursor: Option<String>,
 }
 
@@ -163,14 +165,38 @@ fn endpoint_id(text: &str) -> Result<WebhookId, ApiError> {
     text.parse().map_err(|_| ApiError::not_found("webhook"))
 }
 
+error_responses!(
+    /// What `POST /v1/webhooks` answers when it registers nothing: the URL's host
+    /// is checked beyond the schema (it must resolve to public addresses).
+    CreateErrors = [AUTHENTICATED, JSON_BODY, &[InvalidWebhookUrl, InvalidState]],
+    beyond_schema = [InvalidWebhookUrl]
+);
+error_responses!(
+    /// What `GET /v1/webhooks` refuses.
+    ListErrors = [AUTHENTICATED]
+);
+error_responses!(
+    /// What the routes of one endpoint answer for no such endpoint.
+    EndpointErrors = [AUTHENTICATED, &[NotFound]]
+);
+error_responses!(
+    /// What `GET /v1/webhooks/{id}/deliveries` refuses.
+    DeliveriesErrors = [AUTHENTICATED, PAGE, &[NotFound]]
+);
+error_responses!(
+    /// What a redelivery refuses: no such delivery, one still pending, too many.
+    RedeliverErrors = [AUTHENTICATED, &[NotFound, RedeliveryPending, RateLimited]]
+);
+
 /// Registers an endpoint and returns its signing secret, once.
 ///
 /// Needs `webhooks:write` and `invoices:read`: every delivery carries the
 /// whole invoice, order id and metadata included.
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
-    security(("api_key" = [])),
-    responses((status = 201, body = CreatedWebhook), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", operation_id = "create_webhook",
+    request_body = CreateWebhook,
+    security(("api_key" = ["webhooks:write", "invoices:read"])),
+    responses((status = 201, description = "Registered; the secret is shown this once", body = CreatedWebhook),
+        CreateErrors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     CanRegisterWebhooks(caller): CanRegisterWebhooks,
@@ -203,8 +229,9 @@ pub(crate) async fn create(
 }
 
 /// The merchant's endpoints (never their secrets).
-#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", security(("api_key" = [])),
-    responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", operation_id = "list_webhooks",
+    security(("api_key" = ["webhooks:read"])),
+    responses((status = 200, description = "Every endpoint of the merchant", body = WebhookList), ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
@@ -214,28 +241,28 @@ pub(crate) async fn list(
 }
 
 /// One endpoint.
-#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`")),
-    responses((status = 200, body = WebhookView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "get_webhook",
+    security(("api_key" = ["webhooks:read"])),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$")),
+    responses((status = 200, description = "The endpoint", body = WebhookView), EndpointErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<WebhookView>, ApiError> {
     let endpoint = state.store.webhook(caller.merchant_id, endpoint_id(&id)?).await?;
     endpoint.map(|e| Json(WebhookView::from(&e))).ok_or_else(|| ApiError::not_found("webhook"))
 }
 
 /// Deletes an endpoint; its pending deliveries are given up. Its delivery log stays readable.
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "delete_webhook",
+    security(("api_key" = ["webhooks:write"])),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$")),
+    responses((status = 204, description = "Deleted"), EndpointErrors))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     CanWriteWebhooks(caller): CanWriteWebhooks,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_webhook(caller.merchant_id, endpoint_id(&id)?, Timestamp::now()).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -245,14 +272,14 @@ pub(crate) async fn delete(
 }
 
 /// An endpoint's delivery log, newest first.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`"), PageParams),
-    responses((status = 200, body = DeliveryPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", operation_id = "list_deliveries",
+    security(("api_key" = ["webhooks:read"])),
+    params(("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$"), PageParams),
+    responses((status = 200, description = "A page of deliveries", body = DeliveryPage), DeliveriesErrors))]
 pub(crate) async fn deliveries(
     State(state): State<AppState>,
     CanReadWebhooks(caller): CanReadWebhooks,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     let id = endpoint_id(&id)?;
@@ -273,15 +300,16 @@ pub(crate) async fn deliveries(
 /// pending (409 `redelivery_pending`: it is being retried), and beyond the
 /// merchant's redeliveries per minute (429 `rate_limited`, with `Retry-After`).
 #[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
-    security(("api_key" = [])),
-    params(("id" = String, Path, description = "`wh_…`"), ("delivery_id" = String, Path, description = "`whd_…`")),
-    responses((status = 202, body = DeliveryView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+    operation_id = "redeliver", security(("api_key" = ["webhooks:write"])),
+    params(
+        ("id" = String, Path, description = "Endpoint id, `wh_…`", pattern = "^wh_[0-9a-fA-F]{32}$"),
+        ("delivery_id" = String, Path, description = "Delivery id, `whd_…`", pattern = "^whd_[0-9a-fA-F]{32}$")
+    ),
+    responses((status = 202, description = "A new delivery, due now", body = DeliveryView), RedeliverErrors))]
 pub(crate) async fn redeliver(
     State(state): State<AppState>,
     CanWriteWebhooks(caller): CanWriteWebhooks,
-    Path((id, delivery)): Path<(String, String)>,
+    ApiPath((id, delivery)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     // Every request counts, whatever it asks for: the limit protects the outbox and the database.
     if let Err(wait) = state.dispatcher.admit_redelivery(caller.merchant_id) {

@@ -87,6 +87,9 @@ async fn malformed_creations_get_4xx_json_and_store_nothing(kind: Kind) {
 async fn unknown_routes_and_methods_answer_json(kind: Kind) {
     let Some(app) = spawn_app(kind).await else { return };
     assert_error(app.get_as(&app.key, "/v1/invoices/not-an-id").await, 404, "not_found").await;
+    // Not UTF-8 once percent-decoded: no id either, and the same JSON answer.
+    assert_error(app.get_as(&app.key, "/v1/invoices/%FF").await, 404, "not_found").await;
+    assert_error(app.get_as(&app.key, "/v1/webhooks/%FF/deliveries").await, 404, "not_found").await;
     assert_error(app.get_as(&app.key, "/v1/nothing-here").await, 404, "not_found").await;
     let delete = app.client.delete(app.url("/v1/invoices")).bearer_auth(&app.key).send().await.unwrap();
     assert_error(delete, 405, "method_not_allowed").await;

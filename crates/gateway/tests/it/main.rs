@@ -16,6 +16,7 @@ mod internal_transfers;
 mod invoices;
 mod node_checks;
 mod observability;
+mod openapi_contract;
 mod payments;
 mod providers;
 mod proxy;

@@ -1,0 +1,109 @@
+//! The document `/openapi.json` serves: the routes' description (their
+//! `utoipa` annotations), with what this gateway's configuration decides
+//! written in: which assets an invoice takes, on which chains, with how
+//! many decimals; how long an invoice may live; whether webhooks may go to
+//! private addresses; whether `/healthz` is served here. A description of
+//! a self-hosted gateway is true only of one gateway: this one.
+//!
+//! The additions are made on the JSON (`oneOf` beside `properties` is
+//! plain JSON Schema, which utoipa's object builder cannot say).
+
+use coffer_domain::{Asset, AssetBook};
+use serde_json::{Value, json};
+
+use super::schemas::{amount_pattern, any_case};
+use crate::state::AppState;
+
+/// The served document, as JSON.
+pub(crate) fn document(openapi: &utoipa::openapi::OpenApi, state: &AppState, operator_apart: bool) -> Value {
+    let mut doc = serde_json::to_value(openapi).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "the API description does not serialise");
+        json!({})
+    });
+    if let Some(invoice) = doc.pointer_mut("/components/schemas/CreateInvoice") {
+        describe_assets(invoice, &state.assets);
+        if let Some(expiry) = invoice["properties"]["expires_in_secs"].as_object_mut() {
+            expiry.insert("maximum".into(), state.expiry.max_secs.into());
+            expiry.insert("default".into(), state.expiry.default_secs.into());
+            expiry.remove("example");
+            expiry.insert("examples".into(), json!([state.expiry.default_secs]));
+        }
+    }
+    if let Some(url) = doc.pointer_mut("/components/schemas/CreateWebhook/properties/url/description")
+        && let Some(text) = url.as_str()
+    {
+        let policy = if state.url_policy.allow_private {
+            " This gateway's operator allows private addresses (`webhooks.allow_private_urls`)."
+        } else {
+            " This gateway refuses private addresses."
+        };
+        *url = format!("{text}{policy}").into();
+    }
+    if operator_apart && let Some(paths) = doc["paths"].as_object_mut() {
+        // Served on the operator's address instead; here it answers 404, as an unknown route.
+        paths.remove("/healthz");
+    }
+    doc
+}
+
+/// Which `asset`, `chain_id` and `amount` go together: one `oneOf` branch
+/// per configured asset. Without `chain_id`, a symbol must be on one chain
+/// only; with it, the chain must be one the symbol is on; the amount has at
+/// most the asset's decimals.
+fn describe_assets(invoice: &mut Value, assets: &AssetBook) {
+    let branches: Vec<Value> = assets.iter().map(|asset| branch(asset, assets)).collect();
+    let accepted: Vec<String> = assets
+        .iter()
+        .map(|a| format!("{} on chain {} ({} decimals)", a.id.symbol, a.id.chain_id, a.decimals))
+        .collect();
+    let mut chains: Vec<u64> = assets.iter().map(|a| a.id.chain_id.0).collect();
+    chains.sort_unstable();
+    chains.dedup();
+    let mut chain_values: Vec<Value> = chains.into_iter().map(Value::from).collect();
+    chain_values.push(Value::Null);
+    // No asset configured: no invoice can be made, and the schema says so.
+    invoice["oneOf"] = if branches.is_empty() { json!([false]) } else { Value::Array(branches) };
+    if let Some(text) = invoice["description"].as_str() {
+        let text = format!(
+            "{text} This gateway accepts {}.",
+            if accepted.is_empty() { "no asset".into() } else { accepted.join(", ") }
+        );
+        invoice["description"] = text.into();
+    }
+    let properties = &mut invoice["properties"];
+    properties["chain_id"]["enum"] = Value::Array(chain_values);
+    // The examples make an invoice this gateway takes.
+    if let Some(first) = assets.iter().next() {
+        let amount = if first.decimals >= 2 { "12.50" } else { "12" };
+        let examples = [
+            ("asset", json!(first.id.symbol.to_string())),
+            ("chain_id", json!(first.id.chain_id.0)),
+            ("amount", json!(amount)),
+        ];
+        for (name, example) in examples {
+            if let Some(property) = properties[name].as_object_mut() {
+                property.remove("example");
+                property.insert("examples".into(), json!([example]));
+            }
+        }
+    }
+}
+
+fn branch(asset: &Asset, assets: &AssetBook) -> Value {
+    let symbol = asset.id.symbol;
+    let chain = asset.id.chain_id.0;
+    let on_several = assets.iter().filter(|a| a.id.symbol == symbol).count() > 1;
+    let chain_id = if on_several { json!({"const": chain}) } else { json!({"enum": [chain, null]}) };
+    let mut branch = json!({
+        "title": format!("{symbol} on chain {chain}"),
+        "properties": {
+            "asset": {"pattern": format!("^{}$", any_case(symbol.as_str()))},
+            "chain_id": chain_id,
+            "amount": {"pattern": amount_pattern(asset.decimals)},
+        },
+    });
+    if on_several {
+        branch["required"] = json!(["chain_id"]);
+    }
+    branch
+}
