@@ -12,6 +12,8 @@
 //! **API boundary:** what crosses to the gateway is public material only: the
 //! account xpub, as text.
 
+#[allow(dead_code)] // used by the transaction engine, which lands next
+mod chain;
 mod home;
 mod seed;
 #[allow(dead_code)] // used by the transaction engine, which lands next
