@@ -86,6 +86,8 @@ rule_tags! {
     FeesPerSweep = "fees.per_sweep",
     /// The deposit holds less than the minimum worth sweeping.
     SweepBelowMinimum = "sweep.below_minimum",
+    /// The token contract would revert this transfer (a blocked address, say).
+    TransferWouldRevert = "transfer.would_revert",
     /// The hot wallet does not hold enough for this payout and its gas.
     TreasuryInsufficient = "treasury.insufficient",
 }

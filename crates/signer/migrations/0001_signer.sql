@@ -24,7 +24,8 @@ CREATE INDEX requests_waking ON requests (wake_at) WHERE wake_at IS NOT NULL;
 -- `attempt`: one nonce per intent, so it can be mined once.
 CREATE TABLE txs (
     id INTEGER PRIMARY KEY,
-    request_id TEXT REFERENCES requests (id),   -- NULL: the signer's own move of hot excess to cold
+    -- Checked at commit: a decision stores its transaction before its request row.
+    request_id TEXT REFERENCES requests (id) DEFERRABLE INITIALLY DEFERRED,  -- NULL: hot excess moved to cold
     purpose TEXT NOT NULL CHECK (purpose IN ('payout', 'sweep', 'top_up', 'to_cold')),
     chain_id INTEGER NOT NULL,
     sender TEXT NOT NULL,

@@ -33,17 +33,26 @@
 //! deposit account xpub, the hot wallet's address and the identity's public
 //! key, as text.
 
-#[allow(dead_code)] // used by the transaction engine, which lands next
+mod audit_log;
 mod chain;
+mod config;
+mod engine;
 mod home;
 mod keystore;
+mod metrics;
+mod run;
 mod seed;
-#[allow(dead_code)] // `sign_hash`: used by the transaction engine, which lands next
+mod service;
+mod store;
 mod wallet_key;
 
+pub use audit_log::{SignerAudit, read_audit};
+pub use config::{ConfigError, SignerConfig};
 pub use home::{InitOutcome, LEGACY_SEED_FILE, OpenOutcome, SEED_FILE, SignerHome};
 pub use keystore::{KdfCost, MIN_ITERATIONS, MIN_MEMORY_KIB, MIN_PASSPHRASE_CHARS, PASSPHRASE_ENV, Passphrase};
+pub use run::{RunError, run};
 pub use seed::{ACCOUNT_PATH, HOT_WALLET_PATH, SignerKeys};
+pub use store::StoreError;
 
 use std::path::PathBuf;
 

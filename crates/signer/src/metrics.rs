@@ -22,7 +22,7 @@ struct StateLabel {
 }
 
 /// Counters and the decision-time histogram, registered once.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     refusals: Family<RuleLabel, Counter<u64, AtomicU64>>,
     outcomes: Family<StateLabel, Counter<u64, AtomicU64>>,
@@ -38,7 +38,11 @@ impl Default for Metrics {
         let decisions = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 14));
         registry.register("refusals", "Requests and intents refused, by rule tag", refusals.clone());
         registry.register("outcomes", "Decisions and their later states, by state", outcomes.clone());
-        registry.register("decision_seconds", "Time from a request's arrival to its stored decision", decisions.clone());
+        registry.register(
+            "decision_seconds",
+            "Time from a request's arrival to its stored decision",
+            decisions.clone(),
+        );
         Self { registry, refusals, outcomes, decisions }
     }
 }
@@ -68,7 +72,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut text = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text

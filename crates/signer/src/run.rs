@@ -25,9 +25,9 @@ pub enum RunError {
         /// What was wrong.
         message: String,
     },
-    /// The engine would not open.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
+    /// The engine would not open (its store, or a chain's client).
+    #[error("{0}")]
+    Engine(String),
     /// Listening or serving failed.
     #[error("serving on {addr}: {source}")]
     Serve {
@@ -64,7 +64,8 @@ pub async fn run(
     }
     let denylist = load_denylist(&config)?;
     let addr = config.file.listen_addr;
-    let engine = Arc::new(Engine::open(config, keys, denylist, Arc::new(Metrics::default())).await?);
+    let engine = Engine::open(config, keys, denylist, Arc::new(Metrics::default())).await;
+    let engine = Arc::new(engine.map_err(|e: EngineError| RunError::Engine(e.to_string()))?);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Serve { addr, source })?;
     let local = listener.local_addr().map_err(|source| RunError::Serve { addr, source })?;
     on_listening(local);

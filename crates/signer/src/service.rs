@@ -32,7 +32,7 @@ struct Service {
 }
 
 /// The signer's router.
-pub fn router(engine: Arc<Engine>) -> Router {
+pub(crate) fn router(engine: Arc<Engine>) -> Router {
     let window = i64::try_from(engine.config.file.request_window_secs).unwrap_or(30);
     let verifier = RequestVerifier::new(engine.config.gateway_key, window);
     let identity = engine.keys.identity();
@@ -71,7 +71,8 @@ impl Service {
                 if let Err(e) = logged {
                     tracing::error!(error = %e, "logging a refused request");
                 }
-                Err(self.answer(&nonce, Ok(Answer::Rejected { status: 401, rule: failure.rule, message: failure.message })))
+                Err(self
+                    .answer(&nonce, Ok(Answer::Rejected { status: 401, rule: failure.rule, message: failure.message })))
             }
         }
     }
@@ -80,13 +81,12 @@ impl Service {
     fn answer(&self, nonce: &[u8; 16], answer: Result<Answer, EngineError>) -> Response {
         let (status, body) = match answer {
             Ok(Answer::Outcome(outcome)) => (StatusCode::OK, serde_json::to_vec(&outcome).unwrap_or_default()),
-            Ok(Answer::Rejected { status, rule, message }) => (
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-                error_body(rule.as_str(), &message),
-            ),
+            Ok(Answer::Rejected { status, rule, message }) => {
+                (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), error_body(rule.as_str(), &message))
+            }
             Ok(Answer::Unknown) => (StatusCode::NOT_FOUND, error_body("request.unknown", "no request has this id")),
             Err(EngineError::Chain { chain, source }) => {
-                tracing::warn!(chain = chain.0, error = %source, "the signer's node failed during a decision");
+                tracing::warn!(chain = chain.0, code = source.code(), error = %source, "the signer's node failed during a decision");
                 let message = format!("the signer cannot reach its node for chain {}; ask again", chain.0);
                 (StatusCode::SERVICE_UNAVAILABLE, error_body("chain.unavailable", &message))
             }
@@ -113,7 +113,13 @@ fn bad_body(service: &Service, nonce: &[u8; 16], e: &serde_json::Error) -> Respo
     service.answer(nonce, Ok(Answer::Rejected { status: 400, rule: RuleTag::RequestMalformed, message }))
 }
 
-async fn pay(State(service): State<Arc<Service>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn pay(
+    State(service): State<Arc<Service>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
     let auth = match service.authenticate(&method, &uri, &headers, &body).await {
         Ok(auth) => auth,
@@ -125,7 +131,13 @@ async fn pay(State(service): State<Arc<Service>>, method: Method, uri: Uri, head
     }
 }
 
-async fn sweep(State(service): State<Arc<Service>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn sweep(
+    State(service): State<Arc<Service>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let started = Instant::now();
     let auth = match service.authenticate(&method, &uri, &headers, &body).await {
         Ok(auth) => auth,

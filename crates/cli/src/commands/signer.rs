@@ -28,6 +28,19 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Write the signer's audit log (JSON Lines) and its record of the gateway log's heads
+    /// (the anchors `coffer audit verify --anchors` checks a gateway log against).
+    AuditExport {
+        /// The signer's configuration.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Where the log goes (stdout if absent).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Where the gateway heads go.
+        #[arg(long, value_name = "FILE")]
+        anchors_out: Option<PathBuf>,
+    },
     /// Print the deposit account xpub (`m/44'/60'/0'`) for the gateway's configuration.
     Xpub {
         #[command(flatten)]
@@ -70,6 +83,20 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
             )
             .await
             .context("the signer stopped")?;
+        }
+        Command::AuditExport { config, out, anchors_out } => {
+            let config = coffer_signer::SignerConfig::load(&config).context("invalid signer configuration")?;
+            let audit = coffer_signer::read_audit(&config).await.context("reading the signer's audit log")?;
+            let log = coffer_audit::to_jsonl(&audit.entries);
+            match out {
+                Some(path) => std::fs::write(&path, log).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{log}"),
+            }
+            if let Some(path) = anchors_out {
+                std::fs::write(&path, coffer_audit::to_jsonl(&audit.anchors))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            eprintln!("{} entries, {} gateway heads", audit.entries.len(), audit.anchors.len());
         }
         Command::Init { home, dev_kdf } => {
             let cost = if dev_kdf { KdfCost::Dev } else { KdfCost::Production };

@@ -8,3 +8,4 @@ mod operator;
 mod receiver;
 mod signer;
 mod support;
+mod treasury;

@@ -26,7 +26,7 @@ sol! {
 }
 
 /// Everything a transaction says, before it is signed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TxPlan {
     /// The chain it is valid on (EIP-155 replay protection).
     pub(crate) chain_id: u64,

@@ -3,7 +3,7 @@
 /// A fee offer per unit of gas, in wei of the chain's native coin.
 ///
 /// Invariant kept by every constructor here: the tip is never above the cap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FeeSuggestion {
     /// The most the sender pays per gas, base fee and tip together.
     pub(crate) max_fee_per_gas: u128,

@@ -27,15 +27,12 @@ mod send;
 #[cfg(test)]
 mod tests;
 
-// Until the transaction engine uses them.
-#[allow(unused_imports)]
 pub(crate) use build::{
-    BuildError, NATIVE_TRANSFER_GAS, SignedTx, TOKEN_TRANSFER_GAS_CEILING, TxPlan, erc20_gas_limit, erc20_transfer,
-    gas_limit_from_estimate, max_cost, max_fee, native_transfer, sign,
+    BuildError, NATIVE_TRANSFER_GAS, SignedTx, TxPlan, erc20_gas_limit, erc20_transfer, max_cost, max_fee,
+    native_transfer, sign,
 };
-#[allow(unused_imports)]
-pub(crate) use fees::{FeeSuggestion, bumped};
-#[allow(unused_imports)]
+pub(crate) use fees::FeeSuggestion;
 pub(crate) use rpc::{ChainRpc, MinedReceipt, NonceTag, RpcError};
-#[allow(unused_imports)]
 pub(crate) use send::SendError;
+#[cfg(test)]
+pub(crate) use {build::TOKEN_TRANSFER_GAS_CEILING, build::gas_limit_from_estimate, fees::bumped};

@@ -13,8 +13,8 @@ use sqlx::{Connection as _, SqliteConnection};
 
 use super::audit::{GATEWAY, append};
 use super::plan::{KeyRef, Purpose, transfer_plan};
-use crate::chain::TxPlan;
 use super::{Engine, EngineError, Inner, decision_time, now, now_ms};
+use crate::chain::TxPlan;
 use crate::config::SignerConfig;
 use crate::store::{self, RequestRow, SpendRow};
 
@@ -62,7 +62,7 @@ impl Engine {
         if !store::accept_nonce(conn, &auth.nonce, at, at - 2 * window).await? {
             return Ok(false);
         }
-        store::record_gateway_head(conn, now_ms(), Hash::from(auth.audit_head)).await?;
+        store::record_gateway_head(conn, now_ms(), Hash(auth.audit_head)).await?;
         Ok(true)
     }
 
@@ -97,7 +97,9 @@ impl Engine {
         let mut tx = inner.conn.begin().await?;
         if !self.admit(&mut tx, auth).await? {
             drop(tx);
-            return self.reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id).await;
+            return self
+                .reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id)
+                .await;
         }
         if let Some(row) = store::request(&mut tx, &id).await? {
             tx.commit().await?;
@@ -159,14 +161,8 @@ impl Engine {
             destination: intent.destination,
             destination_first_requested: first,
         };
-        let verdict = assess_payout(
-            self.policy(),
-            windows,
-            &self.denylist,
-            &self.treasury(intent.chain_id),
-            &request,
-            now,
-        );
+        let verdict =
+            assess_payout(self.policy(), windows, &self.denylist, &self.treasury(intent.chain_id), &request, now);
         let version = self.policy().version();
         let (state, wake_at, spend) = match verdict {
             Verdict::Refuse(refusal) => (refused(refusal.rule, refusal.message), None, None),
@@ -211,7 +207,9 @@ impl Engine {
         let mut tx = inner.conn.begin().await?;
         if !self.admit(&mut tx, auth).await? {
             drop(tx);
-            return self.reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), id).await;
+            return self
+                .reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), id)
+                .await;
         }
         let row = store::request(&mut tx, id).await?;
         tx.commit().await?;
@@ -232,7 +230,9 @@ impl Engine {
         let mut tx = inner.conn.begin().await?;
         if !self.admit(&mut tx, auth).await? {
             drop(tx);
-            return self.reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id).await;
+            return self
+                .reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id)
+                .await;
         }
         if let Some(row) = store::request(&mut tx, &id).await? {
             tx.commit().await?;
@@ -253,7 +253,8 @@ impl Engine {
             OutcomeState::Pending => "sweep.topped_up",
             _ => "sweep.signed",
         };
-        head = append(&mut tx, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version })).await?;
+        head =
+            append(&mut tx, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version })).await?;
         let row = RequestRow {
             id: id.clone(),
             kind: "sweep",
@@ -293,7 +294,14 @@ impl Engine {
             return Ok(Err(refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table"))));
         };
         let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
-        let draft = transfer_plan(&asset, 0, intent.destination, intent.amount, fees);
+        if let Some(refusal) = self.hot_lacks_token(conn, &asset, intent.amount).await? {
+            return Ok(Err(refusal));
+        }
+        let gas = match self.transfer_gas_or_refusal(&asset, self.hot(), intent.destination, intent.amount).await? {
+            Ok(gas) => gas,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let draft = transfer_plan(&asset, 0, intent.destination, intent.amount, gas, fees);
         if let Some(refusal) = self.hot_cannot_pay(conn, &asset, intent.amount, &draft).await? {
             return Ok(Err(refusal));
         }
@@ -302,8 +310,26 @@ impl Engine {
         let plan = TxPlan { nonce, ..draft };
         let id = intent.id.to_string();
         let row = self
-            .sign_and_store(conn, KeyRef::Hot, plan, Purpose::Payout, Some(&id), intent.destination, &asset, intent.amount, 0, now)
+            .sign_and_store(
+                conn,
+                KeyRef::Hot,
+                plan,
+                Purpose::Payout,
+                Some(&id),
+                intent.destination,
+                &asset,
+                intent.amount,
+                0,
+                now,
+            )
             .await?;
-        Ok(Ok(Transfer { tx_hash: row.hash, from: hot, to: intent.destination, wallet: None, nonce, amount: intent.amount }))
+        Ok(Ok(Transfer {
+            tx_hash: row.hash,
+            from: hot,
+            to: intent.destination,
+            wallet: None,
+            nonce,
+            amount: intent.amount,
+        }))
     }
 }

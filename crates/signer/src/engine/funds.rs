@@ -87,7 +87,21 @@ impl Engine {
                 ),
             )));
         }
+        self.hot_lacks_token(conn, asset, amount).await
+    }
+
+    /// A refusal if the hot wallet holds less of token `asset` than
+    /// `amount` on top of what is in flight (`None` for the native coin,
+    /// whose check includes gas).
+    pub(crate) async fn hot_lacks_token(
+        &self,
+        conn: &mut SqliteConnection,
+        asset: &Asset,
+        amount: U256,
+    ) -> Result<Option<OutcomeState>, EngineError> {
+        let hot = self.hot();
         if asset.kind != AssetKind::Native {
+            let flight = self.in_flight(conn, asset.id.chain_id, hot).await?;
             let held = self.balance(asset, hot).await?;
             let in_flight = flight.assets.get(asset.id.symbol.as_str()).copied().unwrap_or_default();
             let needed = in_flight.saturating_add(amount);

@@ -23,9 +23,9 @@ use coffer_policy::{Denylist, Policy, Treasury, Windows};
 use sqlx::SqliteConnection;
 use tokio::sync::Mutex;
 
-use crate::chain::{ChainError, ChainRpc};
+use crate::SignerKeys;
+use crate::chain::{ChainRpc, RpcError};
 use crate::config::SignerConfig;
-use crate::keys::SignerKeys;
 use crate::metrics::Metrics;
 use crate::store::{self, StoreError};
 
@@ -33,7 +33,7 @@ pub(crate) use decide::Answer;
 
 /// Why the engine could not decide (nothing of the decision was kept).
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     /// The signer's own database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -43,11 +43,23 @@ pub enum EngineError {
         /// Which chain.
         chain: ChainId,
         /// What failed.
-        source: ChainError,
+        source: RpcError,
     },
+    /// A request named a chain the signer's configuration lacks.
+    #[error("chain {0} is not in the signer's configuration")]
+    UnknownChain(ChainId),
     /// A key could not be derived or could not sign.
     #[error("signing failed: {0}")]
     Signing(String),
+    /// A transaction could not be built (a token transfer that would revert,
+    /// a gas estimate above any plain transfer's).
+    #[error("{code}: {message}")]
+    Build {
+        /// The builder's stable code.
+        code: &'static str,
+        /// Its sentence.
+        message: String,
+    },
 }
 
 impl From<sqlx::Error> for EngineError {
@@ -55,6 +67,9 @@ impl From<sqlx::Error> for EngineError {
         EngineError::Store(StoreError::Sql(e))
     }
 }
+
+/// Every call to the signer's node has this deadline.
+const RPC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the lock guards.
 pub(crate) struct Inner {
@@ -64,7 +79,7 @@ pub(crate) struct Inner {
 }
 
 /// The signer's engine.
-pub struct Engine {
+pub(crate) struct Engine {
     pub(crate) config: SignerConfig,
     pub(crate) keys: SignerKeys,
     pub(crate) rpcs: HashMap<ChainId, ChainRpc>,
@@ -92,7 +107,7 @@ pub(crate) fn now_ms() -> i64 {
 impl Engine {
     /// Opens the store, rebuilds the windows from the spend ledger's last
     /// day, and logs the start with the policy it runs.
-    pub async fn open(
+    pub(crate) async fn open(
         config: SignerConfig,
         keys: SignerKeys,
         denylist: Denylist,
@@ -106,10 +121,13 @@ impl Engine {
             }
         }
         let audit = store::audit_head(&mut conn).await?;
-        let rpcs = config.chains.iter().map(|c| (c.id, ChainRpc::new(c.id, &c.rpc_url))).collect::<Result<_, _>>();
-        let rpcs = rpcs.map_err(|source| EngineError::Chain { chain: config.chains[0].id, source })?;
-        let engine =
-            Self { config, keys, rpcs, denylist, metrics, inner: Mutex::new(Inner { conn, windows, audit }) };
+        let mut rpcs = HashMap::new();
+        for chain in &config.chains {
+            let rpc = ChainRpc::new(&chain.rpc_url, chain.id.0, RPC_DEADLINE)
+                .map_err(|source| EngineError::Chain { chain: chain.id, source })?;
+            rpcs.insert(chain.id, rpc);
+        }
+        let engine = Self { config, keys, rpcs, denylist, metrics, inner: Mutex::new(Inner { conn, windows, audit }) };
         engine.log_start().await?;
         Ok(engine)
     }
@@ -123,7 +141,7 @@ impl Engine {
     }
 
     pub(crate) fn rpc(&self, chain: ChainId) -> Result<&ChainRpc, EngineError> {
-        self.rpcs.get(&chain).ok_or_else(|| EngineError::Chain { chain, source: ChainError::NotConfigured(chain) })
+        self.rpcs.get(&chain).ok_or(EngineError::UnknownChain(chain))
     }
 
     pub(crate) fn hot(&self) -> Address {

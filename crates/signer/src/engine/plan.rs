@@ -6,10 +6,12 @@ use coffer_domain::{Address, Asset, AssetKind, ChainId, DerivationIndex, U256};
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
+use super::decide::refused;
 use super::{Engine, EngineError};
-use crate::chain::{self, FeeSuggestion, NonceTag, TxPlan};
+use crate::chain::{self, FeeSuggestion, NonceTag, RpcError, TxPlan};
 use crate::store::{self, TxRow, TxState};
 use crate::wallet_key::WalletKey;
+use coffer_signer_api::{OutcomeState, RuleTag};
 
 /// Which of the signer's keys sends a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,24 +50,72 @@ impl Purpose {
     }
 }
 
-/// A transfer of `amount` of `asset` to `recipient`, unsigned.
-pub(crate) fn transfer_plan(asset: &Asset, nonce: u64, recipient: Address, amount: U256, fees: FeeSuggestion) -> TxPlan {
+/// A transfer of `amount` of `asset` to `recipient`, unsigned. `gas` is
+/// what [`Engine::transfer_gas`] found (ignored for the native coin).
+pub(crate) fn transfer_plan(
+    asset: &Asset,
+    nonce: u64,
+    recipient: Address,
+    amount: U256,
+    gas: u64,
+    fees: FeeSuggestion,
+) -> TxPlan {
     let chain_id = asset.id.chain_id.0;
     match asset.kind {
         AssetKind::Native => chain::native_transfer(chain_id, nonce, recipient, amount, fees),
-        AssetKind::Erc20 { contract } => chain::erc20_transfer(chain_id, nonce, contract, recipient, amount, fees),
+        AssetKind::Erc20 { contract } => chain::erc20_transfer(chain_id, nonce, contract, recipient, amount, gas, fees),
     }
 }
 
 impl Engine {
     pub(crate) fn key(&self, key: KeyRef) -> Result<WalletKey, EngineError> {
-        let derived = match key {
-            KeyRef::Hot => self.keys.hot_key(),
-            KeyRef::Deposit(i) => DerivationIndex::try_from(u64::from(i))
-                .map_err(|e| EngineError::Signing(e.to_string()))
-                .and_then(|i| self.keys.deposit_key(i).map_err(|e| EngineError::Signing(e.to_string()))),
-        };
-        derived.map_err(|e| EngineError::Signing(e.to_string()))
+        match key {
+            KeyRef::Hot => Ok(self.keys.hot_key()),
+            KeyRef::Deposit(i) => {
+                let index = DerivationIndex::try_from(u64::from(i)).map_err(|e| EngineError::Signing(e.to_string()))?;
+                self.keys.deposit_key(index).map_err(|e| EngineError::Signing(e.to_string()))
+            }
+        }
+    }
+
+    /// The gas limit of a transfer from `from`: 21,000 for the native coin;
+    /// for a token, the node's estimate with a margin (which also refuses a
+    /// transfer that would revert, before it costs a fee).
+    pub(crate) async fn transfer_gas(
+        &self,
+        asset: &Asset,
+        from: Address,
+        recipient: Address,
+        amount: U256,
+    ) -> Result<u64, EngineError> {
+        let AssetKind::Erc20 { contract } = asset.kind else { return Ok(chain::NATIVE_TRANSFER_GAS) };
+        let chain = asset.id.chain_id;
+        chain::erc20_gas_limit(self.rpc(chain)?, from, contract, recipient, amount).await.map_err(|e| match e {
+            chain::BuildError::Rpc(RpcError::Reverted { message, .. }) => {
+                EngineError::Build { code: "transfer.would_revert", message }
+            }
+            chain::BuildError::Rpc(source) => EngineError::Chain { chain, source },
+            other => EngineError::Build { code: other.code(), message: other.to_string() },
+        })
+    }
+
+    /// [`Engine::transfer_gas`], with a transfer the token would refuse
+    /// turned into a refusal rather than an error.
+    pub(crate) async fn transfer_gas_or_refusal(
+        &self,
+        asset: &Asset,
+        from: Address,
+        recipient: Address,
+        amount: U256,
+    ) -> Result<Result<u64, OutcomeState>, EngineError> {
+        match self.transfer_gas(asset, from, recipient, amount).await {
+            Ok(gas) => Ok(Ok(gas)),
+            Err(EngineError::Build { code: "transfer.would_revert", message }) => Ok(Err(refused(
+                RuleTag::TransferWouldRevert,
+                format!("the {} contract would refuse this transfer ({message}); nothing was signed", asset.id.symbol),
+            ))),
+            Err(other) => Err(other),
+        }
     }
 
     /// The next nonce of `sender`: the signer's own counter, started from

@@ -44,7 +44,10 @@ impl Engine {
         let (Some(asset), Some(native)) =
             (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)))
         else {
-            return Ok((refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table")), None));
+            return Ok((
+                refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table")),
+                None,
+            ));
         };
         let index = intent.index.get();
         let deposit = self.key(KeyRef::Deposit(index))?.address();
@@ -57,17 +60,26 @@ impl Engine {
             if let Err(refusal) = sweep_worth_it(self.policy(), asset_id, amount) {
                 return Ok((refused(refusal.rule, refusal.message), None));
             }
-            let state = self.sign_sweep(conn, &asset, index, deposit, amount, fees, &id, now).await?;
+            let (to, wallet) = self.sweep_destination(&asset, amount).await?;
+            let leg = SweepLeg { index, deposit, to, wallet, amount, gas: chain::NATIVE_TRANSFER_GAS };
+            let state = self.sign_sweep(conn, &asset, &leg, fees, &id, now).await?;
             return Ok((state, None));
         }
         if let Err(refusal) = sweep_worth_it(self.policy(), asset_id, held) {
             return Ok((refused(refusal.rule, refusal.message), None));
         }
-        let draft = transfer_plan(&asset, 0, deposit, held, fees);
-        let need = chain::max_fee(&draft);
+        // The gas to the wallet it will go to: a first transfer to an
+        // address costs more than one to an address that holds the token.
+        let (to, wallet) = self.sweep_destination(&asset, held).await?;
+        let gas = match self.transfer_gas_or_refusal(&asset, deposit, to, held).await? {
+            Ok(gas) => gas,
+            Err(refusal) => return Ok((refusal, None)),
+        };
+        let leg = SweepLeg { index, deposit, to, wallet, amount: held, gas };
+        let need = chain::max_fee(&transfer_plan(&asset, 0, to, held, gas, fees));
         let gas_held = self.balance(&native, deposit).await?;
         if gas_held >= need {
-            let state = self.sign_sweep(conn, &asset, index, deposit, held, fees, &id, now).await?;
+            let state = self.sign_sweep(conn, &asset, &leg, fees, &id, now).await?;
             return Ok((state, None));
         }
         let top_up = need - gas_held;
@@ -81,7 +93,8 @@ impl Engine {
         }
         let nonce = self.allocate_nonce(conn, chain, self.hot()).await?;
         let plan = TxPlan { nonce, ..top_plan };
-        self.sign_and_store(conn, KeyRef::Hot, plan, Purpose::TopUp, Some(&id), deposit, &native, top_up, 0, now).await?;
+        self.sign_and_store(conn, KeyRef::Hot, plan, Purpose::TopUp, Some(&id), deposit, &native, top_up, 0, now)
+            .await?;
         let spend = SpendRow {
             at: now,
             kind: "fee",
@@ -96,26 +109,30 @@ impl Engine {
         Ok((OutcomeState::Pending, Some((now, Spend::Fee { chain, amount: cost }))))
     }
 
-    /// Signs the deposit's own transfer of `amount` into the treasury.
-    #[allow(clippy::too_many_arguments)]
+    /// Signs the deposit's own transfer into the treasury.
     async fn sign_sweep(
         &self,
         conn: &mut SqliteConnection,
         asset: &Asset,
-        index: u32,
-        deposit: Address,
-        amount: U256,
+        leg: &SweepLeg,
         fees: FeeSuggestion,
         id: &str,
         now: i64,
     ) -> Result<OutcomeState, EngineError> {
-        let (to, wallet) = self.sweep_destination(asset, amount).await?;
-        let nonce = self.allocate_nonce(conn, asset.id.chain_id, deposit).await?;
-        let plan = transfer_plan(asset, nonce, to, amount, fees);
+        let nonce = self.allocate_nonce(conn, asset.id.chain_id, leg.deposit).await?;
+        let plan = transfer_plan(asset, nonce, leg.to, leg.amount, leg.gas, fees);
+        let key = KeyRef::Deposit(leg.index);
         let row =
-            self.sign_and_store(conn, KeyRef::Deposit(index), plan, Purpose::Sweep, Some(id), to, asset, amount, 0, now).await?;
+            self.sign_and_store(conn, key, plan, Purpose::Sweep, Some(id), leg.to, asset, leg.amount, 0, now).await?;
         Ok(OutcomeState::Broadcast {
-            transfer: Transfer { tx_hash: row.hash, from: deposit, to, wallet: Some(wallet), nonce, amount },
+            transfer: Transfer {
+                tx_hash: row.hash,
+                from: leg.deposit,
+                to: leg.to,
+                wallet: Some(leg.wallet),
+                nonce,
+                amount: leg.amount,
+            },
         })
     }
 
@@ -142,20 +159,28 @@ impl Engine {
         let held = self.balance(&asset, deposit).await?;
         let gas_held = self.balance(&native, deposit).await?;
         let mut fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
-        let draft = transfer_plan(&asset, 0, deposit, held, fees);
+        let (to, wallet) = self.sweep_destination(&asset, held).await?;
+        let gas = if held.is_zero() { 0 } else { self.transfer_gas(&asset, deposit, to, held).await? };
+        let leg = SweepLeg { index, deposit, to, wallet, amount: held, gas };
+        let draft = transfer_plan(&asset, 0, to, held, gas, fees);
         if chain::max_fee(&draft) > gas_held {
             // Fees rose since the top-up: offer what the deposit holds.
             let per_gas = gas_held / U256::from(draft.gas_limit);
             fees = FeeSuggestion {
                 max_fee_per_gas: u128::try_from(per_gas).unwrap_or(u128::MAX),
-                max_priority_fee_per_gas: fees.max_priority_fee_per_gas.min(u128::try_from(per_gas).unwrap_or(u128::MAX)),
+                max_priority_fee_per_gas: fees
+                    .max_priority_fee_per_gas
+                    .min(u128::try_from(per_gas).unwrap_or(u128::MAX)),
             };
         }
         let now = now();
         let state = if held.is_zero() {
-            OutcomeState::Failed { reason: format!("deposit {index} no longer holds {}", asset.id.symbol), tx_hash: None }
+            OutcomeState::Failed {
+                reason: format!("deposit {index} no longer holds {}", asset.id.symbol),
+                tx_hash: None,
+            }
         } else {
-            self.sign_sweep(&mut tx, &asset, index, deposit, held, fees, id, now).await?
+            self.sign_sweep(&mut tx, &asset, &leg, fees, id, now).await?
         };
         let version = self.policy().version();
         store::update_request(&mut tx, id, &state, None, version, now).await?;
@@ -167,4 +192,14 @@ impl Engine {
         self.send_pending(chain).await;
         Ok(())
     }
+}
+
+/// One deposit's transfer into the treasury, as decided.
+struct SweepLeg {
+    index: u32,
+    deposit: Address,
+    to: Address,
+    wallet: Wallet,
+    amount: U256,
+    gas: u64,
 }

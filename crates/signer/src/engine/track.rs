@@ -17,12 +17,12 @@ use sqlx::Connection as _;
 use super::audit::{SIGNER, append};
 use super::plan::{KeyRef, Purpose, StoredPlan, transfer_plan};
 use super::{Engine, EngineError, decision_time, now};
-use crate::chain::{self, MinedReceipt, NonceTag, SendError, TxPlan};
+use crate::chain::{self, MinedReceipt, NonceTag, SendError, SignedTx, TxPlan};
 use crate::store::{self, SpendRow, TxRow, TxState};
 
 impl Engine {
     /// Runs until `shutdown` resolves.
-    pub async fn run_tracker(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+    pub(crate) async fn run_tracker(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         let poll = Duration::from_millis(self.config.file.poll_ms);
         let cap_every = self.config.file.hot_cap_check_secs.max(1);
         let mut last_cap_check = 0;
@@ -68,12 +68,13 @@ impl Engine {
 
     async fn send(&self, tx: &TxRow) {
         let Ok(rpc) = self.rpc(tx.chain_id) else { return };
-        let sent = match rpc.send_raw(&tx.raw).await {
-            Ok(_) | Err(SendError::AlreadyKnown) => true,
+        let signed = SignedTx { raw: tx.raw.clone().into(), hash: tx.hash, nonce: tx.nonce, from: tx.sender };
+        let sent = match rpc.send_raw(&signed).await {
+            Ok(_) | Err(SendError::AlreadyKnown(_)) => true,
             // Mined already (a crash after broadcast): its receipt decides.
-            Err(SendError::NonceTooLow) => false,
+            Err(SendError::NonceTooLow(_)) => false,
             Err(e) => {
-                tracing::warn!(tx = %tx.hash, error = %e, "the node refused a signed transaction; retrying later");
+                tracing::warn!(tx = %tx.hash, code = e.code(), error = %e, "the node refused a signed transaction; retrying later");
                 false
             }
         };
@@ -144,10 +145,10 @@ impl Engine {
             _ if now().saturating_sub(last.sent_at.unwrap_or(last.created_at)) >= bump_after => self.bump(last).await?,
             _ => {
                 let rpc = self.rpc(last.chain_id)?;
-                let known = rpc.transaction_known(last.hash).await.map_err(|source| EngineError::Chain {
-                    chain: last.chain_id,
-                    source,
-                })?;
+                let known = rpc
+                    .transaction_known(last.hash)
+                    .await
+                    .map_err(|source| EngineError::Chain { chain: last.chain_id, source })?;
                 if !known {
                     // Dropped from the node's pool: the same bytes again.
                     self.send(last).await;
@@ -162,13 +163,18 @@ impl Engine {
     /// budget; beyond it, the transaction waits as it is.
     async fn bump(&self, last: &TxRow) -> Result<(), EngineError> {
         let stored: StoredPlan = serde_json::from_str(&last.plan).map_err(|e| store::corrupt("plan", e))?;
-        let plan = TxPlan { fees: chain::bumped(stored.plan.fees), ..stored.plan.clone() };
-        let extra = chain::max_fee(&plan).saturating_sub(chain::max_fee(&stored.plan));
         let chain = last.chain_id;
+        let current = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
+        let plan = stored.plan.replacement(current);
+        let extra = chain::max_fee(&plan).saturating_sub(chain::max_fee(&stored.plan));
         let symbol = last.asset.parse().map_err(|e| store::corrupt("asset", e))?;
         let Some(asset) = self.asset(AssetId { chain_id: chain, symbol }).cloned() else { return Ok(()) };
         if let KeyRef::Deposit(_) = stored.key {
-            let native = self.config.assets.iter().find(|a| a.id.chain_id == chain && a.kind == coffer_domain::AssetKind::Native);
+            let native = self
+                .config
+                .assets
+                .iter()
+                .find(|a| a.id.chain_id == chain && a.kind == coffer_domain::AssetKind::Native);
             if let Some(native) = native
                 && self.balance(native, last.sender).await? < chain::max_cost(&plan)
             {
@@ -221,7 +227,8 @@ impl Engine {
         let detail = json!({ "replaces": last.hash.to_string(), "by": row.hash.to_string(), "nonce": last.nonce,
             "extra_fee": extra.to_string() });
         let head = inner.audit;
-        let head = append(&mut tx, head, SIGNER, "tx.bumped", last.request_id.as_deref().unwrap_or("to_cold"), detail).await?;
+        let head =
+            append(&mut tx, head, SIGNER, "tx.bumped", last.request_id.as_deref().unwrap_or("to_cold"), detail).await?;
         tx.commit().await?;
         inner.audit = head;
         inner.windows.record(now, &Spend::Fee { chain, amount: extra });
@@ -232,7 +239,7 @@ impl Engine {
 
     /// One attempt of the nonce is as deep as the chain's confirmations.
     async fn finalize(&self, attempts: &[TxRow], mined: &TxRow, receipt: &MinedReceipt) -> Result<(), EngineError> {
-        let fee = U256::from(receipt.gas_used).saturating_mul(U256::from(receipt.effective_gas_price));
+        let fee = receipt.fee_paid();
         let mut guard = self.inner.lock().await;
         let inner = &mut *guard;
         let mut tx = inner.conn.begin().await?;
@@ -322,7 +329,15 @@ impl Engine {
             let outcome = OutcomeState::Failed { reason: reason.clone(), tx_hash: None };
             store::update_request(&mut tx, id, &outcome, None, request.policy_version, now()).await?;
         }
-        head = append(&mut tx, head, SIGNER, "tx.dropped", first.request_id.as_deref().unwrap_or("to_cold"), json!({ "reason": reason })).await?;
+        head = append(
+            &mut tx,
+            head,
+            SIGNER,
+            "tx.dropped",
+            first.request_id.as_deref().unwrap_or("to_cold"),
+            json!({ "reason": reason }),
+        )
+        .await?;
         tx.commit().await?;
         inner.audit = head;
         Ok(())
@@ -375,10 +390,13 @@ impl Engine {
             let held = self.balance(&asset, hot).await?;
             let flight = self.in_flight(&mut inner.conn, chain, hot).await?;
             let effective = held.saturating_sub(flight.assets.get(&symbol).copied().unwrap_or_default());
-            let Some(excess) = hot_excess(self.policy(), asset.id, effective).filter(|x| !x.is_zero()) else { continue };
+            let Some(excess) = hot_excess(self.policy(), asset.id, effective).filter(|x| !x.is_zero()) else {
+                continue;
+            };
             let cold = self.treasury(chain).cold;
             let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
-            let draft = transfer_plan(&asset, 0, cold, excess, fees);
+            let gas = self.transfer_gas(&asset, hot, cold, excess).await?;
+            let draft = transfer_plan(&asset, 0, cold, excess, gas, fees);
             if self.hot_cannot_pay(&mut inner.conn, &asset, excess, &draft).await?.is_some() {
                 continue;
             }
@@ -386,7 +404,9 @@ impl Engine {
             let mut tx = inner.conn.begin().await?;
             let nonce = self.allocate_nonce(&mut tx, chain, hot).await?;
             let plan = TxPlan { nonce, ..draft };
-            let row = self.sign_and_store(&mut tx, KeyRef::Hot, plan, Purpose::ToCold, None, cold, &asset, excess, 0, now).await?;
+            let row = self
+                .sign_and_store(&mut tx, KeyRef::Hot, plan, Purpose::ToCold, None, cold, &asset, excess, 0, now)
+                .await?;
             let detail = json!({ "asset": asset.id.to_string(), "amount": excess.to_string(), "cold": cold.to_string(),
                 "tx_hash": row.hash.to_string() });
             let head = inner.audit;

@@ -59,8 +59,9 @@ pub(crate) async fn audit_entries(conn: &mut SqliteConnection) -> Result<Vec<Ent
 
 /// Records a gateway log head a request carried, unless it is the last one recorded.
 pub(crate) async fn record_gateway_head(conn: &mut SqliteConnection, at_ms: i64, head: Hash) -> Result<()> {
-    let last: Option<String> =
-        sqlx::query_scalar("SELECT head FROM gateway_heads ORDER BY id DESC LIMIT 1").fetch_optional(&mut *conn).await?;
+    let last: Option<String> = sqlx::query_scalar("SELECT head FROM gateway_heads ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
     if last.as_deref() == Some(head.to_string().as_str()) {
         return Ok(());
     }
@@ -76,6 +77,8 @@ pub(crate) async fn record_gateway_head(conn: &mut SqliteConnection, at_ms: i64,
 pub(crate) async fn gateway_heads(conn: &mut SqliteConnection) -> Result<Vec<(i64, Hash)>> {
     let rows = sqlx::query("SELECT at_ms, head FROM gateway_heads ORDER BY id").fetch_all(conn).await?;
     rows.iter()
-        .map(|row| Ok((row.get("at_ms"), row.get::<String, _>("head").parse().map_err(|e| corrupt("gateway head", e))?)))
+        .map(|row| {
+            Ok((row.get("at_ms"), row.get::<String, _>("head").parse().map_err(|e| corrupt("gateway head", e))?))
+        })
         .collect()
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use sqlx::{ConnectOptions, SqliteConnection};
 
 pub(crate) use rows::{RequestRow, SpendRow, TxRow, TxState};
 
@@ -54,20 +54,6 @@ pub(crate) async fn open(path: &Path) -> Result<SqliteConnection> {
     let mut conn = options.connect().await?;
     MIGRATOR.run(&mut conn).await?;
     Ok(conn)
-}
-
-/// Runs `f` in one transaction: all of it is kept, or none.
-pub(crate) async fn atomically<T, F>(conn: &mut SqliteConnection, f: F) -> Result<T>
-where
-    F: for<'c> FnOnce(
-        &'c mut SqliteConnection,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'c>>,
-    T: Send,
-{
-    let mut tx = conn.begin().await?;
-    let value = f(&mut tx).await?;
-    tx.commit().await?;
-    Ok(value)
 }
 
 pub(crate) use audit::{append_audit, audit_entries, audit_head, gateway_heads, record_gateway_head};

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 //! A treasury on a real anvil: a `coffer signer run` child process with its
 //! own directory, database and node connection, and the test standing in
 //! for the gateway host (it holds the gateway's request key, as an attacker
@@ -137,11 +139,21 @@ impl Treasury {
 
     /// Starts (or restarts) the signer process and waits for its API.
     pub async fn start(&mut self) {
-        let mut running = Running::spawn(coffer().args(["signer", "run", "--config"]).arg(&self.config));
+        // The signer's log goes where the test's output goes: a failure shows why.
+        let child = coffer()
+            .args(["signer", "run", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut running = Running { child };
         self.url = running.wait_for_listen();
         self.signer = Some(running);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::get(format!("{}/healthz", self.url)).await.map(|r| r.status().as_u16()) != Ok(200) {
+        while reqwest::get(format!("{}/healthz", self.url)).await.map(|r| r.status().as_u16()).ok() != Some(200) {
             assert!(Instant::now() < deadline, "the signer never became healthy");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

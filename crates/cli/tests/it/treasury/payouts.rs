@@ -50,7 +50,10 @@ async fn each_rule_refuses_with_its_tag_and_a_sentence() {
     assert_eq!(refused(&treasury.pay(&payout_id(), "USDT", usdt(101), to).await), "limit.per_payout");
     assert_eq!(refused(&treasury.pay(&payout_id(), "USDC", usdt(1), to).await), "asset.unknown");
     assert_eq!(refused(&treasury.pay(&payout_id(), "USDT", usdt(1), Address::ZERO).await), "destination.invalid");
-    assert_eq!(refused(&treasury.pay(&payout_id(), "USDT", usdt(1), treasury.token.address).await), "destination.invalid");
+    assert_eq!(
+        refused(&treasury.pay(&payout_id(), "USDT", usdt(1), treasury.token.address).await),
+        "destination.invalid"
+    );
     assert_eq!(refused(&treasury.pay(&payout_id(), "USDT", usdt(1), treasury.hot).await), "destination.treasury");
     assert_eq!(refused(&treasury.pay(&payout_id(), "USDT", usdt(1), treasury.cold).await), "destination.treasury");
 
