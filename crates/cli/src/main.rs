@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{admin, bench, chain, config, dev, gateway, ledger, signer};
+use crate::commands::{admin, audit, bench, chain, config, dev, gateway, ledger, signer};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
 #[derive(Parser)]
@@ -39,6 +39,9 @@ enum Command {
     /// Create, list and revoke merchants' API keys.
     #[command(subcommand)]
     Apikey(admin::ApiKeyCommand),
+    /// Export the gateway's audit log and verify a log offline.
+    #[command(subcommand)]
+    Audit(audit::Command),
     /// The signer's own commands; run them on the signer host, never on the gateway's.
     #[command(subcommand)]
     Signer(signer::Command),
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             Command::Chain(cmd) => chain::run(cmd).await,
             Command::Merchant(cmd) => admin::merchant(cmd).await,
             Command::Apikey(cmd) => admin::api_key(cmd).await,
+            Command::Audit(cmd) => audit::run(cmd).await,
             Command::Signer(cmd) => signer::run(cmd).await,
             Command::Config(cmd) => config::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,

@@ -1,7 +1,10 @@
-//! Operator actions behind `coffer merchant …` and `coffer apikey …`.
+//! Operator actions behind `coffer merchant …` and `coffer apikey …`, each
+//! written with its audit record in one transaction ([`crate::audit`]).
 
 use coffer_domain::{ApiKeyId, ApiKeyToken, MerchantId, RandomnessUnavailable, Scopes, Timestamp};
 use coffer_store::{ApiKeyRecord, Merchant, Store, StoreError};
+
+use crate::audit;
 
 /// Longest merchant name or key label, in characters.
 const MAX_TEXT_CHARS: usize = 200;
@@ -36,7 +39,7 @@ pub async fn create_merchant(store: &dyn Store, name: &str) -> Result<Merchant, 
         return Err(AdminError::BadName);
     }
     let merchant = Merchant { id: MerchantId::new(), name: name.to_owned(), created_at: Timestamp::now() };
-    store.create_merchant(&merchant).await?;
+    store.create_merchant_audited(&merchant, &audit::merchant_created(&merchant)).await?;
     Ok(merchant)
 }
 
@@ -64,11 +67,15 @@ pub async fn create_api_key(
         created_at: Timestamp::now(),
         revoked_at: None,
     };
-    store.create_api_key(&record).await?;
+    store.create_api_key_audited(&record, &audit::api_key_created(&record)).await?;
     Ok((token, record))
 }
 
 /// Revokes a key; every gateway refuses it within [`crate::KEY_CACHE_TTL`].
 pub async fn revoke_api_key(store: &dyn Store, id: ApiKeyId) -> Result<(), AdminError> {
-    if store.revoke_api_key(id, Timestamp::now()).await? { Ok(()) } else { Err(AdminError::NoSuchKey(id)) }
+    let at = Timestamp::now();
+    match store.revoke_api_key_audited(id, at, &audit::api_key_revoked(id, at)).await? {
+        Some(_) => Ok(()),
+        None => Err(AdminError::NoSuchKey(id)),
+    }
 }

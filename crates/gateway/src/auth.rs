@@ -27,6 +27,8 @@ const KEY_CACHE_MAX: usize = 10_000;
 /// The caller, once its key checked out.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Caller {
+    /// The key's id: the actor of what the caller does, in the audit log.
+    pub(crate) key_id: ApiKeyId,
     /// The merchant the key acts for.
     pub(crate) merchant_id: MerchantId,
     /// The key's scopes.
@@ -97,7 +99,7 @@ impl FromRequestParts<AppState> for Caller {
         if !token.matches(&record.secret_digest) || record.revoked_at.is_some() {
             return Err(invalid());
         }
-        Ok(Caller { merchant_id: record.merchant_id, scopes: record.scopes })
+        Ok(Caller { key_id: record.id, merchant_id: record.merchant_id, scopes: record.scopes })
     }
 }
 

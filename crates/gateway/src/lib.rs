@@ -8,6 +8,7 @@
 
 mod address_pool;
 pub mod admin;
+pub mod audit;
 mod auth;
 mod error;
 mod extract;
@@ -110,6 +111,9 @@ pub struct GatewayParts {
     /// while the gateway runs: the SQLite store's single writer and its
     /// invoice cache assume one gateway per file (ADR 0002).
     sqlite_lock: Option<std::fs::File>,
+    /// `config.loaded` for the audit log, logged once the database is
+    /// known to belong to this xpub.
+    configuration: coffer_audit::Record,
 }
 
 impl GatewayParts {
@@ -126,6 +130,7 @@ impl GatewayParts {
         let store = coffer_store::open(&backend).await?;
         let assets = config.asset_book();
         Ok(Self {
+            configuration: audit::configuration_loaded(config, coffer_domain::Timestamp::now()),
             sqlite_lock,
             store,
             watchers: coffer_watcher::Watchers::new(services::watcher_settings(config, &assets)),
@@ -184,6 +189,7 @@ impl Gateway {
         // The first deposit address names the wallet: a database refuses a second one.
         let first = parts.deriver.derive(DerivationIndex::try_from(0u64).unwrap_or_else(|_| unreachable!()))?;
         parts.store.bind_xpub(&first.address.to_checksum(None)).await?;
+        audit::log_configuration(&*parts.store, &parts.configuration).await?;
         let dispatcher = coffer_webhooks::Dispatcher::new(parts.store.clone(), parts.webhooks)?;
         let state = AppState {
             addresses: Arc::new(AddressPool::start(parts.store.clone(), parts.deriver)),

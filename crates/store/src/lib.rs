@@ -16,6 +16,7 @@
 //! **Contract:** a method that returns `Ok` has made its write durable; one
 //! that returns `Err` has changed nothing (each write is one transaction).
 
+mod audit;
 mod chain;
 mod error;
 mod ledger;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use coffer_domain::{ApiKeyId, Invoice, InvoiceId, InvoiceStatus, MerchantId, Scopes, SecretDigest, Timestamp};
 
+pub use audit::{AuditStore, AuditedActs};
 pub use chain::{
     Applied, Booking, ChainBlock, ChainHalt, ChainStep, ChainStore, DisplacedResolution, InvoiceChange, InvoiceChanges,
     LedgerPosting, NewEvent, Recovery, Settlement,
@@ -125,11 +127,15 @@ pub struct InvoiceQuery {
 }
 
 /// Coffer's persistence contract. Every implementation passes
-/// `tests/it/conformance.rs`. The chain watcher's, the ledger's and the
-/// webhooks' parts are traits of their own ([`ChainStore`], [`LedgerStore`],
-/// [`WebhookStore`]); import the one you use.
+/// `tests/it/conformance.rs`. The chain watcher's, the ledger's, the
+/// webhooks' and the audit log's parts are traits of their own
+/// ([`ChainStore`], [`LedgerStore`], [`WebhookStore`], [`AuditStore`] and
+/// [`AuditedActs`], the privileged acts with their audit records); import
+/// the one you use.
 #[async_trait]
-pub trait Store: ChainStore + LedgerStore + WebhookStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    ChainStore + LedgerStore + WebhookStore + AuditStore + AuditedActs + Send + Sync + std::fmt::Debug + 'static
+{
     /// Records the fingerprint of the xpub this database derives addresses
     /// from, or checks it against the one recorded: a database must never
     /// mix addresses of two wallets.

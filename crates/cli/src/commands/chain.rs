@@ -1,12 +1,14 @@
 //! `coffer chain status` and `coffer chain resolve`: what each chain's
 //! watcher is doing as the store records it (cursor, halts, displaced
-//! payments), and an operator's decision on a halt.
+//! payments), and an operator's decision on a halt, written with its
+//! audit record (`chain.halt_resolved`) in one transaction.
 //!
 //! Both work whether or not a gateway is running: the watcher records its
 //! halts in the store and looks every two seconds whether one was resolved.
 
 use anyhow::Context as _;
 use coffer_domain::{ChainId, HaltCode, Timestamp};
+use coffer_gateway::audit::{HaltDecision, halt_resolved};
 use coffer_store::{ChainHalt, DisplacedResolution};
 
 use crate::ConfigArg;
@@ -135,7 +137,8 @@ async fn resolve(config: &ConfigArg, chain: ChainId, decision: Decision, reason:
                     displaced.len()
                 );
             }
-            if !store.resolve_halt(chain, now, &format!("cleared: {note}")).await? {
+            let record = halt_resolved(chain, HaltDecision::Clear, &note, now);
+            if store.resolve_halt_audited(chain, now, &format!("cleared: {note}"), &record).await?.is_none() {
                 anyhow::bail!("chain {chain} has no open halt");
             }
             eprintln!("cleared the halt of chain {chain}; its watcher tries again within seconds");
@@ -146,11 +149,16 @@ async fn resolve(config: &ConfigArg, chain: ChainId, decision: Decision, reason:
         Decision::Wait(blocks) => {
             let cursor = store.chain_cursor(chain).await?.context("the chain has no cursor")?;
             let until = cursor.number.saturating_add(blocks);
-            let ids = store.resolve_displaced(chain, DisplacedResolution::WaitUntil(until), now, &note).await?;
+            let record = halt_resolved(chain, HaltDecision::WaitUntil(until), &note, now);
+            let (ids, _) = store
+                .resolve_displaced_audited(chain, DisplacedResolution::WaitUntil(until), now, &note, &record)
+                .await?;
             eprintln!("waiting until block {until} for {} displaced payment(s) on chain {chain}", ids.len());
         }
         Decision::WriteOff => {
-            let ids = store.resolve_displaced(chain, DisplacedResolution::WriteOff, now, &note).await?;
+            let record = halt_resolved(chain, HaltDecision::WriteOff, &note, now);
+            let (ids, _) =
+                store.resolve_displaced_audited(chain, DisplacedResolution::WriteOff, now, &note, &record).await?;
             eprintln!(
                 "wrote off {} displaced payment(s) on chain {chain}; `coffer ledger check` shows the losses",
                 ids.len()

@@ -54,4 +54,15 @@ async fn an_operator_sees_a_halt_and_writes_the_gone_payment_off(kind: Kind) {
     assert!(books.contains("losses (written off)") && books.contains("ledger ok"), "{books}");
     let nothing = run_err(&mut with_config(&["chain", "resolve", "--chain", "31337", "--write-off", "--reason", "x"]));
     assert!(text(&nothing).contains("no displaced payments"), "{}", text(&nothing));
+
+    // The decision is on the audit log, with what it applied to.
+    let logged = store.entries(0, 10).await.unwrap();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    let record = &logged[0].record;
+    assert_eq!(
+        (record.actor.as_str(), record.action.as_str(), record.subject.as_str()),
+        ("operator", "chain.halt_resolved", "chain:31337")
+    );
+    assert_eq!(record.detail["decision"], "write_off");
+    assert_eq!(record.detail["payments"], serde_json::json!([payment.id.to_string()]));
 }

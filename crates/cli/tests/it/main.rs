@@ -1,5 +1,6 @@
 //! The `coffer` binary, run as a user runs it: a child process, real HTTP.
 
+mod audit;
 mod crash;
 mod dev;
 mod gateway;

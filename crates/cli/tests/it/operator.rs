@@ -103,7 +103,7 @@ fn a_reader_that_went_away_ends_the_command_quietly() {
 #[test]
 fn help_documents_every_subcommand() {
     let help = run_ok(coffer().arg("--help"));
-    for sub in ["gateway", "dev", "merchant", "apikey", "signer", "config", "bench"] {
+    for sub in ["gateway", "dev", "merchant", "apikey", "audit", "signer", "config", "bench"] {
         let line = help.lines().find(|l| l.trim_start().starts_with(sub)).unwrap_or_else(|| panic!("{sub} missing"));
         assert!(line.trim().len() > sub.len() + 10, "{sub} has no description: {line}");
     }

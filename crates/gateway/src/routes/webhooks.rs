@@ -7,10 +7,11 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coffer_domain::{DeliveryId, EventType, Timestamp, WebhookId};
-use coffer_store::{Delivery, MAX_WEBHOOK_ENDPOINTS, Redelivery, WebhookEndpoint, WebhookRegistration};
+use coffer_store::{Delivery, MAX_WEBHOOK_ENDPOINTS, Redelivery, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::audit;
 use crate::auth::{CanReadWebhooks, CanRegisterWebhooks, CanWriteWebhooks};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -217,8 +218,10 @@ pub(crate) async fn create(
         secret: secret.clone(),
         created_at: Timestamp::now(),
     };
-    // The store counts and inserts in one write: a burst of registrations cannot pass the cap together.
-    if state.store.register_webhook(&endpoint, MAX_WEBHOOK_ENDPOINTS).await? == WebhookRegistration::LimitReached {
+    // The store counts and inserts in one write: a burst of registrations
+    // cannot pass the cap together. The audit entry goes in the same write.
+    let record = audit::webhook_registered(caller.key_id, &endpoint);
+    if state.store.register_webhook_audited(&endpoint, MAX_WEBHOOK_ENDPOINTS, &record).await?.is_none() {
         return Err(ApiError::new(
             ErrorCode::InvalidState,
             format!("a merchant may have at most {MAX_WEBHOOK_ENDPOINTS} endpoints; delete one first"),
@@ -264,7 +267,9 @@ pub(crate) async fn delete(
     CanWriteWebhooks(caller): CanWriteWebhooks,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_webhook(caller.merchant_id, endpoint_id(&id)?, Timestamp::now()).await? {
+    let (id, at) = (endpoint_id(&id)?, Timestamp::now());
+    let record = audit::webhook_deleted(caller.key_id, caller.merchant_id, id, at);
+    if state.store.delete_webhook_audited(caller.merchant_id, id, at, &record).await?.is_some() {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("webhook"))

@@ -2,6 +2,7 @@
 //! test, real HTTP. Every scenario runs on SQLite and on PostgreSQL.
 
 mod addresses;
+mod audit;
 mod auth;
 mod boundary;
 mod cancelled_requests;

@@ -4,11 +4,13 @@
 //! times as Unix milliseconds, amounts as decimal text, addresses as 20
 //! bytes), so one row type per table serves SQLite and PostgreSQL alike.
 
+mod audit;
 mod payments;
 mod webhooks;
 
 use std::str::FromStr;
 
+pub(crate) use audit::{AUDIT_COLUMNS, AuditRow, head as audit_head};
 pub(crate) use payments::{
     BalanceRow, BlockRow, EntryRow, HALT_SELECT, HaltRow, PAYMENT_COLUMNS, PaymentRow, payment_params, side_text,
 };

@@ -3,6 +3,8 @@
 //! only the connection type differs, so macros write each trait's
 //! implementation once for both stores (like [`crate::reads`]).
 
+mod audit;
+mod audited_acts;
 mod chain;
 mod chain_writes;
 mod ledger;
@@ -12,6 +14,8 @@ use std::collections::HashMap;
 
 use coffer_domain::{Account, Exceptions, InvoiceId, InvoiceStatus, Side, Transaction, U256};
 
+pub(crate) use audit::audit_store;
+pub(crate) use audited_acts::audited_acts;
 pub(crate) use chain::chain_store;
 pub(crate) use chain_writes::chain_writes;
 pub(crate) use ledger::ledger_store;

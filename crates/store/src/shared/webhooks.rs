@@ -10,6 +10,77 @@ macro_rules! webhook_store {
             pub(super) const ENDPOINT: &str =
                 "SELECT id, merchant_id, url, events, secret, created_at FROM webhook_endpoints";
 
+            /// Registers an endpoint unless its merchant has `limit` already
+            /// (see [`crate::WebhookStore::register_webhook`]), on a connection in a transaction.
+            pub(super) async fn register(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                endpoint: &$crate::WebhookEndpoint,
+                limit: u32,
+            ) -> $crate::Result<$crate::WebhookRegistration> {
+                // A no-op update takes the merchant's row lock (PostgreSQL), so
+                // registrations of one merchant count one after the other: under
+                // READ COMMITTED two could otherwise both count 15 and insert.
+                // SQLite's one writer serialises them anyway.
+                let merchant = sqlx::query("UPDATE merchants SET name = name WHERE id = $1")
+                    .bind(endpoint.merchant_id.as_uuid())
+                    .execute(&mut *conn)
+                    .await?;
+                if merchant.rows_affected() == 0 {
+                    return Err($crate::StoreError::UnknownMerchant(endpoint.merchant_id));
+                }
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL",
+                )
+                .bind(endpoint.merchant_id.as_uuid())
+                .fetch_one(&mut *conn)
+                .await?;
+                if count >= i64::from(limit) {
+                    return Ok($crate::WebhookRegistration::LimitReached);
+                }
+                sqlx::query(
+                    "INSERT INTO webhook_endpoints (id, merchant_id, url, events, secret, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(endpoint.id.as_uuid())
+                .bind(endpoint.merchant_id.as_uuid())
+                .bind(&endpoint.url)
+                .bind($crate::rows::events_text(&endpoint.events))
+                .bind(&endpoint.secret)
+                .bind(endpoint.created_at.as_millis())
+                .execute(&mut *conn)
+                .await?;
+                Ok($crate::WebhookRegistration::Registered)
+            }
+
+            /// Deletes an endpoint and fails its pending deliveries, on a connection in a transaction.
+            pub(super) async fn delete(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                merchant_id: coffer_domain::MerchantId,
+                id: coffer_domain::WebhookId,
+                at: coffer_domain::Timestamp,
+            ) -> $crate::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE webhook_endpoints SET deleted_at = $3 \
+                     WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL",
+                )
+                .bind(id.as_uuid())
+                .bind(merchant_id.as_uuid())
+                .bind(at.as_millis())
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
+                     last_error = 'endpoint deleted' WHERE endpoint_id = $1 AND state = 'pending'",
+                )
+                .bind(id.as_uuid())
+                .execute(&mut *conn)
+                .await?;
+                Ok(true)
+            }
+
             /// Starts a fair claim's choice: the lists of what the dispatcher has in
             /// flight, by endpoint and by merchant, as `busy_endpoints (id, n)` and
             /// `busy_merchants (id, n)`.
@@ -43,41 +114,7 @@ macro_rules! webhook_store {
             ) -> $crate::Result<$crate::WebhookRegistration> {
                 let endpoint = endpoint.clone();
                 self.transaction(move |conn| {
-                    Box::pin(async move {
-                        // A no-op update takes the merchant's row lock (PostgreSQL), so
-                        // registrations of one merchant count one after the other: under
-                        // READ COMMITTED two could otherwise both count 15 and insert.
-                        // SQLite's one writer serialises them anyway.
-                        let merchant = sqlx::query("UPDATE merchants SET name = name WHERE id = $1")
-                            .bind(endpoint.merchant_id.as_uuid())
-                            .execute(&mut *conn)
-                            .await?;
-                        if merchant.rows_affected() == 0 {
-                            return Err($crate::StoreError::UnknownMerchant(endpoint.merchant_id));
-                        }
-                        let (count,): (i64,) = sqlx::query_as(
-                            "SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL",
-                        )
-                        .bind(endpoint.merchant_id.as_uuid())
-                        .fetch_one(&mut *conn)
-                        .await?;
-                        if count >= i64::from(limit) {
-                            return Ok($crate::WebhookRegistration::LimitReached);
-                        }
-                        sqlx::query(
-                            "INSERT INTO webhook_endpoints (id, merchant_id, url, events, secret, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(endpoint.id.as_uuid())
-                        .bind(endpoint.merchant_id.as_uuid())
-                        .bind(&endpoint.url)
-                        .bind($crate::rows::events_text(&endpoint.events))
-                        .bind(&endpoint.secret)
-                        .bind(endpoint.created_at.as_millis())
-                        .execute(&mut *conn)
-                        .await?;
-                        Ok($crate::WebhookRegistration::Registered)
-                    })
+                    Box::pin(async move { webhook_sql::register(conn, &endpoint, limit).await })
                 })
                 .await
             }
@@ -118,28 +155,7 @@ macro_rules! webhook_store {
                 at: coffer_domain::Timestamp,
             ) -> $crate::Result<bool> {
                 self.transaction(move |conn| {
-                    Box::pin(async move {
-                        let done = sqlx::query(
-                            "UPDATE webhook_endpoints SET deleted_at = $3 \
-                             WHERE id = $1 AND merchant_id = $2 AND deleted_at IS NULL",
-                        )
-                        .bind(id.as_uuid())
-                        .bind(merchant_id.as_uuid())
-                        .bind(at.as_millis())
-                        .execute(&mut *conn)
-                        .await?;
-                        if done.rows_affected() == 0 {
-                            return Ok(false);
-                        }
-                        sqlx::query(
-                            "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL, \
-                             last_error = 'endpoint deleted' WHERE endpoint_id = $1 AND state = 'pending'",
-                        )
-                        .bind(id.as_uuid())
-                        .execute(&mut *conn)
-                        .await?;
-                        Ok(true)
-                    })
+                    Box::pin(async move { webhook_sql::delete(conn, merchant_id, id, at).await })
                 })
                 .await
             }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod cancelled_writes;
 mod chain;
 mod conformance;

@@ -1,0 +1,96 @@
+//! What the gateway writes into its audit log: one [`Record`] per
+//! privileged act, built here so every action name is in one place.
+//!
+//! Actions are stable dotted names (verifiers and alerts match on them):
+//! `merchant.created`, `api_key.created`, `api_key.revoked`,
+//! `webhook.registered`, `webhook.deleted`, `chain.halt_resolved`,
+//! `config.loaded`. The actor is [`OPERATOR`] for commands run on the
+//! host, the API key's id for a merchant's request, [`GATEWAY`] for what
+//! the gateway does on its own.
+//!
+//! **Invariant:** no record carries a secret: no API-key secret or digest,
+//! no webhook signing secret, no configuration value that is `Redacted`.
+
+mod configuration;
+
+use coffer_audit::Record;
+use coffer_domain::{ApiKeyId, ChainId, MerchantId, Timestamp, WebhookId};
+use coffer_store::{ApiKeyRecord, Merchant, WebhookEndpoint};
+use serde_json::json;
+
+pub use configuration::{CONFIG_LOADED, configuration_loaded, log_configuration};
+
+/// The actor of a command an operator ran on the host.
+pub const OPERATOR: &str = "operator";
+/// The actor of what the gateway process does on its own.
+pub const GATEWAY: &str = "gateway";
+
+fn record(at: Timestamp, actor: &str, action: &str, subject: String, detail: serde_json::Value) -> Record {
+    Record { at_ms: at.as_millis(), actor: actor.to_owned(), action: action.to_owned(), subject, detail }
+}
+
+/// `merchant.created`, by the operator.
+pub fn merchant_created(merchant: &Merchant) -> Record {
+    let detail = json!({ "name": merchant.name });
+    record(merchant.created_at, OPERATOR, "merchant.created", merchant.id.to_string(), detail)
+}
+
+/// `api_key.created`, by the operator: the key's id, merchant, scopes and
+/// label, never its secret or digest.
+pub fn api_key_created(key: &ApiKeyRecord) -> Record {
+    let detail = json!({
+        "merchant_id": key.merchant_id.to_string(),
+        "scopes": key.scopes.to_string(),
+        "label": key.label,
+    });
+    record(key.created_at, OPERATOR, "api_key.created", key.id.to_string(), detail)
+}
+
+/// `api_key.revoked`, by the operator.
+pub fn api_key_revoked(id: ApiKeyId, at: Timestamp) -> Record {
+    record(at, OPERATOR, "api_key.revoked", id.to_string(), json!({}))
+}
+
+/// `webhook.registered`, by the merchant's key: where deliveries go and
+/// which events, never the signing secret.
+pub fn webhook_registered(by: ApiKeyId, endpoint: &WebhookEndpoint) -> Record {
+    let events: Vec<&str> = endpoint.events.iter().map(|e| e.as_str()).collect();
+    let detail = json!({
+        "merchant_id": endpoint.merchant_id.to_string(),
+        "url": endpoint.url,
+        "events": events,
+    });
+    record(endpoint.created_at, &by.to_string(), "webhook.registered", endpoint.id.to_string(), detail)
+}
+
+/// `webhook.deleted`, by the merchant's key.
+pub fn webhook_deleted(by: ApiKeyId, merchant_id: MerchantId, id: WebhookId, at: Timestamp) -> Record {
+    let detail = json!({ "merchant_id": merchant_id.to_string() });
+    record(at, &by.to_string(), "webhook.deleted", id.to_string(), detail)
+}
+
+/// What an operator decided about a chain's halt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaltDecision {
+    /// The cause was fixed: the watcher tries again.
+    Clear,
+    /// Look for the displaced payments' transfers up to this block.
+    WaitUntil(u64),
+    /// Write the displaced payments off.
+    WriteOff,
+}
+
+/// `chain.halt_resolved`, by the operator. For a decision on displaced
+/// payments the store adds the ids it applied to (`payments`).
+pub fn halt_resolved(chain_id: ChainId, decision: HaltDecision, note: &str, at: Timestamp) -> Record {
+    let (name, until) = match decision {
+        HaltDecision::Clear => ("clear", None),
+        HaltDecision::WaitUntil(block) => ("wait", Some(block)),
+        HaltDecision::WriteOff => ("write_off", None),
+    };
+    let mut detail = json!({ "chain_id": chain_id.0, "decision": name, "note": note });
+    if let (Some(block), Some(fields)) = (until, detail.as_object_mut()) {
+        fields.insert("until_block".into(), json!(block));
+    }
+    record(at, OPERATOR, "chain.halt_resolved", format!("chain:{}", chain_id.0), detail)
+}
