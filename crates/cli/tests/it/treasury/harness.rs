@@ -252,11 +252,6 @@ impl Treasury {
     pub async fn eth(&self, holder: Address) -> U256 {
         self.anvil.rpc().balance(holder).await.unwrap()
     }
-
-    /// The signer's audit log, verified by `coffer audit verify`.
-    pub fn signer_dir(&self) -> PathBuf {
-        self.dir.path().join("signer")
-    }
 }
 
 pub fn now() -> i64 {

@@ -3,6 +3,7 @@
 //! holds (its request key, any payload it likes) and nothing else.
 
 mod attacks;
+mod audit;
 mod bumps;
 mod crash;
 mod harness;
