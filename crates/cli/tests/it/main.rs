@@ -9,4 +9,4 @@ mod operator;
 mod receiver;
 mod signer;
 mod support;
-mod treasury;
+mod signing;
