@@ -19,12 +19,14 @@
 mod chain;
 mod error;
 mod ledger;
+mod payouts;
 mod postgres;
 mod reads;
 mod rows;
 mod shared;
 mod sql;
 mod sqlite;
+mod sweeps;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod webhooks;
@@ -41,8 +43,13 @@ pub use chain::{
 };
 pub use error::StoreError;
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
+pub use payouts::{
+    AnswerChange, CreatedPayout, NewPayout, OutboxEntry, OutboxNext, OutboxState, PayoutQuery, PayoutStore,
+    RecordedAnswer, SignerAnswer, SignerRequest,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use sweeps::{DueSweep, NewSweep, SweepStore, TreasuryBooks};
 pub use webhooks::{
     Attempt, AttemptOutcome, ClaimLimits, Delivery, DeliveryState, DueDelivery, MAX_WEBHOOK_ENDPOINTS, Redelivery,
     WebhookEndpoint, WebhookRegistration, WebhookStore,
@@ -125,11 +132,14 @@ pub struct InvoiceQuery {
 }
 
 /// Coffer's persistence contract. Every implementation passes
-/// `tests/it/conformance.rs`. The chain watcher's, the ledger's and the
-/// webhooks' parts are traits of their own ([`ChainStore`], [`LedgerStore`],
-/// [`WebhookStore`]); import the one you use.
+/// `tests/it/conformance.rs`. The chain watcher's, the ledger's, the
+/// webhooks', the payouts' and the sweeps' parts are traits of their own
+/// ([`ChainStore`], [`LedgerStore`], [`WebhookStore`], [`PayoutStore`],
+/// [`SweepStore`]); import the one you use.
 #[async_trait]
-pub trait Store: ChainStore + LedgerStore + WebhookStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    ChainStore + LedgerStore + WebhookStore + PayoutStore + SweepStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// Records the fingerprint of the xpub this database derives addresses
     /// from, or checks it against the one recorded: a database must never
     /// mix addresses of two wallets.

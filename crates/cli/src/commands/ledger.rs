@@ -26,6 +26,10 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
             Account::Suspense(_) => "suspense".to_owned(),
             Account::Losses(_) => "losses (written off)".to_owned(),
             Account::Merchant(merchant, _) => format!("merchant {merchant}"),
+            Account::PayoutsReserved(merchant, _) => format!("reserved for payouts of {merchant}"),
+            Account::Hot(_) => "hot wallet".to_owned(),
+            Account::Cold(_) => "cold address".to_owned(),
+            Account::NetworkFees(_) => "network fees".to_owned(),
         };
         println!("  {name:<48} {:>40} {}", balance.units(), balance.asset());
     }

@@ -5,12 +5,16 @@
 //! bytes), so one row type per table serves SQLite and PostgreSQL alike.
 
 mod payments;
+mod payouts;
 mod webhooks;
 
 use std::str::FromStr;
 
 pub(crate) use payments::{
     BalanceRow, BlockRow, EntryRow, HALT_SELECT, HaltRow, PAYMENT_COLUMNS, PaymentRow, payment_params, side_text,
+};
+pub(crate) use payouts::{
+    OUTBOX_COLUMNS, OutboxRow, PAYOUT_COLUMNS, PayoutRow, PayoutState, SWEEP_COLUMNS, SweepRow, symbol,
 };
 pub(crate) use webhooks::{DeliveryRow, DueRow, EndpointRow, events_text, parse_events};
 

@@ -5,4 +5,6 @@
 mod cancelled_writes;
 mod chain;
 mod conformance;
+mod payouts;
+mod sweeps;
 mod webhooks;
