@@ -43,6 +43,43 @@ pub struct Treasury {
     pub chains: Vec<TreasuryChain>,
 }
 
+impl Treasury {
+    /// The treasury as configured: the operator's digest, and each chain's
+    /// node (as its watcher reaches it) and wallets.
+    pub fn from_config(config: &coffer_config::Config) -> Self {
+        let settings = crate::services::watcher_settings(config, &config.asset_book());
+        crate::services::treasury(config, &settings)
+    }
+
+    /// Whether any chain has a wallet to read.
+    pub fn has_wallets(&self) -> bool {
+        self.chains.iter().any(|c| c.hot.is_some() || c.cold.is_some())
+    }
+}
+
+/// Why a line disagrees, as a sentence for `coffer ledger check`.
+pub fn disagreement(line: &TreasuryLine) -> Option<String> {
+    if line.agrees != Some(false) {
+        return None;
+    }
+    let b = &line.books;
+    let chain = |r: &ChainReading| match r {
+        ChainReading::Holds(units) => units.to_string(),
+        _ => "-".to_owned(),
+    };
+    let booked = |u: Option<U256>| u.map_or("below zero".to_owned(), |u| u.to_string());
+    Some(format!(
+        "treasury {}: the chain holds {} in hot and {} in cold, the books {} and {} (in flight: payouts {}, sweeps {})",
+        b.asset,
+        chain(&line.chain_hot),
+        chain(&line.chain_cold),
+        booked(b.hot),
+        booked(b.cold),
+        b.payouts_in_flight,
+        b.sweeps_in_flight
+    ))
+}
+
 /// What the chain says one wallet holds, or why it could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChainReading {

@@ -7,3 +7,4 @@ mod halts;
 mod operator;
 mod receiver;
 mod support;
+mod treasury;

@@ -1,6 +1,6 @@
-//! `GET /v1/treasury`: the books beside a real chain (anvil, the test
-//! USDT), for the operator's token only, on the operator listener when one
-//! is configured.
+//! The treasury: `GET /v1/treasury` (the books beside a real chain, anvil
+//! with the test USDT, for the operator's token only, on the operator
+//! listener when one is configured) and sweeps onto the books.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,11 +12,14 @@ use coffer_store::on_both_backends;
 use coffer_store::testing::{Kind, TestDatabase};
 use serde_json::Value;
 
-use crate::helpers::{SignerKeys, assert_error, spawn_app_with, until_json};
+use crate::helpers::{SignerKeys, assert_error, spawn_app_with, until_json, usdt};
 use crate::shop::{ChainOptions, shop_config_with};
 use crate::signer_double::identity;
 
-on_both_backends!(payout_treasury_shows_the_books_beside_the_chain);
+on_both_backends!(
+    payout_treasury_shows_the_books_beside_the_chain,
+    payout_sweeps_take_settled_deposits_above_their_minimum_onto_the_books
+);
 
 async fn payout_treasury_shows_the_books_beside_the_chain(kind: Kind) {
     let Some(db) = TestDatabase::new(kind).await else { return };
@@ -82,4 +85,50 @@ async fn payout_treasury_shows_the_books_beside_the_chain(kind: Kind) {
     let held: U256 = rpc.balance(hot).await.unwrap();
     assert_eq!(eth["chain_hot"]["holds"]["units"], held.to_string());
     assert_eq!(eth["agrees"], false);
+}
+
+/// The sweep scheduler hands a settled deposit holding at least its asset's
+/// minimum to the signer (the stand-in, until the signer lands), and the
+/// books follow the money from the deposit into the hot wallet; a deposit
+/// below the minimum stays.
+async fn payout_sweeps_take_settled_deposits_above_their_minimum_onto_the_books(kind: Kind) {
+    let Some(db) = TestDatabase::new(kind).await else { return };
+    let db = Arc::new(db);
+    // Settled before the gateway starts, so its first round finds them.
+    let (big, small) = {
+        let store = coffer_store::open(db.backend()).await.unwrap();
+        let merchant = coffer_gateway::admin::create_merchant(&*store, "Shop").await.unwrap().id;
+        let paid =
+            |units: u64| coffer_store::testing::paid_invoice(&*store, merchant, usdt(units), U256::from(units), true);
+        (paid(12_500_000).await.0, paid(2_000_000).await.0)
+    };
+    let keys = SignerKeys::new();
+    let signer = crate::signer_double::SignerDouble::start(keys.gateway).await;
+    signer.deposit_holds(big.deposit.index.get(), U256::from(12_500_000u64));
+    let tables = format!(
+        "{}\n[sweeps]\ninterval_secs = 10\n[[sweeps.minimums]]\nasset = \"USDT\"\nchain_id = 31337\namount = \"10\"\n",
+        keys.table(&signer.url, &identity().public())
+    );
+    let text = format!("{}\n{tables}", crate::helpers::config_text(&db));
+    let app = spawn_app_with(db, &coffer_config::Config::from_toml(&text).unwrap()).await;
+    let mut swept = Vec::new();
+    for _ in 0..2000 {
+        swept = app.store.sweeps_of(big.id).await.unwrap();
+        if swept.first().is_some_and(|s| s.status == coffer_domain::PayoutStatus::Confirmed) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!((swept[0].status, swept[0].moved), (coffer_domain::PayoutStatus::Confirmed, Some(usdt(12_500_000))));
+    let asked = signer.sweeps();
+    assert!(asked.iter().all(|s| s.index == big.deposit.index && s.asset.as_str() == "USDT" && s.chain_id.0 == 31337));
+    assert!(app.store.sweeps_of(small.id).await.unwrap().is_empty(), "2 USDT is below the minimum");
+    let balances = app.store.stored_balances().await.unwrap();
+    let of = |account: coffer_domain::Account| {
+        balances.iter().find(|b| b.account == account).map(|b| account.balance_of(b.debits, b.credits).unwrap())
+    };
+    let usdt_id = coffer_store::testing::test_usdt();
+    assert_eq!(of(coffer_domain::Account::Hot(usdt_id)), Some(U256::from(12_500_000u64)));
+    assert_eq!(of(coffer_domain::Account::Deposits(usdt_id)), Some(U256::from(2_000_000u64)), "the small one stays");
 }

@@ -10,7 +10,9 @@
 //!
 //! Its "policy": a payout of exactly 13 base units is refused
 //! (`limit.per_payout`); any other is broadcast when decided and confirmed
-//! (fee 21000) the first time it is asked about. It can hold its answers
+//! (fee 21000) the first time it is asked about. A sweep is broadcast to the
+//! hot wallet, moving what the test said the deposit holds
+//! ([`SignerDouble::deposit_holds`]), and confirmed likewise. It can hold its answers
 //! (a request arrives, is decided and recorded, and its answer waits), to
 //! stop a gateway mid-submission: the signer has decided, the gateway has
 //! not heard.
@@ -28,7 +30,7 @@ use axum::routing::{get, post};
 use coffer_domain::{Address, B256, PayoutId, U256};
 use coffer_signer_api::{
     IdentityKey, Outcome, OutcomeState, PayoutIntent, PublicKey, RequestId, RequestParts, RequestVerifier, RuleTag,
-    SignedHeaders, SweepIntent, Transfer, auth::headers, paths, payload_digest,
+    SignedHeaders, SweepIntent, Transfer, Wallet, auth::headers, paths, payload_digest,
 };
 use tokio::sync::watch;
 
@@ -45,6 +47,10 @@ struct Record {
     /// Every verified `POST`, in order: the request id it named.
     posts: Vec<RequestId>,
     nonces: HashSet<[u8; 16]>,
+    /// What each deposit index holds, as a chain would say.
+    deposits: HashMap<u32, U256>,
+    /// Every sweep asked for: (chain, asset, index).
+    sweeps: Vec<SweepIntent>,
 }
 
 struct Shared {
@@ -122,6 +128,16 @@ impl SignerDouble {
     /// Every verified `POST`'s request id, in order.
     pub fn posts(&self) -> Vec<RequestId> {
         self.shared.record.lock().unwrap().posts.clone()
+    }
+
+    /// Says that deposit `index` holds `units` (what a sweep of it moves).
+    pub fn deposit_holds(&self, index: u32, units: U256) {
+        self.shared.record.lock().unwrap().deposits.insert(index, units);
+    }
+
+    /// Every sweep intent received, retries included.
+    pub fn sweeps(&self) -> Vec<SweepIntent> {
+        self.shared.record.lock().unwrap().sweeps.clone()
     }
 
     /// How many requests it decided (one per id, whatever the retries).
@@ -213,7 +229,22 @@ async fn sweep(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     };
     let intent: SweepIntent = serde_json::from_slice(&body).unwrap();
     let id = RequestId::Sweep(intent.id);
-    let state = decide(&shared, id, payload_digest(&intent), || OutcomeState::Pending);
+    let moved = {
+        let mut record = shared.record.lock().unwrap();
+        record.sweeps.push(intent.clone());
+        record.deposits.get(&intent.index.get()).copied().unwrap_or_default()
+    };
+    let hash = B256::from_slice(&[intent.id.as_uuid().as_bytes().as_slice(); 2].concat());
+    let to = Address::repeat_byte(0x40);
+    let transfer = Transfer {
+        tx_hash: hash,
+        from: Address::repeat_byte(0x41),
+        to,
+        wallet: Some(Wallet::Hot),
+        nonce: 0,
+        amount: moved,
+    };
+    let state = decide(&shared, id, payload_digest(&intent), || OutcomeState::Broadcast { transfer });
     held(&shared).await;
     match state {
         Some(state) => outcome(&shared, &nonce, id, state),
