@@ -146,7 +146,7 @@ pub struct OutboxEntry {
     pub payload: String,
     /// Where it stands.
     pub state: OutboxState,
-    /// Attempts claimed so far (this one included, for a claimed row).
+    /// Attempts claimed since the last answer applied (this one included, for a claimed row).
     pub attempts: u32,
     /// When it is due (for a claimed row: its lease); `None` once done or held.
     pub next_attempt_at: Option<Timestamp>,

@@ -137,6 +137,13 @@ impl Outbox {
                 Ok(Some(AnswerChange::Payout { from: Box::new(payout), change: Box::new(change), event }))
             }
             Advance::Unchanged => Ok(None),
+            // A final payout and a final answer that says otherwise: the
+            // signer contradicts what the books hold. Nothing is booked; a
+            // person must look.
+            Advance::Stale(invalid) if invalid.from.is_final() && state.is_final() => {
+                tracing::error!(payout = %payout.id, %invalid, "the signer's final answer contradicts the payout's final state");
+                Ok(None)
+            }
             Advance::Stale(invalid) => {
                 tracing::debug!(payout = %payout.id, %invalid, "an older answer from the signer; ignored");
                 Ok(None)

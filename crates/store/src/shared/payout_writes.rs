@@ -319,15 +319,16 @@ macro_rules! payout_writes {
                 Ok(done.rows_affected() == 1)
             }
 
-            /// The outbox row's next step after an answer (a held row stays held).
+            /// The outbox row's next step after an answer (a held row stays held);
+            /// its failures count from nought again, so backoff starts over.
             async fn next_step(conn: &mut $conn, request: SignerRequest, next: OutboxNext, at: Timestamp) -> Result<()> {
                 let (state, due) = match next {
                     OutboxNext::PollAt(due) => ("poll", Some(due.as_millis())),
                     OutboxNext::Done => ("done", None),
                 };
                 sqlx::query(
-                    "UPDATE signer_outbox SET state = $2, next_attempt_at = $3, last_error = NULL, updated_at = $4 \
-                     WHERE request_id = $1 AND state IN ('submit', 'poll')",
+                    "UPDATE signer_outbox SET state = $2, next_attempt_at = $3, attempts = 0, last_error = NULL, \
+                     updated_at = $4 WHERE request_id = $1 AND state IN ('submit', 'poll')",
                 )
                 .bind(request.uuid())
                 .bind(state)
