@@ -32,6 +32,7 @@
 //! the next range while its caller persists the last; that read is used
 //! only once the caller has committed the block it starts after.)
 
+mod balances;
 mod checks;
 mod extract;
 mod follow;
@@ -49,6 +50,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U256};
 use coffer_domain::{AssetId, BlockHeader, BlockRef, ChainId, Timestamp};
 
+pub use balances::read_balances;
 pub use checks::check_node;
 pub use follow::Follower;
 pub use health::{ChainHealth, HealthSnapshot, HealthState};

@@ -329,6 +329,11 @@ impl Requests {
         self.call("eth_call", json!([{"to": to, "data": data}, "latest"])).await
     }
 
+    /// `eth_getBalance` of `holder` at the head.
+    pub(crate) async fn balance(&self, holder: Address) -> Result<U256, ChainError> {
+        self.call("eth_getBalance", json!([holder, "latest"])).await
+    }
+
     /// The chain id the node serves.
     pub(crate) async fn chain_id(&self) -> Result<u64, ChainError> {
         Ok(self.call::<U64>("eth_chainId", json!([])).await?.to())

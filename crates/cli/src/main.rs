@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{admin, audit, bench, chain, config, dev, gateway, ledger, signer};
+use crate::commands::{admin, audit, bench, chain, config, dev, gateway, ledger, signer, treasury};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
 #[derive(Parser)]
@@ -26,9 +26,12 @@ enum Command {
     /// Try Coffer with zero set-up: a local chain (anvil) with a test USDT, a dev seed, SQLite in
     /// ./.coffer-dev, a demo merchant and API key. `coffer dev pay INVOICE` pays an invoice.
     Dev(dev::Args),
-    /// Check the double-entry ledger's invariants.
+    /// Check the double-entry ledger's invariants (and the treasury's wallets against the books).
     #[command(subcommand)]
     Ledger(ledger::Command),
+    /// The treasury's wallets beside the books; the operator token for `GET /v1/treasury`.
+    #[command(subcommand)]
+    Treasury(treasury::Command),
     /// See each chain's watcher as the store records it (cursor, halts,
     /// displaced payments) and resolve a halt.
     #[command(subcommand)]
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             Command::Gateway(args) => gateway::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Ledger(cmd) => ledger::run(cmd).await,
+            Command::Treasury(cmd) => treasury::run(cmd).await,
             Command::Chain(cmd) => chain::run(cmd).await,
             Command::Merchant(cmd) => admin::merchant(cmd).await,
             Command::Apikey(cmd) => admin::api_key(cmd).await,

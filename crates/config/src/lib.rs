@@ -12,6 +12,7 @@
 //! every deposit address) are [`Redacted`]: `Debug` never prints them.
 
 mod redacted;
+mod signer;
 mod validate;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 pub use redacted::Redacted;
+pub use signer::{SignerConfig, SweepMinimum, SweepsConfig};
 
 /// Environment variables that override settings, without the `COFFER_` prefix.
 pub const ENV_OVERRIDES: [&str; 10] = [
@@ -79,6 +81,17 @@ pub struct Config {
     /// The assets invoices may be priced in.
     #[serde(default)]
     pub assets: Vec<AssetConfig>,
+    /// The signer payouts and sweeps are asked of; none: no payouts.
+    #[serde(default)]
+    pub signer: Option<SignerConfig>,
+    /// Sweeps of settled deposits into the treasury.
+    #[serde(default)]
+    pub sweeps: SweepsConfig,
+    /// SHA-256 (hex) of the operator's bearer token for `GET /v1/treasury`;
+    /// none: the treasury view is not served. A digest, so that the file
+    /// (its backups, its configuration management) cannot act as the operator.
+    #[serde(default)]
+    pub operator_token_sha256: Option<String>,
 }
 
 /// One EVM chain.
@@ -125,6 +138,10 @@ pub struct ChainConfig {
     /// chain back for them, in seconds.
     #[serde(default = "default_unwatched_check_secs")]
     pub unwatched_check_secs: u64,
+    /// The treasury's cold address on this chain (the signer does not hold
+    /// its key), for the treasury view.
+    #[serde(default)]
+    pub cold_address: Option<String>,
 }
 
 fn default_internal_transfers() -> String {
@@ -280,6 +297,9 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             chains: Vec::new(),
             assets: Vec::new(),
+            signer: None,
+            sweeps: SweepsConfig::default(),
+            operator_token_sha256: None,
         }
     }
 }

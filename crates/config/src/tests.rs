@@ -218,3 +218,52 @@ fn the_operator_address_can_come_from_the_environment() {
         Ok(())
     });
 }
+
+const IDENTITY: &str = "ed25519:d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+fn with_signer(signer: &str, rest: &str) -> String {
+    format!(
+        "{}\n[signer]\nurl = \"http://10.0.0.2:7070\"\nrequest_key_file = \"/etc/coffer/request.key\"\n\
+         identity_key = \"{IDENTITY}\"\n{signer}\n{rest}",
+        full("")
+    )
+}
+
+#[test]
+fn the_signer_and_sweeps_load() {
+    let config = Config::from_toml(&with_signer(
+        "hot_wallet = \"0x00000000000000000000000000000000000000aa\"",
+        "[sweeps]\ninterval_secs = 60\n[[sweeps.minimums]]\nasset = \"usdt\"\nchain_id = 31337\namount = \"10.5\"",
+    ))
+    .unwrap();
+    let signer = config.signer.as_ref().unwrap();
+    assert_eq!(signer.timeout_secs, 10);
+    assert!(!format!("{config:?}").contains("10.0.0.2"), "the signer's URL is redacted");
+    let minimums = config.sweep_minimums();
+    assert_eq!(minimums.len(), 1);
+    assert_eq!(minimums[0].units(), coffer_domain::U256::from(10_500_000u64));
+    assert_eq!(config.hot_wallet(), Some(coffer_domain::Address::left_padding_from(&[0xaa])));
+    assert!(Config::from_toml(&full("")).unwrap().signer.is_none(), "optional");
+}
+
+#[test]
+fn signer_and_sweep_errors_name_the_field() {
+    let minimum = |asset: &str, amount: &str| {
+        format!("[[sweeps.minimums]]\nasset = \"{asset}\"\nchain_id = 31337\namount = \"{amount}\"")
+    };
+    let cases = [
+        (with_signer("", "").replace("http://10.0.0.2:7070", "ftp://x"), "signer.url"),
+        (with_signer("", "").replace(IDENTITY, "ed25519:00"), "signer.identity_key"),
+        (with_signer("hot_wallet = \"0x12\"", ""), "signer.hot_wallet"),
+        (with_signer("timeout_secs = 0", ""), "signer.timeout_secs"),
+        (with_signer("", &minimum("DOGE", "1")), "sweeps.minimums[0].asset"),
+        (with_signer("", &minimum("USDT", "1.0000001")), "sweeps.minimums[0].amount"),
+        (with_signer("", &format!("{}\n{}", minimum("USDT", "1"), minimum("usdt", "2"))), "sweeps.minimums[1].asset"),
+        (full("operator_token_sha256 = \"abc\""), "operator_token_sha256"),
+        (full("").replace("confirmations = 2", "confirmations = 2\ncold_address = \"nope\""), "chains[0].cold_address"),
+    ];
+    for (toml, field) in cases {
+        let err = error_of(&toml);
+        assert!(err.starts_with(&format!("{field}:")), "{field}: {err}");
+    }
+}

@@ -114,7 +114,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        self.validate_treasury()
     }
 }
 

@@ -113,12 +113,24 @@ pub enum Scope {
     WebhooksRead,
     /// Register, delete and redeliver webhooks.
     WebhooksWrite,
+    /// Read payouts and refunds.
+    PayoutsRead,
+    /// Ask for payouts and refunds: money leaves the merchant's balance.
+    PayoutsWrite,
 }
 
 impl Scope {
-    /// Every scope.
-    pub const ALL: [Scope; 5] =
-        [Scope::InvoicesRead, Scope::InvoicesWrite, Scope::BalancesRead, Scope::WebhooksRead, Scope::WebhooksWrite];
+    /// Every scope. Appended to, never reordered: a scope's bit is its
+    /// position, though keys store scopes by name.
+    pub const ALL: [Scope; 7] = [
+        Scope::InvoicesRead,
+        Scope::InvoicesWrite,
+        Scope::BalancesRead,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
+        Scope::PayoutsRead,
+        Scope::PayoutsWrite,
+    ];
 
     /// The scope as keys and the CLI spell it.
     pub fn as_str(self) -> &'static str {
@@ -128,6 +140,8 @@ impl Scope {
             Self::BalancesRead => "balances:read",
             Self::WebhooksRead => "webhooks:read",
             Self::WebhooksWrite => "webhooks:write",
+            Self::PayoutsRead => "payouts:read",
+            Self::PayoutsWrite => "payouts:write",
         }
     }
 
@@ -148,7 +162,10 @@ pub struct Scopes(u32);
 
 /// A scope name nobody defined.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?}; known scopes are invoices:read, invoices:write")]
+#[error(
+    "unknown scope {0:?}; known scopes are invoices:read, invoices:write, balances:read, webhooks:read, \
+     webhooks:write, payouts:read, payouts:write"
+)]
 pub struct UnknownScope(pub String);
 
 impl Scopes {
@@ -254,5 +271,19 @@ mod tests {
         assert!(!read_only.contains(Scope::InvoicesWrite));
         assert!("invoices:admin".parse::<Scopes>().is_err());
         assert!("".parse::<Scopes>().unwrap().is_empty());
+        let payouts: Scopes = "payouts:read,payouts:write".parse().unwrap();
+        assert!(payouts.contains(Scope::PayoutsRead) && payouts.contains(Scope::PayoutsWrite));
+        assert!(!payouts.contains(Scope::InvoicesRead));
+    }
+
+    #[test]
+    fn existing_scopes_keep_their_bits() {
+        // Appending scopes must not move the ones keys already carry.
+        let bits: Vec<u32> = Scope::ALL.iter().map(|s| s.bit()).collect();
+        assert_eq!(bits, vec![1, 2, 4, 8, 16, 32, 64]);
+        assert_eq!(
+            Scope::ALL.map(Scope::as_str)[..5],
+            ["invoices:read", "invoices:write", "balances:read", "webhooks:read", "webhooks:write"]
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Events: what happened to an invoice, as webhooks tell merchants.
+//! Events: what happened to an invoice or a payout, as webhooks tell merchants.
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,6 +27,16 @@ pub enum EventType {
     /// The unconfirmed payment that made the invoice `processing` left the
     /// chain (a reorganisation): the invoice is back to `new` (or `expired`).
     InvoiceProcessingWithdrawn,
+    /// A payout was accepted: its amount is reserved and it is on its way to the signer.
+    PayoutPending,
+    /// The signer refused a payout (its rule tag and sentence are in the payload); the reserve is released.
+    PayoutRefused,
+    /// A payout's transaction was sent (its hash is in the payload).
+    PayoutBroadcast,
+    /// A payout's transaction confirmed; it is booked out with its network fee.
+    PayoutConfirmed,
+    /// A payout's transaction reverted or was dropped: nothing moved; the reserve is released.
+    PayoutFailed,
 }
 
 /// Text that names no event type.
@@ -36,7 +46,7 @@ pub struct UnknownEventType(pub String);
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 14] = [
         Self::InvoiceProcessing,
         Self::InvoiceSettled,
         Self::InvoiceExpired,
@@ -46,6 +56,11 @@ impl EventType {
         Self::InvoicePaidLate,
         Self::InvoiceWrongAsset,
         Self::InvoiceProcessingWithdrawn,
+        Self::PayoutPending,
+        Self::PayoutRefused,
+        Self::PayoutBroadcast,
+        Self::PayoutConfirmed,
+        Self::PayoutFailed,
     ];
 
     /// The name webhooks carry (`invoice.settled`).
@@ -60,7 +75,25 @@ impl EventType {
             Self::InvoicePaidLate => "invoice.paid_late",
             Self::InvoiceWrongAsset => "invoice.wrong_asset",
             Self::InvoiceProcessingWithdrawn => "invoice.processing_withdrawn",
+            Self::PayoutPending => "payout.pending",
+            Self::PayoutRefused => "payout.refused",
+            Self::PayoutBroadcast => "payout.broadcast",
+            Self::PayoutConfirmed => "payout.confirmed",
+            Self::PayoutFailed => "payout.failed",
         }
+    }
+
+    /// Whether the event is about a payout (its payload carries a payout,
+    /// not an invoice).
+    pub fn is_payout(self) -> bool {
+        matches!(
+            self,
+            Self::PayoutPending
+                | Self::PayoutRefused
+                | Self::PayoutBroadcast
+                | Self::PayoutConfirmed
+                | Self::PayoutFailed
+        )
     }
 
     fn of_status(status: InvoiceStatus) -> Option<Self> {
@@ -155,5 +188,9 @@ mod tests {
             assert_eq!(event.as_str().parse::<EventType>(), Ok(event));
         }
         assert!("invoice.stolen".parse::<EventType>().is_err());
+        let payouts: Vec<_> = EventType::ALL.into_iter().filter(|e| e.is_payout()).collect();
+        assert_eq!(payouts.len(), 5);
+        assert!(payouts.iter().all(|e| e.as_str().starts_with("payout.")));
+        assert!(EventType::ALL.iter().filter(|e| !e.is_payout()).all(|e| e.as_str().starts_with("invoice.")));
     }
 }

@@ -1,7 +1,8 @@
 //! Typed identifiers. Each wraps a UUIDv7 (time-ordered, so new rows land at
 //! the end of an index and ids sort by creation) and prints with a prefix that
-//! says what it names: `inv_…`, `mer_…`, `key_…`, `evt_…`, `wh_…`, `whd_…`, `ltx_…`. A merchant id can never be
-//! passed where an invoice id is expected.
+//! says what it names: `inv_…`, `mer_…`, `key_…`, `evt_…`, `wh_…`, `whd_…`,
+//! `ltx_…`, `po_…`, `swp_…`. A merchant id can never be passed where an
+//! invoice id is expected.
 
 use std::fmt;
 use std::str::FromStr;

@@ -3,7 +3,8 @@
 //!
 //! Every movement of money is one [`Transaction`] whose debits equal its
 //! credits in every asset; balances are never free-floating numbers, only
-//! derived from entries. Coffer books two kinds of transaction:
+//! derived from entries. Coffer books these kinds of transaction
+//! (constructors in `postings.rs`):
 //!
 //! ```text
 //!   receipt: a payment reached its confirmations
@@ -29,6 +30,39 @@
 //!     debit  deposits       USDT@31337 12.5
 //!     credit losses         USDT@31337 12.5
 //! ```
+//!
+//! Money going out, and the treasury following it (ADR 0011: the signer
+//! moves it, the gateway's books say where it is):
+//!
+//! ```text
+//!   reserve: a merchant asked for a payout (or a refund)
+//!     debit  merchant mer_… USDT@31337 5      no longer available to the merchant
+//!     credit reserved mer_… USDT@31337 5      promised out, not yet sent (a liability)
+//!   release: the signer refused it, or it failed on chain (the reserve reversed)
+//!     debit  reserved mer_… USDT@31337 5
+//!     credit merchant mer_… USDT@31337 5
+//!   payout: the transfer confirmed
+//!     debit  reserved mer_… USDT@31337 5
+//!     credit hot            USDT@31337 5      it left the hot wallet
+//!   network fee: what the chain charged, in its native coin
+//!     debit  network fees   ETH@31337  0.0001 an expense
+//!     credit hot            ETH@31337  0.0001 (a sweep of ETH pays its own: credit deposits)
+//!   sweep: a deposit address emptied into the treasury
+//!     debit  hot (or cold)  USDT@31337 12.5
+//!     credit deposits       USDT@31337 12.5
+//!   top-up: gas sent from the hot wallet to a deposit address, for a token sweep
+//!     debit  deposits       ETH@31337  0.0001
+//!     credit hot            ETH@31337  0.0001
+//!   hot to cold: what sits in hot above its cap, moved to cold
+//!     debit  cold           USDT@31337 100
+//!     credit hot            USDT@31337 100
+//! ```
+//!
+//! A refund of money that never reached the merchant (an invalidated
+//! invoice's payments wait in suspense) reserves from suspense instead of
+//! the merchant: debit suspense, credit reserved; released back there.
+//! `deposits`, `hot` and `cold` are what the ledger says each kind of wallet
+//! holds: `GET /v1/treasury` sets them beside what the chain says.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +70,8 @@ use alloy_primitives::U256;
 
 use crate::{Amount, AssetId, MerchantId};
 
-/// A ledger account. Each holds one asset.
+/// A ledger account. Each holds one asset. The variants' order is the order
+/// in which the store takes accounts' row locks: keep new ones at the end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Account {
     /// Funds sitting on invoice deposit addresses (an asset of Coffer's).
@@ -49,20 +84,50 @@ pub enum Account {
     /// Booked payments whose transfer a reorganisation took away for good,
     /// written off by an operator (an expense: debit-normal).
     Losses(AssetId),
+    /// What the hot wallet holds (an asset of Coffer's: debit-normal).
+    Hot(AssetId),
+    /// What the cold address holds (an asset of Coffer's: debit-normal).
+    Cold(AssetId),
+    /// Payouts a merchant asked for that have not confirmed or failed yet:
+    /// promised out (a liability), no longer available to the merchant.
+    PayoutsReserved(MerchantId, AssetId),
+    /// Gas the chains charged, in each chain's native coin (an expense:
+    /// debit-normal).
+    NetworkFees(AssetId),
 }
 
 impl Account {
     /// The asset the account holds.
     pub fn asset(&self) -> AssetId {
         match *self {
-            Self::Deposits(asset) | Self::Merchant(_, asset) | Self::Suspense(asset) | Self::Losses(asset) => asset,
+            Self::Deposits(asset)
+            | Self::Merchant(_, asset)
+            | Self::Suspense(asset)
+            | Self::Losses(asset)
+            | Self::Hot(asset)
+            | Self::Cold(asset)
+            | Self::PayoutsReserved(_, asset)
+            | Self::NetworkFees(asset) => asset,
         }
     }
 
     /// Whether a debit raises the balance (assets and expenses) rather than
     /// a credit (liabilities).
     pub fn is_debit_normal(&self) -> bool {
-        matches!(self, Self::Deposits(_) | Self::Losses(_))
+        matches!(self, Self::Deposits(_) | Self::Losses(_) | Self::Hot(_) | Self::Cold(_) | Self::NetworkFees(_))
+    }
+
+    /// The balance after `debits` and `credits` on its normal side, or
+    /// `None` if it would be below zero.
+    pub fn balance_of(&self, debits: U256, credits: U256) -> Option<U256> {
+        if self.is_debit_normal() { debits.checked_sub(credits) } else { credits.checked_sub(debits) }
+    }
+
+    /// Whether `units` can be drawn from the account at these totals without
+    /// taking it below zero: the check the store makes, under its lock on the
+    /// account's totals, before it books a reserve.
+    pub fn can_draw(&self, debits: U256, credits: U256, units: U256) -> bool {
+        self.balance_of(debits, credits).is_some_and(|balance| balance >= units)
     }
 }
 
@@ -172,50 +237,6 @@ impl Transaction {
         }
         Ok(Self { entries })
     }
-
-    /// A payment of `amount` reached its confirmations: the deposit address
-    /// holds it, and until an invoice settles with it, it sits in suspense.
-    pub fn receipt(amount: Amount) -> Result<Self, LedgerError> {
-        let asset = amount.asset();
-        Self::new(vec![
-            Entry { account: Account::Deposits(asset), side: Side::Debit, amount },
-            Entry { account: Account::Suspense(asset), side: Side::Credit, amount },
-        ])
-    }
-
-    /// An invoice of `merchant` settled with confirmed payments totalling
-    /// `amount`: that money moves from suspense to the merchant.
-    pub fn settlement(merchant: MerchantId, amount: Amount) -> Result<Self, LedgerError> {
-        let asset = amount.asset();
-        Self::new(vec![
-            Entry { account: Account::Suspense(asset), side: Side::Debit, amount },
-            Entry { account: Account::Merchant(merchant, asset), side: Side::Credit, amount },
-        ])
-    }
-
-    /// A booked payment of `amount` whose transfer left the chain for good is
-    /// written off: the deposit address does not hold it, the operator bears it.
-    pub fn write_off(amount: Amount) -> Result<Self, LedgerError> {
-        let asset = amount.asset();
-        Self::new(vec![
-            Entry { account: Account::Losses(asset), side: Side::Debit, amount },
-            Entry { account: Account::Deposits(asset), side: Side::Credit, amount },
-        ])
-    }
-
-    /// A written-off transfer of `amount` was mined after all: the loss is undone.
-    pub fn recovery(amount: Amount) -> Result<Self, LedgerError> {
-        let asset = amount.asset();
-        Self::new(vec![
-            Entry { account: Account::Deposits(asset), side: Side::Debit, amount },
-            Entry { account: Account::Losses(asset), side: Side::Credit, amount },
-        ])
-    }
-
-    /// Its entries.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
 }
 
 /// Balances derived from entries, and the checks on them.
@@ -278,5 +299,11 @@ impl Balances {
     }
 }
 
+mod postings;
+
+pub use postings::{FeePayer, ReserveSource};
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod treasury_tests;

@@ -1,6 +1,6 @@
 //! Coffer's domain types, shared by every other crate: money in base units
-//! tied to its asset, assets and chains, typed ids, the invoice lifecycle and
-//! API-key tokens.
+//! tied to its asset, assets and chains, typed ids, the invoice and payout
+//! lifecycles, refunds and API-key tokens.
 //!
 //! **Architecture invariant:** this crate does no I/O (no network, no files,
 //! no database) and has no floats. Everything here can be unit-tested in
@@ -21,7 +21,10 @@ mod ledger;
 mod money;
 mod payment;
 mod payment_uri;
+mod payout;
+mod refund;
 mod settlement;
+mod sweep;
 mod time;
 
 pub use asset_book::{AssetBook, AssetLookupError};
@@ -35,13 +38,18 @@ pub use ids::{
 pub use invoice::{
     DepositAddress, DerivationIndex, HardenedIndex, InvalidTransition, Invoice, InvoiceStatus, UnknownStatus,
 };
-pub use ledger::{Account, Balances, Entry, LedgerError, Side, Transaction};
+pub use ledger::{Account, Balances, Entry, FeePayer, LedgerError, ReserveSource, Side, Transaction};
 pub use money::{
     Amount, AmountError, Asset, AssetId, AssetKind, AssetSymbol, InvalidSymbol, MAX_DECIMALS, MoneyError, format_units,
 };
 pub use payment::{BlockHeader, BlockRef, Payment, PaymentId, PaymentState};
 pub use payment_uri::payment_uri;
+pub use payout::{
+    Advance, InvalidPayoutTransition, Payout, PayoutChange, PayoutProgress, PayoutStatus, Refusal, UnknownPayoutStatus,
+};
+pub use refund::{Refundable, refundable};
 pub use settlement::{Assessment, ObservedPayment, assess, confirmations};
+pub use sweep::{Sweep, SweepChange, SweepProgress};
 pub use time::Timestamp;
 
 /// Re-exported so that every crate names addresses and amounts with the same types.

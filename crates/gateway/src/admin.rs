@@ -1,5 +1,6 @@
-//! Operator actions behind `coffer merchant …` and `coffer apikey …`, each
-//! written with its audit record in one transaction ([`crate::audit`]).
+//! Operator actions behind `coffer merchant …`, `coffer apikey …` and
+//! `coffer treasury token`, each privileged act written with its audit
+//! record in one transaction ([`crate::audit`]).
 
 use coffer_domain::{ApiKeyId, ApiKeyToken, MerchantId, RandomnessUnavailable, Scopes, Timestamp};
 use coffer_store::{ApiKeyRecord, Merchant, Store, StoreError};
@@ -30,6 +31,9 @@ pub enum AdminError {
     /// No such key.
     #[error("no API key {0}, or it is already revoked")]
     NoSuchKey(ApiKeyId),
+    /// No randomness for an operator token.
+    #[error("the operating system's random number generator failed: {0}")]
+    OperatorToken(String),
 }
 
 /// Creates a merchant.
@@ -78,4 +82,16 @@ pub async fn revoke_api_key(store: &dyn Store, id: ApiKeyId) -> Result<(), Admin
         Some(_) => Ok(()),
         None => Err(AdminError::NoSuchKey(id)),
     }
+}
+
+/// A new operator token for `GET /v1/treasury` and its SHA-256 (hex), the
+/// value of `operator_token_sha256`: the token is shown once, only its
+/// digest is configured. 256 bits of OS randomness, as API keys.
+pub fn operator_token() -> Result<(String, String), AdminError> {
+    use sha2::{Digest, Sha256};
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| AdminError::OperatorToken(e.to_string()))?;
+    let token = format!("coffer_op_{}", bs58::encode(secret).into_string());
+    let digest = hex::encode(Sha256::digest(token.as_bytes()));
+    Ok((token, digest))
 }

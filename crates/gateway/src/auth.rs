@@ -146,10 +146,23 @@ scoped_caller!(
     Scope::WebhooksWrite
 );
 
+scoped_caller!(
+    /// A caller whose key has `payouts:read`.
+    CanReadPayouts,
+    Scope::PayoutsRead
+);
+scoped_caller!(
+    /// A caller whose key has `payouts:write`; checked before the body is read.
+    CanWritePayouts,
+    Scope::PayoutsWrite
+);
+
 /// A caller that may register a webhook endpoint: `webhooks:write`, and
 /// `invoices:read` too, since every delivery carries the whole invoice
 /// (order id, metadata): without it, a key refused the invoice routes
-/// could have invoices sent to a URL of its choice. Checked before the body is read.
+/// could have invoices sent to a URL of its choice. (Subscribing to
+/// `payout.*` events needs `payouts:read` as well, checked with the body.)
+/// Checked before the body is read.
 pub(crate) struct CanRegisterWebhooks(pub(crate) Caller);
 
 impl FromRequestParts<AppState> for CanRegisterWebhooks {
@@ -164,5 +177,32 @@ impl FromRequestParts<AppState> for CanRegisterWebhooks {
             ));
         }
         Ok(Self(caller))
+    }
+}
+
+/// The operator, by the bearer token whose SHA-256 the configuration holds
+/// (`operator_token_sha256`). One answer for a missing, malformed or wrong
+/// token; compared in constant time.
+pub(crate) struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        let Some(expected) = state.treasury.operator_digest else {
+            return Err(ApiError::not_found("route"));
+        };
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| unauthorized("the treasury needs the operator token: Authorization: Bearer coffer_op_…"))?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if bool::from(digest.ct_eq(&expected)) { Ok(Operator) } else { Err(unauthorized("invalid operator token")) }
     }
 }

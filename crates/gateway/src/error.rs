@@ -68,6 +68,19 @@ pub enum ErrorCode {
     ControlCharacter,
     /// The request's body did not arrive in time; the connection is closed (408).
     RequestTimeout,
+    /// The merchant's available balance of the asset (what settled, less
+    /// what is reserved for payouts in flight) is less than the payout (422).
+    InsufficientBalance,
+    /// The destination is not a 0x-prefixed 20-byte address, fails its EIP-55
+    /// checksum, or is the zero address (422).
+    InvalidDestination,
+    /// A refund above what its invoice has left to refund: its overpaid or
+    /// late amount, or all an invalidated or expired invoice received, less
+    /// earlier refunds (422).
+    RefundExceedsInvoice,
+    /// This gateway takes no payouts: no signer is configured, or the
+    /// chain's native coin (in which fees are booked) is not (503).
+    PayoutsUnavailable,
 }
 
 impl ErrorCode {
@@ -87,6 +100,8 @@ impl ErrorCode {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | InvalidState => StatusCode::CONFLICT,
+            InsufficientBalance | InvalidDestination | RefundExceedsInvoice => StatusCode::UNPROCESSABLE_ENTITY,
+            PayoutsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -14,11 +14,16 @@ mod error;
 mod extract;
 mod input;
 mod metrics;
+mod outbox;
+mod payout_view;
 mod request_id;
 mod routes;
 mod serve;
 mod services;
+mod signer_client;
 mod state;
+mod sweeper;
+pub mod treasury;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -78,6 +83,9 @@ pub enum StartError {
     /// The webhook HTTP client could not be built.
     #[error(transparent)]
     Webhooks(#[from] coffer_webhooks::ClientError),
+    /// The signer's request key could not be read, or its client built.
+    #[error("signer: {0}")]
+    Signer(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -105,8 +113,14 @@ pub struct GatewayParts {
     pub webhooks: coffer_webhooks::DispatchConfig,
     /// Connection deadlines and caps.
     pub http: coffer_config::HttpConfig,
-    /// Where `/metrics` and `/healthz` are served instead of the API's address.
+    /// Where `/metrics`, `/healthz` and `/v1/treasury` are served instead of the API's address.
     pub operator_listen_addr: Option<SocketAddr>,
+    /// The signer's client and how the outbox to it paces itself; `None`: no payouts.
+    signer: Option<(signer_client::SignerClient, outbox::OutboxSettings)>,
+    /// Each swept asset's minimum, and how often to look.
+    sweeps: (Vec<coffer_domain::Amount>, Duration),
+    /// The treasury view's settings.
+    pub treasury: treasury::Treasury,
     /// With SQLite, an exclusive lock on `<database>.gateway.lock`, held
     /// while the gateway runs: the SQLite store's single writer and its
     /// invoice cache assume one gateway per file (ADR 0002).
@@ -129,11 +143,15 @@ impl GatewayParts {
         };
         let store = coffer_store::open(&backend).await?;
         let assets = config.asset_book();
+        let settings = services::watcher_settings(config, &assets);
         Ok(Self {
             configuration: audit::configuration_loaded(config, coffer_domain::Timestamp::now()),
             sqlite_lock,
             store,
-            watchers: coffer_watcher::Watchers::new(services::watcher_settings(config, &assets)),
+            signer: services::signer(config)?,
+            sweeps: (config.sweep_minimums(), Duration::from_secs(config.sweeps.interval_secs)),
+            treasury: services::treasury(config, &settings),
+            watchers: coffer_watcher::Watchers::new(settings),
             webhooks: services::dispatch_config(&config.webhooks),
             http: config.http.clone(),
             operator_listen_addr: config.operator_listen_addr,
@@ -179,6 +197,7 @@ pub struct Gateway {
     api: serve::Listener,
     operator: Option<serve::Listener>,
     state: AppState,
+    sweeps: (Vec<coffer_domain::Amount>, Duration),
     _sqlite_lock: Option<std::fs::File>,
 }
 
@@ -191,19 +210,25 @@ impl Gateway {
         parts.store.bind_xpub(&first.address.to_checksum(None)).await?;
         audit::log_configuration(&*parts.store, &parts.configuration).await?;
         let dispatcher = coffer_webhooks::Dispatcher::new(parts.store.clone(), parts.webhooks)?;
+        let assets = Arc::new(parts.assets);
+        let outbox = parts.signer.map(|(client, settings)| {
+            Arc::new(outbox::Outbox::new(parts.store.clone(), client, assets.clone(), dispatcher.clone(), settings))
+        });
         let state = AppState {
             addresses: Arc::new(AddressPool::start(parts.store.clone(), parts.deriver)),
             store: parts.store,
-            assets: Arc::new(parts.assets),
+            assets,
             keys: Arc::default(),
             metrics: Arc::default(),
             expiry: parts.expiry,
             watchers: Arc::new(parts.watchers),
             dispatcher,
             url_policy: parts.webhooks.policy,
+            outbox,
+            treasury: Arc::new(parts.treasury),
         };
         let (api, operator) = listeners(addr, parts.operator_listen_addr, &parts.http, &state).await?;
-        Ok(Self { api, operator, state, _sqlite_lock: parts.sqlite_lock })
+        Ok(Self { api, operator, state, sweeps: parts.sweeps, _sqlite_lock: parts.sqlite_lock })
     }
 
     /// The address actually bound.
@@ -218,8 +243,9 @@ impl Gateway {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    /// The chain watchers and the webhook dispatcher run meanwhile and stop
-    /// after the last request is answered.
+    /// The chain watchers, the webhook dispatcher, the outbox to the signer
+    /// and the sweep scheduler run meanwhile and stop after the last request
+    /// is answered.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let state = self.state;
@@ -229,10 +255,24 @@ impl Gateway {
             Some(state.dispatcher.clone()),
             stopped.clone(),
         );
-        let mut dispatcher_stop = stopped;
-        tasks.push(tokio::spawn(state.dispatcher.clone().run(async move {
-            let _ = dispatcher_stop.wait_for(|stop| *stop).await;
-        })));
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        if let Some(outbox) = state.outbox.clone() {
+            tasks.push(tokio::spawn(outbox.clone().run(until_stopped(stopped.clone()))));
+            let (minimums, interval) = self.sweeps;
+            if !minimums.is_empty() {
+                let sweeper = sweeper::Sweeper {
+                    store: state.store.clone(),
+                    assets: state.assets.clone(),
+                    minimums,
+                    interval,
+                    outbox,
+                };
+                tasks.push(tokio::spawn(sweeper.run(until_stopped(stopped.clone()))));
+            }
+        }
+        tasks.push(tokio::spawn(state.dispatcher.clone().run(until_stopped(stopped))));
         let listeners = [Some(self.api), self.operator].into_iter().flatten().collect();
         let served = serve::serve(listeners, state.metrics.clone(), shutdown).await;
         let _ = stop.send(true);
@@ -300,7 +340,10 @@ fn api_router(state: AppState, operator_apart: bool) -> Router {
 
 /// The operator's endpoints, on their own address.
 fn operator_router(state: AppState) -> Router {
-    let operator = Router::new().route("/healthz", get(routes::system::healthz)).route("/metrics", get(metrics::serve));
+    let operator = Router::new()
+        .route("/healthz", get(routes::system::healthz))
+        .route("/metrics", get(metrics::serve))
+        .route("/v1/treasury", get(routes::treasury::get));
     with_layers(operator, state)
 }
 

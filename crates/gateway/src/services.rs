@@ -70,3 +70,54 @@ pub(crate) fn dispatch_config(config: &WebhookConfig) -> DispatchConfig {
         redeliveries_per_minute: config.redeliveries_per_minute,
     }
 }
+
+/// The signer's client and the outbox's pace, if `[signer]` is configured:
+/// the request key is read here, at start, so a missing or unreadable key
+/// stops the gateway with a sentence rather than failing every payout.
+pub(crate) fn signer(
+    config: &Config,
+) -> Result<Option<(crate::signer_client::SignerClient, crate::outbox::OutboxSettings)>, crate::StartError> {
+    let Some(signer) = &config.signer else { return Ok(None) };
+    let path = &signer.request_key_file;
+    let key = coffer_signer_api::RequestKey::load_file(path)
+        .map_err(|e| crate::StartError::Signer(format!("request_key_file {}: {e}", path.display())))?;
+    // `validate` has parsed it.
+    let identity: coffer_signer_api::PublicKey = signer
+        .identity_key
+        .parse()
+        .map_err(|e: coffer_signer_api::auth::BadPublicKey| crate::StartError::Signer(e.to_string()))?;
+    let timeout = Duration::from_secs(signer.timeout_secs);
+    let client = crate::signer_client::SignerClient::new(
+        signer.url.expose(),
+        key,
+        coffer_signer_api::AnswerVerifier(identity),
+        timeout,
+    )
+    .map_err(|e| crate::StartError::Signer(e.to_string()))?;
+    let settings = crate::outbox::OutboxSettings {
+        retry_base: Duration::from_millis(signer.retry_base_ms),
+        retry_max: Duration::from_secs(signer.retry_max_secs),
+        poll_interval: Duration::from_millis(signer.poll_interval_ms),
+        // Longer than a request can take, and the write of its answer.
+        lease: timeout * 2 + Duration::from_secs(1),
+    };
+    Ok(Some((client, settings)))
+}
+
+/// The treasury view's settings: the operator's digest, and each chain's
+/// node (as its watcher reaches it) and wallets.
+pub(crate) fn treasury(config: &Config, watchers: &[WatcherSettings]) -> crate::treasury::Treasury {
+    let operator_digest = config.operator_token_sha256.as_deref().and_then(|digest| {
+        // `validate` has checked it is 64 hex digits.
+        hex::decode(digest).ok().and_then(|bytes| bytes.try_into().ok())
+    });
+    let chains = watchers
+        .iter()
+        .map(|w| crate::treasury::TreasuryChain {
+            spec: w.spec.clone(),
+            hot: config.hot_wallet(),
+            cold: config.cold_address(w.spec.chain_id),
+        })
+        .collect();
+    crate::treasury::Treasury { operator_digest, chains }
+}

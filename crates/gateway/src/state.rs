@@ -30,4 +30,8 @@ pub(crate) struct AppState {
     pub(crate) watchers: Arc<coffer_watcher::Watchers>,
     pub(crate) dispatcher: Arc<coffer_webhooks::Dispatcher>,
     pub(crate) url_policy: coffer_webhooks::UrlPolicy,
+    /// The outbox to the signer; `None` without `[signer]` (no payouts).
+    pub(crate) outbox: Option<Arc<crate::outbox::Outbox>>,
+    /// The treasury view's settings.
+    pub(crate) treasury: Arc<crate::treasury::Treasury>,
 }

@@ -4,7 +4,10 @@
 //! row once rather than loading the ledger into memory.
 
 use async_trait::async_trait;
-use coffer_domain::{Account, Amount, AssetId, InvoiceId, InvoiceStatus, LedgerTxId, MerchantId, Payment, Side, U256};
+use coffer_domain::{
+    Account, Amount, AssetId, InvoiceId, InvoiceStatus, LedgerTxId, MerchantId, Payment, PayoutId, Side, SweepId,
+    Transaction, U256,
+};
 
 use crate::Result;
 
@@ -19,9 +22,38 @@ pub enum PostingKind {
     WriteOff,
     /// A written-off transfer that was mined after all.
     Recovery,
+    /// A payout's amount set aside.
+    Reserve,
+    /// A refused or failed payout's reserve given back.
+    Release,
+    /// A confirmed payout, out of the hot wallet.
+    Payout,
+    /// What a payout's or a sweep's transactions cost.
+    NetworkFee,
+    /// A deposit swept into a treasury wallet.
+    Sweep,
+    /// Gas sent from the hot wallet to a deposit, for a token sweep.
+    TopUp,
+    /// Hot wallet to cold address.
+    HotToCold,
 }
 
 impl PostingKind {
+    /// Every kind.
+    pub const ALL: [PostingKind; 11] = [
+        Self::Receipt,
+        Self::Settlement,
+        Self::WriteOff,
+        Self::Recovery,
+        Self::Reserve,
+        Self::Release,
+        Self::Payout,
+        Self::NetworkFee,
+        Self::Sweep,
+        Self::TopUp,
+        Self::HotToCold,
+    ];
+
     /// As the database spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,12 +61,44 @@ impl PostingKind {
             Self::Settlement => "settlement",
             Self::WriteOff => "write_off",
             Self::Recovery => "recovery",
+            Self::Reserve => "reserve",
+            Self::Release => "release",
+            Self::Payout => "payout",
+            Self::NetworkFee => "network_fee",
+            Self::Sweep => "sweep",
+            Self::TopUp => "top_up",
+            Self::HotToCold => "hot_to_cold",
         }
     }
 
     /// Parses [`PostingKind::as_str`]'s text.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Receipt, Self::Settlement, Self::WriteOff, Self::Recovery].into_iter().find(|k| k.as_str() == text)
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// The kind a two-entry transaction's shape says it is (which account
+    /// it debits, which it credits), or `None` for a shape no posting has.
+    /// The ledger audit and the store read kinds the same way.
+    pub fn of(transaction: &Transaction) -> Option<Self> {
+        use Account::*;
+        let [debit, credit] = transaction.entries() else { return None };
+        if debit.side != Side::Debit || credit.side != Side::Credit {
+            return None;
+        }
+        Some(match (debit.account, credit.account) {
+            (Deposits(_), Suspense(_)) => Self::Receipt,
+            (Suspense(_), Merchant(..)) => Self::Settlement,
+            (Losses(_), Deposits(_)) => Self::WriteOff,
+            (Deposits(_), Losses(_)) => Self::Recovery,
+            (Merchant(..) | Suspense(_), PayoutsReserved(..)) => Self::Reserve,
+            (PayoutsReserved(..), Merchant(..) | Suspense(_)) => Self::Release,
+            (PayoutsReserved(..), Hot(_)) => Self::Payout,
+            (NetworkFees(_), Hot(_) | Deposits(_)) => Self::NetworkFee,
+            (Hot(_) | Cold(_), Deposits(_)) => Self::Sweep,
+            (Deposits(_), Hot(_)) => Self::TopUp,
+            (Cold(_), Hot(_)) => Self::HotToCold,
+            _ => return None,
+        })
     }
 }
 
@@ -45,10 +109,14 @@ pub struct StoredEntry {
     pub transaction_id: LedgerTxId,
     /// Its kind.
     pub kind: PostingKind,
-    /// The invoice it books for.
-    pub invoice_id: InvoiceId,
+    /// The invoice it books for (receipts, settlements, write-offs, recoveries).
+    pub invoice_id: Option<InvoiceId>,
     /// The payment, for a receipt.
     pub payment_id: Option<coffer_domain::PaymentId>,
+    /// The payout, for a reserve, release, payout or its fee.
+    pub payout_id: Option<PayoutId>,
+    /// The sweep, for a sweep, its top-up or its fee.
+    pub sweep_id: Option<SweepId>,
     /// The account.
     pub account: Account,
     /// Debit or credit.
@@ -93,14 +161,24 @@ pub trait LedgerStore: Send + Sync {
 }
 
 /// How an account is named in the database: `deposits`, `suspense`,
-/// `losses` or `merchant:<uuid>`; the asset lives in its own columns.
+/// `losses`, `hot`, `cold`, `network_fees`, `merchant:<uuid>` or
+/// `reserved:<uuid>`; the asset lives in its own columns.
 pub(crate) fn account_key(account: &Account) -> String {
     match account {
         Account::Deposits(_) => "deposits".to_owned(),
         Account::Suspense(_) => "suspense".to_owned(),
         Account::Losses(_) => "losses".to_owned(),
+        Account::Hot(_) => "hot".to_owned(),
+        Account::Cold(_) => "cold".to_owned(),
+        Account::NetworkFees(_) => "network_fees".to_owned(),
         Account::Merchant(merchant, _) => merchant_key(*merchant),
+        Account::PayoutsReserved(merchant, _) => reserved_key(*merchant),
     }
+}
+
+/// The key of a merchant's reserves for payouts (one per asset).
+pub(crate) fn reserved_key(merchant: MerchantId) -> String {
+    format!("reserved:{}", merchant.as_uuid().simple())
 }
 
 /// The key of a merchant's accounts (one per asset).
@@ -114,9 +192,17 @@ pub(crate) fn parse_account(key: &str, asset: AssetId) -> Option<Account> {
         "deposits" => Some(Account::Deposits(asset)),
         "suspense" => Some(Account::Suspense(asset)),
         "losses" => Some(Account::Losses(asset)),
+        "hot" => Some(Account::Hot(asset)),
+        "cold" => Some(Account::Cold(asset)),
+        "network_fees" => Some(Account::NetworkFees(asset)),
         _ => {
-            let uuid = key.strip_prefix("merchant:")?.parse::<uuid::Uuid>().ok()?;
-            Some(Account::Merchant(MerchantId::from_uuid(uuid), asset))
+            let merchant =
+                |prefix: &str| key.strip_prefix(prefix)?.parse::<uuid::Uuid>().ok().map(MerchantId::from_uuid);
+            if let Some(merchant) = merchant("merchant:") {
+                Some(Account::Merchant(merchant, asset))
+            } else {
+                merchant("reserved:").map(|m| Account::PayoutsReserved(m, asset))
+            }
         }
     }
 }
@@ -137,10 +223,40 @@ mod tests {
             Account::Suspense(asset),
             Account::Losses(asset),
             Account::Merchant(MerchantId::new(), asset),
+            Account::Hot(asset),
+            Account::Cold(asset),
+            Account::NetworkFees(asset),
+            Account::PayoutsReserved(MerchantId::new(), asset),
         ] {
             assert_eq!(parse_account(&account_key(&account), asset), Some(account));
         }
         assert_eq!(parse_account("merchant:nope", asset), None);
         assert_eq!(parse_account("treasury", asset), None);
+        assert_eq!(parse_account("reserved:nope", asset), None);
+    }
+
+    #[test]
+    fn every_posting_has_its_kind_by_shape() {
+        use coffer_domain::{FeePayer, ReserveSource};
+        let asset = AssetId { chain_id: ChainId(1), symbol: AssetSymbol::from_str("USDT").unwrap() };
+        let amount = Amount::from_units(asset, U256::from(5u8));
+        let m = MerchantId::new();
+        let cases = [
+            (Transaction::receipt(amount), PostingKind::Receipt),
+            (Transaction::settlement(m, amount), PostingKind::Settlement),
+            (Transaction::write_off(amount), PostingKind::WriteOff),
+            (Transaction::recovery(amount), PostingKind::Recovery),
+            (Transaction::reserve(m, ReserveSource::Suspense, amount), PostingKind::Reserve),
+            (Transaction::release(m, ReserveSource::Merchant, amount), PostingKind::Release),
+            (Transaction::payout(m, amount), PostingKind::Payout),
+            (Transaction::network_fee(amount, FeePayer::Deposit), PostingKind::NetworkFee),
+            (Transaction::sweep(amount, true), PostingKind::Sweep),
+            (Transaction::top_up(amount), PostingKind::TopUp),
+            (Transaction::hot_to_cold(amount), PostingKind::HotToCold),
+        ];
+        for (transaction, kind) in cases {
+            assert_eq!(PostingKind::of(&transaction.unwrap()), Some(kind), "{kind:?}");
+            assert_eq!(PostingKind::parse(kind.as_str()), Some(kind));
+        }
     }
 }

@@ -20,12 +20,14 @@ mod audit;
 mod chain;
 mod error;
 mod ledger;
+mod payouts;
 mod postgres;
 mod reads;
 mod rows;
 mod shared;
 mod sql;
 mod sqlite;
+mod sweeps;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod webhooks;
@@ -43,8 +45,13 @@ pub use chain::{
 };
 pub use error::StoreError;
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
+pub use payouts::{
+    AnswerChange, CreatedPayout, NewPayout, OutboxEntry, OutboxNext, OutboxState, PayoutQuery, PayoutStore,
+    RecordedAnswer, SignerAnswer, SignerRequest,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use sweeps::{DueSweep, NewSweep, SweepStore, TreasuryBooks};
 pub use webhooks::{
     Attempt, AttemptOutcome, ClaimLimits, Delivery, DeliveryState, DueDelivery, MAX_WEBHOOK_ENDPOINTS, Redelivery,
     WebhookEndpoint, WebhookRegistration, WebhookStore,
@@ -128,13 +135,23 @@ pub struct InvoiceQuery {
 
 /// Coffer's persistence contract. Every implementation passes
 /// `tests/it/conformance.rs`. The chain watcher's, the ledger's, the
-/// webhooks' and the audit log's parts are traits of their own
-/// ([`ChainStore`], [`LedgerStore`], [`WebhookStore`], [`AuditStore`] and
-/// [`AuditedActs`], the privileged acts with their audit records); import
-/// the one you use.
+/// webhooks', the payouts', the sweeps' and the audit log's parts are traits
+/// of their own ([`ChainStore`], [`LedgerStore`], [`WebhookStore`],
+/// [`PayoutStore`], [`SweepStore`], [`AuditStore`] and [`AuditedActs`], the
+/// privileged acts with their audit records); import the one you use.
 #[async_trait]
 pub trait Store:
-    ChainStore + LedgerStore + WebhookStore + AuditStore + AuditedActs + Send + Sync + std::fmt::Debug + 'static
+    ChainStore
+    + LedgerStore
+    + WebhookStore
+    + PayoutStore
+    + SweepStore
+    + AuditStore
+    + AuditedActs
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     /// Records the fingerprint of the xpub this database derives addresses
     /// from, or checks it against the one recorded: a database must never

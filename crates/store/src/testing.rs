@@ -19,6 +19,10 @@ use sqlx::Connection as _;
 
 use crate::{Backend, InvoiceChange, InvoiceChanges, Merchant, NewEvent, NewInvoice, WebhookEndpoint};
 
+mod funds;
+
+pub use funds::{paid_invoice, test_usdt};
+
 /// Writes one `#[tokio::test]` per backend for each named scenario, in
 /// modules `sqlite` and `postgres`. Each scenario is an
 /// `async fn(coffer_store::testing::Kind)` in scope.

@@ -17,6 +17,11 @@
 //! 6. An invoice is settled exactly when it has settlements, and they add up
 //!    to the payments marked settled that count (the first one, and any
 //!    confirmed later).
+//! 7. The postings that follow money out (a payout's reserve, release,
+//!    book-out and fee; a sweep, its top-up and fee; hot to cold) have their
+//!    kind's shape and name their payout or sweep. That the hot wallet is
+//!    never below zero is (2): paying out what the books never saw swept in
+//!    is a breach.
 //!
 //! Everything is read in one snapshot (one read transaction), so the check
 //! can run beside a live gateway.
@@ -53,8 +58,10 @@ impl AuditReport {
 
 struct Posted {
     kind: PostingKind,
-    invoice: InvoiceId,
+    invoice: Option<InvoiceId>,
     payment: Option<PaymentId>,
+    /// Whether it names a payout or a sweep.
+    names_transfer: bool,
     entries: Vec<Entry>,
 }
 
@@ -69,6 +76,7 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
             kind: e.kind,
             invoice: e.invoice_id,
             payment: e.payment_id,
+            names_transfer: e.payout_id.is_some() || e.sweep_id.is_some(),
             entries: Vec::new(),
         });
         posted.entries.push(Entry { account: e.account, side: e.side, amount: e.amount });
@@ -96,7 +104,7 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
         if let Err(err) = books.apply(&transaction) {
             breaches.push(format!("transaction {id}: {err}"));
         }
-        let invoice = invoices.get(&posted.invoice);
+        let invoice = posted.invoice.and_then(|id| invoices.get(&id));
         match (posted.kind, shape(&transaction)) {
             (PostingKind::Receipt, Some((Account::Deposits(_), Account::Suspense(_), amount))) => {
                 match posted.payment {
@@ -113,13 +121,21 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
                 None => breaches.push(format!("recovery {id} names no payment")),
             },
             (PostingKind::Settlement, Some((Account::Suspense(_), Account::Merchant(merchant, asset), amount))) => {
+                let Some(invoice_id) = posted.invoice else {
+                    breaches.push(format!("settlement {id} names no invoice"));
+                    continue;
+                };
                 if invoice.is_none_or(|(m, a, _)| (*m, *a) != (merchant, asset)) {
                     breaches.push(format!(
-                        "settlement {id} credits {merchant} in {asset}, not invoice {}'s merchant and asset",
-                        posted.invoice
+                        "settlement {id} credits {merchant} in {asset}, not invoice {invoice_id}'s merchant and asset"
                     ));
                 }
-                settlements.entry(posted.invoice).or_default().push(amount);
+                settlements.entry(invoice_id).or_default().push(amount);
+            }
+            (kind, Some(_)) if is_transfer(kind) && PostingKind::of(&transaction) == Some(kind) => {
+                if !posted.names_transfer && kind != PostingKind::HotToCold {
+                    breaches.push(format!("{} {id} names no payout or sweep", kind.as_str()));
+                }
             }
             (kind, _) => breaches.push(format!("transaction {id} does not have the shape of a {}", kind.as_str())),
         }
@@ -251,6 +267,12 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
     }
     report.balances = books.accounts().filter_map(|a| books.balance(a).ok().map(|b| (a, b))).collect();
     Ok(report)
+}
+
+/// Whether postings of this kind follow money out of the deposit addresses
+/// (payouts, sweeps), rather than book an invoice's.
+fn is_transfer(kind: PostingKind) -> bool {
+    !matches!(kind, PostingKind::Receipt | PostingKind::Settlement | PostingKind::WriteOff | PostingKind::Recovery)
 }
 
 /// A two-entry transaction as (debited account, credited account, amount).

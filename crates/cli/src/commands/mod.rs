@@ -9,3 +9,4 @@ pub(crate) mod dev;
 pub(crate) mod gateway;
 pub(crate) mod ledger;
 pub(crate) mod signer;
+pub(crate) mod treasury;

@@ -10,3 +10,4 @@ mod receiver;
 mod signer;
 mod support;
 mod signing;
+mod treasury;

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use coffer_domain::{Amount, AssetId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -25,6 +26,13 @@ pub(crate) struct BalanceView {
     /// Base units.
     #[schema(example = "12500000")]
     available_units: String,
+    /// Set aside for payouts not yet confirmed or failed (no longer
+    /// available), as a decimal string; `null` as for `available`.
+    #[schema(example = "0")]
+    reserved: Option<String>,
+    /// The same in base units.
+    #[schema(example = "0")]
+    reserved_units: String,
 }
 
 /// The merchant's balances.
@@ -39,7 +47,8 @@ error_responses!(
 );
 
 /// The merchant's balances, derived from the ledger: settled invoices
-/// credit them. Assets with nothing are left out.
+/// credit them, payouts reserve from them. Assets with nothing available
+/// and nothing reserved are left out.
 #[utoipa::path(get, path = "/v1/balances", tag = "balances", operation_id = "list_balances",
     security(("api_key" = ["balances:read"])),
     responses((status = 200, description = "The merchant's balances", body = Balances), BalancesErrors))]
@@ -47,14 +56,26 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     CanReadBalances(caller): CanReadBalances,
 ) -> Result<Json<Balances>, ApiError> {
-    let amounts = state.store.merchant_balances(caller.merchant_id).await?;
-    let data = amounts
+    let available = state.store.merchant_balances(caller.merchant_id).await?;
+    let reserved = state.store.merchant_reserved(caller.merchant_id).await?;
+    let mut assets: Vec<AssetId> = available.iter().chain(&reserved).map(Amount::asset).collect();
+    assets.sort();
+    assets.dedup();
+    let of = |amounts: &[Amount], asset| {
+        amounts.iter().find(|a| a.asset() == asset).copied().unwrap_or_else(|| Amount::zero(asset))
+    };
+    let format = |amount: Amount| state.assets.get(amount.asset()).map(|a| a.format_amount(&amount));
+    let data = assets
         .into_iter()
-        .map(|amount| BalanceView {
-            asset: amount.asset().symbol.to_string(),
-            chain_id: amount.asset().chain_id.0,
-            available: state.assets.get(amount.asset()).map(|a| a.format_amount(&amount)),
-            available_units: amount.units().to_string(),
+        .map(|asset| (of(&available, asset), of(&reserved, asset)))
+        .filter(|(available, reserved)| !available.is_zero() || !reserved.is_zero())
+        .map(|(available, reserved)| BalanceView {
+            asset: available.asset().symbol.to_string(),
+            chain_id: available.asset().chain_id.0,
+            available: format(available),
+            available_units: available.units().to_string(),
+            reserved: format(reserved),
+            reserved_units: reserved.units().to_string(),
         })
         .collect();
     Ok(Json(Balances { data }))

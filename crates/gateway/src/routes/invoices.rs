@@ -161,7 +161,7 @@ fn fingerprint(validated: &Validated) -> [u8; 32] {
     Sha256::digest(normal.to_string().as_bytes()).into()
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else { return Ok(None) };
     let key = value
         .to_str()

@@ -5,8 +5,10 @@ pub(crate) mod document;
 mod errors;
 pub(crate) mod invoices;
 mod page;
+pub(crate) mod payouts;
 mod schemas;
 pub(crate) mod system;
+pub(crate) mod treasury;
 pub(crate) mod webhooks;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,6 +27,8 @@ use crate::state::AppState;
         (name = "invoices", description = "Create, read and invalidate invoices"),
         (name = "balances", description = "What the merchant is owed"),
         (name = "webhooks", description = "Signed notifications: endpoints, delivery log, redelivery"),
+        (name = "payouts", description = "Payouts and refunds: money out of the merchant's balance, through the signer"),
+        (name = "treasury", description = "For the operator: the treasury's wallets beside the books"),
         (name = "system", description = "Health and metrics")
     )
 )]
@@ -41,6 +45,12 @@ impl Modify for BearerAuth {
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("coffer_sk_…").build(),
             ),
         );
+        components.add_security_scheme(
+            "operator_token",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("coffer_op_…").build(),
+            ),
+        );
     }
 }
 
@@ -55,5 +65,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(payouts::create, payouts::list))
+        .routes(routes!(payouts::get))
+        .routes(routes!(treasury::get))
         .routes(routes!(system::healthz))
 }

@@ -113,7 +113,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
 /// apart: they answer 404 there, as any unknown route does.
 pub(crate) async fn served_apart(request: Request, next: Next) -> Response {
     let path = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    if matches!(path, Some("/healthz" | "/metrics")) {
+    if matches!(path, Some("/healthz" | "/metrics" | "/v1/treasury")) {
         return ApiError::not_found("route").into_response();
     }
     next.run(request).await

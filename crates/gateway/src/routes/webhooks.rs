@@ -204,6 +204,13 @@ pub(crate) async fn create(
     ApiJson(request): ApiJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let events = parse_events(&request.events)?;
+    // Payout deliveries carry payouts (destinations, amounts): only for a key that may read them.
+    if events.iter().any(|e| e.is_payout()) && !caller.scopes.contains(coffer_domain::Scope::PayoutsRead) {
+        return Err(ApiError::new(
+            ErrorCode::InsufficientScope,
+            "subscribing to payout.* events also needs the payouts:read scope: deliveries carry whole payouts",
+        ));
+    }
     let url = state
         .url_policy
         .check(&request.url)

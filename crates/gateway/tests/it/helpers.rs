@@ -118,9 +118,13 @@ pub async fn spawn_app_with(db: Arc<TestDatabase>, config: &Config) -> TestApp {
         shutdown: Some(tx),
         served: Some(served),
     };
-    app.key = app.key_for(merchant, "invoices:read,invoices:write,balances:read,webhooks:read,webhooks:write").await;
+    app.key = app.key_for(merchant, ALL_SCOPES).await;
     app
 }
+
+/// Every scope a key can carry.
+pub const ALL_SCOPES: &str =
+    "invoices:read,invoices:write,balances:read,webhooks:read,webhooks:write,payouts:read,payouts:write";
 
 /// A gateway whose configuration is the test one with `top` (top-level
 /// settings) before it and `tables` after it.
@@ -151,10 +155,7 @@ impl TestApp {
 
     pub async fn other_merchant(&self) -> (MerchantId, String) {
         let merchant = admin::create_merchant(&*self.store, "Other").await.unwrap().id;
-        (
-            merchant,
-            self.key_for(merchant, "invoices:read,invoices:write,balances:read,webhooks:read,webhooks:write").await,
-        )
+        (merchant, self.key_for(merchant, ALL_SCOPES).await)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -203,4 +204,57 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     let message = body["error"]["message"].as_str().expect("a message").to_owned();
     assert!(!message.is_empty());
     message
+}
+
+/// The gateway's side of a signer: its request key in a file (as
+/// `coffer-signer-api` writes it) and the `[signer]` table that names it.
+pub struct SignerKeys {
+    pub dir: tempfile::TempDir,
+    pub key_file: std::path::PathBuf,
+    /// The gateway's public request key, which a signer trusts.
+    pub gateway: coffer_signer_api::PublicKey,
+}
+
+impl SignerKeys {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("request.key");
+        let key = coffer_signer_api::RequestKey::generate().unwrap();
+        key.create_file(&key_file).unwrap();
+        Self { gateway: key.public(), dir, key_file }
+    }
+
+    /// A `[signer]` table for a signer at `url` whose answers `identity`
+    /// signs, retrying fast (tests wait on what happens, never on a clock).
+    pub fn table(&self, url: &str, identity: &coffer_signer_api::PublicKey) -> String {
+        format!(
+            "[signer]\nurl = \"{url}\"\nrequest_key_file = \"{}\"\nidentity_key = \"{identity}\"\n\
+             timeout_secs = 5\nretry_base_ms = 20\nretry_max_secs = 1\npoll_interval_ms = 20\n",
+            self.key_file.display()
+        )
+    }
+}
+
+/// `units` base units of the test USDT.
+pub fn usdt(units: u64) -> coffer_domain::Amount {
+    coffer_domain::Amount::from_units(coffer_store::testing::test_usdt(), coffer_domain::U256::from(units))
+}
+
+/// Credits the test merchant with `units` of USDT: an invoice paid and settled.
+pub async fn fund(app: &TestApp, units: u64) -> coffer_domain::Invoice {
+    let paid = coffer_domain::U256::from(units);
+    coffer_store::testing::paid_invoice(&*app.store, app.merchant, usdt(units), paid, true).await.0
+}
+
+/// Polls `GET path` with `key` until `done` holds of its JSON (at most about 20 s).
+pub async fn until_json(app: &TestApp, key: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..2000 {
+        last = app.get_as(key, path).await.json().await.unwrap();
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("GET {path} never got there: {last:#}");
 }

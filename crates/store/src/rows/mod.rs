@@ -6,6 +6,7 @@
 
 mod audit;
 mod payments;
+mod payouts;
 mod webhooks;
 
 use std::str::FromStr;
@@ -13,6 +14,9 @@ use std::str::FromStr;
 pub(crate) use audit::{AUDIT_COLUMNS, AuditRow, head as audit_head};
 pub(crate) use payments::{
     BalanceRow, BlockRow, EntryRow, HALT_SELECT, HaltRow, PAYMENT_COLUMNS, PaymentRow, payment_params, side_text,
+};
+pub(crate) use payouts::{
+    OUTBOX_COLUMNS, OutboxRow, PAYOUT_COLUMNS, PayoutRow, PayoutState, SWEEP_COLUMNS, SweepRow, symbol,
 };
 pub(crate) use webhooks::{DeliveryRow, DueRow, EndpointRow, events_text, parse_events};
 

@@ -187,8 +187,10 @@ pub(crate) fn side_text(side: Side) -> &'static str {
 pub(crate) struct EntryRow {
     transaction_id: Uuid,
     kind: String,
-    invoice_id: Uuid,
+    invoice_id: Option<Uuid>,
     payment_id: Option<Vec<u8>>,
+    payout_id: Option<Uuid>,
+    sweep_id: Option<Uuid>,
     account: String,
     chain_id: i64,
     asset: String,
@@ -205,8 +207,10 @@ impl TryFrom<EntryRow> for StoredEntry {
         Ok(StoredEntry {
             transaction_id: LedgerTxId::from_uuid(row.transaction_id),
             kind: PostingKind::parse(&row.kind).ok_or_else(|| StoreError::corrupt(T, "unknown kind"))?,
-            invoice_id: InvoiceId::from_uuid(row.invoice_id),
+            invoice_id: row.invoice_id.map(InvoiceId::from_uuid),
             payment_id: row.payment_id.map(|id| b256(T, &id).map(PaymentId)).transpose()?,
+            payout_id: row.payout_id.map(coffer_domain::PayoutId::from_uuid),
+            sweep_id: row.sweep_id.map(coffer_domain::SweepId::from_uuid),
             account: account(T, &row.account, amount.asset())?,
             side: side(&row.side)?,
             amount,

@@ -20,14 +20,24 @@ macro_rules! chain_writes {
             use $crate::{Applied, ChainStep, InvoiceChange, LedgerPosting, Result, StoreError};
 
             /// Subscribed endpoints of one merchant: (id, url, secret, events).
-            type Endpoints = Vec<(WebhookId, String, String, Vec<EventType>)>;
+            pub(super) type Endpoints = Vec<(WebhookId, String, String, Vec<EventType>)>;
 
-            /// A posting to book: the transaction, its kind, invoice and payment.
+            /// A posting to book: the transaction, its kind, and what it books
+            /// for (an invoice and payment, or a payout, or a sweep).
             pub(super) struct Posting<'a> {
-                posting: &'a LedgerPosting,
-                kind: &'static str,
-                invoice: InvoiceId,
-                payment: Option<PaymentId>,
+                pub(super) posting: &'a LedgerPosting,
+                pub(super) kind: &'static str,
+                pub(super) invoice: Option<InvoiceId>,
+                pub(super) payment: Option<PaymentId>,
+                pub(super) payout: Option<coffer_domain::PayoutId>,
+                pub(super) sweep: Option<coffer_domain::SweepId>,
+            }
+
+            impl<'a> Posting<'a> {
+                /// A posting of an invoice's (and maybe a payment's).
+                fn of_invoice(posting: &'a LedgerPosting, kind: &'static str, invoice: InvoiceId, payment: Option<PaymentId>) -> Self {
+                    Self { posting, kind, invoice: Some(invoice), payment, payout: None, sweep: None }
+                }
             }
 
             pub(super) async fn apply_step(conn: &mut $conn, step: &ChainStep) -> Result<Applied> {
@@ -45,14 +55,11 @@ macro_rules! chain_writes {
                 let mut postings: Vec<Posting<'_>> = step
                     .bookings
                     .iter()
-                    .map(|b| Posting { posting: &b.receipt, kind: "receipt", invoice: b.invoice_id, payment: Some(b.payment_id) })
+                    .map(|b| Posting::of_invoice(&b.receipt, "receipt", b.invoice_id, Some(b.payment_id)))
                     .collect();
-                postings.extend(step.recoveries.iter().map(|r| Posting {
-                    posting: &r.posting,
-                    kind: "recovery",
-                    invoice: r.invoice_id,
-                    payment: Some(r.payment_id),
-                }));
+                postings.extend(
+                    step.recoveries.iter().map(|r| Posting::of_invoice(&r.posting, "recovery", r.invoice_id, Some(r.payment_id))),
+                );
                 let deliveries = apply_changes(conn, &step.changes, step.at, step.lease_until, &mut postings).await?;
                 post(conn, &postings, step.at).await?;
                 Ok(Applied { deliveries })
@@ -306,7 +313,7 @@ macro_rules! chain_writes {
                 .await?;
                 postings.extend(changes.iter().filter_map(|c| {
                     let s = c.settlement.as_ref()?;
-                    Some(Posting { posting: &s.posting, kind: "settlement", invoice: c.invoice_id, payment: None })
+                    Some(Posting::of_invoice(&s.posting, "settlement", c.invoice_id, None))
                 }));
                 record_events(conn, changes, at, lease_until).await
             }
@@ -379,7 +386,7 @@ macro_rules! chain_writes {
                 Ok(owned.into_iter().map(|(_, delivery)| delivery).collect())
             }
 
-            async fn merchant_endpoints(conn: &mut $conn, merchant: MerchantId) -> Result<Endpoints> {
+            pub(super) async fn merchant_endpoints(conn: &mut $conn, merchant: MerchantId) -> Result<Endpoints> {
                 let rows: Vec<(uuid::Uuid, String, String, String)> = sqlx::query_as(
                     "SELECT id, url, secret, events FROM webhook_endpoints WHERE merchant_id = $1 AND deleted_at IS NULL",
                 )
@@ -477,7 +484,7 @@ macro_rules! chain_writes {
                             .collect::<Result<Vec<_>>>()?;
                         let postings: Vec<Posting<'_>> = postings
                             .iter()
-                            .map(|(p, posting)| Posting { posting, kind: "write_off", invoice: p.invoice_id, payment: Some(p.id) })
+                            .map(|(p, posting)| Posting::of_invoice(posting, "write_off", p.invoice_id, Some(p.id)))
                             .collect();
                         let done = sqlx::query(
                             "UPDATE payments SET state = 'written_off', displaced_until = NULL \
@@ -519,13 +526,15 @@ macro_rules! chain_writes {
                 let mut balances = Balances::default();
                 for chunk in postings.chunks(MAX_IN) {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO ledger_transactions (id, kind, invoice_id, payment_id, created_at) ",
+                        "INSERT INTO ledger_transactions (id, kind, invoice_id, payment_id, payout_id, sweep_id, created_at) ",
                     );
                     query.push_values(chunk, |mut row, p| {
                         row.push_bind(p.posting.id.as_uuid())
                             .push_bind(p.kind)
-                            .push_bind(p.invoice.as_uuid())
+                            .push_bind(p.invoice.map(|id| id.as_uuid()))
                             .push_bind(p.payment.map(|id| id.0.to_vec()))
+                            .push_bind(p.payout.map(|id| id.as_uuid()))
+                            .push_bind(p.sweep.map(|id| id.as_uuid()))
                             .push_bind(at.as_millis());
                     });
                     query.build().execute(&mut *conn).await?;
@@ -569,7 +578,14 @@ macro_rules! chain_writes {
             /// it sees the last committed ones and no concurrent transaction
             /// can add to the same row in between.
             async fn write_balances(conn: &mut $conn, balances: Balances) -> Result<()> {
-                for (account, (debits, credits)) in balances.into_totals() {
+                // In one order, the accounts' own: two transactions that touch
+                // the same accounts take their row locks in the same order, so
+                // neither waits for the other in a cycle (PostgreSQL would
+                // abort one as a deadlock). A payout's lock on its source
+                // (merchant or suspense) comes first and sorts first too.
+                let mut totals: Vec<_> = balances.into_totals().collect();
+                totals.sort_by_key(|(account, _)| *account);
+                for (account, (debits, credits)) in totals {
                     let asset = account.asset();
                     let key = $crate::ledger::account_key(&account);
                     let chain = to_i64(asset.chain_id.0, "chain id")?;

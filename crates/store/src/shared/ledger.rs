@@ -47,8 +47,8 @@ macro_rules! ledger_store {
                     sqlx::query(isolation).execute(&mut *tx).await?;
                 }
                 let entries: Vec<$crate::rows::EntryRow> = sqlx::query_as(
-                    "SELECT e.transaction_id, t.kind, t.invoice_id, t.payment_id, e.account, e.chain_id, e.asset, \
-                     e.side, e.amount FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id \
+                    "SELECT e.transaction_id, t.kind, t.invoice_id, t.payment_id, t.payout_id, t.sweep_id, e.account, \
+                     e.chain_id, e.asset, e.side, e.amount FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id \
                      ORDER BY e.transaction_id, e.position",
                 )
                 .fetch_all(&mut *tx)

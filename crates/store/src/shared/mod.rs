@@ -8,6 +8,10 @@ mod audited_acts;
 mod chain;
 mod chain_writes;
 mod ledger;
+mod payout_writes;
+mod payouts;
+mod sweeps;
+pub(crate) mod treasury;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -19,6 +23,9 @@ pub(crate) use audited_acts::audited_acts;
 pub(crate) use chain::chain_store;
 pub(crate) use chain_writes::chain_writes;
 pub(crate) use ledger::ledger_store;
+pub(crate) use payout_writes::payout_writes;
+pub(crate) use payouts::payout_store;
+pub(crate) use sweeps::{sweep_store, sweep_writes};
 pub(crate) use webhooks::{attempt_columns, webhook_store};
 
 use crate::{InvoiceChange, StoreError};

@@ -6,4 +6,6 @@ mod audit;
 mod cancelled_writes;
 mod chain;
 mod conformance;
+mod payouts;
+mod sweeps;
 mod webhooks;

@@ -1,0 +1,235 @@
+//! `/v1/payouts`: ask for a payout or a refund, follow it, list them.
+//!
+//! A payout is checked (asset, amount, destination, a refund's invoice),
+//! then stored in one transaction with its reserve, its outbox row to the
+//! signer and its `payout.pending` event; the outbox hands it to the signer
+//! at once and applies what the signer says (`outbox.rs`). The answer is
+//! `201` with the payout `pending`: where it goes from there, the payout and
+//! its `payout.*` webhooks tell.
+
+mod input;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use coffer_domain::{
+    AssetSymbol, ChainId, EventId, EventType, Payout, PayoutId, PayoutStatus, ReserveSource, Timestamp,
+};
+use coffer_store::{CreatedPayout, Idempotency, NewEvent, NewPayout, PayoutQuery};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{CanReadPayouts, CanWritePayouts};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::payout_view::{PayoutView, event_payload};
+use crate::routes::invoices::{IDEMPOTENT_REPLAYED, idempotency_key};
+use crate::routes::page::{self, present};
+use crate::state::AppState;
+
+/// A request for a payout, or (with `refund_of`) a refund.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreatePayout {
+    /// How much, as a decimal string in the asset's unit (`"25.50"`), never a JSON number.
+    #[schema(value_type = String, example = "25.50")]
+    amount: Value,
+    /// Asset symbol, case-insensitive (`USDT`, `ETH`).
+    #[schema(example = "USDT")]
+    asset: String,
+    /// The chain to pay on; needed only when the asset is on several.
+    #[schema(example = 31337)]
+    chain_id: Option<u64>,
+    /// Where to send it: a 0x-prefixed address (mixed case must be a valid EIP-55 checksum).
+    #[schema(example = "0x1111111111111111111111111111111111111111")]
+    destination: String,
+    /// The invoice this refunds (`inv_…`): at most its overpaid or late
+    /// amount, or all an invalidated or expired invoice received, less its
+    /// earlier refunds; in the invoice's asset.
+    refund_of: Option<String>,
+}
+
+/// Asks for a payout (or a refund) of the merchant's balance. The amount is
+/// reserved at once (no longer available in `GET /v1/balances`) and released
+/// if the signer refuses it or it fails.
+#[utoipa::path(post, path = "/v1/payouts", tag = "payouts", request_body = CreatePayout,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the same payout")),
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "Reserved and handed to the signer (or replayed, with `Idempotent-Replayed: true`)", body = PayoutView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`refund_of` names no invoice of the merchant's", body = ErrorBody),
+        (status = 409, description = "`idempotency_conflict`, or `invalid_state`: the invoice has nothing to refund", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid input, `insufficient_balance` or `refund_exceeds_invoice`", body = ErrorBody),
+        (status = 503, description = "`payouts_unavailable` or `unavailable`", body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    CanWritePayouts(caller): CanWritePayouts,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CreatePayout>,
+) -> Result<Response, ApiError> {
+    let Some(outbox) = state.outbox.clone() else {
+        return Err(ApiError::new(ErrorCode::PayoutsUnavailable, "this gateway has no [signer] configured"));
+    };
+    let key = idempotency_key(&headers)?;
+    let checked = input::check(&state, caller.merchant_id, request).await?;
+    let idempotency = key.map(|key| Idempotency { key, fingerprint: checked.fingerprint() });
+    let now = Timestamp::now();
+    let payout = Payout {
+        id: PayoutId::new(),
+        merchant_id: caller.merchant_id,
+        amount: checked.amount,
+        destination: checked.destination,
+        status: PayoutStatus::Pending,
+        source: checked.refund.map_or(ReserveSource::Merchant, |r| r.source),
+        refund_of: checked.refund_of,
+        fee_asset: checked.fee_asset,
+        cooldown_until: None,
+        refusal: None,
+        failure: None,
+        tx_hash: None,
+        network_fee: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let intent = coffer_signer_api::PayoutIntent {
+        id: payout.id,
+        merchant: payout.merchant_id,
+        chain_id: payout.amount.asset().chain_id,
+        asset: payout.amount.asset().symbol,
+        amount: payout.amount.units(),
+        destination: payout.destination,
+    };
+    let view = PayoutView::new(&payout, &state.assets);
+    let event_id = EventId::new();
+    let event = NewEvent {
+        id: event_id,
+        kind: EventType::PayoutPending,
+        payload: event_payload(event_id, EventType::PayoutPending, now, &view),
+    };
+    let new = NewPayout {
+        intent: serde_json::to_string(&intent).map_err(|e| ApiError::internal(&e))?,
+        refund_limit: checked.refund.map(|r| r.max),
+        payout,
+        idempotency,
+        event,
+        at: now,
+        lease_until: now.plus(state.dispatcher.lease()),
+    };
+    let (payout, replayed) = match state.store.create_payout(new).await? {
+        CreatedPayout::Created(payout, deliveries) => {
+            tracing::info!(payout = %payout.id, amount = %payout.amount.units(), asset = %payout.amount.asset(), "payout reserved");
+            outbox.wake();
+            state.dispatcher.dispatch(deliveries);
+            (payout, false)
+        }
+        CreatedPayout::Replayed(payout) => (payout, true),
+        CreatedPayout::IdempotencyMismatch => {
+            return Err(ApiError::new(
+                ErrorCode::IdempotencyConflict,
+                "this Idempotency-Key was already used with a different request",
+            ));
+        }
+        CreatedPayout::InsufficientBalance { available } => {
+            let shown = state
+                .assets
+                .get(available.asset())
+                .map_or(available.units().to_string(), |a| a.format_amount(&available));
+            return Err(ApiError::new(
+                ErrorCode::InsufficientBalance,
+                format!("the available balance is {shown} {}; the payout is more", available.asset().symbol),
+            ));
+        }
+        CreatedPayout::RefundExceeded { refundable } => {
+            let shown = state
+                .assets
+                .get(refundable.asset())
+                .map_or(refundable.units().to_string(), |a| a.format_amount(&refundable));
+            return Err(ApiError::new(
+                ErrorCode::RefundExceedsInvoice,
+                format!("the invoice has {shown} {} left to refund", refundable.asset().symbol),
+            ));
+        }
+    };
+    let mut response = (StatusCode::CREATED, Json(PayoutView::new(&payout, &state.assets))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/payouts/{}", payout.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if replayed {
+        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// One payout. Another merchant's payout answers 404, as an unknown one does.
+#[utoipa::path(get, path = "/v1/payouts/{id}", tag = "payouts",
+    params(("id" = String, Path, description = "Payout id, `po_…`")),
+    security(("api_key" = [])),
+    responses((status = 200, body = PayoutView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    CanReadPayouts(caller): CanReadPayouts,
+    Path(id): Path<String>,
+) -> Result<Json<PayoutView>, ApiError> {
+    let id: PayoutId = id.parse().map_err(|_| ApiError::not_found("payout"))?;
+    let payout = state.store.payout(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("payout"))?;
+    Ok(Json(PayoutView::new(&payout, &state.assets)))
+}
+
+/// Query parameters of the payout list. Empty values count as absent.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only payouts in this state.
+    status: Option<String>,
+    /// Only payouts of this asset symbol.
+    asset: Option<String>,
+    /// Only payouts on this chain.
+    chain_id: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<String>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of payouts, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PayoutPage {
+    data: Vec<PayoutView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(value_type = Option<String>)]
+    next_cursor: Option<PayoutId>,
+}
+
+/// The merchant's payouts and refunds, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/payouts", tag = "payouts", params(ListParams),
+    security(("api_key" = [])),
+    responses((status = 200, body = PayoutPage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    CanReadPayouts(caller): CanReadPayouts,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<PayoutPage>, ApiError> {
+    let limit = page::limit(params.limit)?;
+    let invalid = |message: String| ApiError::new(ErrorCode::InvalidRequest, message);
+    let status =
+        present(params.status).map(|s| s.parse::<PayoutStatus>()).transpose().map_err(|e| invalid(e.to_string()))?;
+    let asset =
+        present(params.asset).map(|s| s.parse::<AssetSymbol>()).transpose().map_err(|e| invalid(e.to_string()))?;
+    let chain_id = present(params.chain_id)
+        .map(|s| s.parse::<u64>().map(ChainId))
+        .transpose()
+        .map_err(|_| invalid("chain_id must be a whole number".to_owned()))?;
+    let before = page::cursor::<PayoutId>(params.cursor)?;
+    let query = PayoutQuery { merchant_id: caller.merchant_id, status, asset, chain_id, before, limit: limit + 1 };
+    let mut payouts = state.store.payouts(query).await?;
+    let next_cursor = page::next_cursor(&mut payouts, limit, |p| p.id);
+    let data = payouts.iter().map(|p| PayoutView::new(p, &state.assets)).collect();
+    Ok(Json(PayoutPage { data, next_cursor }))
+}
