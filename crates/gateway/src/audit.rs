@@ -14,7 +14,7 @@
 mod configuration;
 
 use coffer_audit::Record;
-use coffer_domain::{ApiKeyId, ChainId, MerchantId, Timestamp, WebhookId};
+use coffer_domain::{ApiKeyId, ChainId, MerchantId, Payout, Timestamp, WebhookId};
 use coffer_store::{ApiKeyRecord, Merchant, WebhookEndpoint};
 use serde_json::json;
 
@@ -67,6 +67,31 @@ pub fn webhook_registered(by: ApiKeyId, endpoint: &WebhookEndpoint) -> Record {
 pub fn webhook_deleted(by: ApiKeyId, merchant_id: MerchantId, id: WebhookId, at: Timestamp) -> Record {
     let detail = json!({ "merchant_id": merchant_id.to_string() });
     record(at, &by.to_string(), "webhook.deleted", id.to_string(), detail)
+}
+
+/// `payout.requested`, by the merchant's key: what was asked, of whose
+/// balance, to where.
+pub fn payout_requested(by: ApiKeyId, payout: &Payout, at: Timestamp) -> Record {
+    record(at, &by.to_string(), "payout.requested", payout.id.to_string(), payout_detail(payout))
+}
+
+/// `payout.<status>`, by the gateway: what the signer answered changed the payout.
+pub fn payout_changed(payout: &Payout, at: Timestamp) -> Record {
+    let action = format!("payout.{}", payout.status);
+    record(at, GATEWAY, &action, payout.id.to_string(), payout_detail(payout))
+}
+
+fn payout_detail(payout: &Payout) -> serde_json::Value {
+    json!({
+        "merchant_id": payout.merchant_id.to_string(),
+        "asset": payout.amount.asset().to_string(),
+        "units": payout.amount.units().to_string(),
+        "destination": payout.destination.to_string(),
+        "status": payout.status.to_string(),
+        "refund_of": payout.refund_of.map(|id| id.to_string()),
+        "tx_hash": payout.tx_hash.map(|h| h.to_string()),
+        "rule": payout.refusal.as_ref().map(|r| r.rule.clone()),
+    })
 }
 
 /// What an operator decided about a chain's halt.

@@ -140,15 +140,24 @@ impl Outbox {
             SignerRequest::Payout(id) => id.to_string(),
             SignerRequest::Sweep(id) => id.to_string(),
         };
+        // Every request carries the gateway log's head; the signer records
+        // it, so a log rewritten here later no longer matches its record.
+        let head = match self.store.head().await {
+            Ok(head) => head.hash.to_bytes(),
+            Err(e) => {
+                self.failed(entry, entry.state, format!("reading the audit log's head: {e}")).await;
+                return;
+            }
+        };
         let reply = match entry.state {
             OutboxState::Submit => {
                 let path = match entry.request {
                     SignerRequest::Payout(_) => paths::PAYOUTS,
                     SignerRequest::Sweep(_) => paths::SWEEPS,
                 };
-                self.client.submit(path, &entry.payload).await
+                self.client.submit(path, &entry.payload, head).await
             }
-            OutboxState::Poll => self.client.status(&id).await,
+            OutboxState::Poll => self.client.status(&id, head).await,
             OutboxState::Done | OutboxState::Held => return,
         };
         let failed = |state, error: String| self.failed(entry, state, error);

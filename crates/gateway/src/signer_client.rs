@@ -9,15 +9,6 @@ use std::time::Duration;
 use coffer_signer_api::{AnswerVerifier, Outcome, RequestKey, RequestParts, auth::headers, paths};
 use serde::Deserialize;
 
-/// The head of the gateway's audit log, which every request carries so the
-/// signer records what the gateway's log said when it asked.
-///
-/// Zeros (an empty log) until the gateway's audit log lands: another
-/// engineer wires this one function to it.
-pub(crate) fn audit_head() -> [u8; 32] {
-    [0u8; 32]
-}
-
 /// What the signer answered, once its signature checked out.
 #[derive(Debug)]
 pub(crate) enum Reply {
@@ -100,20 +91,20 @@ impl SignerClient {
     }
 
     /// `POST path` with `body` (an intent's JSON).
-    pub(crate) async fn submit(&self, path: &str, body: &str) -> Result<Reply, ClientError> {
-        self.send("POST", path, body.as_bytes()).await
+    pub(crate) async fn submit(&self, path: &str, body: &str, audit_head: [u8; 32]) -> Result<Reply, ClientError> {
+        self.send("POST", path, body.as_bytes(), audit_head).await
     }
 
     /// `GET /v1/requests/{id}`.
-    pub(crate) async fn status(&self, id: &str) -> Result<Reply, ClientError> {
-        self.send("GET", &format!("{}/{id}", paths::REQUESTS), b"").await
+    pub(crate) async fn status(&self, id: &str, audit_head: [u8; 32]) -> Result<Reply, ClientError> {
+        self.send("GET", &format!("{}/{id}", paths::REQUESTS), b"", audit_head).await
     }
 
-    async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<Reply, ClientError> {
+    async fn send(&self, method: &str, path: &str, body: &[u8], audit_head: [u8; 32]) -> Result<Reply, ClientError> {
         let now = coffer_domain::Timestamp::now().as_millis() / 1000;
         let signed = self
             .key
-            .sign(&RequestParts { method, path, body }, now, audit_head())
+            .sign(&RequestParts { method, path, body }, now, audit_head)
             .map_err(|e| ClientError::Signing(e.to_string()))?;
         let url = format!("{}{path}", self.base);
         let mut request = match method {

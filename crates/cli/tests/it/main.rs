@@ -8,6 +8,6 @@ mod halts;
 mod operator;
 mod receiver;
 mod signer;
-mod support;
 mod signing;
+mod support;
 mod treasury;

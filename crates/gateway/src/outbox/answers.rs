@@ -112,8 +112,18 @@ impl Outbox {
             }
         };
         let lease_until = now.plus(self.dispatcher.lease());
+        let changed = match &change {
+            Some(AnswerChange::Payout { change, .. }) => Some(change.payout.clone()),
+            _ => None,
+        };
         let answer = SignerAnswer { request: entry.request, change, next, at: now, lease_until };
         let recorded = self.store.record_answer(answer).await.map_err(|e| e.to_string())?;
+        if let Some(payout) = changed.filter(|_| recorded.applied) {
+            let record = crate::audit::payout_changed(&payout, now);
+            if let Err(e) = coffer_store::AuditStore::append(&*self.store, &record).await {
+                tracing::error!(payout = %payout.id, error = %e, "a payout's change is not on the audit log");
+            }
+        }
         if !recorded.deliveries.is_empty() {
             self.dispatcher.dispatch(recorded.deliveries);
         }

@@ -122,6 +122,12 @@ pub(crate) async fn create(
     let (payout, replayed) = match state.store.create_payout(new).await? {
         CreatedPayout::Created(payout, deliveries) => {
             tracing::info!(payout = %payout.id, amount = %payout.amount.units(), asset = %payout.amount.asset(), "payout reserved");
+            // In its own transaction, right after the reservation's; a failed
+            // append is logged loudly, the payout stands.
+            let record = crate::audit::payout_requested(caller.key_id, &payout, now);
+            if let Err(e) = coffer_store::AuditStore::append(&*state.store, &record).await {
+                tracing::error!(payout = %payout.id, error = %e, "the payout request is not on the audit log");
+            }
             outbox.wake();
             state.dispatcher.dispatch(deliveries);
             (payout, false)
