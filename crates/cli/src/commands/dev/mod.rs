@@ -12,6 +12,8 @@
 //! reuses all of it. `coffer dev pay` pays an invoice from a dev account.
 
 mod pay;
+mod payout;
+mod signer;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,8 @@ pub(crate) struct Args {
 enum Command {
     /// Pay an invoice from an anvil dev account, in the invoice's asset.
     Pay(pay::Args),
+    /// Ask for a payout from the demo merchant's balance, and follow it until the signer is done.
+    Payout(payout::Args),
 }
 
 /// `dev.json`: what a client or a script needs to talk to the dev gateway and chain.
@@ -62,23 +66,43 @@ pub(crate) struct DevInfo {
     pub(crate) anvil_pid: u32,
     pub(crate) config: PathBuf,
     pub(crate) database: PathBuf,
+    pub(crate) signer_url: String,
+    pub(crate) signer_config: PathBuf,
+    pub(crate) hot_wallet: String,
+    pub(crate) cold_wallet: String,
+}
+
+/// What the gateway's dev configuration says about the treasury.
+struct DevTreasury<'a> {
+    signer: &'a SignerPublic,
+    signer_url: &'a str,
+    request_key_file: &'a Path,
+    cold: Address,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(Command::Pay(pay)) = args.command {
-        return pay::run(&args.dir, pay).await;
+    match args.command {
+        Some(Command::Pay(pay)) => return pay::run(&args.dir, pay).await,
+        Some(Command::Payout(payout)) => return payout::run(&args.dir, payout).await,
+        None => {}
     }
     telemetry::init(coffer_config::LogFormat::Human, "info");
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
     let dir = args.dir.canonicalize()?;
-    let xpub = signer_init(&dir, &dir.join("signer"))?.xpub;
+    let signer_public = signer_init(&dir, &dir.join("signer"))?;
+    let xpub = signer_public.xpub.clone();
+    let (request_key_file, request_key) = signer::gateway_request_key(&dir)?;
 
     let options =
         AnvilOptions { block_time_secs: Some(args.block_time.max(1)), state_file: Some(dir.join("anvil-state.json")) };
     let anvil = Anvil::spawn(options).await.context("starting the dev chain (anvil)")?;
     let usdt = dev_token(&anvil).await?;
+    let cold = signer::cold_address();
+    let dev_signer = signer::DevSigner::start(&dir, &anvil, usdt.address, &request_key, cold)?;
     let config_path = dir.join("coffer.toml");
-    std::fs::write(&config_path, dev_config(&dir, args.listen, &xpub, &anvil, usdt.address))
+    let treasury =
+        DevTreasury { signer: &signer_public, signer_url: &dev_signer.url, request_key_file: &request_key_file, cold };
+    std::fs::write(&config_path, dev_config(&dir, args.listen, &xpub, &anvil, usdt.address, &treasury))
         .with_context(|| format!("writing {}", config_path.display()))?;
     let config = coffer_config::Config::load(Some(&config_path)).context("the generated dev configuration")?;
     let parts = GatewayParts::from_config(&config).await.context("cannot start the dev gateway")?;
@@ -112,7 +136,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         usdt_address: usdt.address.to_checksum(None),
         anvil_pid: anvil.pid(),
         config: config_path,
-        database: dir.join("coffer.db"),
+        database: dir.join("gateway").join("coffer.db"),
+        signer_url: dev_signer.url.clone(),
+        signer_config: dir.join("signer").join("signer.toml"),
+        hot_wallet: signer_public.hot_wallet.clone(),
+        cold_wallet: cold.to_checksum(None),
     };
     write_private(&info_path, &serde_json::to_vec_pretty(&info)?)?;
     println!(
@@ -120,7 +148,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
          test USDT at {usdt}\n(state in {dir}, details in {info_file})\n\n  \
          curl -s -X POST {gateway_url}/v1/invoices -H 'Authorization: Bearer {api_key}' \\\n    \
          -H 'Content-Type: application/json' -d '{{\"amount\":\"12.50\",\"asset\":\"USDT\"}}'\n  \
-         coffer dev pay inv_…\n\nCtrl-C stops everything.\n",
+         coffer dev pay inv_…\n  coffer dev payout --amount 5 --asset USDT --to 0x…\n\nCtrl-C stops everything.\n",
         rpc = anvil.http_url(),
         secs = args.block_time.max(1),
         usdt = usdt.address,
@@ -128,6 +156,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         info_file = info_path.display(),
     );
     gateway.serve(shutdown::signal()).await?;
+    drop(dev_signer); // its own process: SIGTERM, so it finishes what it is writing
     drop(anvil); // saves the chain's state, then stops
     Ok(())
 }
@@ -167,10 +196,8 @@ struct SignerPublic {
     /// The deposit account xpub, for the gateway's configuration.
     xpub: String,
     /// The hot wallet's address.
-    #[allow(dead_code)] // read when `coffer dev` runs the signer as a process
     hot_wallet: String,
     /// The signer's identity public key (`ed25519:…`).
-    #[allow(dead_code)] // read when `coffer dev` runs the signer as a process
     identity: String,
 }
 
@@ -233,10 +260,11 @@ fn signer_init(state_dir: &Path, signer_dir: &Path) -> anyhow::Result<SignerPubl
     Ok(signer)
 }
 
-fn dev_config(dir: &Path, listen: SocketAddr, xpub: &str, anvil: &Anvil, usdt: Address) -> String {
+fn dev_config(dir: &Path, listen: SocketAddr, xpub: &str, anvil: &Anvil, usdt: Address, t: &DevTreasury<'_>) -> String {
     format!(
         r#"# Written by `coffer dev` on every start; edit a copy, not this file.
-data_dir = "{dir}"
+# The gateway's own directory: no key of the treasury is in it.
+data_dir = "{dir}/gateway"
 listen_addr = "{listen}"
 xpub = "{xpub}"
 
@@ -252,6 +280,24 @@ ws_url = "{ws}"
 confirmations = 2
 poll_interval_ms = 200
 start_block = 0
+cold_address = "{cold}"
+
+# The signer runs as its own process (`.coffer-dev/signer/`); the gateway
+# signs its requests with a key that moves no money by itself.
+[signer]
+url = "{signer_url}"
+request_key_file = "{request_key_file}"
+identity_key = "{identity}"
+hot_wallet = "{hot}"
+poll_interval_ms = 500
+retry_base_ms = 200
+
+[sweeps]
+interval_secs = 10
+minimums = [
+    {{ asset = "ETH", chain_id = {ANVIL_CHAIN_ID}, amount = "0.001" }},
+    {{ asset = "USDT", chain_id = {ANVIL_CHAIN_ID}, amount = "1" }},
+]
 
 [[assets]]
 symbol = "ETH"
@@ -267,6 +313,11 @@ decimals = 6
         dir = dir.display(),
         http = anvil.http_url(),
         ws = anvil.ws_url(),
+        cold = t.cold,
+        signer_url = t.signer_url,
+        request_key_file = t.request_key_file.display(),
+        identity = t.signer.identity,
+        hot = t.signer.hot_wallet,
     )
 }
 

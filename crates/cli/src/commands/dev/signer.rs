@@ -13,8 +13,6 @@ use anyhow::{Context as _, bail};
 use coffer_devnet::{ANVIL_CHAIN_ID, Anvil};
 use coffer_signer_api::RequestKey;
 
-use super::SignerPublic;
-
 /// The gateway's request key in dev: it proves a request came from the
 /// gateway and moves no money by itself (the signer checks every rule).
 pub(super) fn gateway_request_key(state_dir: &Path) -> anyhow::Result<(PathBuf, RequestKey)> {
@@ -26,11 +24,11 @@ pub(super) fn gateway_request_key(state_dir: &Path) -> anyhow::Result<(PathBuf, 
     Ok((path, key))
 }
 
-/// The cold wallet in dev: anvil's last dev account, whose key anvil holds
-/// and the signer does not (in production: a hardware wallet or a multisig).
-pub(super) async fn cold_address(anvil: &Anvil) -> anyhow::Result<Address> {
-    let accounts = anvil.rpc().accounts().await?;
-    accounts.last().copied().context("anvil lists no accounts")
+/// The cold wallet in dev: an address nobody here holds a key for (in
+/// production: a hardware wallet or a multisig). Not an anvil account, so
+/// what it holds is only what the treasury moved there.
+pub(super) fn cold_address() -> Address {
+    Address::repeat_byte(0xc0)
 }
 
 /// A running dev signer; stopped with SIGTERM when dropped.
@@ -42,7 +40,6 @@ pub(super) struct DevSigner {
 impl DevSigner {
     pub(super) fn start(
         state_dir: &Path,
-        signer: &SignerPublic,
         anvil: &Anvil,
         usdt: Address,
         gateway: &RequestKey,
@@ -71,7 +68,12 @@ impl DevSigner {
         };
         let signer = Self { child, url };
         signer.wait_healthy()?;
-        println!("dev signer (its own process, pid {}) on {}, state in {}", signer.child.id(), signer.url, dir.display());
+        println!(
+            "dev signer (its own process, pid {}) on {}, state in {}",
+            signer.child.id(),
+            signer.url,
+            dir.display()
+        );
         Ok(signer)
     }
 
@@ -105,7 +107,14 @@ impl Drop for DevSigner {
 
 /// A policy with small limits: enough to try payouts, small enough to see
 /// each rule refuse.
-fn signer_toml(state_dir: &Path, dir: &Path, anvil: &Anvil, usdt: Address, gateway: &RequestKey, cold: Address) -> String {
+fn signer_toml(
+    state_dir: &Path,
+    dir: &Path,
+    anvil: &Anvil,
+    usdt: Address,
+    gateway: &RequestKey,
+    cold: Address,
+) -> String {
     format!(
         r#"# Written by `coffer dev` on every start. In production this file lives on the
 # signer's own host; nothing in it comes from the gateway.
