@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! The gateway host is the attacker's: its request key, any payload, any
 //! timing. What it cannot do: forge, replay or age a request, choose a
 //! sweep's destination, or have the signer sign anything but an intent.

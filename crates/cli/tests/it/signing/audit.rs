@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! The signer's audit log: every decision and every refused request is on
 //! it, and `coffer audit verify` names the first entry someone changed.
 

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! A transaction the chain does not mine is replaced with the same nonce
 //! and a higher fee, so only one of the two can ever be mined.
 

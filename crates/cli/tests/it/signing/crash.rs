@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! A signer SIGKILLed at any moment between signing and confirmation, and
 //! started again, never pays twice: the decision, the nonce and the signed
 //! bytes are stored in one transaction before anything is broadcast, and

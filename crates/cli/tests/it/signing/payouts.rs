@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! Payouts within policy go out and confirm; each rule refuses with its tag.
 
 use alloy_primitives::{Address, U256};
