@@ -17,10 +17,24 @@ pub(crate) enum Command {
     /// Make an operator token: prints it (shown once) and the
     /// `operator_token_sha256` line for coffer.toml.
     Token,
+    /// Make the gateway's request key for the signer (ed25519, a new file of mode 0600, never
+    /// overwritten) and print its public half for the signer's `gateway_public_key`. The key
+    /// proves a request came from the gateway; it moves no money by itself.
+    RequestKey {
+        /// Where to write it (then `[signer] request_key_file` in coffer.toml).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::RequestKey { out } => {
+            let key = coffer_signer_api::RequestKey::generate()?;
+            key.create_file(&out).map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+            println!("gateway_public_key = \"{}\"", key.public());
+            Ok(())
+        }
         Command::Show { config } => {
             let loaded = config.load()?;
             let store = open_store(&config).await?;
