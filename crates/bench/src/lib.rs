@@ -7,12 +7,15 @@
 //! - `coffer bench catchup`: a backlog of blocks and payments, next to the
 //!   time the node needs to serve the same `eth_getLogs` ranges.
 //! - `coffer bench memory`: resident memory while watching many invoices.
+//! - `coffer bench payouts`: payouts through the gateway and the signer,
+//!   with a large history in the signer's spend ledger; its decision time.
 
 mod api;
 pub mod catchup;
 mod client;
 mod fill;
 pub mod memory;
+pub mod payouts;
 mod receiver;
 pub mod settlement;
 mod setup;

@@ -110,6 +110,11 @@ impl Environment {
         Ok(Self { dir, database_url, backend, pg_schema, api_key: token.reveal(), merchant: merchant.id })
     }
 
+    /// The bench's temp directory (its other processes keep their files here).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The bench's database, opened in this process (to fill it before the gateway starts).
     pub(crate) async fn store(&self) -> anyhow::Result<std::sync::Arc<dyn coffer_store::Store>> {
         Ok(coffer_store::open(&self.backend).await?)

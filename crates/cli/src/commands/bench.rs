@@ -57,6 +57,22 @@ pub(crate) enum Command {
         database: String,
     },
     /// Start a gateway watching many open invoices and read its resident memory.
+    /// Payouts through a gateway and a signer process on anvil, with earlier payouts in the signer's
+    /// spend ledger: requests per second and the signer's decision time.
+    Payouts {
+        /// Earlier payouts in the signer's spend ledger (over the last 30 days).
+        #[arg(long, default_value_t = 100_000)]
+        history: u64,
+        /// Payouts requested in the measured run.
+        #[arg(long, default_value_t = 2_000)]
+        payouts: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// The gateway's database: `sqlite` or a `postgres://` URL.
+        #[arg(long, default_value = "sqlite")]
+        database: String,
+    },
     Memory {
         /// Open invoices.
         #[arg(long, default_value_t = 1_000_000)]
@@ -106,6 +122,18 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
             };
             println!("coffer bench catchup: {db}");
             println!("{}", coffer_bench::catchup::run(&bench).await?);
+            return Ok(());
+        }
+        Command::Payouts { history, payouts, concurrency, database: db } => {
+            let bench = coffer_bench::payouts::PayoutBench {
+                coffer_bin,
+                database: database(&db)?,
+                history,
+                payouts,
+                concurrency,
+            };
+            println!("coffer bench payouts: {payouts} payouts, {concurrency} in flight, {history} in the signer's history, {db}");
+            println!("{}", coffer_bench::payouts::run(&bench).await?);
             return Ok(());
         }
         Command::Memory { invoices, database: db } => {
