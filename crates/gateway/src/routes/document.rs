@@ -1,8 +1,9 @@
 //! The document `/openapi.json` serves: the routes' description (their
 //! `utoipa` annotations), with what this gateway's configuration decides
 //! written in: which assets an invoice takes, on which chains, with how
-//! many decimals; how long an invoice may live; whether webhooks may go to
-//! private addresses; whether `/healthz` is served here. A description of
+//! many decimals (and which a payout takes); how long an invoice may live;
+//! whether webhooks may go to private addresses; whether `/healthz` and
+//! `/v1/treasury` are served here; whether payouts are (a `[signer]`). A description of
 //! a self-hosted gateway is true only of one gateway: this one.
 //!
 //! The additions are made on the JSON (`oneOf` beside `properties` is
@@ -39,9 +40,30 @@ pub(crate) fn document(openapi: &utoipa::openapi::OpenApi, state: &AppState, ope
         };
         *url = format!("{text}{policy}").into();
     }
-    if operator_apart && let Some(paths) = doc["paths"].as_object_mut() {
-        // Served on the operator's address instead; here it answers 404, as an unknown route.
-        paths.remove("/healthz");
+    if let Some(payout) = doc.pointer_mut("/components/schemas/CreatePayout") {
+        describe_assets(payout, &state.assets);
+        describe_fees(payout, &state.assets);
+    }
+    if state.outbox.is_none()
+        && let Some(create) = doc.pointer_mut("/paths/~1v1~1payouts/post").and_then(Value::as_object_mut)
+    {
+        let text = create.get("description").or_else(|| create.get("summary")).and_then(Value::as_str);
+        let text = format!(
+            "{} This gateway has no `[signer]` configured: a request this description admits answers 503 \
+             `payouts_unavailable`.",
+            text.unwrap_or_default()
+        );
+        create.insert("description".into(), text.trim_start().into());
+    }
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        if operator_apart {
+            // Served on the operator's address instead; here they answer 404, as unknown routes.
+            paths.remove("/healthz");
+            paths.remove("/v1/treasury");
+        } else if state.treasury.operator_digest.is_none() {
+            // No operator token: the treasury answers 404 to everyone, as an unknown route.
+            paths.remove("/v1/treasury");
+        }
     }
     doc
 }
@@ -86,6 +108,27 @@ fn describe_assets(invoice: &mut Value, assets: &AssetBook) {
                 property.insert("examples".into(), json!([example]));
             }
         }
+    }
+}
+
+/// Payouts on a chain whose native coin is not configured cannot book their
+/// network fee: such requests answer 503 `payouts_unavailable`, and the
+/// description says which assets these are.
+fn describe_fees(payout: &mut Value, assets: &AssetBook) {
+    let unpaid: Vec<String> = assets
+        .iter()
+        .filter(|a| crate::sweeper::native(assets, a.id).is_none())
+        .map(|a| format!("{} on chain {}", a.id.symbol, a.id.chain_id))
+        .collect();
+    if !unpaid.is_empty()
+        && let Some(text) = payout["description"].as_str()
+    {
+        let text = format!(
+            "{text} Not paid out here, for want of the chain's native coin in the configuration (network fees are \
+             booked in it): {} (503 `payouts_unavailable`).",
+            unpaid.join(", ")
+        );
+        payout["description"] = text.into();
     }
 }
 

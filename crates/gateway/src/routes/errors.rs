@@ -14,7 +14,7 @@
 //! ```ignore
 //! error_responses!(
 //!     /// What `POST /v1/payouts` answers besides 201.
-//!     CreatePayoutErrors = [AUTHENTICATED, JSON_BODY, &[InvalidAmount, UnknownAsset, InvalidState]]
+//!     CreatePayoutErrors = [AUTHENTICATED, JSON_BODY, &[InvalidAmount, UnknownAsset, InsufficientBalance]]
 //! );
 //! #[utoipa::path(post, path = "/v1/payouts", responses((status = 201, …), CreatePayoutErrors))]
 //! ```
@@ -119,7 +119,9 @@ fn meaning(status: u16) -> String {
         422 => "A field, parameter or header breaks a rule of this operation.".into(),
         429 => "Too many requests of this kind; retry after `Retry-After` seconds.".into(),
         500 => "A failure inside the gateway; its log has the details under this answer's `X-Request-Id`.".into(),
-        503 => "A dependency (the database, the address pool) is unavailable; retry later.".into(),
+        503 => "A dependency (the database, the address pool, the signer) is unavailable or not configured; \
+            retry later."
+            .into(),
         _ => "An error.".into(),
     }
 }

@@ -10,7 +10,7 @@
 mod input;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use coffer_domain::{
@@ -22,60 +22,80 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{CanReadPayouts, CanWritePayouts};
-use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::payout_view::{PayoutView, event_payload};
+use crate::routes::errors::error_responses;
 use crate::routes::invoices::{IDEMPOTENT_REPLAYED, idempotency_key};
 use crate::routes::page::{self, present};
+use crate::routes::schemas;
 use crate::state::AppState;
 
 /// A request for a payout, or (with `refund_of`) a refund.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreatePayout {
-    /// How much, as a decimal string in the asset's unit (`"25.50"`), never a JSON number.
-    #[schema(value_type = String, example = "25.50")]
+    #[schema(schema_with = schemas::payout_amount)]
     amount: Value,
-    /// Asset symbol, case-insensitive (`USDT`, `ETH`).
-    #[schema(example = "USDT")]
+    #[schema(schema_with = schemas::asset)]
     asset: String,
     /// The chain to pay on; needed only when the asset is on several.
     #[schema(example = 31337)]
+    #[serde(default, deserialize_with = "crate::input::whole_number")]
     chain_id: Option<u64>,
-    /// Where to send it: a 0x-prefixed address (mixed case must be a valid EIP-55 checksum).
-    #[schema(example = "0x1111111111111111111111111111111111111111")]
+    #[schema(schema_with = schemas::destination)]
     destination: String,
-    /// The invoice this refunds (`inv_…`): at most its overpaid or late
-    /// amount, or all an invalidated or expired invoice received, less its
-    /// earlier refunds; in the invoice's asset.
+    #[schema(schema_with = schemas::refund_of)]
     refund_of: Option<String>,
 }
+
+error_responses!(
+    /// What `POST /v1/payouts` answers when it reserves nothing. The balance,
+    /// a refund's invoice and an address's checksum are checked beyond the
+    /// schema; without a `[signer]` every request the schema admits answers
+    /// 503 `payouts_unavailable`.
+    CreateErrors = [
+        AUTHENTICATED,
+        JSON_BODY,
+        &[InvalidAmount, UnknownAsset, UnknownChain, InvalidDestination, IdempotencyConflict],
+        &[InsufficientBalance, RefundExceedsInvoice, NotFound, InvalidState, PayoutsUnavailable],
+    ],
+    beyond_schema = [InsufficientBalance, RefundExceedsInvoice, InvalidDestination, InvalidRequest]
+);
+error_responses!(
+    /// What `GET /v1/payouts/{id}` answers for no payout.
+    GetErrors = [AUTHENTICATED, &[NotFound]]
+);
+error_responses!(
+    /// What `GET /v1/payouts` refuses.
+    ListErrors = [AUTHENTICATED, PAGE]
+);
 
 /// Asks for a payout (or a refund) of the merchant's balance. The amount is
 /// reserved at once (no longer available in `GET /v1/balances`) and released
 /// if the signer refuses it or it fails.
-#[utoipa::path(post, path = "/v1/payouts", tag = "payouts", request_body = CreatePayout,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the same key and body return the same payout")),
-    security(("api_key" = [])),
+#[utoipa::path(post, path = "/v1/payouts", tag = "payouts", operation_id = "create_payout",
+    request_body = CreatePayout,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Retry safely: the same key and body return the same payout; another body with the same \
+            key is refused (409 `idempotency_conflict`). 1 to 255 visible ASCII characters (422 `invalid_request`).")),
+    security(("api_key" = ["payouts:write"])),
     responses(
-        (status = 201, description = "Reserved and handed to the signer (or replayed, with `Idempotent-Replayed: true`)", body = PayoutView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, description = "`refund_of` names no invoice of the merchant's", body = ErrorBody),
-        (status = 409, description = "`idempotency_conflict`, or `invalid_state`: the invoice has nothing to refund", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "Invalid input, `insufficient_balance` or `refund_exceeds_invoice`", body = ErrorBody),
-        (status = 503, description = "`payouts_unavailable` or `unavailable`", body = ErrorBody)))]
+        (status = 201, description = "Reserved and handed to the signer (or replayed, with `Idempotent-Replayed: true`)",
+            body = PayoutView, headers(("Location" = String, description = "`/v1/payouts/{id}`"))),
+        CreateErrors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     CanWritePayouts(caller): CanWritePayouts,
     headers: HeaderMap,
     ApiJson(request): ApiJson<CreatePayout>,
 ) -> Result<Response, ApiError> {
+    // The request is checked first: a wrong one is wrong whether or not payouts are served.
+    let key = idempotency_key(&headers)?;
+    let checked = input::check(&state, caller.merchant_id, request).await?;
     let Some(outbox) = state.outbox.clone() else {
         return Err(ApiError::new(ErrorCode::PayoutsUnavailable, "this gateway has no [signer] configured"));
     };
-    let key = idempotency_key(&headers)?;
-    let checked = input::check(&state, caller.merchant_id, request).await?;
     let idempotency = key.map(|key| Idempotency { key, fingerprint: checked.fingerprint() });
     let now = Timestamp::now();
     let payout = Payout {
@@ -171,15 +191,14 @@ pub(crate) async fn create(
 }
 
 /// One payout. Another merchant's payout answers 404, as an unknown one does.
-#[utoipa::path(get, path = "/v1/payouts/{id}", tag = "payouts",
-    params(("id" = String, Path, description = "Payout id, `po_…`")),
-    security(("api_key" = [])),
-    responses((status = 200, body = PayoutView), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/payouts/{id}", tag = "payouts", operation_id = "get_payout",
+    params(("id" = String, Path, description = "Payout id, `po_…`", pattern = "^po_[0-9a-fA-F]{32}$")),
+    security(("api_key" = ["payouts:read"])),
+    responses((status = 200, description = "The payout", body = PayoutView), GetErrors))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     CanReadPayouts(caller): CanReadPayouts,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PayoutView>, ApiError> {
     let id: PayoutId = id.parse().map_err(|_| ApiError::not_found("payout"))?;
     let payout = state.store.payout(caller.merchant_id, id).await?.ok_or_else(|| ApiError::not_found("payout"))?;
@@ -192,14 +211,19 @@ pub(crate) async fn get(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Only payouts in this state.
+    #[param(schema_with = schemas::payout_status)]
     status: Option<String>,
     /// Only payouts of this asset symbol.
+    #[param(schema_with = schemas::symbol_filter)]
     asset: Option<String>,
     /// Only payouts on this chain.
+    #[param(schema_with = schemas::chain_filter)]
     chain_id: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[param(schema_with = schemas::page_limit)]
     limit: Option<String>,
     /// `next_cursor` from the previous page.
+    #[param(pattern = "^(po_[0-9a-fA-F]{32})?$")]
     cursor: Option<String>,
 }
 
@@ -213,10 +237,9 @@ pub(crate) struct PayoutPage {
 }
 
 /// The merchant's payouts and refunds, newest first, a page at a time.
-#[utoipa::path(get, path = "/v1/payouts", tag = "payouts", params(ListParams),
-    security(("api_key" = [])),
-    responses((status = 200, body = PayoutPage), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/payouts", tag = "payouts", operation_id = "list_payouts", params(ListParams),
+    security(("api_key" = ["payouts:read"])),
+    responses((status = 200, description = "A page of payouts", body = PayoutPage), ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     CanReadPayouts(caller): CanReadPayouts,
@@ -228,10 +251,12 @@ pub(crate) async fn list(
         present(params.status).map(|s| s.parse::<PayoutStatus>()).transpose().map_err(|e| invalid(e.to_string()))?;
     let asset =
         present(params.asset).map(|s| s.parse::<AssetSymbol>()).transpose().map_err(|e| invalid(e.to_string()))?;
+    // Digits only, as described: `u64`'s parser alone would take `+1` too.
+    let digits = |s: &str| (1..=schemas::MAX_CHAIN_DIGITS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     let chain_id = present(params.chain_id)
-        .map(|s| s.parse::<u64>().map(ChainId))
-        .transpose()
-        .map_err(|_| invalid("chain_id must be a whole number".to_owned()))?;
+        .map(|s| s.parse::<u64>().ok().filter(|_| digits(&s)).map(ChainId))
+        .map(|c| c.ok_or_else(|| invalid(format!("chain_id must be 1 to {} digits", schemas::MAX_CHAIN_DIGITS))))
+        .transpose()?;
     let before = page::cursor::<PayoutId>(params.cursor)?;
     let query = PayoutQuery { merchant_id: caller.merchant_id, status, asset, chain_id, before, limit: limit + 1 };
     let mut payouts = state.store.payouts(query).await?;

@@ -6,7 +6,7 @@
 //! The patterns use only what ECMA-262, Python and Rust regular
 //! expressions share (no look-around, no classes such as `\p{Cc}`).
 
-use coffer_domain::{EventType, InvoiceStatus};
+use coffer_domain::{EventType, InvoiceStatus, PayoutStatus};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type};
@@ -68,15 +68,66 @@ pub(crate) fn amount_pattern(decimals: u8) -> String {
 
 /// `amount` of a new invoice.
 pub(crate) fn amount() -> impl Into<RefOr<Schema>> {
+    decimal(
+        "12.50",
+        "The price as a decimal string in the asset's unit (`\"12.50\"`), never a JSON number: floats \
+         cannot carry money exactly. Above zero, with at most the asset's decimals (`invalid_amount`); \
+         each accepted asset's exact pattern is in this schema's `oneOf`.",
+    )
+}
+
+/// `amount` of a payout.
+pub(crate) fn payout_amount() -> impl Into<RefOr<Schema>> {
+    decimal(
+        "12.50",
+        "How much, as a decimal string in the asset's unit (`\"12.50\"`), never a JSON number. Above zero, \
+         with at most the asset's decimals (`invalid_amount`); each asset's exact pattern is in this schema's \
+         `oneOf`. Beyond the schema, it must not exceed the merchant's available balance of the asset \
+         (`GET /v1/balances`; 422 `insufficient_balance`), nor, for a refund, what its invoice has left to \
+         refund (422 `refund_exceeds_invoice`).",
+    )
+}
+
+fn decimal(example: &str, description: &str) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .max_length(Some(MAX_AMOUNT_CHARS))
         .pattern(Some(r"^[0-9]+(\.[0-9]+)?$"))
-        .examples(["12.50"])
+        .examples([example])
+        .description(Some(description))
+}
+
+/// A 0x address that is not the zero address: `0x`, then 40 hex digits not
+/// all zero (the length is the schema's `minLength` and `maxLength`).
+pub(crate) const NONZERO_ADDRESS: &str = "^0x0*[1-9A-Fa-f][0-9A-Fa-f]*$";
+
+/// `destination` of a payout. The EIP-55 checksum of a mixed-case address
+/// is out of a regular expression's reach: refused beyond the schema.
+pub(crate) fn destination() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(42))
+        .max_length(Some(42))
+        .pattern(Some(NONZERO_ADDRESS))
+        .examples(["0x1111111111111111111111111111111111111111"])
         .description(Some(
-            "The price as a decimal string in the asset's unit (`\"12.50\"`), never a JSON number: floats \
-             cannot carry money exactly. Above zero, with at most the asset's decimals (`invalid_amount`); \
-             each accepted asset's exact pattern is in this schema's `oneOf`.",
+            "Where to send it: `0x` and 40 hex digits, not the zero address (what is sent there is lost) \
+             (`invalid_destination`). Beyond this pattern, a mixed-case address must carry a valid EIP-55 \
+             checksum (a mistyped address would pay a stranger for good), else 422 `invalid_destination`; \
+             all lowercase or all uppercase digits are taken as they are.",
+        ))
+}
+
+/// `refund_of` of a payout: an invoice id, or null (a plain payout).
+pub(crate) fn refund_of() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some("^inv_[0-9a-fA-F]{32}$"))
+        .description(Some(
+            "The invoice this refunds (`inv_…`); 404 if the merchant has no such invoice. Beyond the schema: \
+             a refund is paid in its invoice's asset (422 `invalid_request`), only from an invoice with \
+             confirmed overpaid or late money, or an invalidated or expired one that received some (409 \
+             `invalid_state`), and at most that amount less earlier refunds (422 `refund_exceeds_invoice`).",
         ))
 }
 
@@ -188,6 +239,42 @@ pub(crate) fn invoice_status() -> impl Into<RefOr<Schema>> {
         .schema_type(Type::String)
         .enum_values(Some(names))
         .description(Some("Only invoices in this state; empty counts as absent (`invalid_request`)."))
+}
+
+/// `status` of the payout list: one of the payout states, or empty (absent).
+pub(crate) fn payout_status() -> impl Into<RefOr<Schema>> {
+    let names: Vec<&str> = PayoutStatus::ALL.iter().map(|status| status.as_str()).chain([""]).collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .description(Some("Only payouts in this state; empty counts as absent (`invalid_request`)."))
+}
+
+/// `asset` of the payout list: a symbol, any case, or empty (absent). Any
+/// well-formed symbol filters (one no longer configured included).
+pub(crate) fn symbol_filter() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^(?:[A-Za-z0-9]{1,12})?$"))
+        .examples(["USDT"])
+        .description(Some(
+            "Only payouts of this asset symbol, case-insensitive; empty counts as absent (`invalid_request`).",
+        ))
+}
+
+/// The longest `chain_id` filter, in digits: every such number fits in the
+/// database's signed 64 bits (a longer one was a 500 there).
+pub(crate) const MAX_CHAIN_DIGITS: usize = 18;
+
+/// `chain_id` of the payout list: 1 to 18 digits, or empty (absent).
+pub(crate) fn chain_filter() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^(?:[0-9]{{1,{MAX_CHAIN_DIGITS}}})?$")))
+        .examples(["31337"])
+        .description(Some(format!(
+            "Only payouts on this chain: 1 to {MAX_CHAIN_DIGITS} digits; empty counts as absent (`invalid_request`)."
+        )))
 }
 
 #[cfg(test)]

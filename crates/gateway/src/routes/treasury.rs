@@ -9,7 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Operator;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
+use crate::routes::errors::error_responses;
 use crate::state::AppState;
 use crate::treasury::{ChainReading, TreasuryLine};
 
@@ -110,14 +111,22 @@ fn view(assets: &AssetBook, line: &TreasuryLine) -> TreasuryLineView {
     }
 }
 
+error_responses!(
+    /// What `GET /v1/treasury` refuses: a missing or wrong operator token,
+    /// the database down. (Where it is not served it answers 404, as an
+    /// unknown route does, and the description there leaves it out.)
+    TreasuryErrors = [&[Unauthorized, Unavailable]]
+);
+
 /// The treasury beside the books, for the operator (`Authorization: Bearer`
 /// the operator token whose SHA-256 is `operator_token_sha256`). Served on
 /// the operator listener when one is configured, else beside the API;
-/// without an operator token configured it answers 404.
-#[utoipa::path(get, path = "/v1/treasury", tag = "treasury", security(("operator_token" = [])),
-    responses((status = 200, body = TreasuryView), (status = 401, body = ErrorBody),
-        (status = 404, description = "No operator token is configured", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+/// without an operator token configured it answers 404 (and this document
+/// leaves it out).
+#[utoipa::path(get, path = "/v1/treasury", tag = "treasury", operation_id = "get_treasury",
+    security(("operator_token" = [])),
+    responses((status = 200, description = "Each asset on each chain: the books and the wallets", body = TreasuryView),
+        TreasuryErrors))]
 pub(crate) async fn get(State(state): State<AppState>, _operator: Operator) -> Result<Json<TreasuryView>, ApiError> {
     let lines = crate::treasury::lines(&*state.store, &state.assets, &state.treasury).await?;
     Ok(Json(TreasuryView { data: lines.iter().map(|line| view(&state.assets, line)).collect() }))

@@ -35,19 +35,22 @@ pub struct Run<'a> {
     /// Resources made by probes, with their deleting operation's path.
     created: Vec<String>,
     keys: HashMap<String, String>,
+    /// The operator's token, for the operations it guards (`operator_token` security).
+    operator: Option<String>,
     failures: Vec<(String, String)>,
     statuses: BTreeSet<String>,
     sent: usize,
 }
 
 impl<'a> Run<'a> {
-    pub fn new(app: &'a TestApp, contract: Contract) -> Self {
+    pub fn new(app: &'a TestApp, contract: Contract, operator: Option<String>) -> Self {
         Self {
             app,
             contract,
             ids: Vec::new(),
             created: Vec::new(),
             keys: HashMap::new(),
+            operator,
             failures: Vec::new(),
             statuses: BTreeSet::new(),
             sent: 0,
@@ -119,7 +122,8 @@ impl<'a> Run<'a> {
                 .as_array()
                 .map(|s| s.iter().filter_map(|s| s.as_str().map(String::from)).collect())
                 .unwrap_or_default();
-            if scopes.is_empty() {
+            // The operator's token has no scopes: it is right or wrong (401).
+            if scopes.is_empty() && !operator_only(&op) {
                 self.failures.push((format!("{op_pointer}: names no scope for its key"), "403 is a mystery".into()));
             }
             for scope in scopes {
@@ -172,6 +176,14 @@ impl<'a> Run<'a> {
             body: Body::None,
             authorization: Some(format!("Bearer {}", self.app.key)),
         };
+        if operator_only(op) {
+            match &self.operator {
+                Some(token) => request.authorization = Some(format!("Bearer {token}")),
+                None => self
+                    .failures
+                    .push((format!("{op_pointer}: needs an operator token, and none is configured"), String::new())),
+            }
+        }
         for param in op["parameters"].as_array().into_iter().flatten() {
             let name = param["name"].as_str().unwrap_or_default().to_owned();
             if param["in"] == "path" {
@@ -256,7 +268,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Whether the description admits `request` for this operation.
+    /// Whether the description admits `request` for this operation (its credentials aside).
     fn admitted(&mut self, op_pointer: &str, request: &Request) -> bool {
         let op = self.contract.at(op_pointer).clone();
         let params = op["parameters"].as_array().cloned().unwrap_or_default();
@@ -393,4 +405,9 @@ impl<'a> Run<'a> {
         walk(body, &mut self.ids);
         None
     }
+}
+
+/// Whether the operation takes the operator's token, not an API key.
+fn operator_only(op: &Value) -> bool {
+    op["security"].as_array().is_some_and(|s| s.iter().all(|r| r.get("operator_token").is_some()))
 }
