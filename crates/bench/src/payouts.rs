@@ -184,7 +184,9 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
         signer.url,
         key_file.display()
     );
-    let chains = anvil_chain(&anvil, token.address, 1, &extra, "");
+    // Payouts need the chain's native coin configured: it pays their gas.
+    let chains = anvil_chain(&anvil, token.address, 1, &extra, "")
+        + "[[assets]]\nsymbol = \"ETH\"\nchain_id = 31337\ndecimals = 18\n";
     let gateway = env.start_gateway(&bench.coffer_bin, &chains).await?;
     let api = Api::new(gateway.addr, &env.api_key)?;
     let payer = rpc.accounts().await?[1];
@@ -311,7 +313,13 @@ async fn fill_history(db: &Path, history: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn signer_toml(dir: &Path, passphrase: &Path, key: &coffer_signer_api::RequestKey, anvil: &Anvil, usdt: Address) -> String {
+fn signer_toml(
+    dir: &Path,
+    passphrase: &Path,
+    key: &coffer_signer_api::RequestKey,
+    anvil: &Anvil,
+    usdt: Address,
+) -> String {
     format!(
         r#"listen_addr = "127.0.0.1:0"
 data_dir = "{dir}/signer"

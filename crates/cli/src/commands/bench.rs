@@ -56,7 +56,6 @@ pub(crate) enum Command {
         #[arg(long, default_value = "sqlite")]
         database: String,
     },
-    /// Start a gateway watching many open invoices and read its resident memory.
     /// Payouts through a gateway and a signer process on anvil, with earlier payouts in the signer's
     /// spend ledger: requests per second and the signer's decision time.
     Payouts {
@@ -73,6 +72,7 @@ pub(crate) enum Command {
         #[arg(long, default_value = "sqlite")]
         database: String,
     },
+    /// Start a gateway watching many open invoices and read its resident memory.
     Memory {
         /// Open invoices.
         #[arg(long, default_value_t = 1_000_000)]
@@ -132,7 +132,9 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
                 payouts,
                 concurrency,
             };
-            println!("coffer bench payouts: {payouts} payouts, {concurrency} in flight, {history} in the signer's history, {db}");
+            println!(
+                "coffer bench payouts: {payouts} payouts, {concurrency} in flight, {history} in the signer's history, {db}"
+            );
             println!("{}", coffer_bench::payouts::run(&bench).await?);
             return Ok(());
         }
