@@ -193,14 +193,11 @@ fn payout_id(output: &str) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coffer_dev_pays_out_within_policy_refuses_over_it_and_both_audit_logs_verify() {
     let dev = Dev::start(tempfile::tempdir().unwrap());
-    // ETH first, swept before the USDT invoice is paid: a fresh hot wallet
-    // holds no ETH, and a token sweep needs a gas top-up from it. Swept in
-    // the same round, the signer refuses the USDT sweep
-    // (`treasury.insufficient`) and the gateway never asks again (a refused
-    // sweep counts as taken, crates/store/src/shared/sweeps.rs): the deposit
-    // stays where it is. Reported, not worked around elsewhere.
+    // Both paid before a sweep round: a fresh hot wallet holds no ETH, so
+    // the signer refuses the USDT sweep's gas top-up (`treasury.insufficient`)
+    // until the ETH deposit is swept in; the gateway asks again in a later
+    // round (a refused sweep moved nothing), and then it goes.
     dev.pay_invoice("1", "ETH").await;
-    dev.wait_for_hot(eth(9), U256::ZERO).await;
     dev.pay_invoice("250", "USDT").await;
     // Both deposits swept: the hot wallet holds the 250 USDT, and the ETH less the fees.
     dev.wait_for_hot(eth(9), usdt(250)).await;

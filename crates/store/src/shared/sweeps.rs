@@ -77,7 +77,9 @@ macro_rules! sweep_store {
             ) -> $crate::Result<Vec<$crate::DueSweep>> {
                 use futures_util::TryStreamExt as _;
                 // Settled deposits with a booked payment of the asset newer
-                // than their last sweep not failed (none in flight): those
+                // than their last sweep that moved something or may (a
+                // refused or failed one moved nothing: it is asked again, a
+                // round later; none in flight): those
                 // the books may hold something unswept for. Streamed, and
                 // dust below the minimum passed over, so that it never
                 // crowds out the deposits worth sweeping.
@@ -88,7 +90,7 @@ macro_rules! sweep_store {
                      AND EXISTS (SELECT 1 FROM payments p WHERE p.invoice_id = i.id AND p.asset = $2 \
                      AND p.booked_at IS NOT NULL AND p.state IN ('canonical', 'displaced', 'written_off') \
                      AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.invoice_id = i.id AND s.asset = $2 \
-                     AND s.status <> 'failed' AND s.created_at >= p.booked_at)) \
+                     AND s.status NOT IN ('failed', 'refused') AND s.created_at >= p.booked_at)) \
                      AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.invoice_id = i.id AND s.asset = $2 \
                      AND s.status IN ('pending', 'pending_cooldown', 'broadcast')) ORDER BY i.id",
                 )
@@ -179,7 +181,7 @@ macro_rules! sweep_store {
 
         impl $store {
             /// What the books hold for an invoice's deposit in an asset, not
-            /// yet swept: its booked payments less its sweeps not failed.
+            /// yet swept: its booked payments less its sweeps not failed or refused.
             async fn unswept(&self, invoice: uuid::Uuid, chain: i64, symbol: &str) -> $crate::Result<coffer_domain::U256> {
                 let paid: Vec<String> = sqlx::query_scalar(
                     "SELECT amount FROM payments WHERE invoice_id = $1 AND chain_id = $2 AND asset = $3 \
@@ -191,7 +193,7 @@ macro_rules! sweep_store {
                 .fetch_all(&self.reads)
                 .await?;
                 let swept: Vec<String> = sqlx::query_scalar(
-                    "SELECT amount FROM sweeps WHERE invoice_id = $1 AND asset = $2 AND status <> 'failed'",
+                    "SELECT amount FROM sweeps WHERE invoice_id = $1 AND asset = $2 AND status NOT IN ('failed', 'refused')",
                 )
                 .bind(invoice)
                 .bind(symbol)
