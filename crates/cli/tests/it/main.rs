@@ -3,6 +3,7 @@
 mod audit;
 mod crash;
 mod dev;
+mod dev_topup;
 mod gateway;
 mod halts;
 mod operator;
