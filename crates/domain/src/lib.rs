@@ -49,7 +49,7 @@ pub use payout::{
 };
 pub use refund::{Refundable, refundable};
 pub use settlement::{Assessment, ObservedPayment, assess, confirmations};
-pub use sweep::{Sweep, SweepChange, SweepProgress};
+pub use sweep::{Sweep, SweepChange, SweepProgress, SweepTopUp};
 pub use time::Timestamp;
 
 /// Re-exported so that every crate names addresses and amounts with the same types.

@@ -9,12 +9,19 @@
 //! - the sweep: debit hot (or cold), credit deposits, by what moved;
 //! - a sweep of the native coin pays its own gas from the deposit: debit
 //!   network fees, credit deposits;
-//! - a token sweep needs gas first, sent from the hot wallet (a top-up):
-//!   debit deposits, credit hot, then that gas is spent as the fee: debit
-//!   network fees, credit deposits. The signer reports the whole cost of the
-//!   request (its top-up's gas included) as one fee, so the top-up is
-//!   booked at that fee: whatever of a top-up the sweep did not burn stays
-//!   on the deposit address, off the books, until a person looks.
+//! - a token sweep needs gas first, sent from the hot wallet (a top-up).
+//!   The hot wallet lost what it sent and what sending it cost; the
+//!   deposit received what was sent and burnt its own transfer's gas. The
+//!   top-up is booked at its whole cost to the hot wallet (debit deposits,
+//!   credit hot, by what it sent plus its gas), and all of the request's
+//!   gas as spent for the deposit (debit network fees, credit deposits, by
+//!   the top-up's gas plus the sweep's). Every account then moves as the
+//!   chain did: hot by the top-up and its gas, the deposit by the top-up
+//!   less its transfer's gas (what of a top-up the sweep did not burn stays
+//!   on the deposit's books, as on its address), network fees by both
+//!   fees. One posting of each kind per sweep (a unique index in the
+//!   store); so the top-up's gas passes through the deposit's books rather
+//!   than being a second fee posting of its own.
 
 use alloy_primitives::{B256, U256};
 
@@ -44,7 +51,7 @@ pub struct Sweep {
     pub to_cold: Option<bool>,
     /// What moved, once confirmed.
     pub moved: Option<Amount>,
-    /// What it cost (its top-up's gas included), once confirmed.
+    /// What it cost in gas, its top-up's included, once confirmed.
     pub network_fee: Option<Amount>,
     /// The signer's sentence on a refusal (with its rule) or a failure.
     pub note: Option<String>,
@@ -79,8 +86,11 @@ pub enum SweepProgress {
         moved: U256,
         /// Whether it went to the cold address.
         to_cold: bool,
-        /// What the whole request cost, in the native coin's base units.
+        /// What the sweep's own transaction cost in gas (paid by the
+        /// deposit), in the native coin's base units.
         network_fee: U256,
+        /// The gas the hot wallet sent the deposit first, if it did.
+        top_up: Option<SweepTopUp>,
     },
     /// Reverted or dropped: nothing moved.
     Failed {
@@ -89,6 +99,15 @@ pub enum SweepProgress {
         /// The transaction that reverted, if one was mined.
         tx_hash: Option<B256>,
     },
+}
+
+/// A token sweep's gas top-up from the hot wallet, confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepTopUp {
+    /// What it sent the deposit, in the native coin's base units.
+    pub amount: U256,
+    /// What sending it cost in gas (paid by the hot wallet).
+    pub network_fee: U256,
 }
 
 /// A sweep's change: the sweep after it, and what it books.
@@ -126,11 +145,13 @@ impl Sweep {
             SweepProgress::Pending => {}
             SweepProgress::Refused { rule, message } => next.note = Some(format!("{rule}: {message}")),
             SweepProgress::Broadcast { tx_hash } => next.tx_hash = Some(*tx_hash),
-            SweepProgress::Confirmed { tx_hash, moved, to_cold, network_fee } => {
+            SweepProgress::Confirmed { tx_hash, moved, to_cold, network_fee, top_up } => {
                 next.tx_hash = Some(*tx_hash);
                 next.to_cold = Some(*to_cold);
                 next.moved = Some(Amount::from_units(self.amount.asset(), *moved));
-                next.network_fee = Some(Amount::from_units(self.fee_asset, *network_fee));
+                let gas = top_up.map_or(Some(*network_fee), |t| network_fee.checked_add(t.network_fee));
+                let gas = gas.ok_or(LedgerError::Overflow(self.fee_asset))?;
+                next.network_fee = Some(Amount::from_units(self.fee_asset, gas));
             }
             SweepProgress::Failed { reason, tx_hash } => {
                 next.note = Some(reason.clone());
@@ -150,17 +171,21 @@ impl Sweep {
         next.status = target;
         next.updated_at = at;
         let mut postings = Vec::new();
-        if let (Some(moved), Some(fee), Some(to_cold)) = (next.moved, next.network_fee, next.to_cold)
-            && target == PayoutStatus::Confirmed
+        if let (SweepProgress::Confirmed { top_up, .. }, Some(moved), Some(gas), Some(to_cold)) =
+            (progress, next.moved, next.network_fee, next.to_cold)
         {
             if !moved.is_zero() {
                 postings.push(Transaction::sweep(moved, to_cold)?);
             }
-            if !fee.is_zero() {
-                if !self.is_native() {
-                    postings.push(Transaction::top_up(fee)?);
+            if let Some(top_up) = top_up {
+                let cost =
+                    top_up.amount.checked_add(top_up.network_fee).ok_or(LedgerError::Overflow(self.fee_asset))?;
+                if !cost.is_zero() {
+                    postings.push(Transaction::top_up(Amount::from_units(self.fee_asset, cost))?);
                 }
-                postings.push(Transaction::network_fee(fee, FeePayer::Deposit)?);
+            }
+            if !gas.is_zero() {
+                postings.push(Transaction::network_fee(gas, FeePayer::Deposit)?);
             }
         }
         Ok(Advance::Changed(SweepChange { sweep: next, postings }))
@@ -168,115 +193,4 @@ impl Sweep {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use super::*;
-    use crate::{Account, AssetSymbol, Balances, ChainId};
-
-    fn asset(symbol: &str) -> AssetId {
-        AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str(symbol).unwrap() }
-    }
-
-    fn sweep(symbol: &str, units: u64) -> Sweep {
-        Sweep {
-            id: SweepId::new(),
-            invoice_id: InvoiceId::new(),
-            deposit_index: DerivationIndex::try_from(7).unwrap(),
-            amount: Amount::from_units(asset(symbol), U256::from(units)),
-            fee_asset: asset("ETH"),
-            status: PayoutStatus::Pending,
-            tx_hash: None,
-            to_cold: None,
-            moved: None,
-            network_fee: None,
-            note: None,
-            created_at: Timestamp::from_millis(1),
-            updated_at: Timestamp::from_millis(1),
-        }
-    }
-
-    fn confirmed(s: &Sweep, moved: u64, fee: u64) -> SweepChange {
-        let progress = SweepProgress::Confirmed {
-            tx_hash: B256::repeat_byte(1),
-            moved: U256::from(moved),
-            to_cold: false,
-            network_fee: U256::from(fee),
-        };
-        match s.advance(&progress, Timestamp::from_millis(2)).unwrap() {
-            Advance::Changed(change) => change,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_token_sweep_books_its_top_up_and_fee_and_empties_the_deposit() {
-        let s = sweep("USDT", 12_500_000);
-        let mut books = Balances::default();
-        books.apply(&Transaction::receipt(s.amount).unwrap()).unwrap();
-        // The operator's gas in the hot wallet, from outside the books.
-        books
-            .apply(
-                &Transaction::new(vec![
-                    crate::Entry {
-                        account: Account::Hot(asset("ETH")),
-                        side: crate::Side::Debit,
-                        amount: Amount::from_units(asset("ETH"), U256::from(100u8)),
-                    },
-                    crate::Entry {
-                        account: Account::Suspense(asset("ETH")),
-                        side: crate::Side::Credit,
-                        amount: Amount::from_units(asset("ETH"), U256::from(100u8)),
-                    },
-                ])
-                .unwrap(),
-            )
-            .unwrap();
-        let change = confirmed(&s, 12_500_000, 30);
-        assert_eq!(change.postings.len(), 3, "sweep, top-up, fee");
-        for posting in &change.postings {
-            books.apply(posting).unwrap();
-        }
-        books.check().unwrap();
-        assert!(books.balance(Account::Deposits(asset("USDT"))).unwrap().is_zero());
-        assert!(books.balance(Account::Deposits(asset("ETH"))).unwrap().is_zero(), "the top-up was spent");
-        assert_eq!(books.balance(Account::Hot(asset("USDT"))).unwrap(), s.amount);
-        assert_eq!(books.balance(Account::Hot(asset("ETH"))).unwrap().units(), U256::from(70u8));
-        assert_eq!(books.balance(Account::NetworkFees(asset("ETH"))).unwrap().units(), U256::from(30u8));
-    }
-
-    #[test]
-    fn a_native_sweep_pays_its_own_gas_from_the_deposit() {
-        let s = sweep("ETH", 1_000);
-        let mut books = Balances::default();
-        books.apply(&Transaction::receipt(s.amount).unwrap()).unwrap();
-        for posting in confirmed(&s, 979, 21).postings {
-            books.apply(&posting).unwrap();
-        }
-        books.check().unwrap();
-        assert!(books.balance(Account::Deposits(asset("ETH"))).unwrap().is_zero());
-        assert_eq!(books.balance(Account::Hot(asset("ETH"))).unwrap().units(), U256::from(979u32));
-    }
-
-    #[test]
-    fn answers_repeated_or_out_of_order_book_nothing() {
-        let s = confirmed(&sweep("USDT", 5), 5, 1).sweep;
-        let again = SweepProgress::Confirmed {
-            tx_hash: B256::repeat_byte(1),
-            moved: U256::from(5u8),
-            to_cold: false,
-            network_fee: U256::from(1u8),
-        };
-        assert_eq!(s.advance(&again, Timestamp::from_millis(3)).unwrap(), Advance::Unchanged);
-        let older = SweepProgress::Broadcast { tx_hash: B256::repeat_byte(1) };
-        assert!(matches!(s.advance(&older, Timestamp::from_millis(3)).unwrap(), Advance::Stale(_)));
-        let refused = SweepProgress::Refused { rule: "sweep.below_minimum".into(), message: "dust".into() };
-        match sweep("USDT", 5).advance(&refused, Timestamp::from_millis(3)).unwrap() {
-            Advance::Changed(change) => {
-                assert!(change.postings.is_empty(), "nothing was reserved for a sweep");
-                assert_eq!(change.sweep.note.as_deref(), Some("sweep.below_minimum: dust"));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-}
+mod tests;

@@ -163,7 +163,7 @@ impl Outbox {
         let failed = |state, error: String| self.failed(entry, state, error);
         match reply {
             Ok(Reply::Outcome(outcome)) => {
-                if let Err(error) = self.apply(entry, outcome).await {
+                if let Err(error) = self.apply(entry, *outcome).await {
                     failed(entry.state, error).await;
                 }
             }

@@ -50,6 +50,7 @@ pub(crate) fn watcher_settings(config: &Config, assets: &AssetBook) -> Vec<Watch
                 confirmations: chain.confirmations,
                 late_window: Duration::from_secs(config.late_payment_window_secs),
                 unwatched_check: Duration::from_secs(chain.unwatched_check_secs),
+                hot_wallet: config.hot_wallet(),
             }
         })
         .collect()

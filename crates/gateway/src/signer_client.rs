@@ -12,8 +12,9 @@ use serde::Deserialize;
 /// What the signer answered, once its signature checked out.
 #[derive(Debug)]
 pub(crate) enum Reply {
-    /// 200: where the request stands.
-    Outcome(Outcome),
+    /// 200: where the request stands (boxed: a confirmed sweep with its
+    /// top-up is far larger than the other replies).
+    Outcome(Box<Outcome>),
     /// 404: the signer knows no request with this id.
     Unknown,
     /// 409: a request with this id and another payload is known: for a person.
@@ -129,7 +130,9 @@ impl SignerClient {
             .verify(status, &body, &signed.nonce, &signature)
             .map_err(|_| ClientError::BadSignature(status))?;
         Ok(match status {
-            200 => Reply::Outcome(serde_json::from_slice(&body).map_err(|e| ClientError::Malformed(e.to_string()))?),
+            200 => Reply::Outcome(Box::new(
+                serde_json::from_slice(&body).map_err(|e| ClientError::Malformed(e.to_string()))?,
+            )),
             404 => Reply::Unknown,
             409 => Reply::Conflict(sentence(&body)),
             401 => Reply::Unauthorized(sentence(&body)),

@@ -27,7 +27,7 @@ pub use auth::{
     AnswerVerifier, AuthFailure, Authenticated, IdentityKey, PublicKey, RequestKey, RequestParts, RequestVerifier,
     SignedHeaders,
 };
-pub use ops::{Outcome, OutcomeState, PayoutIntent, RequestId, SweepIntent, Transfer, Wallet};
+pub use ops::{Outcome, OutcomeState, PayoutIntent, RequestId, SweepIntent, TopUp, Transfer, Wallet};
 pub use rules::{RuleTag, UnknownRule};
 
 /// The paths the signer serves. Both sides use these constants, so a path

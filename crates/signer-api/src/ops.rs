@@ -110,6 +110,20 @@ pub struct Transfer {
     pub amount: U256,
 }
 
+/// A token sweep's gas top-up: the native coin the hot wallet sent the
+/// deposit so that it could pay for its own transfer.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TopUp {
+    /// The top-up's transaction (of the replacement, once a stuck one was bumped).
+    pub tx_hash: B256,
+    /// What it sent the deposit, in the chain's native base units.
+    #[serde(with = "wire::units")]
+    pub amount: U256,
+    /// What the top-up itself cost in gas, paid by the hot wallet.
+    #[serde(with = "wire::units")]
+    pub network_fee: U256,
+}
+
 /// Where a request stands, as the signer sees it.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -140,10 +154,17 @@ pub enum OutcomeState {
         transfer: Transfer,
         /// Its block.
         block_number: u64,
-        /// What the whole request cost in gas, in the chain's native base units
-        /// (for a sweep: its top-up's gas too).
+        /// What this transaction (`transfer`'s, the payout's or the sweep's
+        /// own) cost in gas, in the chain's native base units: paid by its
+        /// sender. A sweep's top-up's gas is the top-up's own.
         #[serde(with = "wire::units")]
         network_fee: U256,
+        /// The gas a token sweep's deposit was sent from the hot wallet
+        /// first, once it confirmed; `None` for payouts and for sweeps the
+        /// deposit could pay itself. The gateway books it: what it moved and
+        /// what it cost both left the hot wallet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        top_up: Option<TopUp>,
     },
     /// Reverted, or dropped for good: nothing moved.
     Failed {
@@ -241,6 +262,35 @@ mod tests {
         assert_eq!(payload_digest(&reordered), payload_digest(&intent));
         let other = PayoutIntent { amount: U256::from(12_500_001u64), ..intent.clone() };
         assert_ne!(payload_digest(&other), payload_digest(&intent));
+    }
+
+    #[test]
+    fn a_confirmed_sweep_carries_its_top_up_and_one_without_reads_as_before() {
+        let transfer = Transfer {
+            tx_hash: B256::repeat_byte(1),
+            from: Address::repeat_byte(2),
+            to: Address::repeat_byte(3),
+            wallet: Some(Wallet::Hot),
+            nonce: 0,
+            amount: U256::from(250_000_000u64),
+        };
+        let top_up =
+            TopUp { tx_hash: B256::repeat_byte(4), amount: U256::from(77_900u64), network_fee: U256::from(21u8) };
+        let state = OutcomeState::Confirmed {
+            transfer: transfer.clone(),
+            block_number: 9,
+            network_fee: U256::from(60u8),
+            top_up: Some(top_up),
+        };
+        let json = serde_json::to_value(&state).unwrap();
+        assert_eq!(json["top_up"]["amount"], "77900");
+        assert_eq!(json["top_up"]["network_fee"], "21");
+        assert_eq!(json["network_fee"], "60");
+        assert_eq!(serde_json::from_value::<OutcomeState>(json).unwrap(), state);
+        let payout = OutcomeState::Confirmed { transfer, block_number: 9, network_fee: U256::from(60u8), top_up: None };
+        let json = serde_json::to_value(&payout).unwrap();
+        assert!(json.get("top_up").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<OutcomeState>(json).unwrap(), payout);
     }
 
     #[test]

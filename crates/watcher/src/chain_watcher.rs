@@ -34,6 +34,9 @@ pub struct WatcherSettings {
     pub late_window: Duration,
     /// How often to look for open invoices the watch list lacks.
     pub unwatched_check: Duration,
+    /// The treasury's hot wallet, if configured: what it sends deposit
+    /// addresses (a sweep's gas) is never a payment ([`Rules::may_be_payment`]).
+    pub hot_wallet: Option<Address>,
 }
 
 /// Everything a chain's tasks share.
@@ -54,7 +57,12 @@ impl Shared {
     }
 
     pub(crate) fn rules(&self) -> Rules<'_> {
-        Rules { chain_id: self.chain_id(), confirmations: self.settings.confirmations, assets: &self.assets }
+        Rules {
+            chain_id: self.chain_id(),
+            confirmations: self.settings.confirmations,
+            assets: &self.assets,
+            hot_wallet: self.settings.hot_wallet,
+        }
     }
 
     /// When deliveries created now should be sent by someone else if we die.

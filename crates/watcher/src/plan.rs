@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use coffer_chain::ChainUpdate;
+use coffer_chain::{ChainUpdate, Transfer};
 use coffer_domain::{
     Address, Amount, AssetBook, ChainId, EventId, Invoice, InvoiceId, InvoiceStatus, LedgerTxId, ObservedPayment,
     Payment, PaymentId, PaymentState, Timestamp, Transaction, U256, assess, confirmations, events_for_change,
@@ -23,6 +23,20 @@ pub struct Rules<'a> {
     pub confirmations: u32,
     /// Assets, for decimals in event payloads.
     pub assets: &'a AssetBook,
+    /// The treasury's hot wallet (`[signer] hot_wallet`), if configured.
+    pub hot_wallet: Option<Address>,
+}
+
+impl Rules<'_> {
+    /// Whether `transfer` may be a customer's payment. What the treasury's
+    /// own hot wallet sends a deposit address is the treasury moving its
+    /// own money: the gas the signer tops a token deposit up with before
+    /// it sweeps it. It is no payment (booked as one it would raise a
+    /// `wrong_asset` exception and put the treasury's ETH in suspense); the
+    /// sweep's outcome books it.
+    pub fn may_be_payment(&self, transfer: &Transfer) -> bool {
+        self.hot_wallet != Some(transfer.from)
+    }
 }
 
 /// The invoices an update touches, as stored.
@@ -114,7 +128,7 @@ pub fn plan_update(
         }
     }
     let mut plan = Plan { displace_until, ..Plan::default() };
-    for transfer in &update.transfers {
+    for transfer in update.transfers.iter().filter(|t| rules.may_be_payment(t)) {
         let Some(invoice_id) = lookup(&transfer.to).filter(|id| invoices.contains_key(id)) else { continue };
         let list = payments.entry(invoice_id).or_default();
         let seen = Payment {

@@ -3,6 +3,7 @@
 mod audit;
 mod crash;
 mod dev;
+mod dev_topup;
 mod dev_treasury;
 mod gateway;
 mod halts;

@@ -2,7 +2,7 @@
 //! sweep (the domain's `advance`, computed from the record as stored), and
 //! recorded with the outbox row's next step.
 
-use coffer_domain::{Advance, EventId, Payout, PayoutProgress, Refusal, Sweep, SweepProgress, Timestamp};
+use coffer_domain::{Advance, EventId, Payout, PayoutProgress, Refusal, Sweep, SweepProgress, SweepTopUp, Timestamp};
 use coffer_signer_api::{Outcome, OutcomeState, RequestId, Wallet};
 use coffer_store::{AnswerChange, NewEvent, OutboxEntry, OutboxNext, SignerAnswer, SignerRequest};
 
@@ -41,11 +41,12 @@ pub(super) fn sweep_progress(state: &OutcomeState) -> SweepProgress {
             SweepProgress::Refused { rule: rule.as_str().to_owned(), message: message.clone() }
         }
         OutcomeState::Broadcast { transfer } => SweepProgress::Broadcast { tx_hash: transfer.tx_hash },
-        OutcomeState::Confirmed { transfer, network_fee, .. } => SweepProgress::Confirmed {
+        OutcomeState::Confirmed { transfer, network_fee, top_up, .. } => SweepProgress::Confirmed {
             tx_hash: transfer.tx_hash,
             moved: transfer.amount,
             to_cold: transfer.wallet == Some(Wallet::Cold),
             network_fee: *network_fee,
+            top_up: top_up.as_ref().map(|t| SweepTopUp { amount: t.amount, network_fee: t.network_fee }),
         },
         OutcomeState::Failed { reason, tx_hash } => SweepProgress::Failed { reason: reason.clone(), tx_hash: *tx_hash },
     }

@@ -12,6 +12,7 @@ mod errors;
 mod first_start;
 mod fleet;
 mod helpers;
+mod hot_wallet_gas;
 mod input;
 mod internal_transfers;
 mod invoices;

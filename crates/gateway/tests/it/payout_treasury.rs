@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::helpers::{SignerKeys, assert_error, spawn_app_with, until_json, usdt};
 use crate::shop::{ChainOptions, shop_config_with};
-use crate::signer_double::identity;
+use crate::signer_double::{TOP_UP, TOP_UP_FEE, identity};
 
 on_both_backends!(
     payout_treasury_shows_the_books_beside_the_chain,
@@ -131,4 +131,11 @@ async fn payout_sweeps_take_settled_deposits_above_their_minimum_onto_the_books(
     let usdt_id = coffer_store::testing::test_usdt();
     assert_eq!(of(coffer_domain::Account::Hot(usdt_id)), Some(U256::from(12_500_000u64)));
     assert_eq!(of(coffer_domain::Account::Deposits(usdt_id)), Some(U256::from(2_000_000u64)), "the small one stays");
+    // The top-up and both fees: the deposit keeps what its sweep did not burn.
+    let eth = coffer_domain::AssetId { chain_id: coffer_domain::ChainId(31337), symbol: "ETH".parse().unwrap() };
+    let (top_up, top_up_fee, sweep_fee) = (TOP_UP, TOP_UP_FEE, 21_000);
+    assert_eq!(of(coffer_domain::Account::Deposits(eth)), Some(U256::from(top_up - sweep_fee)));
+    assert_eq!(of(coffer_domain::Account::NetworkFees(eth)), Some(U256::from(top_up_fee + sweep_fee)));
+    let hot = balances.iter().find(|b| b.account == coffer_domain::Account::Hot(eth)).unwrap();
+    assert_eq!((hot.debits, hot.credits), (U256::ZERO, U256::from(top_up + top_up_fee)), "sent, and its gas");
 }

@@ -30,9 +30,14 @@ use axum::routing::{get, post};
 use coffer_domain::{Address, B256, PayoutId, U256};
 use coffer_signer_api::{
     IdentityKey, Outcome, OutcomeState, PayoutIntent, PublicKey, RequestId, RequestParts, RequestVerifier, RuleTag,
-    SignedHeaders, SweepIntent, Transfer, Wallet, auth::headers, paths, payload_digest,
+    SignedHeaders, SweepIntent, TopUp, Transfer, Wallet, auth::headers, paths, payload_digest,
 };
 use tokio::sync::watch;
+
+/// What the stand-in "sent" a token sweep's deposit for its gas, and what sending it cost.
+pub const TOP_UP: u64 = 50_000;
+/// See [`TOP_UP`].
+pub const TOP_UP_FEE: u64 = 21_000;
 
 /// What the stand-in decided about one request.
 #[derive(Clone, Debug)]
@@ -264,16 +269,24 @@ async fn status(State(shared): State<Arc<Shared>>, Path(id): Path<String>, heade
     };
     let state = {
         let mut record = shared.record.lock().unwrap();
+        let token_sweep = matches!(id, RequestId::Sweep(sweep)
+            if record.sweeps.iter().any(|s| s.id == sweep && s.asset.as_str() != "ETH"));
         let Some(decision) = record.decided.get_mut(&id) else {
             drop(record);
             return error(&shared, &nonce, StatusCode::NOT_FOUND, RuleTag::AuthMalformed, "no such request");
         };
-        // Mined and confirmed by the time it is asked about.
+        // Mined and confirmed by the time it is asked about; a token
+        // sweep's deposit was sent its gas first.
         if let OutcomeState::Broadcast { transfer } = &decision.state {
             decision.state = OutcomeState::Confirmed {
                 transfer: transfer.clone(),
                 block_number: 7,
                 network_fee: U256::from(21_000u64),
+                top_up: token_sweep.then(|| TopUp {
+                    tx_hash: B256::repeat_byte(0x42),
+                    amount: U256::from(TOP_UP),
+                    network_fee: U256::from(TOP_UP_FEE),
+                }),
             };
         }
         decision.state.clone()

@@ -21,8 +21,9 @@ use crate::store::{self, RequestRow, SpendRow};
 /// What the service answers: an outcome, or a refusal of the request itself.
 #[derive(Debug)]
 pub(crate) enum Answer {
-    /// The intent's outcome (new or as decided before).
-    Outcome(Outcome),
+    /// The intent's outcome (new or as decided before; boxed: a confirmed
+    /// sweep with its top-up is far larger than the other answers).
+    Outcome(Box<Outcome>),
     /// A refusal of the request, not of the intent: auth, or a known id
     /// with another payload. Nothing was decided.
     Rejected { status: u16, rule: RuleTag, message: String },
@@ -107,7 +108,7 @@ impl Engine {
                 let message = format!("{id} was asked for before with another payload; a payout id is decided once");
                 return self.reject(inner, 409, RuleTag::RequestConflict, message, &id).await;
             }
-            return Ok(outcome_of(&row).map_or(Answer::Unknown, Answer::Outcome));
+            return Ok(outcome_of(&row).map_or(Answer::Unknown, |o| Answer::Outcome(Box::new(o))));
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
@@ -137,7 +138,11 @@ impl Engine {
         if matches!(state, OutcomeState::Broadcast { .. }) {
             self.send_pending(intent.chain_id).await;
         }
-        Ok(Answer::Outcome(Outcome { id: RequestId::Payout(intent.id), state, policy_version: row.policy_version }))
+        Ok(Answer::Outcome(Box::new(Outcome {
+            id: RequestId::Payout(intent.id),
+            state,
+            policy_version: row.policy_version,
+        })))
     }
 
     /// The policy's verdict on a payout and, when it says sign, the signed
@@ -213,7 +218,7 @@ impl Engine {
         }
         let row = store::request(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(row.as_ref().and_then(outcome_of).map_or(Answer::Unknown, Answer::Outcome))
+        Ok(row.as_ref().and_then(outcome_of).map_or(Answer::Unknown, |o| Answer::Outcome(Box::new(o))))
     }
 
     /// `sweep deposit i`.
@@ -240,7 +245,7 @@ impl Engine {
                 let message = format!("{id} was asked for before with another payload; a sweep id is decided once");
                 return self.reject(inner, 409, RuleTag::RequestConflict, message, &id).await;
             }
-            return Ok(outcome_of(&row).map_or(Answer::Unknown, Answer::Outcome));
+            return Ok(outcome_of(&row).map_or(Answer::Unknown, |o| Answer::Outcome(Box::new(o))));
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
@@ -276,7 +281,7 @@ impl Engine {
         self.metrics.decision_time(started.elapsed());
         drop(guard);
         self.send_pending(intent.chain_id).await;
-        Ok(Answer::Outcome(Outcome { id: RequestId::Sweep(intent.id), state, policy_version: version }))
+        Ok(Answer::Outcome(Box::new(Outcome { id: RequestId::Sweep(intent.id), state, policy_version: version })))
     }
 
     /// Builds, checks against the hot wallet's funds, and stores the payout's

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_domain::{Address, AssetId, ChainId, U256};
+use coffer_domain::{Address, AssetId, ChainId};
 use coffer_policy::{Spend, assess_fee, hot_excess};
-use coffer_signer_api::{OutcomeState, PayoutIntent, Transfer};
+use coffer_signer_api::{OutcomeState, PayoutIntent, TopUp, Transfer};
 use serde_json::json;
 use sqlx::Connection as _;
 
@@ -264,12 +264,19 @@ impl Engine {
                     Some(OutcomeState::Failed { reason: "the gas top-up reverted".into(), tx_hash: Some(mined.hash) })
                 }
                 (_, true) => {
-                    let network_fee = store::txs_of(&mut tx, id)
+                    // `network_fee` is this transaction's own gas; a sweep's
+                    // confirmed top-up is reported beside it, so that the
+                    // gateway books what left the hot wallet (sent and gas)
+                    // apart from what the deposit paid.
+                    let top_up = store::txs_of(&mut tx, id)
                         .await?
-                        .iter()
-                        .filter(|t| t.state == TxState::Confirmed && t.hash != mined.hash)
-                        .filter_map(|t| t.network_fee)
-                        .fold(fee, U256::saturating_add);
+                        .into_iter()
+                        .find(|t| t.state == TxState::Confirmed && purpose_of(t.purpose) == Purpose::TopUp)
+                        .map(|t| TopUp {
+                            tx_hash: t.hash,
+                            amount: t.amount,
+                            network_fee: t.network_fee.unwrap_or_default(),
+                        });
                     let transfer = match &request.outcome {
                         OutcomeState::Broadcast { transfer } => Transfer { tx_hash: mined.hash, ..transfer.clone() },
                         _ => Transfer {
@@ -281,7 +288,12 @@ impl Engine {
                             amount: mined.amount,
                         },
                     };
-                    Some(OutcomeState::Confirmed { transfer, block_number: receipt.block_number, network_fee })
+                    Some(OutcomeState::Confirmed {
+                        transfer,
+                        block_number: receipt.block_number,
+                        network_fee: fee,
+                        top_up,
+                    })
                 }
                 (_, false) => Some(OutcomeState::Failed {
                     reason: "the transaction reverted on chain; nothing moved".into(),

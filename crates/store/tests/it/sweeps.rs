@@ -5,8 +5,8 @@
 use std::str::FromStr;
 
 use coffer_domain::{
-    Account, Advance, Amount, AssetId, AssetSymbol, ChainId, PayoutStatus, Sweep, SweepId, SweepProgress, Timestamp,
-    U256,
+    Account, Advance, Amount, AssetId, AssetSymbol, ChainId, PayoutStatus, Sweep, SweepId, SweepProgress, SweepTopUp,
+    Timestamp, U256,
 };
 use coffer_store::testing::{Kind, paid_invoice, test_usdt};
 use coffer_store::{AnswerChange, NewSweep, OutboxNext, SignerAnswer, SignerRequest, Store};
@@ -92,18 +92,24 @@ async fn settled_deposits_are_due_once_and_swept_onto_the_books(kind: Kind) {
         moved: U256::from(12u8),
         to_cold: false,
         network_fee: U256::from(30u8),
+        top_up: Some(SweepTopUp { amount: U256::from(100u8), network_fee: U256::from(21u8) }),
     };
     assert!(answer(&*f.store, sweep.sweep.id, confirmed.clone(), OutboxNext::Done).await);
     assert!(!answer(&*f.store, sweep.sweep.id, confirmed, OutboxNext::Done).await, "booked once");
     assert_eq!(balance(&*f.store, Account::Hot(test_usdt())).await, U256::from(12u8));
     assert_eq!(balance(&*f.store, Account::Deposits(test_usdt())).await, U256::from(22u8), "2 + 20 left");
-    assert_eq!(balance(&*f.store, Account::NetworkFees(eth())).await, U256::from(30u8));
+    // The hot wallet sent 100 of gas (its transaction cost 21); the sweep burnt 30.
+    assert_eq!(balance(&*f.store, Account::NetworkFees(eth())).await, U256::from(51u8), "both fees");
+    assert_eq!(balance(&*f.store, Account::Deposits(eth())).await, U256::from(70u8), "what the sweep left");
+    let stored_balances = f.store.stored_balances().await.unwrap();
+    let hot = stored_balances.iter().find(|b| b.account == Account::Hot(eth())).unwrap();
+    assert_eq!((hot.debits, hot.credits), (U256::ZERO, U256::from(121u8)), "sent, and its gas");
     assert!(f.store.due_sweeps(test_usdt(), U256::from(10u8), 10).await.unwrap().is_empty(), "swept");
     let stored = f.store.sweeps_of(big.id).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(
-        (stored[0].status, stored[0].moved, stored[0].to_cold),
-        (PayoutStatus::Confirmed, Some(usdt(12)), Some(false))
+        (stored[0].status, stored[0].moved, stored[0].to_cold, stored[0].network_fee),
+        (PayoutStatus::Confirmed, Some(usdt(12)), Some(false), Some(Amount::from_units(eth(), U256::from(51u8))))
     );
 }
 

@@ -10,6 +10,8 @@ use super::*;
 
 const CREATED: i64 = 1_700_000_000_000;
 const EXPIRES: i64 = CREATED + 900_000;
+/// The treasury's hot wallet.
+const HOT: Address = Address::repeat_byte(0x40);
 
 fn id(symbol: &str) -> AssetId {
     AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str(symbol).unwrap() }
@@ -82,7 +84,8 @@ impl Books {
     }
 
     fn step(&mut self, update: &ChainUpdate, now: i64) -> Plan {
-        let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &self.rules_assets };
+        let rules =
+            Rules { chain_id: ChainId(31337), confirmations: 2, assets: &self.rules_assets, hot_wallet: Some(HOT) };
         let lookup: HashMap<Address, InvoiceId> =
             self.touched.invoices.values().map(|i| (i.deposit.address, i.id)).collect();
         let touched = Touched {
@@ -195,6 +198,19 @@ fn an_overpayment_settles_in_full_and_says_so() {
     let plan = books.step(&update(21, vec![transfer(&inv, "USDT", 12_000_000, 20, ON_TIME)]), ON_TIME);
     assert_eq!(events(&plan), vec![EventType::InvoicePaidOver, EventType::InvoiceSettled]);
     assert_eq!(settled_units(&plan), Some(U256::from(12_000_000u64)), "the merchant is credited what arrived");
+}
+
+#[test]
+fn gas_the_hot_wallet_sends_a_deposit_is_no_payment() {
+    let inv = invoice(10_000_000);
+    let mut books = Books::new(&inv);
+    let gas = Transfer { from: HOT, ..transfer(&inv, "ETH", 77_900, 20, ON_TIME) };
+    let plan = books.step(&update(21, vec![gas]), ON_TIME);
+    assert!(plan.payments.is_empty() && plan.bookings.is_empty() && plan.changes.is_empty(), "{plan:?}");
+    assert_eq!(books.invoice().exceptions, Exceptions::default());
+    // The same from anyone else is a payment in the wrong asset.
+    let plan = books.step(&update(22, vec![transfer(&inv, "ETH", 77_900, 21, ON_TIME)]), ON_TIME);
+    assert_eq!(events(&plan), vec![EventType::InvoiceWrongAsset]);
 }
 
 #[test]
@@ -317,7 +333,7 @@ fn settled_then_reorganised(books: &mut Books, inv: &Invoice, remined: Vec<Trans
     let mut reorg = update(11, remined);
     reorg.blocks[0].hash = B256::repeat_byte(0xee);
     reorg.reverted_above = Some(9);
-    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets };
+    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets, hot_wallet: None };
     let lookup: HashMap<Address, InvoiceId> = HashMap::from([(inv.deposit.address, inv.id)]);
     let touched = Touched {
         invoices: books.touched.invoices.clone(),
@@ -361,7 +377,7 @@ fn a_booked_payment_not_re_mined_is_awaited_then_gone() {
         p.state = PaymentState::Displaced;
         p.displaced_until = Some(13);
     }
-    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets };
+    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets, hot_wallet: None };
     let lookup = |_: &Address| Some(inv.id);
     let at = |head: u64| {
         let touched =

@@ -3,6 +3,8 @@
 //! Sweeps: the signer derives the deposit, reads its balance from its own
 //! node and chooses the treasury wallet; the gateway names only the index.
 
+#![allow(clippy::unwrap_used)]
+
 use alloy_primitives::{Address, U256};
 use coffer_xpub::DepositDeriver;
 
@@ -34,10 +36,15 @@ async fn eth_and_usdt_deposits_are_swept_into_the_hot_wallet_with_a_gas_top_up_f
     let swept: U256 = done["transfer"]["amount"].as_str().unwrap().parse().unwrap();
     assert!(swept > one_eth * U256::from(99u64) / U256::from(100u64), "{done}");
     assert_eq!(treasury.eth(treasury.hot).await, hot_before + swept);
+    let units = |v: &serde_json::Value| v.as_str().unwrap().parse::<U256>().unwrap();
+    assert!(done.get("top_up").is_none(), "an ETH deposit pays its own gas: {done}");
+    let gas = units(&done["network_fee"]);
+    assert_eq!(treasury.eth(eth_deposit).await, one_eth - swept - gas, "its own transaction's gas: {done}");
 
     // USDT: the deposit has no ETH; the hot wallet tops it up, then it sends.
     let usdt_deposit = deposit(&treasury, 4);
     treasury.token.mint(rpc, usdt_deposit, usdt(75)).await.unwrap();
+    let hot_before = treasury.eth(treasury.hot).await;
     let id = sweep_id();
     let answer = treasury.sweep(&id, "USDT", 4).await;
     assert_eq!(answer.body["state"], "pending", "waiting for its gas: {}", answer.body);
@@ -45,6 +52,15 @@ async fn eth_and_usdt_deposits_are_swept_into_the_hot_wallet_with_a_gas_top_up_f
     assert_eq!(done["transfer"]["wallet"], "hot");
     assert_eq!(treasury.usdt(treasury.hot).await, usdt(75));
     assert_eq!(treasury.usdt(usdt_deposit).await, U256::ZERO);
+    // The outcome says where the ETH went: the hot wallet lost the top-up
+    // and its gas, the deposit keeps the top-up less its own transfer's gas.
+    let top_up = &done["top_up"];
+    assert!(top_up["tx_hash"].is_string(), "{done}");
+    let (sent, top_up_gas, gas) =
+        (units(&top_up["amount"]), units(&top_up["network_fee"]), units(&done["network_fee"]));
+    assert!(sent > U256::ZERO && top_up_gas > U256::ZERO && gas > U256::ZERO, "{done}");
+    assert_eq!(treasury.eth(treasury.hot).await, hot_before - sent - top_up_gas, "{done}");
+    assert_eq!(treasury.eth(usdt_deposit).await, sent - gas, "{done}");
 
     // Nothing left: a second sweep of the same deposit is refused, not topped up again.
     let again = treasury.sweep(&sweep_id(), "USDT", 4).await;
