@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)]
-
 //! Sweeps: the signer derives the deposit, reads its balance from its own
 //! node and chooses the treasury wallet; the gateway names only the index.
 
