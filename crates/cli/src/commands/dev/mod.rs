@@ -87,6 +87,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         None => {}
     }
     telemetry::init(coffer_config::LogFormat::Human, "info");
+    // Before any child starts: a SIGTERM while starting stops everything cleanly.
+    let stop = shutdown::signal();
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
     let dir = args.dir.canonicalize()?;
     let signer_public = signer_init(&dir, &dir.join("signer"))?;
@@ -155,7 +157,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         dir = dir.display(),
         info_file = info_path.display(),
     );
-    gateway.serve(shutdown::signal()).await?;
+    gateway.serve(stop).await?;
     drop(dev_signer); // its own process: SIGTERM, so it finishes what it is writing
     drop(anvil); // saves the chain's state, then stops
     Ok(())
