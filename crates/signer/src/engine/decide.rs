@@ -54,7 +54,45 @@ pub(crate) fn refused(rule: RuleTag, message: impl Into<String>) -> OutcomeState
     OutcomeState::Refused { rule, message: message.into() }
 }
 
+/// What a request is, before deciding anything: a replay, an id decided
+/// before with another payload, or one decided before with this one.
+enum Early {
+    Replay,
+    Conflict(&'static str),
+    Known(Box<RequestRow>),
+}
+
 impl Engine {
+    /// The nonce once, then the id: `None` when there is something to decide.
+    async fn earlier(
+        &self,
+        conn: &mut SqliteConnection,
+        auth: &Authenticated,
+        id: &str,
+        digest: [u8; 32],
+    ) -> Result<Option<Early>, EngineError> {
+        if !self.admit(conn, auth).await? {
+            return Ok(Some(Early::Replay));
+        }
+        Ok(store::request(conn, id)
+            .await?
+            .map(|row| if row.digest == digest { Early::Known(Box::new(row)) } else { Early::Conflict(row.kind) }))
+    }
+
+    /// The answer to a replay or an id decided before.
+    async fn answer_early(&self, inner: &mut Inner, early: Early, id: &str) -> Result<Answer, EngineError> {
+        match early {
+            Early::Replay => {
+                self.reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), id).await
+            }
+            Early::Conflict(kind) => {
+                let message = format!("{id} was asked for before with another payload; a {kind} id is decided once");
+                self.reject(inner, 409, RuleTag::RequestConflict, message, id).await
+            }
+            Early::Known(row) => Ok(outcome_of(&row).map_or(Answer::Unknown, |o| Answer::Outcome(Box::new(o)))),
+        }
+    }
+
     /// The first steps of every authenticated request, inside its
     /// transaction: the nonce once, and the gateway head it carried.
     async fn admit(&self, conn: &mut SqliteConnection, auth: &Authenticated) -> Result<bool, EngineError> {
@@ -96,19 +134,15 @@ impl Engine {
         let id = intent.id.to_string();
         let digest = payload_digest(&intent);
         let mut tx = inner.conn.begin().await?;
-        if !self.admit(&mut tx, auth).await? {
-            drop(tx);
-            return self
-                .reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id)
-                .await;
-        }
-        if let Some(row) = store::request(&mut tx, &id).await? {
-            tx.commit().await?;
-            if row.digest != digest {
-                let message = format!("{id} was asked for before with another payload; a payout id is decided once");
-                return self.reject(inner, 409, RuleTag::RequestConflict, message, &id).await;
+        let early = self.earlier(&mut tx, auth, &id, digest).await?;
+        if let Some(early) = early {
+            // The nonce is kept for a known id; a replay keeps nothing.
+            if matches!(early, Early::Replay) {
+                drop(tx)
+            } else {
+                tx.commit().await?
             }
-            return Ok(outcome_of(&row).map_or(Answer::Unknown, |o| Answer::Outcome(Box::new(o))));
+            return self.answer_early(inner, early, &id).await;
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
@@ -233,19 +267,15 @@ impl Engine {
         let id = intent.id.to_string();
         let digest = payload_digest(&intent);
         let mut tx = inner.conn.begin().await?;
-        if !self.admit(&mut tx, auth).await? {
-            drop(tx);
-            return self
-                .reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), &id)
-                .await;
-        }
-        if let Some(row) = store::request(&mut tx, &id).await? {
-            tx.commit().await?;
-            if row.digest != digest {
-                let message = format!("{id} was asked for before with another payload; a sweep id is decided once");
-                return self.reject(inner, 409, RuleTag::RequestConflict, message, &id).await;
+        let early = self.earlier(&mut tx, auth, &id, digest).await?;
+        if let Some(early) = early {
+            // The nonce is kept for a known id; a replay keeps nothing.
+            if matches!(early, Early::Replay) {
+                drop(tx)
+            } else {
+                tx.commit().await?
             }
-            return Ok(outcome_of(&row).map_or(Answer::Unknown, |o| Answer::Outcome(Box::new(o))));
+            return self.answer_early(inner, early, &id).await;
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
