@@ -48,6 +48,10 @@ pub struct PayoutReport {
     /// The signer's decision time: p50 and p99, in microseconds (read from
     /// a histogram with 15% buckets, interpolated within the bucket).
     pub decision_micros: [f64; 2],
+    /// A payout request's whole time at the signer, arrival to answer (the
+    /// decision, the node's gas estimate, the wait for the decision lock,
+    /// the broadcast): p50 and p99 in microseconds.
+    pub request_micros: [f64; 2],
     /// History rows in the spend ledger.
     pub history: u64,
 }
@@ -56,14 +60,16 @@ impl std::fmt::Display for PayoutReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "payouts: {} accepted at {:.0}/s; the signer decided {} at {:.0}/s; decision p50 {:.2} ms, p99 {:.2} ms \
-             (with {} earlier payouts in its spend ledger)",
+            "payouts: {} accepted at {:.0}/s; the signer decided {} at {:.0}/s; decision p50 {:.2} ms, p99 {:.2} ms; \
+             whole request at the signer p50 {:.2} ms, p99 {:.2} ms (with {} earlier payouts in its spend ledger)",
             self.accepted,
             self.api_per_second,
             self.decisions,
             self.decisions_per_second,
             self.decision_micros[0] / 1000.0,
             self.decision_micros[1] / 1000.0,
+            self.request_micros[0] / 1000.0,
+            self.request_micros[1] / 1000.0,
             self.history
         )
     }
@@ -103,17 +109,26 @@ impl Signer {
         }
     }
 
-    async fn histogram(&self) -> anyhow::Result<Vec<(f64, u64)>> {
+    /// The decision-time histogram and the payout-request one.
+    async fn histograms(&self) -> anyhow::Result<[Vec<(f64, u64)>; 2]> {
         let text = reqwest::get(format!("{}/metrics", self.url)).await?.text().await?;
-        let mut buckets = Vec::new();
-        for line in text.lines().filter(|l| l.starts_with("coffer_signer_decision_seconds_bucket")) {
-            let le = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()).context("a bucket's bound")?;
-            let count = line.rsplit(' ').next().context("a bucket's count")?.parse()?;
-            let bound = if le == "+Inf" { f64::INFINITY } else { le.parse()? };
-            buckets.push((bound, count));
-        }
-        Ok(buckets)
+        Ok([
+            buckets(&text, "coffer_signer_decision_seconds_bucket")?,
+            buckets(&text, "coffer_signer_payout_request_seconds_bucket")?,
+        ])
     }
+}
+
+/// A histogram's cumulative buckets, read off the metrics text.
+fn buckets(text: &str, name: &str) -> anyhow::Result<Vec<(f64, u64)>> {
+    let mut buckets = Vec::new();
+    for line in text.lines().filter(|l| l.starts_with(name)) {
+        let le = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()).context("a bucket's bound")?;
+        let count = line.rsplit(' ').next().context("a bucket's count")?.parse()?;
+        let bound = if le == "+Inf" { f64::INFINITY } else { le.parse()? };
+        buckets.push((bound, count));
+    }
+    Ok(buckets)
 }
 
 /// The `q` quantile of a cumulative histogram, in microseconds.
@@ -198,7 +213,7 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
     let base = format!("http://{}", gateway.addr);
     wait_for_balance(&client, &base, &env.api_key).await?;
 
-    let before = signer.histogram().await?;
+    let [before, requests_before] = signer.histograms().await?;
     let started = Instant::now();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -235,7 +250,7 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
     // The outbox hands them to the signer; wait until it has decided them all.
     let deadline = Instant::now() + Duration::from_secs(300);
     let decisions = loop {
-        let now = signer.histogram().await?;
+        let [now, _] = signer.histograms().await?;
         let decided = now.last().map_or(0, |b| b.1) - before.last().map_or(0, |b| b.1);
         if decided >= accepted as u64 || Instant::now() > deadline {
             break decided;
@@ -243,8 +258,12 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let all = started.elapsed();
-    let after = signer.histogram().await?;
-    let run: Vec<(f64, u64)> = after.iter().zip(&before).map(|(a, b)| (a.0, a.1 - b.1)).collect();
+    let [after, requests_after] = signer.histograms().await?;
+    let during = |after: &[(f64, u64)], before: &[(f64, u64)]| -> Vec<(f64, u64)> {
+        after.iter().zip(before).map(|(a, b)| (a.0, a.1 - b.1)).collect()
+    };
+    let run = during(&after, &before);
+    let requests = during(&requests_after, &requests_before);
     gateway.stop().await;
     signer.stop().await;
     env.cleanup().await;
@@ -254,6 +273,7 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
         decisions,
         decisions_per_second: decisions as f64 / all.as_secs_f64(),
         decision_micros: [quantile(&run, 0.5), quantile(&run, 0.99)],
+        request_micros: [quantile(&requests, 0.5), quantile(&requests, 0.99)],
         history: bench.history,
     })
 }

@@ -166,7 +166,8 @@ pub struct Payout {
     pub failure: Option<String>,
     /// Its transaction, once sent (the replacement's, if one was bumped).
     pub tx_hash: Option<B256>,
-    /// What its transaction cost, in the fee asset, once confirmed.
+    /// What its transaction cost, in the fee asset, once confirmed (or
+    /// mined and reverted).
     pub network_fee: Option<Amount>,
     /// When it was created.
     pub created_at: Timestamp,
@@ -198,12 +199,15 @@ pub enum PayoutProgress {
         /// Its gas, in the chain's native base units.
         network_fee: U256,
     },
-    /// Reverted or dropped: nothing moved.
+    /// Reverted or dropped: nothing reached the destination.
     Failed {
         /// Why.
         reason: String,
         /// The transaction that reverted, if one was mined.
         tx_hash: Option<B256>,
+        /// What the reverted transaction's gas cost the hot wallet (zero
+        /// if none was mined).
+        network_fee: U256,
     },
 }
 
@@ -266,9 +270,10 @@ impl Payout {
                 next.tx_hash = Some(*tx_hash);
                 next.network_fee = Some(Amount::from_units(self.fee_asset, *network_fee));
             }
-            PayoutProgress::Failed { reason, tx_hash } => {
+            PayoutProgress::Failed { reason, tx_hash, network_fee } => {
                 next.failure = Some(reason.clone());
                 next.tx_hash = tx_hash.or(self.tx_hash);
+                next.network_fee = (!network_fee.is_zero()).then(|| Amount::from_units(self.fee_asset, *network_fee));
             }
         }
         if target == self.status {
@@ -286,8 +291,15 @@ impl Payout {
         next.status = target;
         next.updated_at = at;
         let postings = match target {
-            PayoutStatus::Refused | PayoutStatus::Failed => {
-                vec![Transaction::release(self.merchant_id, self.source, self.amount)?]
+            PayoutStatus::Refused => vec![Transaction::release(self.merchant_id, self.source, self.amount)?],
+            PayoutStatus::Failed => {
+                // The reserve goes back; a reverted transaction's gas left
+                // the hot wallet all the same.
+                let mut postings = vec![Transaction::release(self.merchant_id, self.source, self.amount)?];
+                if let Some(fee) = next.network_fee.filter(|fee| !fee.is_zero()) {
+                    postings.push(Transaction::network_fee(fee, FeePayer::Hot)?);
+                }
+                postings
             }
             PayoutStatus::Confirmed => {
                 let mut postings = vec![Transaction::payout(self.merchant_id, self.amount)?];

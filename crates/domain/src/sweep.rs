@@ -92,12 +92,18 @@ pub enum SweepProgress {
         /// The gas the hot wallet sent the deposit first, if it did.
         top_up: Option<SweepTopUp>,
     },
-    /// Reverted or dropped: nothing moved.
+    /// Reverted or dropped: nothing reached the treasury.
     Failed {
         /// Why.
         reason: String,
         /// The transaction that reverted, if one was mined.
         tx_hash: Option<B256>,
+        /// What that reverted transaction cost in gas (paid by the deposit;
+        /// zero if none was mined).
+        network_fee: U256,
+        /// The gas the hot wallet sent the deposit first, if it was mined:
+        /// booked as on a confirmation (a reverted top-up moved nothing but its gas).
+        top_up: Option<SweepTopUp>,
     },
 }
 
@@ -153,9 +159,12 @@ impl Sweep {
                 let gas = gas.ok_or(LedgerError::Overflow(self.fee_asset))?;
                 next.network_fee = Some(Amount::from_units(self.fee_asset, gas));
             }
-            SweepProgress::Failed { reason, tx_hash } => {
+            SweepProgress::Failed { reason, tx_hash, network_fee, top_up } => {
                 next.note = Some(reason.clone());
                 next.tx_hash = tx_hash.or(self.tx_hash);
+                let gas = top_up.map_or(Some(*network_fee), |t| network_fee.checked_add(t.network_fee));
+                let gas = gas.ok_or(LedgerError::Overflow(self.fee_asset))?;
+                next.network_fee = (!gas.is_zero()).then(|| Amount::from_units(self.fee_asset, gas));
             }
         }
         if target == self.status {
@@ -171,22 +180,27 @@ impl Sweep {
         next.status = target;
         next.updated_at = at;
         let mut postings = Vec::new();
-        if let (SweepProgress::Confirmed { top_up, .. }, Some(moved), Some(gas), Some(to_cold)) =
-            (progress, next.moved, next.network_fee, next.to_cold)
+        let top_up = match progress {
+            SweepProgress::Confirmed { top_up, .. } | SweepProgress::Failed { top_up, .. } => *top_up,
+            _ => None,
+        };
+        if let (SweepProgress::Confirmed { .. }, Some(moved), Some(to_cold)) = (progress, next.moved, next.to_cold)
+            && !moved.is_zero()
         {
-            if !moved.is_zero() {
-                postings.push(Transaction::sweep(moved, to_cold)?);
+            postings.push(Transaction::sweep(moved, to_cold)?);
+        }
+        if let Some(top_up) = top_up {
+            // What the hot wallet sent and paid reaches the deposit's books;
+            // the gas then leaves them with the deposit's own (below).
+            let cost = top_up.amount.checked_add(top_up.network_fee).ok_or(LedgerError::Overflow(self.fee_asset))?;
+            if !cost.is_zero() {
+                postings.push(Transaction::top_up(Amount::from_units(self.fee_asset, cost))?);
             }
-            if let Some(top_up) = top_up {
-                let cost =
-                    top_up.amount.checked_add(top_up.network_fee).ok_or(LedgerError::Overflow(self.fee_asset))?;
-                if !cost.is_zero() {
-                    postings.push(Transaction::top_up(Amount::from_units(self.fee_asset, cost))?);
-                }
-            }
-            if !gas.is_zero() {
-                postings.push(Transaction::network_fee(gas, FeePayer::Deposit)?);
-            }
+        }
+        if let Some(gas) = next.network_fee.filter(|gas| !gas.is_zero())
+            && matches!(progress, SweepProgress::Confirmed { .. } | SweepProgress::Failed { .. })
+        {
+            postings.push(Transaction::network_fee(gas, FeePayer::Deposit)?);
         }
         Ok(Advance::Changed(SweepChange { sweep: next, postings }))
     }

@@ -166,13 +166,25 @@ pub enum OutcomeState {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         top_up: Option<TopUp>,
     },
-    /// Reverted, or dropped for good: nothing moved.
+    /// Reverted, or dropped for good: nothing moved to the destination,
+    /// but gas may have been paid, and the gateway books it.
     Failed {
         /// Why, in a sentence.
         reason: String,
         /// The transaction that reverted, if one was mined.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tx_hash: Option<B256>,
+        /// What that reverted transaction cost in gas, paid by its sender
+        /// (the hot wallet for a payout, the deposit for a sweep); zero if
+        /// none was mined.
+        #[serde(default, with = "wire::units")]
+        network_fee: U256,
+        /// A token sweep's gas top-up, if one was mined before the sweep
+        /// failed: what it moved to the deposit and what it cost left the
+        /// hot wallet all the same (a top-up that reverted moved nothing and
+        /// shows its gas only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        top_up: Option<TopUp>,
     },
 }
 

@@ -37,6 +37,7 @@ mod audit_log;
 mod chain;
 mod config;
 mod engine;
+mod engine_thread;
 mod home;
 mod keystore;
 mod metrics;

@@ -27,6 +27,7 @@ pub(crate) struct Metrics {
     refusals: Family<RuleLabel, Counter<u64, AtomicU64>>,
     outcomes: Family<StateLabel, Counter<u64, AtomicU64>>,
     decisions: Histogram,
+    requests: Histogram,
 }
 
 impl Default for Metrics {
@@ -35,15 +36,24 @@ impl Default for Metrics {
         let refusals = Family::<RuleLabel, Counter<u64, AtomicU64>>::default();
         let outcomes = Family::<StateLabel, Counter<u64, AtomicU64>>::default();
         // 50 µs to ~1 s in steps of 15%: fine enough to read a p99 off.
-        let decisions = Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.00005, 1.15, 72));
+        let buckets = || prometheus_client::metrics::histogram::exponential_buckets(0.00005, 1.15, 72);
+        let decisions = Histogram::new(buckets());
+        let requests = Histogram::new(buckets());
         registry.register("refusals", "Requests and intents refused, by rule tag", refusals.clone());
         registry.register("outcomes", "Decisions and their later states, by state", outcomes.clone());
         registry.register(
             "decision_seconds",
-            "Time from a request's arrival to its stored decision",
+            "Time a decision takes: authenticating the request, every rule, signing and persisting \
+             (not the wait for the decision lock, nor the node's gas estimate before it)",
             decisions.clone(),
         );
-        Self { registry, refusals, outcomes, decisions }
+        registry.register(
+            "payout_request_seconds",
+            "Time from a payout request's arrival to its answer: the decision, the node's gas estimate, \
+             the wait for the decision lock and the broadcast",
+            requests.clone(),
+        );
+        Self { registry, refusals, outcomes, decisions, requests }
     }
 }
 
@@ -69,6 +79,10 @@ impl Metrics {
 
     pub(crate) fn decision_time(&self, elapsed: Duration) {
         self.decisions.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn request_time(&self, elapsed: Duration) {
+        self.requests.observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition.

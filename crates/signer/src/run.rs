@@ -8,6 +8,7 @@ use coffer_policy::Denylist;
 
 use crate::config::SignerConfig;
 use crate::engine::{Engine, EngineError};
+use crate::engine_thread::EngineThread;
 use crate::metrics::Metrics;
 use crate::{OpenOutcome, Passphrase, SignerError, SignerHome};
 
@@ -69,19 +70,29 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Serve { addr, source })?;
     let local = listener.local_addr().map_err(|source| RunError::Serve { addr, source })?;
     on_listening(local);
+    let engine_thread = EngineThread::start().map_err(|e| RunError::Engine(format!("the engine's thread: {e}")))?;
+    let decider = engine_thread.handle();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let tracker = tokio::spawn(engine.clone().run_tracker({
+    let tracker = decider.spawn(engine.clone().run_tracker({
         let mut stop = stop_rx.clone();
         async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         }
     }));
-    let served = axum::serve(listener, crate::service::router(engine))
+    let views = decider.spawn(engine.clone().run_views({
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }
+    }));
+    let served = axum::serve(listener, crate::service::router(engine, decider))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         })
         .await;
     let _ = tracker.await;
+    let _ = views.await;
+    engine_thread.stop().await;
     served.map_err(|source| RunError::Serve { addr: local, source })
 }

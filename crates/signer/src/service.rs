@@ -20,23 +20,28 @@ use coffer_signer_api::{
 };
 use serde_json::json;
 
+use tokio::runtime::Handle;
+
 use crate::engine::{Answer, Engine, EngineError, now};
+use crate::engine_thread::on_engine;
 
 /// Bodies larger than this are refused unread: an intent is a few hundred bytes.
 const BODY_LIMIT: usize = 16 * 1024;
 
 struct Service {
     engine: Arc<Engine>,
+    /// The engine's own runtime ([`crate::engine_thread`]), where decisions run.
+    decider: Handle,
     verifier: RequestVerifier,
     identity: IdentityKey,
 }
 
-/// The signer's router.
-pub(crate) fn router(engine: Arc<Engine>) -> Router {
+/// The signer's router; decisions run on `decider`.
+pub(crate) fn router(engine: Arc<Engine>, decider: Handle) -> Router {
     let window = i64::try_from(engine.config.file.request_window_secs).unwrap_or(30);
     let verifier = RequestVerifier::new(engine.config.gateway_key, window);
     let identity = engine.keys.identity();
-    let service = Arc::new(Service { engine, verifier, identity });
+    let service = Arc::new(Service { engine, decider, verifier, identity });
     Router::new()
         .route(paths::PAYOUTS, post(pay))
         .route(paths::SWEEPS, post(sweep))
@@ -48,6 +53,15 @@ pub(crate) fn router(engine: Arc<Engine>) -> Router {
 }
 
 impl Service {
+    /// Runs a decision on the engine's runtime. Once started it finishes,
+    /// even if the caller goes away: a decision is never cut in half.
+    async fn decide<F>(&self, work: F) -> Result<Answer, EngineError>
+    where
+        F: std::future::Future<Output = Result<Answer, EngineError>> + Send + 'static,
+    {
+        on_engine(&self.decider, work).await.unwrap_or(Err(EngineError::Stopped))
+    }
+
     /// Checks signature and timestamp; the nonce is checked by the engine,
     /// inside the decision's transaction.
     async fn authenticate(
@@ -90,6 +104,9 @@ impl Service {
                 let message = format!("the signer cannot reach its node for chain {}; ask again", chain.0);
                 (StatusCode::SERVICE_UNAVAILABLE, error_body("chain.unavailable", &message))
             }
+            Err(EngineError::Stopped) => {
+                (StatusCode::SERVICE_UNAVAILABLE, error_body("signer.stopping", "the signer is stopping; ask again"))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "a decision failed; nothing of it was kept");
                 (StatusCode::INTERNAL_SERVER_ERROR, error_body("signer.internal", "the signer failed; ask again"))
@@ -126,7 +143,13 @@ async fn pay(
         Err(response) => return response,
     };
     match serde_json::from_slice::<PayoutIntent>(&body) {
-        Ok(intent) => service.answer(&auth.nonce, service.engine.pay(&auth, intent, started).await),
+        Ok(intent) => {
+            let (engine, nonce, authenticated) = (service.engine.clone(), auth.nonce, started.elapsed());
+            let answer = service.decide(async move { engine.pay(&auth, intent, authenticated).await }).await;
+            let response = service.answer(&nonce, answer);
+            service.engine.metrics.request_time(started.elapsed());
+            response
+        }
         Err(e) => bad_body(&service, &auth.nonce, &e),
     }
 }
@@ -144,7 +167,11 @@ async fn sweep(
         Err(response) => return response,
     };
     match serde_json::from_slice::<SweepIntent>(&body) {
-        Ok(intent) => service.answer(&auth.nonce, service.engine.sweep(&auth, intent, started).await),
+        Ok(intent) => {
+            let (engine, nonce, authenticated) = (service.engine.clone(), auth.nonce, started.elapsed());
+            service
+                .answer(&nonce, service.decide(async move { engine.sweep(&auth, intent, authenticated).await }).await)
+        }
         Err(e) => bad_body(&service, &auth.nonce, &e),
     }
 }
@@ -161,7 +188,8 @@ async fn status(
         Ok(auth) => auth,
         Err(response) => return response,
     };
-    service.answer(&auth.nonce, service.engine.status(&auth, &id).await)
+    let (engine, nonce) = (service.engine.clone(), auth.nonce);
+    service.answer(&nonce, service.decide(async move { engine.status(&auth, &id).await }).await)
 }
 
 /// Unauthenticated liveness: the identity key (public) and each chain's head.

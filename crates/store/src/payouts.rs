@@ -38,6 +38,8 @@ pub struct NewPayout {
     pub intent: String,
     /// Its `payout.pending` event.
     pub event: NewEvent,
+    /// Its `payout.requested` audit entry, appended in the same transaction.
+    pub audit: coffer_audit::Record,
     /// When it happened.
     pub at: Timestamp,
     /// The event's deliveries are leased to the caller until then.
@@ -177,6 +179,8 @@ pub enum AnswerChange {
         change: Box<PayoutChange>,
         /// The event it raises, with its payload.
         event: Option<NewEvent>,
+        /// Its audit entry, appended in the same transaction if the change applies.
+        audit: Box<coffer_audit::Record>,
     },
     /// A sweep's change; `from` is the sweep as read.
     Sweep {

@@ -92,11 +92,44 @@ fn a_refusal_or_failure_releases_the_reserve_to_where_it_came_from() {
     assert_eq!(change.postings, vec![Transaction::release(p.merchant_id, ReserveSource::Suspense, p.amount).unwrap()]);
     assert_eq!(change.event, Some(EventType::PayoutRefused));
     let sent = Payout { tx_hash: Some(B256::repeat_byte(3)), ..payout(Broadcast) };
-    let failed = PayoutProgress::Failed { reason: "reverted".into(), tx_hash: None };
+    let failed = PayoutProgress::Failed { reason: "reverted".into(), tx_hash: None, network_fee: U256::ZERO };
     let change = changed(sent.advance(&failed, at()).unwrap());
     assert_eq!(change.payout.tx_hash, Some(B256::repeat_byte(3)), "the hash it had is kept");
     assert_eq!(change.payout.failure.as_deref(), Some("reverted"));
     assert_eq!(change.event, Some(EventType::PayoutFailed));
+}
+
+#[test]
+fn a_reverted_payout_releases_its_reserve_and_books_the_gas_the_hot_wallet_paid() {
+    let p = Payout { tx_hash: Some(B256::repeat_byte(3)), ..payout(Broadcast) };
+    let failed = PayoutProgress::Failed {
+        reason: "reverted".into(),
+        tx_hash: Some(B256::repeat_byte(3)),
+        network_fee: U256::from(77u8),
+    };
+    let change = changed(p.advance(&failed, at()).unwrap());
+    let gas = Amount::from_units(asset("ETH"), U256::from(77u8));
+    assert_eq!(change.payout.network_fee, Some(gas));
+    assert_eq!(
+        change.postings,
+        vec![
+            Transaction::release(p.merchant_id, p.source, p.amount).unwrap(),
+            Transaction::network_fee(gas, FeePayer::Hot).unwrap()
+        ]
+    );
+    let mut books = Balances::default();
+    books.apply(&Transaction::receipt(p.amount).unwrap()).unwrap();
+    books.apply(&Transaction::settlement(p.merchant_id, p.amount).unwrap()).unwrap();
+    books.apply(&p.reserve().unwrap()).unwrap();
+    for posting in &change.postings {
+        books.apply(posting).unwrap();
+    }
+    assert_eq!(books.balance(Account::Merchant(p.merchant_id, asset("USDT"))).unwrap(), p.amount, "all back");
+    assert_eq!(books.balance(Account::NetworkFees(asset("ETH"))).unwrap(), gas);
+    // Dropped, never mined: no gas, no fee posting.
+    let dropped = PayoutProgress::Failed { reason: "dropped".into(), tx_hash: None, network_fee: U256::ZERO };
+    let change = changed(p.advance(&dropped, at()).unwrap());
+    assert_eq!((change.postings.len(), change.payout.network_fee), (1, None));
 }
 
 #[test]

@@ -83,6 +83,50 @@ fn a_token_sweep_books_its_top_up_and_both_fees_as_the_chain_moved_them() {
     assert_eq!(units(&books, Account::NetworkFees(asset("ETH"))), U256::from(21 + 30));
 }
 
+fn failed(s: &Sweep, fee: u64, top_up: Option<(u64, u64)>) -> SweepChange {
+    let progress = SweepProgress::Failed {
+        reason: "reverted".into(),
+        tx_hash: None,
+        network_fee: U256::from(fee),
+        top_up: top_up.map(|(amount, fee)| SweepTopUp { amount: U256::from(amount), network_fee: U256::from(fee) }),
+    };
+    match s.advance(&progress, Timestamp::from_millis(2)).unwrap() {
+        Advance::Changed(change) => change,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_token_sweep_that_failed_after_its_top_up_books_what_left_the_hot_wallet() {
+    let s = sweep("USDT", 12_500_000);
+    let mut books = Balances::default();
+    books.apply(&Transaction::receipt(s.amount).unwrap()).unwrap();
+    funded(&mut books, Account::Hot(asset("ETH")), 1_000);
+    // The top-up sent 50 (cost 21); the sweep reverted and burnt 30 of the 50.
+    let change = failed(&s, 30, Some((50, 21)));
+    assert_eq!(change.sweep.network_fee, Some(eth(51)));
+    for posting in &change.postings {
+        books.apply(posting).unwrap();
+    }
+    books.check().unwrap();
+    assert_eq!(books.balance(Account::Deposits(asset("USDT"))).unwrap(), s.amount, "nothing swept");
+    assert_eq!(units(&books, Account::Hot(asset("ETH"))), U256::from(1_000 - 50 - 21));
+    assert_eq!(units(&books, Account::Deposits(asset("ETH"))), U256::from(50 - 30));
+    assert_eq!(units(&books, Account::NetworkFees(asset("ETH"))), U256::from(21 + 30));
+
+    // A top-up that reverted moved nothing and cost the hot wallet its gas.
+    let mut books = Balances::default();
+    funded(&mut books, Account::Hot(asset("ETH")), 1_000);
+    for posting in &failed(&s, 0, Some((0, 21))).postings {
+        books.apply(posting).unwrap();
+    }
+    assert_eq!(units(&books, Account::Hot(asset("ETH"))), U256::from(1_000 - 21));
+    assert!(books.balance(Account::Deposits(asset("ETH"))).unwrap().is_zero());
+    // Dropped before anything was mined: nothing to book.
+    let nothing = failed(&s, 0, None);
+    assert_eq!((nothing.postings.len(), nothing.sweep.network_fee), (0, None));
+}
+
 #[test]
 fn a_token_sweep_without_a_top_up_pays_its_gas_from_what_the_deposit_held() {
     let s = sweep("USDT", 5_000);

@@ -26,8 +26,8 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
         OutcomeState::Confirmed { transfer, network_fee, .. } => {
             PayoutProgress::Confirmed { tx_hash: transfer.tx_hash, network_fee: *network_fee }
         }
-        OutcomeState::Failed { reason, tx_hash } => {
-            PayoutProgress::Failed { reason: reason.clone(), tx_hash: *tx_hash }
+        OutcomeState::Failed { reason, tx_hash, network_fee, .. } => {
+            PayoutProgress::Failed { reason: reason.clone(), tx_hash: *tx_hash, network_fee: *network_fee }
         }
     }
 }
@@ -48,7 +48,12 @@ pub(super) fn sweep_progress(state: &OutcomeState) -> SweepProgress {
             network_fee: *network_fee,
             top_up: top_up.as_ref().map(|t| SweepTopUp { amount: t.amount, network_fee: t.network_fee }),
         },
-        OutcomeState::Failed { reason, tx_hash } => SweepProgress::Failed { reason: reason.clone(), tx_hash: *tx_hash },
+        OutcomeState::Failed { reason, tx_hash, network_fee, top_up } => SweepProgress::Failed {
+            reason: reason.clone(),
+            tx_hash: *tx_hash,
+            network_fee: *network_fee,
+            top_up: top_up.as_ref().map(|t| SweepTopUp { amount: t.amount, network_fee: t.network_fee }),
+        },
     }
 }
 
@@ -113,18 +118,8 @@ impl Outbox {
             }
         };
         let lease_until = now.plus(self.dispatcher.lease());
-        let changed = match &change {
-            Some(AnswerChange::Payout { change, .. }) => Some(change.payout.clone()),
-            _ => None,
-        };
         let answer = SignerAnswer { request: entry.request, change, next, at: now, lease_until };
         let recorded = self.store.record_answer(answer).await.map_err(|e| e.to_string())?;
-        if let Some(payout) = changed.filter(|_| recorded.applied) {
-            let record = crate::audit::payout_changed(&payout, now);
-            if let Err(e) = coffer_store::AuditStore::append(&*self.store, &record).await {
-                tracing::error!(payout = %payout.id, error = %e, "a payout's change is not on the audit log");
-            }
-        }
         if !recorded.deliveries.is_empty() {
             self.dispatcher.dispatch(recorded.deliveries);
         }
@@ -145,7 +140,8 @@ impl Outbox {
                     NewEvent { id, kind, payload: event_payload(id, kind, now, &view) }
                 });
                 tracing::info!(payout = %payout.id, status = %change.payout.status, "payout changed");
-                Ok(Some(AnswerChange::Payout { from: Box::new(payout), change: Box::new(change), event }))
+                let audit = Box::new(crate::audit::payout_changed(&change.payout, now));
+                Ok(Some(AnswerChange::Payout { from: Box::new(payout), change: Box::new(change), event, audit }))
             }
             Advance::Unchanged => Ok(None),
             // A final payout and a final answer that says otherwise: the

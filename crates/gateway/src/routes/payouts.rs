@@ -131,6 +131,7 @@ pub(crate) async fn create(
         payload: event_payload(event_id, EventType::PayoutPending, now, &view),
     };
     let new = NewPayout {
+        audit: crate::audit::payout_requested(caller.key_id, &payout, now),
         intent: serde_json::to_string(&intent).map_err(|e| ApiError::internal(&e))?,
         refund_limit: checked.refund.map(|r| r.max),
         payout,
@@ -142,12 +143,6 @@ pub(crate) async fn create(
     let (payout, replayed) = match state.store.create_payout(new).await? {
         CreatedPayout::Created(payout, deliveries) => {
             tracing::info!(payout = %payout.id, amount = %payout.amount.units(), asset = %payout.amount.asset(), "payout reserved");
-            // In its own transaction, right after the reservation's; a failed
-            // append is logged loudly, the payout stands.
-            let record = crate::audit::payout_requested(caller.key_id, &payout, now);
-            if let Err(e) = coffer_store::AuditStore::append(&*state.store, &record).await {
-                tracing::error!(payout = %payout.id, error = %e, "the payout request is not on the audit log");
-            }
             outbox.wake();
             state.dispatcher.dispatch(deliveries);
             (payout, false)

@@ -32,7 +32,7 @@ pub(crate) use build::{
     native_transfer, sign,
 };
 pub(crate) use fees::FeeSuggestion;
-pub(crate) use rpc::{ChainRpc, MinedReceipt, NonceTag, RpcError};
+pub(crate) use rpc::{At, ChainRpc, MinedReceipt, NonceTag, RpcError};
 pub(crate) use send::SendError;
 #[cfg(test)]
 pub(crate) use {build::TOKEN_TRANSFER_GAS_CEILING, build::gas_limit_from_estimate, fees::bumped};

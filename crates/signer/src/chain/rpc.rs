@@ -145,11 +145,40 @@ sol! {
     function balanceOf(address holder) external view returns (uint256);
 }
 
-/// The one field of a block that prices gas.
+/// The fields of a block header the signer reads: its height and its gas price.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct BaseFee {
+struct HeadFields {
+    number: U64,
     base_fee_per_gas: Option<U128>,
+}
+
+/// The node's latest block: its height and the fee offer it implies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChainHead {
+    /// Its height.
+    pub(crate) number: u64,
+    /// What to offer for gas from it (see [`ChainRpc::fees`]).
+    pub(crate) fees: FeeSuggestion,
+}
+
+/// Which state a read is of: the latest block, or one block by height
+/// (several reads of one block agree with each other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum At {
+    /// Whatever the node's latest block is when it answers.
+    Latest,
+    /// The block at this height.
+    Block(u64),
+}
+
+impl At {
+    fn tag(self) -> Value {
+        match self {
+            At::Latest => json!("latest"),
+            At::Block(number) => json!(U64::from(number)),
+        }
+    }
 }
 
 /// A receipt as the node sends it, read into the fields the signer needs.
@@ -203,15 +232,26 @@ impl ChainRpc {
 
     /// `address`'s balance in wei at the latest block.
     pub(crate) async fn balance(&self, address: Address) -> Result<U256, RpcError> {
-        self.call("eth_getBalance", json!([address, "latest"])).await
+        self.balance_at(address, At::Latest).await
+    }
+
+    /// `address`'s balance in wei at `at`.
+    pub(crate) async fn balance_at(&self, address: Address, at: At) -> Result<U256, RpcError> {
+        self.call("eth_getBalance", json!([address, at.tag()])).await
     }
 
     /// `holder`'s balance of the ERC-20 token at `contract`, in base units,
-    /// at the latest block. Anything but one 32-byte word is refused (an
-    /// address without code answers nothing).
+    /// at the latest block.
     pub(crate) async fn token_balance(&self, contract: Address, holder: Address) -> Result<U256, RpcError> {
+        self.token_balance_at(contract, holder, At::Latest).await
+    }
+
+    /// `holder`'s balance of the ERC-20 token at `contract` at `at`.
+    /// Anything but one 32-byte word is refused (an address without code
+    /// answers nothing).
+    pub(crate) async fn token_balance_at(&self, contract: Address, holder: Address, at: At) -> Result<U256, RpcError> {
         let data = Bytes::from(balanceOfCall { holder }.abi_encode());
-        let answer: Bytes = self.call("eth_call", json!([{"to": contract, "data": data}, "latest"])).await?;
+        let answer: Bytes = self.call("eth_call", json!([{"to": contract, "data": data}, at.tag()])).await?;
         if answer.len() != 32 {
             let reason = format!("balanceOf answered {} bytes, not one 32-byte word: is it a token?", answer.len());
             return Err(RpcError::Malformed { method: "eth_call", reason });
@@ -234,7 +274,12 @@ impl ChainRpc {
     /// and its kin compute as base fee plus tip: the tip is what it says
     /// above the base fee.
     pub(crate) async fn fees(&self) -> Result<FeeSuggestion, RpcError> {
-        let block: Option<BaseFee> = self.call("eth_getBlockByNumber", json!(["latest", false])).await?;
+        Ok(self.head().await?.fees)
+    }
+
+    /// The latest block's height, and the fee offer of [`ChainRpc::fees`] from it.
+    pub(crate) async fn head(&self) -> Result<ChainHead, RpcError> {
+        let block: Option<HeadFields> = self.call("eth_getBlockByNumber", json!(["latest", false])).await?;
         let block =
             block.ok_or(RpcError::Malformed { method: "eth_getBlockByNumber", reason: "no latest block".into() })?;
         let base: u128 = block.base_fee_per_gas.ok_or(RpcError::NoBaseFee)?.to();
@@ -245,7 +290,7 @@ impl ChainRpc {
             }
             Err(err) => return Err(err),
         };
-        Ok(FeeSuggestion::from_base_fee(base, tip))
+        Ok(ChainHead { number: block.number.to(), fees: FeeSuggestion::from_base_fee(base, tip) })
     }
 
     /// The gas `from` calling `to` with `value` and `input` would use at

@@ -12,11 +12,11 @@ use serde_json::json;
 use sqlx::{Connection as _, SqliteConnection};
 
 use super::audit::{GATEWAY, append};
-use super::plan::{KeyRef, Purpose, transfer_plan};
+use super::plan::{KeyRef, Purpose, gas_or_refusal, transfer_plan};
 use super::{Engine, EngineError, Inner, decision_time, now, now_ms};
 use crate::chain::TxPlan;
 use crate::config::SignerConfig;
-use crate::store::{self, RequestRow, SpendRow};
+use crate::store::{self, RequestRow, SpendRow, TxRow};
 
 /// What the service answers: an outcome, or a refusal of the request itself.
 #[derive(Debug)]
@@ -33,6 +33,18 @@ pub(crate) enum Answer {
 
 /// A signed spend, to record in the windows after the commit.
 pub(crate) type WindowSpend = (i64, Spend);
+
+/// A payout decided, to commit: what to record and, after the commit, what
+/// to put in the windows and send.
+pub(crate) struct PayoutDecision {
+    pub(crate) state: OutcomeState,
+    /// When to decide again (the cool-down's end).
+    pub(crate) wake_at: Option<i64>,
+    pub(crate) spend: Option<WindowSpend>,
+    pub(crate) head: coffer_audit::Head,
+    /// The transaction signed, to send once the decision is committed.
+    pub(crate) signed: Option<TxRow>,
+}
 
 /// The window entry for a spend-ledger row (rows of an asset no longer in
 /// the policy are skipped: nothing can be sent in it).
@@ -122,14 +134,20 @@ impl Engine {
         Ok(Answer::Rejected { status, rule, message })
     }
 
-    /// `pay payout P`.
+    /// `pay payout P`. `authenticated` is what reading and authenticating
+    /// the request took: the decision's time is that and the time the lock
+    /// is held, not the wait for it nor the node's gas estimate before it.
     pub(crate) async fn pay(
         &self,
         auth: &Authenticated,
         intent: PayoutIntent,
-        started: std::time::Instant,
+        authenticated: std::time::Duration,
     ) -> Result<Answer, EngineError> {
+        // The node's estimate, before the lock: the one chain fact a
+        // decision cannot take from the view (it depends on the destination).
+        let gas = self.payout_gas(&intent).await;
         let mut guard = self.inner.lock().await;
+        let locked = std::time::Instant::now();
         let inner = &mut *guard;
         let id = intent.id.to_string();
         let digest = payload_digest(&intent);
@@ -148,7 +166,8 @@ impl Engine {
         let mut head = inner.audit;
         let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
         head = append(&mut tx, head, GATEWAY, "payout.requested", &id, detail).await?;
-        let (state, wake_at, spend, head) = self.decide_payout(&mut tx, &inner.windows, head, &intent, now).await?;
+        let PayoutDecision { state, wake_at, spend, head, signed } =
+            self.decide_payout(&mut tx, &inner.windows, head, &intent, gas, now).await?;
         let row = RequestRow {
             id: id.clone(),
             kind: "payout",
@@ -167,10 +186,11 @@ impl Engine {
             inner.windows.record(at, &spend);
         }
         self.metrics.decided(&state);
-        self.metrics.decision_time(started.elapsed());
+        self.metrics.decision_time(authenticated + locked.elapsed());
         drop(guard);
-        if matches!(state, OutcomeState::Broadcast { .. }) {
-            self.send_pending(intent.chain_id).await;
+        // Its own transaction only: the tracker sends whatever else waits.
+        if let Some(signed) = signed {
+            self.send(&signed).await;
         }
         Ok(Answer::Outcome(Box::new(Outcome {
             id: RequestId::Payout(intent.id),
@@ -188,8 +208,9 @@ impl Engine {
         windows: &coffer_policy::Windows,
         head: coffer_audit::Head,
         intent: &PayoutIntent,
+        gas: Result<u64, EngineError>,
         now: i64,
-    ) -> Result<(OutcomeState, Option<i64>, Option<WindowSpend>, coffer_audit::Head), EngineError> {
+    ) -> Result<PayoutDecision, EngineError> {
         let id = intent.id.to_string();
         let asset = AssetId { chain_id: intent.chain_id, symbol: intent.asset };
         let first = store::destination_first(conn, intent.chain_id, intent.destination).await?;
@@ -203,15 +224,15 @@ impl Engine {
         let verdict =
             assess_payout(self.policy(), windows, &self.denylist, &self.treasury(intent.chain_id), &request, now);
         let version = self.policy().version();
-        let (state, wake_at, spend) = match verdict {
-            Verdict::Refuse(refusal) => (refused(refusal.rule, refusal.message), None, None),
+        let (state, wake_at, spend, signed) = match verdict {
+            Verdict::Refuse(refusal) => (refused(refusal.rule, refusal.message), None, None, None),
             Verdict::Cooldown { until } => {
                 store::insert_destination(conn, intent.chain_id, intent.destination, now).await?;
-                (OutcomeState::PendingCooldown { until }, Some(until), None)
+                (OutcomeState::PendingCooldown { until }, Some(until), None, None)
             }
-            Verdict::Sign => match self.sign_payout(conn, intent, now).await? {
-                Err(refusal) => (refusal, None, None),
-                Ok(transfer) => {
+            Verdict::Sign => match self.sign_payout(conn, intent, gas, now).await? {
+                Err(refusal) => (refusal, None, None, None),
+                Ok((transfer, row)) => {
                     store::insert_destination(conn, intent.chain_id, intent.destination, now).await?;
                     let spend = SpendRow {
                         at: now,
@@ -225,7 +246,7 @@ impl Engine {
                     };
                     store::insert_spend(conn, &spend).await?;
                     let window = Spend::Payout { asset, merchant: intent.merchant, amount: intent.amount };
-                    (OutcomeState::Broadcast { transfer }, None, Some((now, window)))
+                    (OutcomeState::Broadcast { transfer }, None, Some((now, window)), Some(row))
                 }
             },
         };
@@ -236,7 +257,7 @@ impl Engine {
         };
         let head =
             append(conn, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version })).await?;
-        Ok((state, wake_at, spend, head))
+        Ok(PayoutDecision { state, wake_at, spend, head, signed })
     }
 
     /// `status of request id`.
@@ -260,9 +281,10 @@ impl Engine {
         &self,
         auth: &Authenticated,
         intent: SweepIntent,
-        started: std::time::Instant,
+        authenticated: std::time::Duration,
     ) -> Result<Answer, EngineError> {
         let mut guard = self.inner.lock().await;
+        let locked = std::time::Instant::now();
         let inner = &mut *guard;
         let id = intent.id.to_string();
         let digest = payload_digest(&intent);
@@ -308,36 +330,47 @@ impl Engine {
             inner.windows.record(at, &spend);
         }
         self.metrics.decided(&state);
-        self.metrics.decision_time(started.elapsed());
+        self.metrics.decision_time(authenticated + locked.elapsed());
         drop(guard);
         self.send_pending(intent.chain_id).await;
         Ok(Answer::Outcome(Box::new(Outcome { id: RequestId::Sweep(intent.id), state, policy_version: version })))
     }
 
-    /// Builds, checks against the hot wallet's funds, and stores the payout's
+    /// The gas limit of a payout's transfer from the hot wallet (no node
+    /// call for the native coin; an asset the signer lacks is refused later).
+    pub(crate) async fn payout_gas(&self, intent: &PayoutIntent) -> Result<u64, EngineError> {
+        let asset_id = AssetId { chain_id: intent.chain_id, symbol: intent.asset };
+        let Some(asset) = self.asset(asset_id) else { return Ok(0) };
+        self.transfer_gas(asset, self.hot(), intent.destination, intent.amount).await
+    }
+
+    /// Checks against the hot wallet's funds, builds and stores the payout's
     /// transaction. The funds are checked before a nonce is taken, so a
     /// refusal leaves no gap in the hot wallet's nonces.
     async fn sign_payout(
         &self,
         conn: &mut SqliteConnection,
         intent: &PayoutIntent,
+        gas: Result<u64, EngineError>,
         now: i64,
-    ) -> Result<Result<Transfer, OutcomeState>, EngineError> {
+    ) -> Result<Result<(Transfer, TxRow), OutcomeState>, EngineError> {
         let chain = intent.chain_id;
         let asset_id = AssetId { chain_id: chain, symbol: intent.asset };
-        let Some(asset) = self.asset(asset_id).cloned() else {
+        let (Some(asset), Some(native)) =
+            (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)).cloned())
+        else {
             return Ok(Err(refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table"))));
         };
-        let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
-        if let Some(refusal) = self.hot_lacks_token(conn, &asset, intent.amount).await? {
+        let funds = self.hot_funds(conn, chain).await?;
+        if let Some(refusal) = funds.lacks_token(&asset, intent.amount) {
             return Ok(Err(refusal));
         }
-        let gas = match self.transfer_gas_or_refusal(&asset, self.hot(), intent.destination, intent.amount).await? {
+        let gas = match gas_or_refusal(&asset, gas)? {
             Ok(gas) => gas,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let draft = transfer_plan(&asset, 0, intent.destination, intent.amount, gas, fees);
-        if let Some(refusal) = self.hot_cannot_pay(conn, &asset, intent.amount, &draft).await? {
+        let draft = transfer_plan(&asset, 0, intent.destination, intent.amount, gas, funds.view.fees);
+        if let Some(refusal) = funds.cannot_pay(&native, &asset, intent.amount, &draft) {
             return Ok(Err(refusal));
         }
         let hot = self.hot();
@@ -358,13 +391,14 @@ impl Engine {
                 now,
             )
             .await?;
-        Ok(Ok(Transfer {
+        let transfer = Transfer {
             tx_hash: row.hash,
             from: hot,
             to: intent.destination,
             wallet: None,
             nonce,
             amount: intent.amount,
-        }))
+        };
+        Ok(Ok((transfer, row)))
     }
 }

@@ -1,19 +1,22 @@
-//! Whether the hot wallet can pay: what the signer's own node says it
-//! holds, less what the signer has signed and not yet seen mined.
+//! Whether the hot wallet can pay: what the signer's own node said it held
+//! at the view's block ([`super::view`]), less what the signer has signed
+//! that is not in a block at or below that height.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use coffer_domain::{Address, Asset, AssetKind, ChainId, U256};
+use coffer_domain::{Address, Asset, AssetKind, ChainId, U256, format_units};
 use coffer_signer_api::{OutcomeState, RuleTag};
 use sqlx::SqliteConnection;
 
 use super::decide::refused;
 use super::plan::StoredPlan;
+use super::view::HotView;
 use super::{Engine, EngineError};
 use crate::chain::{self, TxPlan};
-use crate::store::{self, TxState};
+use crate::store;
 
-/// What a sender has signed and not yet seen mined.
+/// What a sender has signed and the view's block does not include.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
     /// Per asset symbol, the amounts sent.
@@ -22,20 +25,27 @@ pub(crate) struct InFlight {
     pub(crate) native: U256,
 }
 
+/// The hot wallet's funds on one chain, as a decision sees them.
+#[derive(Debug)]
+pub(crate) struct HotFunds {
+    pub(crate) view: Arc<HotView>,
+    flight: InFlight,
+}
+
 impl Engine {
-    /// `sender`'s unmined spending. Per nonce only one attempt can be mined:
-    /// the costliest counts.
+    /// `sender`'s spending not in a block at or below `block`. Per nonce
+    /// only one attempt can be mined: the costliest counts. The rows read
+    /// are the unmined ones and those mined above `block`: what is in
+    /// flight, never the history.
     pub(crate) async fn in_flight(
         &self,
         conn: &mut SqliteConnection,
         chain: ChainId,
         sender: Address,
+        block: u64,
     ) -> Result<InFlight, EngineError> {
         let mut per_nonce: BTreeMap<u64, (String, U256, U256)> = BTreeMap::new();
-        for tx in store::open_txs(conn, chain).await? {
-            if tx.sender != sender || !matches!(tx.state, TxState::Signed | TxState::Sent) {
-                continue;
-            }
+        for tx in store::unincluded_txs(conn, chain, sender, block).await? {
             let stored: StoredPlan = serde_json::from_str(&tx.plan).map_err(|e| store::corrupt("plan", e))?;
             let cost = chain::max_cost(&stored.plan);
             let entry = per_nonce.entry(tx.nonce).or_insert((tx.asset.clone(), tx.amount, cost));
@@ -49,7 +59,19 @@ impl Engine {
         Ok(flight)
     }
 
-    /// What `holder` holds of `asset`, by the signer's own node.
+    /// The hot wallet's funds on `chain`: the view, and what is in flight beyond it.
+    pub(crate) async fn hot_funds(&self, conn: &mut SqliteConnection, chain: ChainId) -> Result<HotFunds, EngineError> {
+        let view = self.view(chain).await?;
+        let flight = self.in_flight(conn, chain, self.hot(), view.block).await?;
+        Ok(HotFunds { view, flight })
+    }
+
+    /// The native coin of `asset`'s chain.
+    pub(crate) fn native_of(&self, asset: &Asset) -> Option<&Asset> {
+        self.config.assets.iter().find(|a| a.id.chain_id == asset.id.chain_id && a.kind == AssetKind::Native)
+    }
+
+    /// What `holder` holds of `asset` now, by the signer's own node.
     pub(crate) async fn balance(&self, asset: &Asset, holder: Address) -> Result<U256, EngineError> {
         let chain = asset.id.chain_id;
         let rpc = self.rpc(chain)?;
@@ -59,64 +81,60 @@ impl Engine {
         };
         balance.map_err(|source| EngineError::Chain { chain, source })
     }
+}
 
-    /// A refusal if the hot wallet cannot pay `plan` (its asset and its gas)
-    /// on top of what is in flight.
-    pub(crate) async fn hot_cannot_pay(
+impl HotFunds {
+    /// What is left of `asset` once everything in flight is paid.
+    pub(crate) fn spendable(&self, asset: &Asset) -> U256 {
+        let in_flight = self.flight.assets.get(asset.id.symbol.as_str()).copied().unwrap_or_default();
+        self.view.held(asset).saturating_sub(in_flight)
+    }
+
+    /// A refusal if the hot wallet cannot pay `plan` (its value and its
+    /// gas, in `native`) and `amount` of `asset`, on top of what is in flight.
+    pub(crate) fn cannot_pay(
         &self,
-        conn: &mut SqliteConnection,
+        native: &Asset,
         asset: &Asset,
         amount: U256,
         plan: &TxPlan,
-    ) -> Result<Option<OutcomeState>, EngineError> {
-        let chain = asset.id.chain_id;
-        let hot = self.hot();
-        let flight = self.in_flight(conn, chain, hot).await?;
-        let native = self.config.assets.iter().find(|a| a.id.chain_id == chain && a.kind == AssetKind::Native);
-        let Some(native) = native else { return Ok(Some(refused(RuleTag::AssetUnknown, "no native asset"))) };
-        let native_held = self.balance(native, hot).await?;
-        let native_needed = flight.native.saturating_add(chain::max_cost(plan));
-        if native_held < native_needed {
-            return Ok(Some(refused(
+    ) -> Option<OutcomeState> {
+        let held = self.view.held(native);
+        let needed = self.flight.native.saturating_add(chain::max_cost(plan));
+        if held < needed {
+            return Some(refused(
                 RuleTag::TreasuryInsufficient,
                 format!(
                     "the hot wallet holds {} of {} and needs {} for this transaction and those in flight",
-                    coffer_domain::format_units(native_held, native.decimals),
+                    format_units(held, native.decimals),
                     native.id.symbol,
-                    coffer_domain::format_units(native_needed, native.decimals),
+                    format_units(needed, native.decimals),
                 ),
-            )));
+            ));
         }
-        self.hot_lacks_token(conn, asset, amount).await
+        self.lacks_token(asset, amount)
     }
 
     /// A refusal if the hot wallet holds less of token `asset` than
     /// `amount` on top of what is in flight (`None` for the native coin,
     /// whose check includes gas).
-    pub(crate) async fn hot_lacks_token(
-        &self,
-        conn: &mut SqliteConnection,
-        asset: &Asset,
-        amount: U256,
-    ) -> Result<Option<OutcomeState>, EngineError> {
-        let hot = self.hot();
-        if asset.kind != AssetKind::Native {
-            let flight = self.in_flight(conn, asset.id.chain_id, hot).await?;
-            let held = self.balance(asset, hot).await?;
-            let in_flight = flight.assets.get(asset.id.symbol.as_str()).copied().unwrap_or_default();
-            let needed = in_flight.saturating_add(amount);
-            if held < needed {
-                return Ok(Some(refused(
-                    RuleTag::TreasuryInsufficient,
-                    format!(
-                        "the hot wallet holds {} {} and needs {} for this payout and those in flight",
-                        coffer_domain::format_units(held, asset.decimals),
-                        asset.id.symbol,
-                        coffer_domain::format_units(needed, asset.decimals),
-                    ),
-                )));
-            }
+    pub(crate) fn lacks_token(&self, asset: &Asset, amount: U256) -> Option<OutcomeState> {
+        if asset.kind == AssetKind::Native {
+            return None;
         }
-        Ok(None)
+        let held = self.view.held(asset);
+        let in_flight = self.flight.assets.get(asset.id.symbol.as_str()).copied().unwrap_or_default();
+        let needed = in_flight.saturating_add(amount);
+        (held < needed).then(|| {
+            refused(
+                RuleTag::TreasuryInsufficient,
+                format!(
+                    "the hot wallet holds {} {} and needs {} for this payout and those in flight",
+                    format_units(held, asset.decimals),
+                    asset.id.symbol,
+                    format_units(needed, asset.decimals),
+                ),
+            )
+        })
     }
 }

@@ -13,6 +13,7 @@ mod funds;
 mod plan;
 mod sweep;
 mod track;
+mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub(crate) enum EngineError {
     /// A request named a chain the signer's configuration lacks.
     #[error("chain {0} is not in the signer's configuration")]
     UnknownChain(ChainId),
+    /// The engine's runtime stopped before the decision ran (shutting down).
+    #[error("the signer is stopping")]
+    Stopped,
     /// A key could not be derived or could not sign.
     #[error("signing failed: {0}")]
     Signing(String),
@@ -85,6 +89,8 @@ pub(crate) struct Engine {
     pub(crate) rpcs: HashMap<ChainId, ChainRpc>,
     pub(crate) denylist: Denylist,
     pub(crate) metrics: Arc<Metrics>,
+    /// What the signer's node last said, read at one block per chain.
+    pub(crate) views: view::Views,
     pub(crate) inner: Mutex<Inner>,
 }
 
@@ -127,7 +133,8 @@ impl Engine {
                 .map_err(|source| EngineError::Chain { chain: chain.id, source })?;
             rpcs.insert(chain.id, rpc);
         }
-        let engine = Self { config, keys, rpcs, denylist, metrics, inner: Mutex::new(Inner { conn, windows, audit }) };
+        let inner = Mutex::new(Inner { conn, windows, audit });
+        let engine = Self { config, keys, rpcs, denylist, metrics, views: view::Views::default(), inner };
         engine.log_start().await?;
         Ok(engine)
     }

@@ -67,6 +67,22 @@ pub(crate) fn transfer_plan(
     }
 }
 
+/// A gas estimate, with a transfer the token would refuse turned into a
+/// refusal rather than an error.
+pub(crate) fn gas_or_refusal(
+    asset: &Asset,
+    estimate: Result<u64, EngineError>,
+) -> Result<Result<u64, OutcomeState>, EngineError> {
+    match estimate {
+        Ok(gas) => Ok(Ok(gas)),
+        Err(EngineError::Build { code: "transfer.would_revert", message }) => Ok(Err(refused(
+            RuleTag::TransferWouldRevert,
+            format!("the {} contract would refuse this transfer ({message}); nothing was signed", asset.id.symbol),
+        ))),
+        Err(other) => Err(other),
+    }
+}
+
 impl Engine {
     pub(crate) fn key(&self, key: KeyRef) -> Result<WalletKey, EngineError> {
         match key {
@@ -108,14 +124,7 @@ impl Engine {
         recipient: Address,
         amount: U256,
     ) -> Result<Result<u64, OutcomeState>, EngineError> {
-        match self.transfer_gas(asset, from, recipient, amount).await {
-            Ok(gas) => Ok(Ok(gas)),
-            Err(EngineError::Build { code: "transfer.would_revert", message }) => Ok(Err(refused(
-                RuleTag::TransferWouldRevert,
-                format!("the {} contract would refuse this transfer ({message}); nothing was signed", asset.id.symbol),
-            ))),
-            Err(other) => Err(other),
-        }
+        gas_or_refusal(asset, self.transfer_gas(asset, from, recipient, amount).await)
     }
 
     /// The next nonce of `sender`: the signer's own counter, started from

@@ -17,10 +17,6 @@ use crate::chain::{self, FeeSuggestion, TxPlan};
 use crate::store::{self, SpendRow};
 
 impl Engine {
-    fn native_of(&self, asset: &Asset) -> Option<Asset> {
-        self.config.assets.iter().find(|a| a.id.chain_id == asset.id.chain_id && a.kind == AssetKind::Native).cloned()
-    }
-
     /// Hot, unless the hot wallet would pass its cap: then cold.
     async fn sweep_destination(&self, asset: &Asset, amount: U256) -> Result<(Address, Wallet), EngineError> {
         let held = self.balance(asset, self.hot()).await?;
@@ -42,7 +38,7 @@ impl Engine {
         let chain = intent.chain_id;
         let asset_id = AssetId { chain_id: chain, symbol: intent.asset };
         let (Some(asset), Some(native)) =
-            (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)))
+            (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)).cloned())
         else {
             return Ok((
                 refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table")),
@@ -51,7 +47,7 @@ impl Engine {
         };
         let index = intent.index.get();
         let deposit = self.key(KeyRef::Deposit(index))?.address();
-        let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
+        let fees = self.view(chain).await?.fees;
         let held = self.balance(&asset, deposit).await?;
         let id = intent.id.to_string();
         if asset.kind == AssetKind::Native {
@@ -88,7 +84,7 @@ impl Engine {
         if let Err(refusal) = assess_top_up(self.policy(), windows, chain, cost, now) {
             return Ok((refused(refusal.rule, refusal.message), None));
         }
-        if let Some(refusal) = self.hot_cannot_pay(conn, &native, top_up, &top_plan).await? {
+        if let Some(refusal) = self.hot_funds(conn, chain).await?.cannot_pay(&native, &native, top_up, &top_plan) {
             return Ok((refusal, None));
         }
         let nonce = self.allocate_nonce(conn, chain, self.hot()).await?;
@@ -150,7 +146,7 @@ impl Engine {
         let chain = intent.chain_id;
         let asset_id = AssetId { chain_id: chain, symbol: intent.asset };
         let (Some(asset), Some(native)) =
-            (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)))
+            (self.asset(asset_id).cloned(), self.asset(asset_id).and_then(|a| self.native_of(a)).cloned())
         else {
             return Ok(());
         };
@@ -178,6 +174,8 @@ impl Engine {
             OutcomeState::Failed {
                 reason: format!("deposit {index} no longer holds {}", asset.id.symbol),
                 tx_hash: None,
+                network_fee: U256::ZERO,
+                top_up: super::track::confirmed_top_up(&mut tx, id).await?,
             }
         } else {
             self.sign_sweep(&mut tx, &asset, &leg, fees, id, now).await?

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_domain::{Address, AssetId, ChainId};
+use coffer_domain::{Address, AssetId, B256, ChainId, U256};
 use coffer_policy::{Spend, assess_fee, hot_excess};
 use coffer_signer_api::{OutcomeState, PayoutIntent, TopUp, Transfer};
 use serde_json::json;
@@ -19,6 +19,9 @@ use super::plan::{KeyRef, Purpose, StoredPlan, transfer_plan};
 use super::{Engine, EngineError, decision_time, now};
 use crate::chain::{self, MinedReceipt, NonceTag, SendError, SignedTx, TxPlan};
 use crate::store::{self, SpendRow, TxRow, TxState};
+
+/// Receipts asked for at once in a tracking round.
+const RECEIPTS_IN_FLIGHT: usize = 16;
 
 impl Engine {
     /// Runs until `shutdown` resolves.
@@ -66,7 +69,7 @@ impl Engine {
         }
     }
 
-    async fn send(&self, tx: &TxRow) {
+    pub(crate) async fn send(&self, tx: &TxRow) {
         let Ok(rpc) = self.rpc(tx.chain_id) else { return };
         let signed = SignedTx { raw: tx.raw.clone().into(), hash: tx.hash, nonce: tx.nonce, from: tx.sender };
         let sent = match rpc.send_raw(&signed).await {
@@ -100,17 +103,28 @@ impl Engine {
         }
         let chain_err = |source| EngineError::Chain { chain, source };
         let head = rpc.block_number().await.map_err(chain_err)?;
-        for ((sender, nonce), attempts) in groups {
-            // The count first: if it says the nonce is used, a receipt read
-            // after it shows whether by one of ours.
-            let used = rpc.nonce(sender, NonceTag::Latest).await.map_err(chain_err)?;
-            let mut mined = None;
-            for attempt in &attempts {
-                if let Some(receipt) = rpc.receipt(attempt.hash).await.map_err(chain_err)? {
-                    mined = Some((attempt.clone(), receipt));
-                    break;
-                }
+        // Each sender's count first, once a round: if it says a nonce is
+        // used, a receipt read after it shows whether by one of ours.
+        let mut used = BTreeMap::new();
+        for sender in groups.keys().map(|(sender, _)| *sender) {
+            if let std::collections::btree_map::Entry::Vacant(entry) = used.entry(sender) {
+                entry.insert(rpc.nonce(sender, NonceTag::Latest).await.map_err(chain_err)?);
             }
+        }
+        // The receipts, RECEIPTS_IN_FLIGHT at a time: a round must keep up
+        // with the decisions, or what is in flight grows.
+        let hashes: Vec<Vec<B256>> = groups.values().map(|a| a.iter().map(|t| t.hash).collect()).collect();
+        let mut receipts = Vec::with_capacity(hashes.len());
+        for chunk in hashes.chunks(RECEIPTS_IN_FLIGHT) {
+            let mut calls = Vec::with_capacity(chunk.len());
+            for attempts in chunk {
+                calls.push(first_receipt(rpc, attempts));
+            }
+            receipts.extend(futures_util::future::join_all(calls).await);
+        }
+        for (((sender, nonce), attempts), mined) in groups.into_iter().zip(receipts) {
+            let used = used.get(&sender).copied().unwrap_or_default();
+            let mined = mined.map_err(chain_err)?.and_then(|(i, r)| Some((attempts.get(i)?.clone(), r)));
             match mined {
                 Some((attempt, receipt)) if head + 1 >= receipt.block_number + depth => {
                     self.finalize(&attempts, &attempt, &receipt).await?;
@@ -260,23 +274,18 @@ impl Engine {
                     continue_sweep = Some(id.clone());
                     None
                 }
-                (Purpose::TopUp, false) => {
-                    Some(OutcomeState::Failed { reason: "the gas top-up reverted".into(), tx_hash: Some(mined.hash) })
-                }
+                (Purpose::TopUp, false) => Some(OutcomeState::Failed {
+                    reason: "the gas top-up reverted".into(),
+                    tx_hash: Some(mined.hash),
+                    network_fee: U256::ZERO,
+                    top_up: Some(TopUp { tx_hash: mined.hash, amount: U256::ZERO, network_fee: fee }),
+                }),
                 (_, true) => {
                     // `network_fee` is this transaction's own gas; a sweep's
                     // confirmed top-up is reported beside it, so that the
                     // gateway books what left the hot wallet (sent and gas)
                     // apart from what the deposit paid.
-                    let top_up = store::txs_of(&mut tx, id)
-                        .await?
-                        .into_iter()
-                        .find(|t| t.state == TxState::Confirmed && purpose_of(t.purpose) == Purpose::TopUp)
-                        .map(|t| TopUp {
-                            tx_hash: t.hash,
-                            amount: t.amount,
-                            network_fee: t.network_fee.unwrap_or_default(),
-                        });
+                    let top_up = confirmed_top_up(&mut tx, id).await?;
                     let transfer = match &request.outcome {
                         OutcomeState::Broadcast { transfer } => Transfer { tx_hash: mined.hash, ..transfer.clone() },
                         _ => Transfer {
@@ -296,8 +305,10 @@ impl Engine {
                     })
                 }
                 (_, false) => Some(OutcomeState::Failed {
-                    reason: "the transaction reverted on chain; nothing moved".into(),
+                    reason: "the transaction reverted on chain; nothing moved but its gas".into(),
                     tx_hash: Some(mined.hash),
+                    network_fee: fee,
+                    top_up: confirmed_top_up(&mut tx, id).await?,
                 }),
             };
             if let Some(outcome) = outcome {
@@ -338,7 +349,9 @@ impl Engine {
             && let Some(request) = store::request(&mut tx, id).await?
             && !request.outcome.is_final()
         {
-            let outcome = OutcomeState::Failed { reason: reason.clone(), tx_hash: None };
+            let top_up = confirmed_top_up(&mut tx, id).await?;
+            let outcome =
+                OutcomeState::Failed { reason: reason.clone(), tx_hash: None, network_fee: U256::ZERO, top_up };
             store::update_request(&mut tx, id, &outcome, None, request.policy_version, now()).await?;
         }
         head = append(
@@ -372,7 +385,9 @@ impl Engine {
             let intent: PayoutIntent = serde_json::from_str(&row.intent).map_err(|e| store::corrupt("intent", e))?;
             let now = decision_time(&inner.windows);
             let head = inner.audit;
-            let (state, wake_at, spend, head) = self.decide_payout(&mut tx, &inner.windows, head, &intent, now).await?;
+            let gas = self.payout_gas(&intent).await;
+            let super::decide::PayoutDecision { state, wake_at, spend, head, signed } =
+                self.decide_payout(&mut tx, &inner.windows, head, &intent, gas, now).await?;
             store::update_request(&mut tx, &id, &state, wake_at, self.policy().version(), now).await?;
             tx.commit().await?;
             inner.audit = head;
@@ -381,7 +396,9 @@ impl Engine {
             }
             self.metrics.decided(&state);
             drop(guard);
-            self.send_pending(intent.chain_id).await;
+            if let Some(signed) = signed {
+                self.send(&signed).await;
+            }
         }
         Ok(())
     }
@@ -399,17 +416,16 @@ impl Engine {
             if open.iter().any(|t| t.purpose == "to_cold" && t.asset == symbol) {
                 continue;
             }
-            let held = self.balance(&asset, hot).await?;
-            let flight = self.in_flight(&mut inner.conn, chain, hot).await?;
-            let effective = held.saturating_sub(flight.assets.get(&symbol).copied().unwrap_or_default());
-            let Some(excess) = hot_excess(self.policy(), asset.id, effective).filter(|x| !x.is_zero()) else {
+            let Some(native) = self.native_of(&asset).cloned() else { continue };
+            let funds = self.hot_funds(&mut inner.conn, chain).await?;
+            let Some(excess) = hot_excess(self.policy(), asset.id, funds.spendable(&asset)).filter(|x| !x.is_zero())
+            else {
                 continue;
             };
             let cold = self.treasury(chain).cold;
-            let fees = self.rpc(chain)?.fees().await.map_err(|source| EngineError::Chain { chain, source })?;
             let gas = self.transfer_gas(&asset, hot, cold, excess).await?;
-            let draft = transfer_plan(&asset, 0, cold, excess, gas, fees);
-            if self.hot_cannot_pay(&mut inner.conn, &asset, excess, &draft).await?.is_some() {
+            let draft = transfer_plan(&asset, 0, cold, excess, gas, funds.view.fees);
+            if funds.cannot_pay(&native, &asset, excess, &draft).is_some() {
                 continue;
             }
             let now = now();
@@ -439,4 +455,29 @@ fn purpose_of(text: &str) -> Purpose {
         "to_cold" => Purpose::ToCold,
         _ => Purpose::Payout,
     }
+}
+
+/// A sweep's gas top-up, once confirmed: what it sent and what it cost.
+pub(crate) async fn confirmed_top_up(
+    conn: &mut sqlx::SqliteConnection,
+    request_id: &str,
+) -> Result<Option<TopUp>, EngineError> {
+    Ok(store::txs_of(conn, request_id)
+        .await?
+        .into_iter()
+        .find(|t| t.state == TxState::Confirmed && purpose_of(t.purpose) == Purpose::TopUp)
+        .map(|t| TopUp { tx_hash: t.hash, amount: t.amount, network_fee: t.network_fee.unwrap_or_default() }))
+}
+
+/// The first of `attempts` (one nonce's) that is mined, by index, with its receipt.
+async fn first_receipt(
+    rpc: &crate::chain::ChainRpc,
+    attempts: &[B256],
+) -> Result<Option<(usize, MinedReceipt)>, crate::chain::RpcError> {
+    for (i, hash) in attempts.iter().enumerate() {
+        if let Some(receipt) = rpc.receipt(*hash).await? {
+            return Ok(Some((i, receipt)));
+        }
+    }
+    Ok(None)
 }

@@ -59,5 +59,8 @@ pub(crate) async fn open(path: &Path) -> Result<SqliteConnection> {
 pub(crate) use audit::{append_audit, audit_entries, audit_head, gateway_heads, record_gateway_head};
 pub(crate) use rows::{
     accept_nonce, destination_first, has_nonce, insert_destination, insert_request, insert_spend, insert_tx, open_txs,
-    request, set_tx_state, spends_since, take_nonce, txs_of, update_request, waking_requests,
+    request, set_tx_state, spends_since, take_nonce, txs_of, unincluded_txs, update_request, waking_requests,
 };
+
+#[cfg(test)]
+mod tests;

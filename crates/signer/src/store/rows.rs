@@ -300,6 +300,31 @@ pub(crate) async fn open_txs(conn: &mut SqliteConnection, chain: ChainId) -> Res
     rows.iter().map(tx_row).collect()
 }
 
+/// Every attempt `sender` signed on `chain` that is not in a block at or
+/// below `block`: signed or sent, or mined above it. Each half reads an
+/// index's range (`txs_open`, `txs_mined`): never the history.
+pub(crate) async fn unincluded_txs(
+    conn: &mut SqliteConnection,
+    chain: ChainId,
+    sender: Address,
+    block: u64,
+) -> Result<Vec<TxRow>> {
+    // The columns are a constant of this file: no input reaches the SQL text.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TX_COLUMNS} FROM txs WHERE chain_id = ?1 AND sender = ?2 \
+         AND state IN ('signed', 'sent', 'mined') AND (state <> 'mined' OR block_number > ?3) \
+         UNION ALL \
+         SELECT {TX_COLUMNS} FROM txs WHERE chain_id = ?1 AND sender = ?2 AND block_number > ?3 \
+         AND state IN ('confirmed', 'failed')"
+    )))
+    .bind(as_i64(chain.0))
+    .bind(sender.to_string())
+    .bind(as_i64(block))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(tx_row).collect()
+}
+
 /// Every attempt of one request.
 pub(crate) async fn txs_of(conn: &mut SqliteConnection, request_id: &str) -> Result<Vec<TxRow>> {
     let rows =

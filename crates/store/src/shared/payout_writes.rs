@@ -109,6 +109,8 @@ macro_rules! payout_writes {
                 chain_writes::post(conn, &[for_payout(&reserve, p)?], new.at).await?;
                 insert_outbox(conn, SignerRequest::Payout(p.id), &new.intent, new.at).await?;
                 let deliveries = record_events(conn, p.merchant_id, std::slice::from_ref(&new.event), new.at, new.lease_until).await?;
+                // Last: the audit head is locked for as short a time as can be.
+                super::audit_writes::append(conn, &new.audit).await?;
                 Ok(CreatedPayout::Created(p.clone(), deliveries))
             }
 
@@ -229,8 +231,12 @@ macro_rules! payout_writes {
 
             pub(super) async fn record_answer(conn: &mut $conn, answer: &SignerAnswer) -> Result<RecordedAnswer> {
                 let recorded = match &answer.change {
-                    Some(AnswerChange::Payout { from, change, event }) => {
-                        apply_payout(conn, from, change, event.as_ref(), answer).await?
+                    Some(AnswerChange::Payout { from, change, event, audit }) => {
+                        let recorded = apply_payout(conn, from, change, event.as_ref(), answer).await?;
+                        if recorded.applied {
+                            super::audit_writes::append(conn, audit).await?;
+                        }
+                        recorded
                     }
                     Some(AnswerChange::Sweep { from, change, outcome }) => {
                         apply_sweep(conn, from, change, outcome, answer.at).await?

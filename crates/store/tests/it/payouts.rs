@@ -28,6 +28,7 @@ on_both_backends!(
     a_refusal_releases_the_reserve_once,
     refunds_stay_within_what_the_invoice_may_refund,
     the_outbox_leases_claims_and_retries_failures,
+    a_payout_and_each_change_that_applies_are_audited_with_it,
 );
 
 fn eth() -> AssetId {
@@ -60,12 +61,31 @@ pub(crate) fn new_payout(merchant: coffer_domain::MerchantId, units: u64) -> New
     NewPayout {
         intent: format!(r#"{{"id":"{}"}}"#, payout.id),
         event: NewEvent { id: EventId::new(), kind: EventType::PayoutPending, payload: "{}".into() },
+        audit: audit_record("payout.requested", &payout),
         payout,
         idempotency: None,
         refund_limit: None,
         at: now,
         lease_until: now,
     }
+}
+
+fn audit_record(action: &str, payout: &Payout) -> coffer_audit::Record {
+    let at_ms = Timestamp::now().as_millis();
+    let detail = serde_json::json!({ "amount": payout.amount.units().to_string() });
+    coffer_audit::Record {
+        at_ms,
+        actor: "gateway".into(),
+        action: action.into(),
+        subject: payout.id.to_string(),
+        detail,
+    }
+}
+
+/// The audit log's actions about `payout`, in order.
+async fn audited(store: &dyn Store, payout: PayoutId) -> Vec<String> {
+    let entries = store.entries(0, 1_000).await.unwrap();
+    entries.into_iter().filter(|e| e.record.subject == payout.to_string()).map(|e| e.record.action).collect()
 }
 
 fn created(outcome: CreatedPayout) -> Payout {
@@ -87,6 +107,7 @@ pub(crate) async fn answer(store: &dyn Store, id: PayoutId, progress: PayoutProg
     let change = match from.advance(&progress, Timestamp::now()).unwrap() {
         Advance::Changed(change) => Some(AnswerChange::Payout {
             event: change.event.map(|kind| NewEvent { id: EventId::new(), kind, payload: "{}".into() }),
+            audit: Box::new(audit_record(&format!("payout.{}", change.payout.status), &change.payout)),
             from: Box::new(from),
             change: Box::new(change),
         }),
@@ -146,7 +167,12 @@ async fn a_payout_reserves_and_its_confirmation_books_it_out_once(kind: Kind) {
     let now = Timestamp::now();
     let late = SignerAnswer {
         request: SignerRequest::Payout(payout.id),
-        change: Some(AnswerChange::Payout { from: Box::new(stale), change: Box::new(change), event: None }),
+        change: Some(AnswerChange::Payout {
+            audit: Box::new(audit_record("payout.confirmed", &stale)),
+            from: Box::new(stale),
+            change: Box::new(change),
+            event: None,
+        }),
         next: OutboxNext::Done,
         at: now,
         lease_until: now,
@@ -320,4 +346,52 @@ async fn the_outbox_leases_claims_and_retries_failures(kind: Kind) {
     let held = f.store.outbox_entry(request).await.unwrap().unwrap();
     assert_eq!((held.state, held.next_attempt_at), (OutboxState::Held, None));
     assert!(f.store.claim_outbox(retry.plus_secs(3600), retry.plus_secs(3700), 10).await.unwrap().is_empty());
+}
+
+/// The audit entries are written by the transactions that make the acts:
+/// a payout refused for its balance, a repeated answer and a stale one
+/// leave no entry; each act that lands leaves exactly one.
+async fn a_payout_and_each_change_that_applies_are_audited_with_it(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let m = merchant(&*f.store, "Acme").await;
+    paid_invoice(&*f.store, m, usdt(10_000_000), U256::from(10_000_000u64), true).await;
+    let too_much = new_payout(m, 20_000_000);
+    let refused_id = too_much.payout.id;
+    assert!(matches!(f.store.create_payout(too_much).await.unwrap(), CreatedPayout::InsufficientBalance { .. }));
+    assert_eq!(audited(&*f.store, refused_id).await, Vec::<String>::new(), "nothing stored, nothing audited");
+
+    let payout = created(f.store.create_payout(new_payout(m, 4_000_000)).await.unwrap());
+    assert_eq!(audited(&*f.store, payout.id).await, ["payout.requested"]);
+    let tx_hash = coffer_domain::B256::repeat_byte(9);
+    let poll = OutboxNext::PollAt(Timestamp::now().plus_secs(5));
+    assert!(answer(&*f.store, payout.id, PayoutProgress::Broadcast { tx_hash }, poll).await);
+    assert!(!answer(&*f.store, payout.id, PayoutProgress::Broadcast { tx_hash }, poll).await, "repeated");
+    assert_eq!(audited(&*f.store, payout.id).await, ["payout.requested", "payout.broadcast"]);
+
+    let mut stale = payout.clone();
+    stale.status = PayoutStatus::Broadcast;
+    stale.tx_hash = Some(coffer_domain::B256::repeat_byte(8));
+    let progress = PayoutProgress::Confirmed { tx_hash, network_fee: U256::from(1u8) };
+    let Advance::Changed(change) = stale.advance(&progress, Timestamp::now()).unwrap() else { panic!("a change") };
+    let now = Timestamp::now();
+    let late = SignerAnswer {
+        request: SignerRequest::Payout(payout.id),
+        change: Some(AnswerChange::Payout {
+            audit: Box::new(audit_record("payout.confirmed", &stale)),
+            from: Box::new(stale),
+            change: Box::new(change),
+            event: None,
+        }),
+        next: OutboxNext::Done,
+        at: now,
+        lease_until: now,
+    };
+    assert!(!f.store.record_answer(late).await.unwrap().applied);
+    assert_eq!(audited(&*f.store, payout.id).await, ["payout.requested", "payout.broadcast"], "stale: not applied");
+    let confirmed = PayoutProgress::Confirmed { tx_hash, network_fee: U256::from(21_000u64) };
+    assert!(answer(&*f.store, payout.id, confirmed, OutboxNext::Done).await);
+    assert_eq!(audited(&*f.store, payout.id).await, ["payout.requested", "payout.broadcast", "payout.confirmed"]);
+    let head = f.store.head().await.unwrap();
+    let all = f.store.entries(0, 1_000).await.unwrap();
+    assert_eq!(coffer_audit::verify(&all).map(|h| h.seq), Ok(head.seq), "one unbroken chain");
 }

@@ -100,3 +100,36 @@ async fn a_first_payout_to_a_new_destination_waits_out_the_cool_down_then_goes()
     treasury.wait_for(&id, "confirmed").await;
     assert_eq!(treasury.usdt(to).await, usdt(5));
 }
+
+/// The signer decides on a view of the hot wallet read at one block, which
+/// may be older than the transactions it signed since: whatever is not in a
+/// block at or below the view's counts as in flight, so payouts racing each
+/// other and the chain never sign more than the wallet holds.
+#[tokio::test]
+async fn payouts_racing_the_chain_never_sign_more_than_the_hot_wallet_holds() {
+    let mut treasury = Treasury::new(Limits::default()).await;
+    treasury.fund_hot(10, 100_000_000).await; // 100 USDT
+    treasury.start().await;
+    let destination = |i: u8| Address::repeat_byte(0x60 + i);
+    // Eight at once, then one every 30 ms: each is mined as soon as it is
+    // sent (anvil mines every transaction), often before the view is read again.
+    let wave = futures_util::future::join_all((0..8u8).map(|i| {
+        let treasury = &treasury;
+        async move { treasury.pay(&payout_id(), "USDT", usdt(10), destination(i)).await }
+    }))
+    .await;
+    let mut answers = wave;
+    for i in 8..16u8 {
+        answers.push(treasury.pay(&payout_id(), "USDT", usdt(10), destination(i)).await);
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    let broadcast: Vec<_> = answers.iter().filter(|a| a.body["state"] == "broadcast").collect();
+    let short = answers.iter().filter(|a| a.body["rule"] == "treasury.insufficient").count();
+    assert_eq!((broadcast.len(), short), (10, 6), "{:?}", answers.iter().map(|a| &a.body).collect::<Vec<_>>());
+    for answer in broadcast {
+        treasury.wait_for(answer.body["id"].as_str().unwrap(), "confirmed").await;
+    }
+    let paid: Vec<U256> = futures_util::future::join_all((0..16u8).map(|i| treasury.usdt(destination(i)))).await;
+    assert_eq!(paid.iter().filter(|p| **p == usdt(10)).count(), 10, "ten paid in full, none reverted: {paid:?}");
+    assert_eq!(treasury.usdt(treasury.hot).await, U256::ZERO, "the wallet spent exactly what it held");
+}
