@@ -18,9 +18,8 @@ pub struct SignerAudit {
 /// Reads both from the signer's database (a running signer may keep writing;
 /// what was committed before the read is what is read).
 pub async fn read_audit(config: &SignerConfig) -> Result<SignerAudit, StoreError> {
-    let mut conn = store::open(&config.database_path()).await?;
-    let entries = store::audit_entries(&mut conn).await?;
-    let anchors =
-        store::gateway_heads(&mut conn).await?.into_iter().map(|(at_ms, head)| Anchor { at_ms, head }).collect();
+    let conn = store::open(&config.database_path())?;
+    let entries = store::audit_entries(&conn)?;
+    let anchors = store::gateway_heads(&conn)?.into_iter().map(|(at_ms, head)| Anchor { at_ms, head }).collect();
     Ok(SignerAudit { entries, anchors })
 }

@@ -5,9 +5,9 @@
 //! carried; a refused authentication lands there too (the drill counts on
 //! finding every attempt).
 
+use crate::store::Connection;
 use coffer_audit::{Head, Record};
 use serde_json::{Value, json};
-use sqlx::SqliteConnection;
 
 use super::{Engine, EngineError, now_ms};
 use crate::store;
@@ -17,8 +17,8 @@ pub(crate) const SIGNER: &str = "signer";
 /// The actor for acts a gateway request asked for.
 pub(crate) const GATEWAY: &str = "gateway";
 
-pub(crate) async fn append(
-    conn: &mut SqliteConnection,
+pub(crate) fn append(
+    conn: &Connection,
     head: Head,
     actor: &str,
     action: &str,
@@ -32,7 +32,7 @@ pub(crate) async fn append(
         subject: subject.to_owned(),
         detail,
     };
-    Ok(store::append_audit(conn, head, record).await?)
+    Ok(store::append_audit(conn, head, record)?)
 }
 
 /// SHA-256 of the policy as loaded: two starts with the same digest ran the same rules.
@@ -56,7 +56,7 @@ impl Engine {
             "denylist_entries": self.denylist.len(),
         });
         let head = inner.audit;
-        let head = append(&mut inner.conn, head, SIGNER, "signer.started", "policy", detail).await?;
+        let head = append(&inner.conn, head, SIGNER, "signer.started", "policy", detail)?;
         inner.audit = head;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! spend ledger, reserves the spend, allocates the nonce and stores the
 //! signed transaction, before anything leaves the process.
 
+use crate::store::Connection;
 use coffer_audit::Hash;
 use coffer_domain::AssetId;
 use coffer_policy::{PayoutRequest, Spend, Verdict, assess_payout};
@@ -9,7 +10,6 @@ use coffer_signer_api::{
     Authenticated, Outcome, OutcomeState, PayoutIntent, RequestId, RuleTag, SweepIntent, Transfer, payload_digest,
 };
 use serde_json::json;
-use sqlx::{Connection as _, SqliteConnection};
 
 use super::audit::{GATEWAY, append};
 use super::plan::{KeyRef, Purpose, gas_or_refusal, transfer_plan};
@@ -78,7 +78,7 @@ impl Engine {
     /// The nonce once, then the id: `None` when there is something to decide.
     async fn earlier(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         auth: &Authenticated,
         id: &str,
         digest: [u8; 32],
@@ -86,8 +86,7 @@ impl Engine {
         if !self.admit(conn, auth).await? {
             return Ok(Some(Early::Replay));
         }
-        Ok(store::request(conn, id)
-            .await?
+        Ok(store::request(conn, id)?
             .map(|row| if row.digest == digest { Early::Known(Box::new(row)) } else { Early::Conflict(row.kind) }))
     }
 
@@ -107,13 +106,13 @@ impl Engine {
 
     /// The first steps of every authenticated request, inside its
     /// transaction: the nonce once, and the gateway head it carried.
-    async fn admit(&self, conn: &mut SqliteConnection, auth: &Authenticated) -> Result<bool, EngineError> {
+    async fn admit(&self, conn: &mut Connection, auth: &Authenticated) -> Result<bool, EngineError> {
         let window = i64::try_from(self.config.file.request_window_secs).unwrap_or(300);
         let at = now();
-        if !store::accept_nonce(conn, &auth.nonce, at, at - 2 * window).await? {
+        if !store::accept_nonce(conn, &auth.nonce, at, at - 2 * window)? {
             return Ok(false);
         }
-        store::record_gateway_head(conn, now_ms(), Hash(auth.audit_head)).await?;
+        store::record_gateway_head(conn, now_ms(), Hash(auth.audit_head))?;
         Ok(true)
     }
 
@@ -129,7 +128,7 @@ impl Engine {
         self.metrics.refused(rule);
         let head = inner.audit;
         let detail = json!({ "rule": rule.as_str(), "message": message });
-        let head = append(&mut inner.conn, head, GATEWAY, "request.rejected", subject, detail).await?;
+        let head = append(&inner.conn, head, GATEWAY, "request.rejected", subject, detail)?;
         inner.audit = head;
         Ok(Answer::Rejected { status, rule, message })
     }
@@ -151,21 +150,21 @@ impl Engine {
         let inner = &mut *guard;
         let id = intent.id.to_string();
         let digest = payload_digest(&intent);
-        let mut tx = inner.conn.begin().await?;
+        let mut tx = store::begin(&mut inner.conn)?;
         let early = self.earlier(&mut tx, auth, &id, digest).await?;
         if let Some(early) = early {
             // The nonce is kept for a known id; a replay keeps nothing.
             if matches!(early, Early::Replay) {
                 drop(tx)
             } else {
-                tx.commit().await?
+                tx.commit()?
             }
             return self.answer_early(inner, early, &id).await;
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
         let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
-        head = append(&mut tx, head, GATEWAY, "payout.requested", &id, detail).await?;
+        head = append(&tx, head, GATEWAY, "payout.requested", &id, detail)?;
         let PayoutDecision { state, wake_at, spend, head, signed } =
             self.decide_payout(&mut tx, &inner.windows, head, &intent, gas, now).await?;
         let row = RequestRow {
@@ -179,8 +178,8 @@ impl Engine {
             wake_at,
             policy_version: self.policy().version(),
         };
-        store::insert_request(&mut tx, &row, now).await?;
-        tx.commit().await?;
+        store::insert_request(&tx, &row, now)?;
+        tx.commit()?;
         inner.audit = head;
         if let Some((at, spend)) = spend {
             inner.windows.record(at, &spend);
@@ -204,7 +203,7 @@ impl Engine {
     /// spend to put in the windows and the new audit head.
     pub(crate) async fn decide_payout(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         windows: &coffer_policy::Windows,
         head: coffer_audit::Head,
         intent: &PayoutIntent,
@@ -213,7 +212,7 @@ impl Engine {
     ) -> Result<PayoutDecision, EngineError> {
         let id = intent.id.to_string();
         let asset = AssetId { chain_id: intent.chain_id, symbol: intent.asset };
-        let first = store::destination_first(conn, intent.chain_id, intent.destination).await?;
+        let first = store::destination_first(conn, intent.chain_id, intent.destination)?;
         let request = PayoutRequest {
             merchant: intent.merchant,
             asset,
@@ -227,13 +226,13 @@ impl Engine {
         let (state, wake_at, spend, signed) = match verdict {
             Verdict::Refuse(refusal) => (refused(refusal.rule, refusal.message), None, None, None),
             Verdict::Cooldown { until } => {
-                store::insert_destination(conn, intent.chain_id, intent.destination, now).await?;
+                store::insert_destination(conn, intent.chain_id, intent.destination, now)?;
                 (OutcomeState::PendingCooldown { until }, Some(until), None, None)
             }
             Verdict::Sign => match self.sign_payout(conn, intent, gas, now).await? {
                 Err(refusal) => (refusal, None, None, None),
                 Ok((transfer, row)) => {
-                    store::insert_destination(conn, intent.chain_id, intent.destination, now).await?;
+                    store::insert_destination(conn, intent.chain_id, intent.destination, now)?;
                     let spend = SpendRow {
                         at: now,
                         kind: "payout",
@@ -244,7 +243,7 @@ impl Engine {
                         amount: intent.amount,
                         request_id: Some(id.clone()),
                     };
-                    store::insert_spend(conn, &spend).await?;
+                    store::insert_spend(conn, &spend)?;
                     let window = Spend::Payout { asset, merchant: intent.merchant, amount: intent.amount };
                     (OutcomeState::Broadcast { transfer }, None, Some((now, window)), Some(row))
                 }
@@ -255,8 +254,7 @@ impl Engine {
             OutcomeState::PendingCooldown { .. } => "payout.pending_cooldown",
             _ => "payout.signed",
         };
-        let head =
-            append(conn, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version })).await?;
+        let head = append(conn, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version }))?;
         Ok(PayoutDecision { state, wake_at, spend, head, signed })
     }
 
@@ -264,15 +262,15 @@ impl Engine {
     pub(crate) async fn status(&self, auth: &Authenticated, id: &str) -> Result<Answer, EngineError> {
         let mut guard = self.inner.lock().await;
         let inner = &mut *guard;
-        let mut tx = inner.conn.begin().await?;
+        let mut tx = store::begin(&mut inner.conn)?;
         if !self.admit(&mut tx, auth).await? {
             drop(tx);
             return self
                 .reject(inner, 401, RuleTag::AuthReplay, "this request's nonce was used before".into(), id)
                 .await;
         }
-        let row = store::request(&mut tx, id).await?;
-        tx.commit().await?;
+        let row = store::request(&tx, id)?;
+        tx.commit()?;
         Ok(row.as_ref().and_then(outcome_of).map_or(Answer::Unknown, |o| Answer::Outcome(Box::new(o))))
     }
 
@@ -288,21 +286,21 @@ impl Engine {
         let inner = &mut *guard;
         let id = intent.id.to_string();
         let digest = payload_digest(&intent);
-        let mut tx = inner.conn.begin().await?;
+        let mut tx = store::begin(&mut inner.conn)?;
         let early = self.earlier(&mut tx, auth, &id, digest).await?;
         if let Some(early) = early {
             // The nonce is kept for a known id; a replay keeps nothing.
             if matches!(early, Early::Replay) {
                 drop(tx)
             } else {
-                tx.commit().await?
+                tx.commit()?
             }
             return self.answer_early(inner, early, &id).await;
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
         let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
-        head = append(&mut tx, head, GATEWAY, "sweep.requested", &id, detail).await?;
+        head = append(&tx, head, GATEWAY, "sweep.requested", &id, detail)?;
         let (state, spend) = self.decide_sweep(&mut tx, &inner.windows, &intent, now).await?;
         let version = self.policy().version();
         let action = match &state {
@@ -310,8 +308,7 @@ impl Engine {
             OutcomeState::Pending => "sweep.topped_up",
             _ => "sweep.signed",
         };
-        head =
-            append(&mut tx, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version })).await?;
+        head = append(&tx, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version }))?;
         let row = RequestRow {
             id: id.clone(),
             kind: "sweep",
@@ -323,8 +320,8 @@ impl Engine {
             wake_at: None,
             policy_version: version,
         };
-        store::insert_request(&mut tx, &row, now).await?;
-        tx.commit().await?;
+        store::insert_request(&tx, &row, now)?;
+        tx.commit()?;
         inner.audit = head;
         if let Some((at, spend)) = spend {
             inner.windows.record(at, &spend);
@@ -349,7 +346,7 @@ impl Engine {
     /// refusal leaves no gap in the hot wallet's nonces.
     async fn sign_payout(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         intent: &PayoutIntent,
         gas: Result<u64, EngineError>,
         now: i64,
@@ -362,17 +359,22 @@ impl Engine {
             return Ok(Err(refused(RuleTag::AssetUnknown, format!("{asset_id} is not in the signer's token table"))));
         };
         let funds = self.hot_funds(conn, chain).await?;
-        if let Some(refusal) = funds.lacks_token(&asset, intent.amount) {
+        let (funds, short) = self.recheck(conn, chain, funds, |f| f.lacks_token(&asset, intent.amount)).await?;
+        if let Some(refusal) = short {
             return Ok(Err(refusal));
         }
         let gas = match gas_or_refusal(&asset, gas)? {
             Ok(gas) => gas,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let draft = transfer_plan(&asset, 0, intent.destination, intent.amount, gas, funds.view.fees);
-        if let Some(refusal) = funds.cannot_pay(&native, &asset, intent.amount, &draft) {
+        let draft_at =
+            |f: &super::funds::HotFunds| transfer_plan(&asset, 0, intent.destination, intent.amount, gas, f.view.fees);
+        let (funds, short) =
+            self.recheck(conn, chain, funds, |f| f.cannot_pay(&native, &asset, intent.amount, &draft_at(f))).await?;
+        if let Some(refusal) = short {
             return Ok(Err(refusal));
         }
+        let draft = draft_at(&funds);
         let hot = self.hot();
         let nonce = self.allocate_nonce(conn, chain, hot).await?;
         let plan = TxPlan { nonce, ..draft };

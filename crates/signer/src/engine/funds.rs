@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::store::Connection;
 use coffer_domain::{Address, Asset, AssetKind, ChainId, U256, format_units};
 use coffer_signer_api::{OutcomeState, RuleTag};
-use sqlx::SqliteConnection;
 
 use super::decide::refused;
 use super::plan::StoredPlan;
@@ -37,17 +37,22 @@ impl Engine {
     /// only one attempt can be mined: the costliest counts. The rows read
     /// are the unmined ones and those mined above `block`: what is in
     /// flight, never the history.
-    pub(crate) async fn in_flight(
+    pub(crate) fn in_flight(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &Connection,
         chain: ChainId,
         sender: Address,
         block: u64,
     ) -> Result<InFlight, EngineError> {
         let mut per_nonce: BTreeMap<u64, (String, U256, U256)> = BTreeMap::new();
-        for tx in store::unincluded_txs(conn, chain, sender, block).await? {
-            let stored: StoredPlan = serde_json::from_str(&tx.plan).map_err(|e| store::corrupt("plan", e))?;
-            let cost = chain::max_cost(&stored.plan);
+        for tx in store::unincluded(conn, chain, sender, block)? {
+            let cost = match tx.max_cost {
+                Ok(cost) => cost,
+                Err(plan) => {
+                    let stored: StoredPlan = serde_json::from_str(&plan).map_err(|e| store::corrupt("plan", e))?;
+                    chain::max_cost(&stored.plan)
+                }
+            };
             let entry = per_nonce.entry(tx.nonce).or_insert((tx.asset.clone(), tx.amount, cost));
             entry.2 = entry.2.max(cost);
         }
@@ -60,10 +65,31 @@ impl Engine {
     }
 
     /// The hot wallet's funds on `chain`: the view, and what is in flight beyond it.
-    pub(crate) async fn hot_funds(&self, conn: &mut SqliteConnection, chain: ChainId) -> Result<HotFunds, EngineError> {
+    pub(crate) async fn hot_funds(&self, conn: &mut Connection, chain: ChainId) -> Result<HotFunds, EngineError> {
         let view = self.view(chain).await?;
-        let flight = self.in_flight(conn, chain, self.hot(), view.block).await?;
+        let flight = self.in_flight(conn, chain, self.hot(), view.block)?;
         Ok(HotFunds { view, flight })
+    }
+
+    /// `check` on `funds`; if it refuses, on funds read from the node now.
+    /// A view is never optimistic about what the signer sent, but it may
+    /// miss money that arrived since it was read (an operator funding the
+    /// hot wallet), and a refusal is final: it is never made on an old view.
+    pub(crate) async fn recheck(
+        &self,
+        conn: &mut Connection,
+        chain: ChainId,
+        funds: HotFunds,
+        check: impl Fn(&HotFunds) -> Option<OutcomeState>,
+    ) -> Result<(HotFunds, Option<OutcomeState>), EngineError> {
+        if check(&funds).is_none() {
+            return Ok((funds, None));
+        }
+        let view = self.refresh_view(chain).await?;
+        let flight = self.in_flight(conn, chain, self.hot(), view.block)?;
+        let fresh = HotFunds { view, flight };
+        let refusal = check(&fresh);
+        Ok((fresh, refusal))
     }
 
     /// The native coin of `asset`'s chain.

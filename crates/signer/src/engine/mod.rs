@@ -18,10 +18,10 @@ mod view;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::store::Connection;
 use coffer_audit::Head;
 use coffer_domain::{Address, Asset, AssetId, ChainId};
 use coffer_policy::{Denylist, Policy, Treasury, Windows};
-use sqlx::SqliteConnection;
 use tokio::sync::Mutex;
 
 use crate::SignerKeys;
@@ -66,8 +66,8 @@ pub(crate) enum EngineError {
     },
 }
 
-impl From<sqlx::Error> for EngineError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<rusqlite::Error> for EngineError {
+    fn from(e: rusqlite::Error) -> Self {
         EngineError::Store(StoreError::Sql(e))
     }
 }
@@ -77,7 +77,7 @@ const RPC_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the lock guards.
 pub(crate) struct Inner {
-    pub(crate) conn: SqliteConnection,
+    pub(crate) conn: Connection,
     pub(crate) windows: Windows,
     pub(crate) audit: Head,
 }
@@ -119,14 +119,14 @@ impl Engine {
         denylist: Denylist,
         metrics: Arc<Metrics>,
     ) -> Result<Self, EngineError> {
-        let mut conn = store::open(&config.database_path()).await?;
+        let conn = store::open(&config.database_path())?;
         let mut windows = Windows::default();
-        for spend in store::spends_since(&mut conn, Windows::replay_from(now())).await? {
+        for spend in store::spends_since(&conn, Windows::replay_from(now()))? {
             if let Some(spend) = decide::window_spend(&config, &spend) {
                 windows.record(spend.0, &spend.1);
             }
         }
-        let audit = store::audit_head(&mut conn).await?;
+        let audit = store::audit_head(&conn)?;
         let mut rpcs = HashMap::new();
         for chain in &config.chains {
             let rpc = ChainRpc::new(&chain.rpc_url, chain.id.0, RPC_DEADLINE)

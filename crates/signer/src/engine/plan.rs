@@ -2,9 +2,9 @@
 //! with is named by role (hot, or deposit i), never carried as bytes, so a
 //! stored plan can be signed again (a replacement) after a restart.
 
+use crate::store::Connection;
 use coffer_domain::{Address, Asset, AssetKind, ChainId, DerivationIndex, U256};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 
 use super::decide::refused;
 use super::{Engine, EngineError};
@@ -131,11 +131,11 @@ impl Engine {
     /// the node's pending count the first time it sends from an address.
     pub(crate) async fn allocate_nonce(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         chain: ChainId,
         sender: Address,
     ) -> Result<u64, EngineError> {
-        let first = if store::has_nonce(conn, chain, sender).await? {
+        let first = if store::has_nonce(conn, chain, sender)? {
             0
         } else {
             self.rpc(chain)?
@@ -143,7 +143,7 @@ impl Engine {
                 .await
                 .map_err(|source| EngineError::Chain { chain, source })?
         };
-        Ok(store::take_nonce(conn, chain, sender, first).await?)
+        Ok(store::take_nonce(conn, chain, sender, first)?)
     }
 
     /// Signs `plan` with `key` and stores it (state `signed`): it leaves
@@ -151,7 +151,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn sign_and_store(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         key: KeyRef,
         plan: TxPlan,
         purpose: Purpose,
@@ -164,6 +164,7 @@ impl Engine {
     ) -> Result<TxRow, EngineError> {
         let wallet = self.key(key)?;
         let signed = chain::sign(&plan, &wallet).map_err(|e| EngineError::Signing(e.to_string()))?;
+        let max_cost = chain::max_cost(&plan);
         let row = TxRow {
             request_id: request_id.map(str::to_owned),
             purpose: purpose.as_str(),
@@ -177,13 +178,14 @@ impl Engine {
             plan: serde_json::to_string(&StoredPlan { key, plan }).map_err(|e| EngineError::Signing(e.to_string()))?,
             raw: signed.raw.to_vec(),
             hash: signed.hash,
+            max_cost: Some(max_cost),
             state: TxState::Signed,
             block_number: None,
             network_fee: None,
             created_at: now,
             sent_at: None,
         };
-        store::insert_tx(conn, &row).await?;
+        store::insert_tx(conn, &row)?;
         Ok(row)
     }
 }

@@ -3,11 +3,11 @@
 //! deposit first gets its gas from the hot wallet (under the fee budget);
 //! its transfer is signed when that top-up is confirmed.
 
+use crate::store::Connection;
 use coffer_domain::{Address, Asset, AssetId, AssetKind, U256};
 use coffer_policy::{Spend, assess_top_up, sweep_wallet, sweep_worth_it};
 use coffer_signer_api::{OutcomeState, RuleTag, SweepIntent, Transfer, Wallet};
 use serde_json::json;
-use sqlx::{Connection as _, SqliteConnection};
 
 use super::audit::{SIGNER, append};
 use super::decide::{WindowSpend, refused};
@@ -30,7 +30,7 @@ impl Engine {
 
     pub(crate) async fn decide_sweep(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         windows: &coffer_policy::Windows,
         intent: &SweepIntent,
         now: i64,
@@ -84,7 +84,10 @@ impl Engine {
         if let Err(refusal) = assess_top_up(self.policy(), windows, chain, cost, now) {
             return Ok((refused(refusal.rule, refusal.message), None));
         }
-        if let Some(refusal) = self.hot_funds(conn, chain).await?.cannot_pay(&native, &native, top_up, &top_plan) {
+        let funds = self.hot_funds(conn, chain).await?;
+        let (_, short) =
+            self.recheck(conn, chain, funds, |f| f.cannot_pay(&native, &native, top_up, &top_plan)).await?;
+        if let Some(refusal) = short {
             return Ok((refusal, None));
         }
         let nonce = self.allocate_nonce(conn, chain, self.hot()).await?;
@@ -101,14 +104,14 @@ impl Engine {
             amount: cost,
             request_id: Some(id),
         };
-        store::insert_spend(conn, &spend).await?;
+        store::insert_spend(conn, &spend)?;
         Ok((OutcomeState::Pending, Some((now, Spend::Fee { chain, amount: cost }))))
     }
 
     /// Signs the deposit's own transfer into the treasury.
     async fn sign_sweep(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut Connection,
         asset: &Asset,
         leg: &SweepLeg,
         fees: FeeSuggestion,
@@ -137,8 +140,8 @@ impl Engine {
     pub(crate) async fn continue_sweep(&self, id: &str) -> Result<(), EngineError> {
         let mut guard = self.inner.lock().await;
         let inner = &mut *guard;
-        let mut tx = inner.conn.begin().await?;
-        let Some(row) = store::request(&mut tx, id).await? else { return Ok(()) };
+        let mut tx = store::begin(&mut inner.conn)?;
+        let Some(row) = store::request(&tx, id)? else { return Ok(()) };
         if row.outcome != OutcomeState::Pending {
             return Ok(());
         }
@@ -175,16 +178,16 @@ impl Engine {
                 reason: format!("deposit {index} no longer holds {}", asset.id.symbol),
                 tx_hash: None,
                 network_fee: U256::ZERO,
-                top_up: super::track::confirmed_top_up(&mut tx, id).await?,
+                top_up: super::track::confirmed_top_up(&tx, id)?,
             }
         } else {
             self.sign_sweep(&mut tx, &asset, &leg, fees, id, now).await?
         };
         let version = self.policy().version();
-        store::update_request(&mut tx, id, &state, None, version, now).await?;
+        store::update_request(&tx, id, &state, None, version, now)?;
         let head = inner.audit;
-        let head = append(&mut tx, head, SIGNER, "sweep.signed", id, json!({ "state": &state })).await?;
-        tx.commit().await?;
+        let head = append(&tx, head, SIGNER, "sweep.signed", id, json!({ "state": &state }))?;
+        tx.commit()?;
         inner.audit = head;
         drop(guard);
         self.send_pending(chain).await;

@@ -12,7 +12,6 @@ use coffer_domain::{Address, AssetId, B256, ChainId, U256};
 use coffer_policy::{Spend, assess_fee, hot_excess};
 use coffer_signer_api::{OutcomeState, PayoutIntent, TopUp, Transfer};
 use serde_json::json;
-use sqlx::Connection as _;
 
 use super::audit::{SIGNER, append};
 use super::plan::{KeyRef, Purpose, StoredPlan, transfer_plan};
@@ -39,6 +38,9 @@ impl Engine {
             if let Err(e) = self.wake_requests().await {
                 tracing::warn!(error = %e, "waking requests");
             }
+            if let Err(e) = store::checkpoint(&self.inner.lock().await.conn) {
+                tracing::warn!(error = %e, "checkpointing the signer's database");
+            }
             let at = now();
             if at.saturating_sub(last_cap_check) >= i64::try_from(cap_every).unwrap_or(30) {
                 last_cap_check = at;
@@ -56,8 +58,8 @@ impl Engine {
     /// Sends every stored transaction of `chain` the node has not accepted yet.
     pub(crate) async fn send_pending(&self, chain: ChainId) {
         let open = {
-            let mut inner = self.inner.lock().await;
-            store::open_txs(&mut inner.conn, chain).await
+            let inner = self.inner.lock().await;
+            store::open_txs(&inner.conn, chain)
         };
         match open {
             Ok(open) => {
@@ -82,8 +84,8 @@ impl Engine {
             }
         };
         if sent && tx.state == TxState::Signed {
-            let mut inner = self.inner.lock().await;
-            let result = store::set_tx_state(&mut inner.conn, tx.hash, TxState::Sent, None, None, Some(now())).await;
+            let inner = self.inner.lock().await;
+            let result = store::set_tx_state(&inner.conn, tx.hash, TxState::Sent, None, None, Some(now()));
             if let Err(e) = result {
                 tracing::warn!(error = %e, "recording a sent transaction");
             }
@@ -94,8 +96,8 @@ impl Engine {
         let rpc = self.rpc(chain)?;
         let depth = u64::from(self.config.chain(chain).map_or(1, |c| c.confirmations));
         let open = {
-            let mut inner = self.inner.lock().await;
-            store::open_txs(&mut inner.conn, chain).await?
+            let inner = self.inner.lock().await;
+            store::open_txs(&inner.conn, chain)?
         };
         let mut groups: BTreeMap<(Address, u64), Vec<TxRow>> = BTreeMap::new();
         for tx in open {
@@ -131,9 +133,9 @@ impl Engine {
                 }
                 Some((attempt, receipt)) => {
                     if attempt.state != TxState::Mined {
-                        let mut inner = self.inner.lock().await;
+                        let inner = self.inner.lock().await;
                         let block = Some(receipt.block_number);
-                        store::set_tx_state(&mut inner.conn, attempt.hash, TxState::Mined, block, None, None).await?;
+                        store::set_tx_state(&inner.conn, attempt.hash, TxState::Mined, block, None, None)?;
                     }
                 }
                 None if used > nonce => self.dropped(&attempts).await?,
@@ -148,9 +150,9 @@ impl Engine {
         let Some(last) = attempts.last() else { return Ok(()) };
         {
             // Mined before and gone now: a reorganisation took it back.
-            let mut inner = self.inner.lock().await;
+            let inner = self.inner.lock().await;
             for tx in attempts.iter().filter(|tx| tx.state == TxState::Mined) {
-                store::set_tx_state(&mut inner.conn, tx.hash, TxState::Sent, None, None, None).await?;
+                store::set_tx_state(&inner.conn, tx.hash, TxState::Sent, None, None, None)?;
             }
         }
         let bump_after = i64::try_from(self.config.file.bump_after_secs).unwrap_or(i64::MAX);
@@ -203,7 +205,7 @@ impl Engine {
             tracing::warn!(tx = %last.hash, rule = %refusal.rule, "{}", refusal.message);
             return Ok(());
         }
-        let mut tx = inner.conn.begin().await?;
+        let mut tx = store::begin(&mut inner.conn)?;
         let purpose = purpose_of(last.purpose);
         let row = self
             .sign_and_store(
@@ -229,21 +231,20 @@ impl Engine {
             amount: extra,
             request_id: last.request_id.clone(),
         };
-        store::insert_spend(&mut tx, &spend).await?;
+        store::insert_spend(&tx, &spend)?;
         if let Some(id) = &last.request_id
-            && let Some(request) = store::request(&mut tx, id).await?
+            && let Some(request) = store::request(&tx, id)?
             && let OutcomeState::Broadcast { transfer } = &request.outcome
             && transfer.nonce == last.nonce
         {
             let state = OutcomeState::Broadcast { transfer: Transfer { tx_hash: row.hash, ..transfer.clone() } };
-            store::update_request(&mut tx, id, &state, None, request.policy_version, now).await?;
+            store::update_request(&tx, id, &state, None, request.policy_version, now)?;
         }
         let detail = json!({ "replaces": last.hash.to_string(), "by": row.hash.to_string(), "nonce": last.nonce,
             "extra_fee": extra.to_string() });
         let head = inner.audit;
-        let head =
-            append(&mut tx, head, SIGNER, "tx.bumped", last.request_id.as_deref().unwrap_or("to_cold"), detail).await?;
-        tx.commit().await?;
+        let head = append(&tx, head, SIGNER, "tx.bumped", last.request_id.as_deref().unwrap_or("to_cold"), detail)?;
+        tx.commit()?;
         inner.audit = head;
         inner.windows.record(now, &Spend::Fee { chain, amount: extra });
         drop(guard);
@@ -256,16 +257,16 @@ impl Engine {
         let fee = receipt.fee_paid();
         let mut guard = self.inner.lock().await;
         let inner = &mut *guard;
-        let mut tx = inner.conn.begin().await?;
+        let tx = store::begin(&mut inner.conn)?;
         let state = if receipt.success { TxState::Confirmed } else { TxState::Failed };
-        store::set_tx_state(&mut tx, mined.hash, state, Some(receipt.block_number), Some(fee), None).await?;
+        store::set_tx_state(&tx, mined.hash, state, Some(receipt.block_number), Some(fee), None)?;
         for other in attempts.iter().filter(|a| a.hash != mined.hash) {
-            store::set_tx_state(&mut tx, other.hash, TxState::Replaced, None, None, None).await?;
+            store::set_tx_state(&tx, other.hash, TxState::Replaced, None, None, None)?;
         }
         let mut continue_sweep = None;
         let mut head = inner.audit;
         if let Some(id) = &mined.request_id
-            && let Some(request) = store::request(&mut tx, id).await?
+            && let Some(request) = store::request(&tx, id)?
             && !request.outcome.is_final()
         {
             let now = now();
@@ -285,7 +286,7 @@ impl Engine {
                     // confirmed top-up is reported beside it, so that the
                     // gateway books what left the hot wallet (sent and gas)
                     // apart from what the deposit paid.
-                    let top_up = confirmed_top_up(&mut tx, id).await?;
+                    let top_up = confirmed_top_up(&tx, id)?;
                     let transfer = match &request.outcome {
                         OutcomeState::Broadcast { transfer } => Transfer { tx_hash: mined.hash, ..transfer.clone() },
                         _ => Transfer {
@@ -308,21 +309,21 @@ impl Engine {
                     reason: "the transaction reverted on chain; nothing moved but its gas".into(),
                     tx_hash: Some(mined.hash),
                     network_fee: fee,
-                    top_up: confirmed_top_up(&mut tx, id).await?,
+                    top_up: confirmed_top_up(&tx, id)?,
                 }),
             };
             if let Some(outcome) = outcome {
-                store::update_request(&mut tx, id, &outcome, None, request.policy_version, now).await?;
+                store::update_request(&tx, id, &outcome, None, request.policy_version, now)?;
                 let action = format!("{}.{}", request.kind, if receipt.success { "confirmed" } else { "failed" });
-                head = append(&mut tx, head, SIGNER, &action, id, json!({ "state": &outcome })).await?;
+                head = append(&tx, head, SIGNER, &action, id, json!({ "state": &outcome }))?;
                 self.metrics.decided(&outcome);
             }
         } else if mined.request_id.is_none() {
             let detail = json!({ "tx_hash": mined.hash.to_string(), "amount": mined.amount.to_string(),
                 "asset": mined.asset, "success": receipt.success });
-            head = append(&mut tx, head, SIGNER, "treasury.to_cold.confirmed", "to_cold", detail).await?;
+            head = append(&tx, head, SIGNER, "treasury.to_cold.confirmed", "to_cold", detail)?;
         }
-        tx.commit().await?;
+        tx.commit()?;
         inner.audit = head;
         drop(guard);
         if let Some(id) = continue_sweep {
@@ -336,9 +337,9 @@ impl Engine {
         let Some(first) = attempts.first() else { return Ok(()) };
         let mut guard = self.inner.lock().await;
         let inner = &mut *guard;
-        let mut tx = inner.conn.begin().await?;
+        let tx = store::begin(&mut inner.conn)?;
         for attempt in attempts {
-            store::set_tx_state(&mut tx, attempt.hash, TxState::Failed, None, None, None).await?;
+            store::set_tx_state(&tx, attempt.hash, TxState::Failed, None, None, None)?;
         }
         let reason = format!(
             "dropped: nonce {} of {} was used by a transaction the signer did not sign; nothing of ours moved",
@@ -346,24 +347,23 @@ impl Engine {
         );
         let mut head = inner.audit;
         if let Some(id) = &first.request_id
-            && let Some(request) = store::request(&mut tx, id).await?
+            && let Some(request) = store::request(&tx, id)?
             && !request.outcome.is_final()
         {
-            let top_up = confirmed_top_up(&mut tx, id).await?;
+            let top_up = confirmed_top_up(&tx, id)?;
             let outcome =
                 OutcomeState::Failed { reason: reason.clone(), tx_hash: None, network_fee: U256::ZERO, top_up };
-            store::update_request(&mut tx, id, &outcome, None, request.policy_version, now()).await?;
+            store::update_request(&tx, id, &outcome, None, request.policy_version, now())?;
         }
         head = append(
-            &mut tx,
+            &tx,
             head,
             SIGNER,
             "tx.dropped",
             first.request_id.as_deref().unwrap_or("to_cold"),
             json!({ "reason": reason }),
-        )
-        .await?;
-        tx.commit().await?;
+        )?;
+        tx.commit()?;
         inner.audit = head;
         Ok(())
     }
@@ -371,14 +371,14 @@ impl Engine {
     /// Decides again the payouts whose cool-down ended.
     async fn wake_requests(&self) -> Result<(), EngineError> {
         let ids = {
-            let mut inner = self.inner.lock().await;
-            store::waking_requests(&mut inner.conn, now()).await?
+            let inner = self.inner.lock().await;
+            store::waking_requests(&inner.conn, now())?
         };
         for id in ids {
             let mut guard = self.inner.lock().await;
             let inner = &mut *guard;
-            let mut tx = inner.conn.begin().await?;
-            let Some(row) = store::request(&mut tx, &id).await? else { continue };
+            let mut tx = store::begin(&mut inner.conn)?;
+            let Some(row) = store::request(&tx, &id)? else { continue };
             if row.kind != "payout" || !matches!(row.outcome, OutcomeState::PendingCooldown { .. }) {
                 continue;
             }
@@ -388,8 +388,8 @@ impl Engine {
             let gas = self.payout_gas(&intent).await;
             let super::decide::PayoutDecision { state, wake_at, spend, head, signed } =
                 self.decide_payout(&mut tx, &inner.windows, head, &intent, gas, now).await?;
-            store::update_request(&mut tx, &id, &state, wake_at, self.policy().version(), now).await?;
-            tx.commit().await?;
+            store::update_request(&tx, &id, &state, wake_at, self.policy().version(), now)?;
+            tx.commit()?;
             inner.audit = head;
             if let Some((at, spend)) = spend {
                 inner.windows.record(at, &spend);
@@ -411,7 +411,7 @@ impl Engine {
             let chain = asset.id.chain_id;
             let mut guard = self.inner.lock().await;
             let inner = &mut *guard;
-            let open = store::open_txs(&mut inner.conn, chain).await?;
+            let open = store::open_txs(&inner.conn, chain)?;
             let symbol = asset.id.symbol.to_string();
             if open.iter().any(|t| t.purpose == "to_cold" && t.asset == symbol) {
                 continue;
@@ -429,7 +429,7 @@ impl Engine {
                 continue;
             }
             let now = now();
-            let mut tx = inner.conn.begin().await?;
+            let mut tx = store::begin(&mut inner.conn)?;
             let nonce = self.allocate_nonce(&mut tx, chain, hot).await?;
             let plan = TxPlan { nonce, ..draft };
             let row = self
@@ -438,8 +438,8 @@ impl Engine {
             let detail = json!({ "asset": asset.id.to_string(), "amount": excess.to_string(), "cold": cold.to_string(),
                 "tx_hash": row.hash.to_string() });
             let head = inner.audit;
-            let head = append(&mut tx, head, SIGNER, "treasury.to_cold", &symbol, detail).await?;
-            tx.commit().await?;
+            let head = append(&tx, head, SIGNER, "treasury.to_cold", &symbol, detail)?;
+            tx.commit()?;
             inner.audit = head;
             drop(guard);
             self.send(&row).await;
@@ -458,12 +458,11 @@ fn purpose_of(text: &str) -> Purpose {
 }
 
 /// A sweep's gas top-up, once confirmed: what it sent and what it cost.
-pub(crate) async fn confirmed_top_up(
-    conn: &mut sqlx::SqliteConnection,
+pub(crate) fn confirmed_top_up(
+    conn: &crate::store::Connection,
     request_id: &str,
 ) -> Result<Option<TopUp>, EngineError> {
-    Ok(store::txs_of(conn, request_id)
-        .await?
+    Ok(store::txs_of(conn, request_id)?
         .into_iter()
         .find(|t| t.state == TxState::Confirmed && purpose_of(t.purpose) == Purpose::TopUp)
         .map(|t| TopUp { tx_hash: t.hash, amount: t.amount, network_fee: t.network_fee.unwrap_or_default() }))

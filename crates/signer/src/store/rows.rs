@@ -2,7 +2,7 @@
 
 use coffer_domain::{Address, B256, ChainId, U256};
 use coffer_signer_api::OutcomeState;
-use sqlx::{Row as _, SqliteConnection};
+use rusqlite::{Connection, OptionalExtension as _, Row, params};
 
 use super::{Result, corrupt};
 
@@ -77,6 +77,9 @@ pub(crate) struct TxRow {
     pub(crate) plan: String,
     pub(crate) raw: Vec<u8>,
     pub(crate) hash: B256,
+    /// What it can cost its sender in the native coin at most (value and
+    /// gas at its fee cap); `None` in rows signed before it was stored.
+    pub(crate) max_cost: Option<U256>,
     pub(crate) state: TxState,
     pub(crate) block_number: Option<u64>,
     pub(crate) network_fee: Option<U256>,
@@ -125,321 +128,389 @@ fn as_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }
 
-pub(crate) async fn request(conn: &mut SqliteConnection, id: &str) -> Result<Option<RequestRow>> {
-    let row = sqlx::query(
+pub(crate) fn request(conn: &Connection, id: &str) -> Result<Option<RequestRow>> {
+    let mut stmt = conn.prepare_cached(
         "SELECT id, kind, digest, intent, chain_id, asset, outcome, wake_at, policy_version FROM requests WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.map(|row| {
-        let digest: Vec<u8> = row.get("digest");
+    )?;
+    let row = stmt
+        .query_row([id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Vec<u8>>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, Option<i64>>(7)?,
+                row.get::<_, i64>(8)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(id, kind_text, digest, intent, chain_id, asset, outcome, wake_at, policy_version)| {
         Ok(RequestRow {
-            id: row.get("id"),
-            kind: kind(row.get("kind"))?,
+            id,
+            kind: kind(&kind_text)?,
             digest: digest.try_into().map_err(|_| corrupt("digest", "not 32 bytes"))?,
-            intent: row.get("intent"),
-            chain_id: ChainId(as_u64(row.get("chain_id"))),
-            asset: row.get("asset"),
-            outcome: serde_json::from_str(row.get("outcome")).map_err(|e| corrupt("outcome", e))?,
-            wake_at: row.get("wake_at"),
-            policy_version: as_u64(row.get("policy_version")),
+            intent,
+            chain_id: ChainId(as_u64(chain_id)),
+            asset,
+            outcome: serde_json::from_str(&outcome).map_err(|e| corrupt("outcome", e))?,
+            wake_at,
+            policy_version: as_u64(policy_version),
         })
     })
     .transpose()
 }
 
-pub(crate) async fn insert_request(conn: &mut SqliteConnection, row: &RequestRow, now: i64) -> Result<()> {
-    sqlx::query(
+pub(crate) fn insert_request(conn: &Connection, row: &RequestRow, now: i64) -> Result<()> {
+    let outcome = serde_json::to_string(&row.outcome).map_err(|e| corrupt("outcome", e))?;
+    conn.prepare_cached(
         "INSERT INTO requests (id, kind, digest, intent, chain_id, asset, outcome, final, wake_at, policy_version, \
          created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&row.id)
-    .bind(row.kind)
-    .bind(row.digest.as_slice())
-    .bind(&row.intent)
-    .bind(as_i64(row.chain_id.0))
-    .bind(&row.asset)
-    .bind(serde_json::to_string(&row.outcome).map_err(|e| corrupt("outcome", e))?)
-    .bind(row.outcome.is_final())
-    .bind(row.wake_at)
-    .bind(as_i64(row.policy_version))
-    .bind(now)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![
+        row.id,
+        row.kind,
+        row.digest.as_slice(),
+        row.intent,
+        as_i64(row.chain_id.0),
+        row.asset,
+        outcome,
+        row.outcome.is_final(),
+        row.wake_at,
+        as_i64(row.policy_version),
+        now,
+        now
+    ])?;
     Ok(())
 }
 
-pub(crate) async fn update_request(
-    conn: &mut SqliteConnection,
+pub(crate) fn update_request(
+    conn: &Connection,
     id: &str,
     outcome: &OutcomeState,
     wake_at: Option<i64>,
     policy_version: u64,
     now: i64,
 ) -> Result<()> {
-    let updated = sqlx::query(
-        "UPDATE requests SET outcome = ?, final = ?, wake_at = ?, policy_version = ?, updated_at = ? \
-         WHERE id = ? AND final = 0",
-    )
-    .bind(serde_json::to_string(outcome).map_err(|e| corrupt("outcome", e))?)
-    .bind(outcome.is_final())
-    .bind(wake_at)
-    .bind(as_i64(policy_version))
-    .bind(now)
-    .bind(id)
-    .execute(conn)
-    .await?;
-    if updated.rows_affected() != 1 {
+    let text = serde_json::to_string(outcome).map_err(|e| corrupt("outcome", e))?;
+    let updated = conn
+        .prepare_cached(
+            "UPDATE requests SET outcome = ?, final = ?, wake_at = ?, policy_version = ?, updated_at = ? \
+             WHERE id = ? AND final = 0",
+        )?
+        .execute(params![text, outcome.is_final(), wake_at, as_i64(policy_version), now, id])?;
+    if updated != 1 {
         // A final outcome is never rewritten: a confirmed payout stays confirmed.
         return Err(corrupt("request update", format!("{id} is final or missing")));
     }
     Ok(())
 }
 
-pub(crate) async fn waking_requests(conn: &mut SqliteConnection, now: i64) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT id FROM requests WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at")
-        .bind(now)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.get("id")).collect())
+pub(crate) fn waking_requests(conn: &Connection, now: i64) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM requests WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at")?;
+    let ids = stmt.query_map([now], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
 }
 
 /// Allocates the next nonce of `sender`, starting at `first` (the node's
 /// count) the first time the signer sends from it.
-pub(crate) async fn take_nonce(
-    conn: &mut SqliteConnection,
-    chain: ChainId,
-    sender: Address,
-    first: u64,
-) -> Result<u64> {
-    let next: i64 = sqlx::query_scalar(
-        "INSERT INTO nonces (chain_id, sender, next) VALUES (?, ?, ? + 1) \
-         ON CONFLICT (chain_id, sender) DO UPDATE SET next = next + 1 RETURNING next - 1",
-    )
-    .bind(as_i64(chain.0))
-    .bind(sender.to_string())
-    .bind(as_i64(first))
-    .fetch_one(conn)
-    .await?;
+pub(crate) fn take_nonce(conn: &Connection, chain: ChainId, sender: Address, first: u64) -> Result<u64> {
+    let next: i64 = conn
+        .prepare_cached(
+            "INSERT INTO nonces (chain_id, sender, next) VALUES (?, ?, ? + 1) \
+             ON CONFLICT (chain_id, sender) DO UPDATE SET next = next + 1 RETURNING next - 1",
+        )?
+        .query_row(params![as_i64(chain.0), sender.to_string(), as_i64(first)], |row| row.get(0))?;
     Ok(as_u64(next))
 }
 
 /// Whether the signer has a nonce counter for `sender` (else it asks the node).
-pub(crate) async fn has_nonce(conn: &mut SqliteConnection, chain: ChainId, sender: Address) -> Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT next FROM nonces WHERE chain_id = ? AND sender = ?")
-        .bind(as_i64(chain.0))
-        .bind(sender.to_string())
-        .fetch_optional(conn)
-        .await?;
+pub(crate) fn has_nonce(conn: &Connection, chain: ChainId, sender: Address) -> Result<bool> {
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT next FROM nonces WHERE chain_id = ? AND sender = ?")?
+        .query_row(params![as_i64(chain.0), sender.to_string()], |row| row.get(0))
+        .optional()?;
     Ok(found.is_some())
 }
 
-pub(crate) async fn insert_tx(conn: &mut SqliteConnection, tx: &TxRow) -> Result<()> {
-    sqlx::query(
+pub(crate) fn insert_tx(conn: &Connection, tx: &TxRow) -> Result<()> {
+    conn.prepare_cached(
         "INSERT INTO txs (request_id, purpose, chain_id, sender, nonce, attempt, recipient, asset, amount, plan, raw, \
-         hash, state, block_number, created_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&tx.request_id)
-    .bind(tx.purpose)
-    .bind(as_i64(tx.chain_id.0))
-    .bind(tx.sender.to_string())
-    .bind(as_i64(tx.nonce))
-    .bind(i64::from(tx.attempt))
-    .bind(tx.recipient.to_string())
-    .bind(&tx.asset)
-    .bind(tx.amount.to_string())
-    .bind(&tx.plan)
-    .bind(tx.raw.as_slice())
-    .bind(tx.hash.to_string())
-    .bind(tx.state.as_str())
-    .bind(tx.block_number.map(as_i64))
-    .bind(tx.created_at)
-    .bind(tx.sent_at)
-    .execute(conn)
-    .await?;
+         hash, max_cost, state, block_number, created_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        tx.request_id,
+        tx.purpose,
+        as_i64(tx.chain_id.0),
+        tx.sender.to_string(),
+        as_i64(tx.nonce),
+        i64::from(tx.attempt),
+        tx.recipient.to_string(),
+        tx.asset,
+        tx.amount.to_string(),
+        tx.plan,
+        tx.raw.as_slice(),
+        tx.hash.to_string(),
+        tx.max_cost.map(|c| c.to_string()),
+        tx.state.as_str(),
+        tx.block_number.map(as_i64),
+        tx.created_at,
+        tx.sent_at
+    ])?;
     Ok(())
 }
 
-fn tx_row(row: &sqlx::sqlite::SqliteRow) -> Result<TxRow> {
+/// The columns of [`TX_COLUMNS`], as read; checked by [`tx_row`].
+type RawTx = (
+    Option<String>,
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+fn raw_tx(row: &Row<'_>) -> rusqlite::Result<RawTx> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+        row.get(10)?,
+        row.get(11)?,
+        row.get(12)?,
+        row.get(13)?,
+        row.get(14)?,
+        row.get(15)?,
+        row.get(16)?,
+        row.get(17)?,
+    ))
+}
+
+fn tx_row(raw: RawTx) -> Result<TxRow> {
+    let (
+        request_id,
+        purpose_text,
+        chain_id,
+        sender,
+        nonce,
+        attempt,
+        recipient,
+        asset,
+        amount,
+        plan,
+        bytes,
+        hash,
+        state,
+    ) = (raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6, raw.7, raw.8, raw.9, raw.10, raw.11, raw.12);
+    let (block_number, network_fee, created_at, sent_at, max_cost) = (raw.13, raw.14, raw.15, raw.16, raw.17);
     Ok(TxRow {
-        request_id: row.get("request_id"),
-        purpose: purpose(row.get("purpose"))?,
-        chain_id: ChainId(as_u64(row.get("chain_id"))),
-        sender: address(row.get("sender"))?,
-        nonce: as_u64(row.get("nonce")),
-        attempt: u32::try_from(row.get::<i64, _>("attempt")).map_err(|e| corrupt("attempt", e))?,
-        recipient: address(row.get("recipient"))?,
-        asset: row.get("asset"),
-        amount: units(row.get("amount"))?,
-        plan: row.get("plan"),
-        raw: row.get("raw"),
-        hash: row.get::<String, _>("hash").parse().map_err(|e| corrupt("hash", e))?,
-        state: TxState::parse(row.get("state"))?,
-        block_number: row.get::<Option<i64>, _>("block_number").map(as_u64),
-        network_fee: row.get::<Option<String>, _>("network_fee").as_deref().map(units).transpose()?,
-        created_at: row.get("created_at"),
-        sent_at: row.get("sent_at"),
+        request_id,
+        purpose: purpose(&purpose_text)?,
+        chain_id: ChainId(as_u64(chain_id)),
+        sender: address(&sender)?,
+        nonce: as_u64(nonce),
+        attempt: u32::try_from(attempt).map_err(|e| corrupt("attempt", e))?,
+        recipient: address(&recipient)?,
+        asset,
+        amount: units(&amount)?,
+        plan,
+        raw: bytes,
+        hash: hash.parse().map_err(|e| corrupt("hash", e))?,
+        max_cost: max_cost.as_deref().map(units).transpose()?,
+        state: TxState::parse(&state)?,
+        block_number: block_number.map(as_u64),
+        network_fee: network_fee.as_deref().map(units).transpose()?,
+        created_at,
+        sent_at,
     })
 }
 
 const TX_COLUMNS: &str = "request_id, purpose, chain_id, sender, nonce, attempt, recipient, asset, amount, plan, raw, \
-                          hash, state, block_number, network_fee, created_at, sent_at";
+                          hash, state, block_number, network_fee, created_at, sent_at, max_cost";
+
+fn tx_rows(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<TxRow>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let raws = stmt.query_map(params, raw_tx)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    raws.into_iter().map(tx_row).collect()
+}
 
 /// Every attempt not yet final on `chain`, by sender, nonce and attempt.
-pub(crate) async fn open_txs(conn: &mut SqliteConnection, chain: ChainId) -> Result<Vec<TxRow>> {
-    // The columns are a constant of this file: no input reaches the SQL text.
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+pub(crate) fn open_txs(conn: &Connection, chain: ChainId) -> Result<Vec<TxRow>> {
+    let sql = format!(
         "SELECT {TX_COLUMNS} FROM txs WHERE chain_id = ? AND state IN ('signed', 'sent', 'mined') \
          ORDER BY sender, nonce, attempt"
-    )))
-    .bind(as_i64(chain.0))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(tx_row).collect()
+    );
+    tx_rows(conn, &sql, [as_i64(chain.0)])
+}
+
+/// One attempt in flight, as the funds check needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unincluded {
+    pub(crate) nonce: u64,
+    pub(crate) asset: String,
+    pub(crate) amount: U256,
+    /// Its most native-coin cost, or (rows signed before it was stored)
+    /// its plan, to work it out from.
+    pub(crate) max_cost: Result<U256, String>,
 }
 
 /// Every attempt `sender` signed on `chain` that is not in a block at or
 /// below `block`: signed or sent, or mined above it. Each half reads an
 /// index's range (`txs_open`, `txs_mined`): never the history.
-pub(crate) async fn unincluded_txs(
-    conn: &mut SqliteConnection,
-    chain: ChainId,
-    sender: Address,
-    block: u64,
-) -> Result<Vec<TxRow>> {
-    // The columns are a constant of this file: no input reaches the SQL text.
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {TX_COLUMNS} FROM txs WHERE chain_id = ?1 AND sender = ?2 \
+pub(crate) fn unincluded(conn: &Connection, chain: ChainId, sender: Address, block: u64) -> Result<Vec<Unincluded>> {
+    let columns = "nonce, asset, amount, max_cost, CASE WHEN max_cost IS NULL THEN plan END";
+    let sql = format!(
+        "SELECT {columns} FROM txs WHERE chain_id = ?1 AND sender = ?2 \
          AND state IN ('signed', 'sent', 'mined') AND (state <> 'mined' OR block_number > ?3) \
          UNION ALL \
-         SELECT {TX_COLUMNS} FROM txs WHERE chain_id = ?1 AND sender = ?2 AND block_number > ?3 \
+         SELECT {columns} FROM txs WHERE chain_id = ?1 AND sender = ?2 AND block_number > ?3 \
          AND state IN ('confirmed', 'failed')"
-    )))
-    .bind(as_i64(chain.0))
-    .bind(sender.to_string())
-    .bind(as_i64(block))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(tx_row).collect()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params![as_i64(chain.0), sender.to_string(), as_i64(block)], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Option<String>>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(nonce, asset, amount, max_cost, plan)| {
+            let max_cost = match max_cost {
+                Some(cost) => Ok(units(&cost)?),
+                None => Err(plan.ok_or_else(|| corrupt("plan", "neither a cost nor a plan"))?),
+            };
+            Ok(Unincluded { nonce: as_u64(nonce), asset, amount: units(&amount)?, max_cost })
+        })
+        .collect()
 }
 
 /// Every attempt of one request.
-pub(crate) async fn txs_of(conn: &mut SqliteConnection, request_id: &str) -> Result<Vec<TxRow>> {
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TX_COLUMNS} FROM txs WHERE request_id = ? ORDER BY id")))
-            .bind(request_id)
-            .fetch_all(conn)
-            .await?;
-    rows.iter().map(tx_row).collect()
+pub(crate) fn txs_of(conn: &Connection, request_id: &str) -> Result<Vec<TxRow>> {
+    tx_rows(conn, &format!("SELECT {TX_COLUMNS} FROM txs WHERE request_id = ? ORDER BY id"), [request_id])
 }
 
-pub(crate) async fn set_tx_state(
-    conn: &mut SqliteConnection,
+pub(crate) fn set_tx_state(
+    conn: &Connection,
     hash: B256,
     state: TxState,
     block_number: Option<u64>,
     network_fee: Option<U256>,
     sent_at: Option<i64>,
 ) -> Result<()> {
-    sqlx::query(
+    conn.prepare_cached(
         "UPDATE txs SET state = ?, block_number = ?, network_fee = COALESCE(?, network_fee), \
          sent_at = COALESCE(?, sent_at) WHERE hash = ?",
-    )
-    .bind(state.as_str())
-    .bind(block_number.map(as_i64))
-    .bind(network_fee.map(|f| f.to_string()))
-    .bind(sent_at)
-    .bind(hash.to_string())
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![
+        state.as_str(),
+        block_number.map(as_i64),
+        network_fee.map(|f| f.to_string()),
+        sent_at,
+        hash.to_string()
+    ])?;
     Ok(())
 }
 
-pub(crate) async fn insert_spend(conn: &mut SqliteConnection, spend: &SpendRow) -> Result<()> {
-    sqlx::query(
+pub(crate) fn insert_spend(conn: &Connection, spend: &SpendRow) -> Result<()> {
+    conn.prepare_cached(
         "INSERT INTO spends (at, kind, chain_id, asset, merchant, destination, amount, request_id) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(spend.at)
-    .bind(spend.kind)
-    .bind(as_i64(spend.chain_id.0))
-    .bind(&spend.asset)
-    .bind(&spend.merchant)
-    .bind(spend.destination.map(|d| d.to_string()))
-    .bind(spend.amount.to_string())
-    .bind(&spend.request_id)
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![
+        spend.at,
+        spend.kind,
+        as_i64(spend.chain_id.0),
+        spend.asset,
+        spend.merchant,
+        spend.destination.map(|d| d.to_string()),
+        spend.amount.to_string(),
+        spend.request_id
+    ])?;
     Ok(())
 }
 
 /// The spend ledger since `since` (an indexed range: the windows' last day).
-pub(crate) async fn spends_since(conn: &mut SqliteConnection, since: i64) -> Result<Vec<SpendRow>> {
-    let rows = sqlx::query(
+pub(crate) fn spends_since(conn: &Connection, since: i64) -> Result<Vec<SpendRow>> {
+    let mut stmt = conn.prepare_cached(
         "SELECT at, kind, chain_id, asset, merchant, destination, amount, request_id FROM spends \
          WHERE at >= ? ORDER BY at",
-    )
-    .bind(since)
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|row| {
+    )?;
+    let rows = stmt
+        .query_map([since], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Option<String>>(4)?,
+                row.get::<_, Option<String>>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, Option<String>>(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(at, kind, chain_id, asset, merchant, destination, amount, request_id)| {
             Ok(SpendRow {
-                at: row.get("at"),
-                kind: if row.get::<String, _>("kind") == "fee" { "fee" } else { "payout" },
-                chain_id: ChainId(as_u64(row.get("chain_id"))),
-                asset: row.get("asset"),
-                merchant: row.get("merchant"),
-                destination: row.get::<Option<String>, _>("destination").as_deref().map(address).transpose()?,
-                amount: units(row.get("amount"))?,
-                request_id: row.get("request_id"),
+                at,
+                kind: if kind == "fee" { "fee" } else { "payout" },
+                chain_id: ChainId(as_u64(chain_id)),
+                asset,
+                merchant,
+                destination: destination.as_deref().map(address).transpose()?,
+                amount: units(&amount)?,
+                request_id,
             })
         })
         .collect()
 }
 
-pub(crate) async fn destination_first(
-    conn: &mut SqliteConnection,
-    chain: ChainId,
-    destination: Address,
-) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT first_requested_at FROM destinations WHERE chain_id = ? AND address = ?")
-        .bind(as_i64(chain.0))
-        .bind(destination.to_string())
-        .fetch_optional(conn)
-        .await?)
+pub(crate) fn destination_first(conn: &Connection, chain: ChainId, destination: Address) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT first_requested_at FROM destinations WHERE chain_id = ? AND address = ?")?
+        .query_row(params![as_i64(chain.0), destination.to_string()], |row| row.get(0))
+        .optional()?)
 }
 
-pub(crate) async fn insert_destination(
-    conn: &mut SqliteConnection,
-    chain: ChainId,
-    destination: Address,
-    now: i64,
-) -> Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO destinations (chain_id, address, first_requested_at) VALUES (?, ?, ?)")
-        .bind(as_i64(chain.0))
-        .bind(destination.to_string())
-        .bind(now)
-        .execute(conn)
-        .await?;
+pub(crate) fn insert_destination(conn: &Connection, chain: ChainId, destination: Address, now: i64) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO destinations (chain_id, address, first_requested_at) VALUES (?, ?, ?)")?
+        .execute(params![as_i64(chain.0), destination.to_string(), now])?;
     Ok(())
 }
 
 /// Accepts a request nonce once: `false` if it was seen before. Nonces
 /// older than `forget_before` are forgotten (their timestamps are stale).
-pub(crate) async fn accept_nonce(
-    conn: &mut SqliteConnection,
-    nonce: &[u8; 16],
-    now: i64,
-    forget_before: i64,
-) -> Result<bool> {
-    sqlx::query("DELETE FROM seen_nonces WHERE seen_at < ?").bind(forget_before).execute(&mut *conn).await?;
-    let inserted = sqlx::query("INSERT OR IGNORE INTO seen_nonces (nonce, seen_at) VALUES (?, ?)")
-        .bind(nonce.as_slice())
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(inserted.rows_affected() == 1)
+pub(crate) fn accept_nonce(conn: &Connection, nonce: &[u8; 16], now: i64, forget_before: i64) -> Result<bool> {
+    conn.prepare_cached("DELETE FROM seen_nonces WHERE seen_at < ?")?.execute([forget_before])?;
+    let inserted = conn
+        .prepare_cached("INSERT OR IGNORE INTO seen_nonces (nonce, seen_at) VALUES (?, ?)")?
+        .execute(params![nonce.as_slice(), now])?;
+    Ok(inserted == 1)
 }

@@ -27,6 +27,8 @@ pub struct Limits {
     pub cooldown_secs: u64,
     pub bump_after_secs: u64,
     pub fees_1h: &'static str,
+    /// How often the signer reads its view of the chain and tracks.
+    pub poll_ms: u64,
 }
 
 impl Default for Limits {
@@ -40,6 +42,7 @@ impl Default for Limits {
             cooldown_secs: 0,
             bump_after_secs: 600,
             fees_1h: "1",
+            poll_ms: 100,
         }
     }
 }
@@ -298,7 +301,7 @@ fn signer_toml(dir: &Path, anvil: &Anvil, token: &TestToken, key: &RequestKey, c
 data_dir = "{dir}/signer"
 passphrase_file = "{dir}/passphrase"
 gateway_public_key = "{public}"
-poll_ms = 100
+poll_ms = {poll_ms}
 bump_after_secs = {bump}
 hot_cap_check_secs = 1
 
@@ -357,5 +360,6 @@ top_up_per_sweep = "0.01"
         usdt_1h = l.usdt_1h,
         count_1h = l.usdt_count_1h,
         fees_1h = l.fees_1h,
+        poll_ms = l.poll_ms,
     )
 }

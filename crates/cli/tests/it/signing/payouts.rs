@@ -133,3 +133,19 @@ async fn payouts_racing_the_chain_never_sign_more_than_the_hot_wallet_holds() {
     assert_eq!(paid.iter().filter(|p| **p == usdt(10)).count(), 10, "ten paid in full, none reverted: {paid:?}");
     assert_eq!(treasury.usdt(treasury.hot).await, U256::ZERO, "the wallet spent exactly what it held");
 }
+
+/// Money that reached the hot wallet after the signer's view was read is
+/// not missed: a refusal is final, so it is never made on an old view.
+#[tokio::test]
+async fn a_payout_right_after_the_hot_wallet_is_funded_goes_out() {
+    // The view is read every 3 s here: the payout below comes long before
+    // it is read again, and long before a decision would find it stale.
+    let mut treasury = Treasury::new(Limits { poll_ms: 3_000, ..Limits::default() }).await;
+    treasury.start().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    treasury.fund_hot(10, 50_000_000).await;
+    let id = payout_id();
+    let answer = treasury.pay(&id, "USDT", usdt(20), Address::repeat_byte(0x47)).await;
+    assert_eq!(answer.body["state"], "broadcast", "{}", answer.body);
+    treasury.wait_for(&id, "confirmed").await;
+}
