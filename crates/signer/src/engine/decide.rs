@@ -369,8 +369,11 @@ impl Engine {
         };
         let draft_at =
             |f: &super::funds::HotFunds| transfer_plan(&asset, 0, intent.destination, intent.amount, gas, f.view.fees);
-        let (funds, short) =
-            self.recheck(conn, chain, funds, |f| f.cannot_pay(&native, &asset, intent.amount, &draft_at(f))).await?;
+        let (funds, short) = self
+            .recheck(conn, chain, funds, |f| {
+                f.lacks_native(&native, &draft_at(f)).or_else(|| f.lacks_token(&asset, intent.amount))
+            })
+            .await?;
         if let Some(refusal) = short {
             return Ok(Err(refusal));
         }

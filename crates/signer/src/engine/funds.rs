@@ -116,15 +116,9 @@ impl HotFunds {
         self.view.held(asset).saturating_sub(in_flight)
     }
 
-    /// A refusal if the hot wallet cannot pay `plan` (its value and its
-    /// gas, in `native`) and `amount` of `asset`, on top of what is in flight.
-    pub(crate) fn cannot_pay(
-        &self,
-        native: &Asset,
-        asset: &Asset,
-        amount: U256,
-        plan: &TxPlan,
-    ) -> Option<OutcomeState> {
+    /// A refusal if the hot wallet cannot pay `plan`'s value and gas (in
+    /// `native`) on top of what is in flight.
+    pub(crate) fn lacks_native(&self, native: &Asset, plan: &TxPlan) -> Option<OutcomeState> {
         let held = self.view.held(native);
         let needed = self.flight.native.saturating_add(chain::max_cost(plan));
         if held < needed {
@@ -138,7 +132,7 @@ impl HotFunds {
                 ),
             ));
         }
-        self.lacks_token(asset, amount)
+        None
     }
 
     /// A refusal if the hot wallet holds less of token `asset` than

@@ -85,8 +85,7 @@ impl Engine {
             return Ok((refused(refusal.rule, refusal.message), None));
         }
         let funds = self.hot_funds(conn, chain).await?;
-        let (_, short) =
-            self.recheck(conn, chain, funds, |f| f.cannot_pay(&native, &native, top_up, &top_plan)).await?;
+        let (_, short) = self.recheck(conn, chain, funds, |f| f.lacks_native(&native, &top_plan)).await?;
         if let Some(refusal) = short {
             return Ok((refusal, None));
         }

@@ -108,10 +108,8 @@ impl Engine {
         // Each sender's count first, once a round: if it says a nonce is
         // used, a receipt read after it shows whether by one of ours.
         let mut used = BTreeMap::new();
-        for sender in groups.keys().map(|(sender, _)| *sender) {
-            if let std::collections::btree_map::Entry::Vacant(entry) = used.entry(sender) {
-                entry.insert(rpc.nonce(sender, NonceTag::Latest).await.map_err(chain_err)?);
-            }
+        for sender in groups.keys().map(|(sender, _)| *sender).collect::<std::collections::BTreeSet<_>>() {
+            used.insert(sender, rpc.nonce(sender, NonceTag::Latest).await.map_err(chain_err)?);
         }
         // The receipts, RECEIPTS_IN_FLIGHT at a time: a round must keep up
         // with the decisions, or what is in flight grows.
@@ -425,7 +423,8 @@ impl Engine {
             let cold = self.treasury(chain).cold;
             let gas = self.transfer_gas(&asset, hot, cold, excess).await?;
             let draft = transfer_plan(&asset, 0, cold, excess, gas, funds.view.fees);
-            if funds.cannot_pay(&native, &asset, excess, &draft).is_some() {
+            // The excess is at most what is spendable: only the gas can be short.
+            if funds.lacks_native(&native, &draft).is_some() {
                 continue;
             }
             let now = now();

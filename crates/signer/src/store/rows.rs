@@ -263,87 +263,29 @@ pub(crate) fn insert_tx(conn: &Connection, tx: &TxRow) -> Result<()> {
     Ok(())
 }
 
-/// The columns of [`TX_COLUMNS`], as read; checked by [`tx_row`].
-type RawTx = (
-    Option<String>,
-    String,
-    i64,
-    String,
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Vec<u8>,
-    String,
-    String,
-    Option<i64>,
-    Option<String>,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
-
-fn raw_tx(row: &Row<'_>) -> rusqlite::Result<RawTx> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-        row.get(10)?,
-        row.get(11)?,
-        row.get(12)?,
-        row.get(13)?,
-        row.get(14)?,
-        row.get(15)?,
-        row.get(16)?,
-        row.get(17)?,
-    ))
-}
-
-fn tx_row(raw: RawTx) -> Result<TxRow> {
-    let (
-        request_id,
-        purpose_text,
-        chain_id,
-        sender,
-        nonce,
-        attempt,
-        recipient,
-        asset,
-        amount,
-        plan,
-        bytes,
-        hash,
-        state,
-    ) = (raw.0, raw.1, raw.2, raw.3, raw.4, raw.5, raw.6, raw.7, raw.8, raw.9, raw.10, raw.11, raw.12);
-    let (block_number, network_fee, created_at, sent_at, max_cost) = (raw.13, raw.14, raw.15, raw.16, raw.17);
+/// A row of [`TX_COLUMNS`], read by name and checked.
+fn tx_row(row: &Row<'_>) -> Result<TxRow> {
+    let text = |column: &str| row.get::<_, String>(column);
+    let amount_in = |column: &str| row.get::<_, Option<String>>(column);
     Ok(TxRow {
-        request_id,
-        purpose: purpose(&purpose_text)?,
-        chain_id: ChainId(as_u64(chain_id)),
-        sender: address(&sender)?,
-        nonce: as_u64(nonce),
-        attempt: u32::try_from(attempt).map_err(|e| corrupt("attempt", e))?,
-        recipient: address(&recipient)?,
-        asset,
-        amount: units(&amount)?,
-        plan,
-        raw: bytes,
-        hash: hash.parse().map_err(|e| corrupt("hash", e))?,
-        max_cost: max_cost.as_deref().map(units).transpose()?,
-        state: TxState::parse(&state)?,
-        block_number: block_number.map(as_u64),
-        network_fee: network_fee.as_deref().map(units).transpose()?,
-        created_at,
-        sent_at,
+        request_id: row.get("request_id")?,
+        purpose: purpose(&text("purpose")?)?,
+        chain_id: ChainId(as_u64(row.get("chain_id")?)),
+        sender: address(&text("sender")?)?,
+        nonce: as_u64(row.get("nonce")?),
+        attempt: u32::try_from(row.get::<_, i64>("attempt")?).map_err(|e| corrupt("attempt", e))?,
+        recipient: address(&text("recipient")?)?,
+        asset: text("asset")?,
+        amount: units(&text("amount")?)?,
+        plan: text("plan")?,
+        raw: row.get("raw")?,
+        hash: text("hash")?.parse().map_err(|e| corrupt("hash", e))?,
+        max_cost: amount_in("max_cost")?.as_deref().map(units).transpose()?,
+        state: TxState::parse(&text("state")?)?,
+        block_number: row.get::<_, Option<i64>>("block_number")?.map(as_u64),
+        network_fee: amount_in("network_fee")?.as_deref().map(units).transpose()?,
+        created_at: row.get("created_at")?,
+        sent_at: row.get("sent_at")?,
     })
 }
 
@@ -352,8 +294,12 @@ const TX_COLUMNS: &str = "request_id, purpose, chain_id, sender, nonce, attempt,
 
 fn tx_rows(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<TxRow>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let raws = stmt.query_map(params, raw_tx)?.collect::<rusqlite::Result<Vec<_>>>()?;
-    raws.into_iter().map(tx_row).collect()
+    let mut rows = stmt.query(params)?;
+    let mut txs = Vec::new();
+    while let Some(row) = rows.next()? {
+        txs.push(tx_row(row)?);
+    }
+    Ok(txs)
 }
 
 /// Every attempt not yet final on `chain`, by sender, nonce and attempt.

@@ -82,6 +82,30 @@ fn audit_record(action: &str, payout: &Payout) -> coffer_audit::Record {
     }
 }
 
+/// A confirmation of `confirmed` computed from `payout` as it was when
+/// broadcast with `sent` (a stale answer another gateway raced): the store
+/// must apply nothing of it.
+fn stale_confirmation(payout: &Payout, sent: coffer_domain::B256, confirmed: coffer_domain::B256) -> SignerAnswer {
+    let mut stale = payout.clone();
+    stale.status = PayoutStatus::Broadcast;
+    stale.tx_hash = Some(sent);
+    let progress = PayoutProgress::Confirmed { tx_hash: confirmed, network_fee: U256::from(1u8) };
+    let Advance::Changed(change) = stale.advance(&progress, Timestamp::now()).unwrap() else { panic!("a change") };
+    let now = Timestamp::now();
+    SignerAnswer {
+        request: SignerRequest::Payout(payout.id),
+        change: Some(AnswerChange::Payout {
+            audit: Box::new(audit_record("payout.confirmed", &stale)),
+            from: Box::new(stale),
+            change: Box::new(change),
+            event: None,
+        }),
+        next: OutboxNext::Done,
+        at: now,
+        lease_until: now,
+    }
+}
+
 /// The audit log's actions about `payout`, in order.
 async fn audited(store: &dyn Store, payout: PayoutId) -> Vec<String> {
     let entries = store.entries(0, 1_000).await.unwrap();
@@ -156,27 +180,7 @@ async fn a_payout_reserves_and_its_confirmation_books_it_out_once(kind: Kind) {
 
     // A change computed from the payout as it was before (a stale answer
     // another gateway raced) applies nothing.
-    let mut stale = payout.clone();
-    stale.status = PayoutStatus::Broadcast;
-    stale.tx_hash = Some(tx_hash);
-    let Advance::Changed(change) =
-        stale.advance(&PayoutProgress::Confirmed { tx_hash, network_fee: U256::from(1u8) }, Timestamp::now()).unwrap()
-    else {
-        panic!("a change")
-    };
-    let now = Timestamp::now();
-    let late = SignerAnswer {
-        request: SignerRequest::Payout(payout.id),
-        change: Some(AnswerChange::Payout {
-            audit: Box::new(audit_record("payout.confirmed", &stale)),
-            from: Box::new(stale),
-            change: Box::new(change),
-            event: None,
-        }),
-        next: OutboxNext::Done,
-        at: now,
-        lease_until: now,
-    };
+    let late = stale_confirmation(&payout, tx_hash, tx_hash);
     assert!(!f.store.record_answer(late).await.unwrap().applied);
 
     let stored = f.store.payout_by_id(payout.id).await.unwrap().unwrap();
@@ -368,24 +372,7 @@ async fn a_payout_and_each_change_that_applies_are_audited_with_it(kind: Kind) {
     assert!(!answer(&*f.store, payout.id, PayoutProgress::Broadcast { tx_hash }, poll).await, "repeated");
     assert_eq!(audited(&*f.store, payout.id).await, ["payout.requested", "payout.broadcast"]);
 
-    let mut stale = payout.clone();
-    stale.status = PayoutStatus::Broadcast;
-    stale.tx_hash = Some(coffer_domain::B256::repeat_byte(8));
-    let progress = PayoutProgress::Confirmed { tx_hash, network_fee: U256::from(1u8) };
-    let Advance::Changed(change) = stale.advance(&progress, Timestamp::now()).unwrap() else { panic!("a change") };
-    let now = Timestamp::now();
-    let late = SignerAnswer {
-        request: SignerRequest::Payout(payout.id),
-        change: Some(AnswerChange::Payout {
-            audit: Box::new(audit_record("payout.confirmed", &stale)),
-            from: Box::new(stale),
-            change: Box::new(change),
-            event: None,
-        }),
-        next: OutboxNext::Done,
-        at: now,
-        lease_until: now,
-    };
+    let late = stale_confirmation(&payout, coffer_domain::B256::repeat_byte(8), tx_hash);
     assert!(!f.store.record_answer(late).await.unwrap().applied);
     assert_eq!(audited(&*f.store, payout.id).await, ["payout.requested", "payout.broadcast"], "stale: not applied");
     let confirmed = PayoutProgress::Confirmed { tx_hash, network_fee: U256::from(21_000u64) };
