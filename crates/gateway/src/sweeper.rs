@@ -87,6 +87,7 @@ impl Sweeper {
                     updated_at: now,
                 };
                 let intent = SweepIntent {
+                    claimed: None,
                     id: sweep.id,
                     chain_id: asset.chain_id,
                     asset: asset.symbol,

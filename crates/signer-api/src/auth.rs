@@ -54,13 +54,22 @@ impl AuthFailure {
 }
 
 /// An ed25519 public key, written `ed25519:` and 64 hex digits.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PublicKey(VerifyingKey);
 
 impl PublicKey {
     /// The 32 bytes of the key.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
+    }
+
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
+        &self.0
+    }
+
+    /// The key of these 32 bytes, if they are a valid ed25519 point.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Option<Self> {
+        VerifyingKey::from_bytes(bytes).ok().map(PublicKey)
     }
 }
 

@@ -17,6 +17,7 @@
 //! signed are a protocol between two hosts that upgrade separately; change
 //! them only with a new version tag in the signed string.
 
+pub mod approval;
 pub mod auth;
 pub use ops::payload_digest;
 pub mod ops;
@@ -26,6 +27,10 @@ mod wire;
 pub use auth::{
     AnswerVerifier, AuthFailure, Authenticated, IdentityKey, PublicKey, RequestKey, RequestParts, RequestVerifier,
     SignedHeaders,
+};
+pub use approval::{
+    Approval, ChangeProposal, ControlAnswer, ControlRequest, ControlState, Decision, Digest, FreezeInfo, LimitName,
+    PayoutApproval, PolicyChange, Profile, Scheduled,
 };
 pub use ops::{Outcome, OutcomeState, PayoutIntent, RequestId, SweepIntent, TopUp, Transfer, Wallet};
 pub use rules::{RuleTag, UnknownRule};
@@ -39,4 +44,11 @@ pub mod paths {
     pub const SWEEPS: &str = "/v1/sweeps";
     /// `GET /v1/requests/{id}`: what the signer did with a request.
     pub const REQUESTS: &str = "/v1/requests";
+    /// `POST /v1/payouts/{id}/approvals`: an approver's [`crate::Approval`]
+    /// of a waiting payout. Needs no gateway signature: the approver's is
+    /// what counts.
+    pub const APPROVALS: &str = "approvals";
+    /// `GET`: the signer's [`crate::ControlState`]; `POST`: an approver-signed
+    /// [`crate::ControlRequest`] (no gateway signature needed).
+    pub const CONTROL: &str = "/v1/control";
 }

@@ -49,6 +49,12 @@ pub struct SweepIntent {
     /// address itself and reads its balance from its own node.
     #[serde(with = "wire::index")]
     pub index: DerivationIndex,
+    /// What the gateway believes the deposit holds (the payments it
+    /// settled), base units. The signer reads the balance itself; a claim
+    /// above what its own node shows is a disagreement about the chain,
+    /// and freezes outgoing payments (`anomaly.chain_mismatch`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire::opt_units")]
+    pub claimed: Option<U256>,
 }
 
 /// Which request an outcome is about.
@@ -135,6 +141,20 @@ pub enum OutcomeState {
     PendingCooldown {
         /// Unix seconds when the cool-down ends.
         until: i64,
+    },
+    /// Waits for approvers: `quorum` distinct approvers must sign `digest`
+    /// (of [`crate::PayoutApproval`]) before `expires_at`; after it, the
+    /// payout waits again under a new expiry and digest.
+    PendingApproval {
+        /// What approvers sign.
+        digest: crate::Digest,
+        /// Unix seconds: the end of this round of approvals.
+        expires_at: i64,
+        /// Approvals needed.
+        quorum: u8,
+        /// The names of the approvers who signed this round.
+        #[serde(default)]
+        approved_by: Vec<String>,
     },
     /// Refused for good by a rule.
     Refused {

@@ -90,6 +90,42 @@ rule_tags! {
     TransferWouldRevert = "transfer.would_revert",
     /// The hot wallet does not hold enough for this payout and its gas.
     TreasuryInsufficient = "treasury.insufficient",
+    /// The payout waits for approvals (a state, not a refusal).
+    ApprovalRequired = "approval.required",
+    /// An approver rejected the payout.
+    ApprovalRejected = "approval.rejected",
+    /// An approval's signature does not verify, or its key is not an approver's.
+    ApprovalSignature = "approval.signature",
+    /// An approval is for another digest than the one waiting (another
+    /// payout, altered fields, an expired round).
+    ApprovalMismatch = "approval.mismatch",
+    /// The payout does not wait for approvals (none needed, or decided).
+    ApprovalNotWaiting = "approval.not_waiting",
+    /// Outgoing payments are frozen.
+    FreezeActive = "freeze.active",
+    /// Frozen by an approver.
+    FreezeApprover = "freeze.approver",
+    /// Frozen: outflow in the anomaly window passed its multiple of the baseline.
+    AnomalyOutflow = "anomaly.outflow",
+    /// Frozen: too many payouts to new destinations in the anomaly window.
+    AnomalyNewDestinations = "anomaly.new_destinations",
+    /// Frozen: too many policy refusals in the anomaly window.
+    AnomalyRefusals = "anomaly.refusals",
+    /// Frozen: too many requests failed authentication in the anomaly window.
+    AnomalyAuth = "anomaly.auth",
+    /// Frozen: a request claimed a chain fact the signer's own node contradicts.
+    AnomalyChainMismatch = "anomaly.chain_mismatch",
+    /// The restricted profile pays allowlisted destinations only.
+    ProfileNotAllowlisted = "profile.not_allowlisted",
+    /// A control request's signature is not a listed approver's.
+    ControlSignature = "control.signature",
+    /// A control request was signed for another policy version.
+    ControlVersion = "control.version",
+    /// A control request's proposal has expired.
+    ControlExpired = "control.expired",
+    /// A control request cannot apply (a limit of an unknown asset, an
+    /// hour above its day, an unfreeze when not frozen).
+    ControlInvalid = "control.invalid",
 }
 
 /// A tag this version does not know.

@@ -18,6 +18,25 @@ pub(crate) mod units {
     }
 }
 
+/// An optional count of base units as a decimal string.
+pub(crate) mod opt_units {
+    use coffer_domain::U256;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(units: &Option<U256>, serializer: S) -> Result<S::Ok, S::Error> {
+        match units {
+            Some(units) => super::units::serialize(units, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<U256>, D::Error> {
+        #[derive(Deserialize)]
+        struct Units(#[serde(with = "super::units")] U256);
+        Ok(Option::<Units>::deserialize(deserializer)?.map(|u| u.0))
+    }
+}
+
 /// An asset symbol as its text.
 pub(crate) mod symbol {
     use coffer_domain::AssetSymbol;
