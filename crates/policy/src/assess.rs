@@ -3,8 +3,9 @@
 //! and records nothing.
 
 use coffer_domain::{Address, AssetId, ChainId, MerchantId, U256};
-use coffer_signer_api::{RuleTag, Wallet};
+use coffer_signer_api::{Profile, RuleTag, Wallet};
 
+use crate::anomaly::{Alarm, Alarms, outflow_trip};
 use crate::policy::{AssetPolicy, ChainPolicy, Limits, Policy};
 use crate::windows::Totals;
 use crate::{Denylist, Windows};
@@ -23,6 +24,11 @@ pub struct PayoutRequest {
     /// When a payout to this destination was first asked for (the signer's
     /// own record); `None`: this request is the first.
     pub destination_first_requested: Option<i64>,
+    /// Whether the signer has signed a payout to this destination before.
+    pub destination_paid: bool,
+    /// Whether the payout's current round of approvals has the quorum,
+    /// with no rejection ([`crate::ApprovalRules::reached`]).
+    pub approved: bool,
 }
 
 /// The treasury's own wallets on the payout's chain.
@@ -34,10 +40,18 @@ pub struct Treasury {
     pub cold: Address,
 }
 
-/// What the signer does with a payout. Issue 13 adds approvals and the
-/// freeze here: a new variant breaks every `match`, on purpose.
+/// What the signer does with a payout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Every rule holds but the payout needs approvals it lacks: it waits
+    /// for `quorum` approvers (the signer opens or keeps the round).
+    Approval {
+        /// M.
+        quorum: u8,
+    },
+    /// A tripwire trips on this payout: refuse it and freeze outgoing
+    /// payments, in the same store transaction.
+    Freeze(crate::Trip),
     /// Every rule holds: sign, and record the spend in the same store transaction.
     Sign,
     /// A first payout to this destination: decide again at `until` (unix
@@ -62,29 +76,72 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(rule: RuleTag, message: impl Into<String>) -> Self {
+    pub(crate) fn new(rule: RuleTag, message: impl Into<String>) -> Self {
         Self { rule, message: message.into() }
     }
 }
 
-/// Decides `request` at `now`, rule by rule in a fixed order: the asset, the
-/// destination (valid, not the treasury's, not denylisted), the amount (not
-/// zero, at most the per-payout maximum), the global velocity limits, the
-/// merchant's, then the new-destination cool-down. Velocity counts what the
-/// totals would be *with* this payout. Records nothing: after a
+/// Decides `request` at `now`, rule by rule in a fixed order: the freeze;
+/// the asset, the destination (valid, not the treasury's, not denylisted),
+/// the amount (not zero, at most the per-payout maximum), the global
+/// velocity limits, the merchant's; the restricted profile's allowlist; the
+/// tripwires (outflow against its baseline, a burst of new destinations);
+/// the new-destination cool-down; approvals. Velocity and outflow count
+/// what the totals would be *with* this payout. Records nothing: after a
 /// [`Verdict::Sign`] the caller records [`crate::Spend::Payout`].
 pub fn assess_payout(
     policy: &Policy,
     windows: &Windows,
+    alarms: &Alarms,
     denylist: &Denylist,
     treasury: &Treasury,
     request: &PayoutRequest,
     now: i64,
 ) -> Verdict {
-    match payout_rules(policy, windows, denylist, treasury, request, now) {
-        Ok(()) => cooldown(policy, request, now),
-        Err(refusal) => Verdict::Refuse(refusal),
+    if let Some(freeze) = policy.frozen() {
+        let by = freeze.by.as_deref().map(|name| format!(" by {name}")).unwrap_or_default();
+        return Verdict::Refuse(Refusal::new(
+            RuleTag::FreezeActive,
+            format!(
+                "Outgoing payments are frozen{by} since {} ({}: {}); lifting the freeze needs a quorum of approvers.",
+                freeze.since, freeze.reason, freeze.message
+            ),
+        ));
     }
+    if let Err(refusal) = payout_rules(policy, windows, denylist, treasury, request, now) {
+        return Verdict::Refuse(refusal);
+    }
+    let destination = request.destination;
+    if policy.profile() == Profile::Restricted && !policy.allowlisted(request.asset.chain_id, destination) {
+        return Verdict::Refuse(Refusal::new(
+            RuleTag::ProfileNotAllowlisted,
+            format!(
+                "The signer runs the restricted profile, which pays allowlisted destinations only; {destination} is not one."
+            ),
+        ));
+    }
+    let rules = policy.anomaly();
+    if let Some(asset) = policy.asset(request.asset)
+        && let Some(trip) = outflow_trip(rules, asset, windows, request.asset, request.amount, now)
+    {
+        return Verdict::Freeze(trip);
+    }
+    let new_destination = !request.destination_paid && request.destination_first_requested.is_none();
+    if new_destination && let Some(trip) = alarms.would_trip(rules, Alarm::NewDestination, now) {
+        return Verdict::Freeze(trip);
+    }
+    match cooldown(policy, request, now) {
+        Verdict::Sign => approval(policy, request),
+        waiting => waiting,
+    }
+}
+
+/// Whether the payout needs approvals it does not have yet.
+fn approval(policy: &Policy, request: &PayoutRequest) -> Verdict {
+    let Some(approvals) = policy.approvals() else { return Verdict::Sign };
+    let above = policy.asset(request.asset).and_then(|a| a.approval_above).is_some_and(|limit| request.amount > limit);
+    let new = approvals.new_destinations && !request.destination_paid;
+    if (above || new) && !request.approved { Verdict::Approval { quorum: approvals.quorum } } else { Verdict::Sign }
 }
 
 fn payout_rules(

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use coffer_domain::{AmountError, Asset, AssetId, AssetKind, AssetSymbol, ChainId, U256, format_units};
 use serde::{Deserialize, Serialize};
 
+use crate::controls_file::{
+    AnomalyFile, ApprovalsFile, RestrictedFile, anomaly_rules, approval_rules, restricted_rules,
+};
 use crate::policy::{AssetPolicy, ChainPolicy, Limits, Policy};
 
 /// The longest new-destination cool-down: one year. Beyond it a typo is likelier than intent.
@@ -29,6 +32,16 @@ pub struct PolicyFile {
     pub assets: Vec<AssetPolicyFile>,
     /// One entry per chain the signer sends on (`[[policy.chains]]`).
     pub chains: Vec<ChainPolicyFile>,
+    /// Approvers and their quorum; absent: no payout waits for approvals,
+    /// and nothing can loosen the policy at run time.
+    #[serde(default)]
+    pub approvals: Option<ApprovalsFile>,
+    /// The tripwires that freeze outgoing payments (defaults apply).
+    #[serde(default)]
+    pub anomaly: AnomalyFile,
+    /// The restricted profile; absent: normal limits, allowlist only.
+    #[serde(default)]
+    pub restricted: Option<RestrictedFile>,
 }
 
 /// One asset's rules, in its units.
@@ -50,6 +63,13 @@ pub struct AssetPolicyFile {
     /// Each merchant; absent: merchants are bounded by the global limits only.
     #[serde(default)]
     pub per_merchant: Option<LimitsFile>,
+    /// Payouts above this wait for approvals (needs `[policy.approvals]`).
+    #[serde(default)]
+    pub approval_above: Option<String>,
+    /// The least outflow per anomaly window taken as the baseline; absent:
+    /// `max_per_payout`.
+    #[serde(default)]
+    pub outflow_floor: Option<String>,
 }
 
 /// Velocity limits over the rolling hour and the rolling day.
@@ -91,8 +111,12 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self { field: field.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::new(field, reason)
     }
 }
 
@@ -160,7 +184,38 @@ impl Policy {
                 AssetKind::Native => None,
             })
             .collect();
-        Ok(Policy { version: file.version, cooldown_secs: file.cooldown_secs, assets: rules, chains, contracts })
+        let approvals = approval_rules(file.approvals.as_ref())?;
+        if approvals.is_none()
+            && let Some(i) = file.assets.iter().position(|a| a.approval_above.is_some())
+        {
+            return Err(PolicyError::new(
+                format!("policy.assets[{i}].approval_above"),
+                "needs [policy.approvals] with approvers; without them no payout could ever be approved",
+            ));
+        }
+        let anomaly = anomaly_rules(&file.anomaly)?;
+        let (restricted, file_allowlist) = restricted_rules(file.restricted.as_ref(), &rules, |at, base, entry| {
+            let unit = Unit::of(&base.asset);
+            let max = unit.parse(at, "max_per_payout", &entry.max_per_payout)?;
+            let global = limits(&format!("{at}.global"), &unit, &entry.global, Scope::Global)?;
+            Ok((max, global))
+        })?;
+        let mut policy = Policy {
+            version: file.version,
+            file_version: file.version,
+            cooldown_secs: file.cooldown_secs,
+            assets: rules.clone(),
+            normal: rules,
+            restricted,
+            file_allowlist,
+            approvals,
+            anomaly,
+            controls: crate::Controls { file_version: file.version, ..Default::default() },
+            chains,
+            contracts,
+        };
+        policy.rebuild();
+        Ok(policy)
     }
 }
 
@@ -191,7 +246,24 @@ fn asset_policy(at: &str, asset: &Asset, entry: &AssetPolicyFile) -> Result<Asse
             Some(merchant)
         }
     };
-    Ok(AssetPolicy { asset: asset.clone(), max_per_payout, hot_cap, sweep_minimum, global, per_merchant })
+    let approval_above = match &entry.approval_above {
+        Some(text) => Some(unit.parse(at, "approval_above", text)?),
+        None => None,
+    };
+    let outflow_floor = match &entry.outflow_floor {
+        Some(text) => unit.parse(at, "outflow_floor", text)?,
+        None => max_per_payout,
+    };
+    Ok(AssetPolicy {
+        asset: asset.clone(),
+        max_per_payout,
+        hot_cap,
+        sweep_minimum,
+        global,
+        per_merchant,
+        approval_above,
+        outflow_floor,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

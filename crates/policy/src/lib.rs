@@ -21,7 +21,11 @@
 //! one ([`Windows::record`]) in the same store transaction that keeps the
 //! signed transaction, after a [`Verdict::Sign`].
 
+mod anomaly;
+mod approvers;
 mod assess;
+mod controls;
+mod controls_file;
 mod denylist;
 mod file;
 mod policy;
@@ -30,10 +34,14 @@ mod windows;
 #[cfg(test)]
 mod tests;
 
+pub use anomaly::{Alarm, Alarms, AnomalyRules, Trip};
+pub use approvers::{ApprovalRules, Approver, Tally};
 pub use assess::{
     PayoutRequest, Refusal, Treasury, Verdict, assess_fee, assess_payout, assess_top_up, hot_excess, sweep_wallet,
     sweep_worth_it,
 };
+pub use controls::{Controls, Override, Strictness};
+pub use controls_file::{AllowFile, AnomalyFile, ApprovalsFile, ApproverFile, RestrictedAssetFile, RestrictedFile};
 pub use denylist::{Denylist, DenylistError, DenylistErrorKind, Source, SourceReport};
 pub use file::{AssetPolicyFile, ChainPolicyFile, LimitsFile, PolicyError, PolicyFile};
 pub use policy::{AssetPolicy, ChainPolicy, Limits, Policy};

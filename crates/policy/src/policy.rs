@@ -1,8 +1,12 @@
 //! The validated policy, in base units, and the bound it gives.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use coffer_domain::{Address, Asset, AssetId, AssetSymbol, ChainId, U256, format_units};
+
+use crate::anomaly::AnomalyRules;
+use crate::approvers::ApprovalRules;
+use crate::controls::Controls;
 
 /// Seconds in the short window.
 pub(crate) const HOUR: i64 = 3600;
@@ -13,9 +17,25 @@ pub(crate) const DAY: i64 = 86_400;
 /// is bounded by global velocity limits, every chain by a fee budget.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
+    /// The effective version: the file's, plus every change applied since.
     pub(crate) version: u64,
+    /// `signer.toml`'s `policy.version`.
+    pub(crate) file_version: u64,
     pub(crate) cooldown_secs: u64,
+    /// The rules in force: the profile's, with run-time overrides ([`Policy::rebuild`]).
     pub(crate) assets: HashMap<AssetId, AssetPolicy>,
+    /// The normal profile's rules, as the file has them.
+    pub(crate) normal: HashMap<AssetId, AssetPolicy>,
+    /// The restricted profile's per-payout maximum and global limits.
+    pub(crate) restricted: HashMap<AssetId, (U256, Limits)>,
+    /// The file's allowlist for `restricted`.
+    pub(crate) file_allowlist: BTreeSet<(ChainId, Address)>,
+    /// Approvers and quorum, if any.
+    pub(crate) approvals: Option<ApprovalRules>,
+    /// The tripwires.
+    pub(crate) anomaly: AnomalyRules,
+    /// What people and tripwires changed at run time.
+    pub(crate) controls: Controls,
     pub(crate) chains: HashMap<ChainId, ChainPolicy>,
     /// Every token contract of the asset table, on any chain: never a payout's destination.
     pub(crate) contracts: HashSet<Address>,
@@ -34,6 +54,10 @@ pub struct AssetPolicy {
     pub sweep_minimum: U256,
     /// All merchants together: what bounds a compromised gateway.
     pub global: Limits,
+    /// Above this, a payout waits for approvals; `None`: never for its amount.
+    pub approval_above: Option<U256>,
+    /// The least outflow per anomaly window counted as the baseline.
+    pub outflow_floor: U256,
     /// Each merchant, on the gateway's word about who asks; `None`: only the global limits.
     pub per_merchant: Option<Limits>,
 }
@@ -83,6 +107,21 @@ impl Policy {
     /// The rules for `asset`, if the signer sends it.
     pub fn asset(&self, asset: AssetId) -> Option<&AssetPolicy> {
         self.assets.get(&asset)
+    }
+
+    /// Approvers and quorum, if the policy lists any.
+    pub fn approvals(&self) -> Option<&ApprovalRules> {
+        self.approvals.as_ref()
+    }
+
+    /// The tripwires.
+    pub fn anomaly(&self) -> &AnomalyRules {
+        &self.anomaly
+    }
+
+    /// `signer.toml`'s own policy version.
+    pub fn file_version(&self) -> u64 {
+        self.file_version
     }
 
     /// The fee budget of `chain`, if the signer sends on it.

@@ -1,8 +1,11 @@
 //! The crate's tests: one module per source module, and the properties.
 
+mod approvals;
 mod assess;
+mod controls;
 mod denylist;
 mod file;
 mod fixtures;
 mod props;
+mod tripwires;
 mod windows;

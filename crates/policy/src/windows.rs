@@ -266,6 +266,18 @@ impl Windows {
         }
     }
 
+    /// Payouts of `asset` by everyone in the last `span` seconds (at most an
+    /// hour), from the hour ring, as conservatively as its totals.
+    pub fn payout_amount_within(&self, asset: AssetId, span: i64, now: i64) -> U256 {
+        let horizon = Horizon { span: span.clamp(BUCKET_1H_SECS, HOUR), width: BUCKET_1H_SECS };
+        self.assets.get(&asset).map_or(U256::ZERO, |rings| rings.hour.total(horizon, now).0)
+    }
+
+    /// Payouts of `asset` by everyone in the last day.
+    pub fn payout_amount_within_day(&self, asset: AssetId, now: i64) -> U256 {
+        self.assets.get(&asset).map_or(U256::ZERO, |rings| rings.day.total(DAY_RING, now).0)
+    }
+
     /// Network fees on `chain` at `now`.
     pub fn fee_totals(&self, chain: ChainId, now: i64) -> FeeTotals {
         let totals = self.fees.get(&chain).map(|r| r.totals(now)).unwrap_or_default();

@@ -17,12 +17,14 @@ fn request(merchant: MerchantId, whole: u64) -> PayoutRequest {
         amount: usd(whole),
         destination: PAYEE,
         destination_first_requested: Some(NOW - 1_000_000),
+        destination_paid: true,
+        approved: false,
     }
 }
 
 fn decide(policy: &Policy, windows: &Windows, request: &PayoutRequest) -> Verdict {
     let denylist = Denylist::parse("test-list", &format!("# test\n{}\n", Address::repeat_byte(0x66))).unwrap();
-    assess_payout(policy, windows, &denylist, &treasury(), request, NOW)
+    assess_payout(policy, windows, &crate::Alarms::default(), &denylist, &treasury(), request, NOW)
 }
 
 fn refusal(verdict: Verdict) -> Refusal {

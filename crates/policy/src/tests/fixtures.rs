@@ -50,6 +50,8 @@ pub(crate) fn file() -> PolicyFile {
                 sweep_minimum: "0.01".into(),
                 global: limits("5", "20", 10, 40),
                 per_merchant: None,
+                approval_above: None,
+                outflow_floor: None,
             },
             AssetPolicyFile {
                 chain_id: 1,
@@ -59,6 +61,8 @@ pub(crate) fn file() -> PolicyFile {
                 sweep_minimum: "5".into(),
                 global: limits("5000", "20000", 10, 40),
                 per_merchant: Some(limits("2500", "10000", 5, 20)),
+                approval_above: None,
+                outflow_floor: None,
             },
         ],
         chains: vec![ChainPolicyFile {
@@ -67,6 +71,9 @@ pub(crate) fn file() -> PolicyFile {
             fees_24h: "0.2".into(),
             top_up_per_sweep: "0.01".into(),
         }],
+        approvals: None,
+        anomaly: Default::default(),
+        restricted: None,
     }
 }
 

@@ -122,8 +122,10 @@ fn run(steps: &[Step], start: i64) -> Result<(Policy, Vec<Signed>), TestCaseErro
             amount: this.amount,
             destination: super::fixtures::PAYEE,
             destination_first_requested: Some(0),
+            destination_paid: true,
+            approved: false,
         };
-        let verdict = assess_payout(&policy, &windows, &denylist, &treasury, &request, now);
+        let verdict = assess_payout(&policy, &windows, &crate::Alarms::default(), &denylist, &treasury, &request, now);
         let within_max = this.amount <= policy.asset(asset.id).unwrap().max_per_payout;
         match &verdict {
             Verdict::Sign => {
@@ -138,6 +140,9 @@ fn run(steps: &[Step], start: i64) -> Result<(Policy, Vec<Signed>), TestCaseErro
             }
             Verdict::Refuse(refusal) => prop_assert_eq!(refusal.rule, RuleTag::LimitPerPayout),
             Verdict::Cooldown { .. } => prop_assert!(false, "no cool-down in this policy"),
+            Verdict::Approval { .. } => prop_assert!(false, "no approvers in this policy"),
+            // The hour's limit is below the outflow tripwire in this policy.
+            Verdict::Freeze(trip) => prop_assert!(false, "tripped: {}", trip.message),
         }
     }
     Ok((policy, signed))
