@@ -142,8 +142,8 @@ pub(crate) fn approval_rules(file: Option<&ApprovalsFile>) -> Result<Option<Appr
             format!("must be between 1 and the number of approvers ({n})"),
         ));
     }
-    if !(60..=30 * 86_400).contains(&file.ttl_secs) {
-        return Err(PolicyError::field(format!("{at}.ttl_secs"), "must be between 60 and 2592000 (30 days)"));
+    if !(1..=30 * 86_400).contains(&file.ttl_secs) {
+        return Err(PolicyError::field(format!("{at}.ttl_secs"), "must be between 1 and 2592000 (30 days)"));
     }
     if file.timelock_secs > 30 * 86_400 {
         return Err(PolicyError::field(format!("{at}.timelock_secs"), "must be at most 2592000 (30 days)"));

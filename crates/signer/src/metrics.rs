@@ -8,6 +8,7 @@ use coffer_signer_api::{OutcomeState, RuleTag};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -28,6 +29,8 @@ pub(crate) struct Metrics {
     outcomes: Family<StateLabel, Counter<u64, AtomicU64>>,
     decisions: Histogram,
     requests: Histogram,
+    frozen: Gauge,
+    policy_version: Gauge,
 }
 
 impl Default for Metrics {
@@ -53,7 +56,11 @@ impl Default for Metrics {
              the wait for the decision lock and the broadcast",
             requests.clone(),
         );
-        Self { registry, refusals, outcomes, decisions, requests }
+        let frozen = Gauge::default();
+        let policy_version = Gauge::default();
+        registry.register("frozen", "1 while outgoing payments are frozen, 0 otherwise", frozen.clone());
+        registry.register("policy_version", "The policy version every decision now records", policy_version.clone());
+        Self { registry, refusals, outcomes, decisions, requests, frozen, policy_version }
     }
 }
 
@@ -69,12 +76,19 @@ impl Metrics {
         let state = match state {
             OutcomeState::Pending => "pending",
             OutcomeState::PendingCooldown { .. } => "pending_cooldown",
+            OutcomeState::PendingApproval { .. } => "pending_approval",
             OutcomeState::Refused { .. } => "refused",
             OutcomeState::Broadcast { .. } => "broadcast",
             OutcomeState::Confirmed { .. } => "confirmed",
             OutcomeState::Failed { .. } => "failed",
         };
         self.outcomes.get_or_create(&StateLabel { state }).inc();
+    }
+
+    /// The policy in force: its version, and whether it is frozen.
+    pub(crate) fn policy(&self, policy: &coffer_policy::Policy) {
+        self.frozen.set(i64::from(policy.frozen().is_some()));
+        self.policy_version.set(i64::try_from(policy.version()).unwrap_or(i64::MAX));
     }
 
     pub(crate) fn decision_time(&self, elapsed: Duration) {

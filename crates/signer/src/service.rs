@@ -16,13 +16,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use coffer_signer_api::auth::headers;
 use coffer_signer_api::{
-    Authenticated, IdentityKey, PayoutIntent, RequestParts, RequestVerifier, RuleTag, SignedHeaders, SweepIntent, paths,
+    Approval, Authenticated, ControlRequest, IdentityKey, PayoutIntent, RequestParts, RequestVerifier, RuleTag,
+    SignedHeaders, SweepIntent, paths,
 };
 use serde_json::json;
 
 use tokio::runtime::Handle;
 
-use crate::engine::{Answer, Engine, EngineError, now};
+use crate::engine::{Answer, ControlReply, Engine, EngineError, now};
 use crate::engine_thread::on_engine;
 
 /// Bodies larger than this are refused unread: an intent is a few hundred bytes.
@@ -46,6 +47,8 @@ pub(crate) fn router(engine: Arc<Engine>, decider: Handle) -> Router {
         .route(paths::PAYOUTS, post(pay))
         .route(paths::SWEEPS, post(sweep))
         .route(&format!("{}/{{id}}", paths::REQUESTS), get(status))
+        .route(&format!("{}/{{id}}/{}", paths::PAYOUTS, paths::APPROVALS), post(approve))
+        .route(paths::CONTROL, get(control_state).post(control))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -91,6 +94,16 @@ impl Service {
         }
     }
 
+    /// A JSON body signed with the identity key over its status and `nonce`.
+    fn signed(&self, nonce: &[u8; 16], status: StatusCode, body: Vec<u8>) -> Response {
+        let signature = self.identity.sign_answer(status.as_u16(), &body, nonce);
+        let mut response = (status, [("content-type", "application/json")], body).into_response();
+        if let Ok(value) = HeaderValue::from_str(&signature) {
+            response.headers_mut().insert(headers::ANSWER_SIGNATURE, value);
+        }
+        response
+    }
+
     /// A signed JSON answer.
     fn answer(&self, nonce: &[u8; 16], answer: Result<Answer, EngineError>) -> Response {
         let (status, body) = match answer {
@@ -112,12 +125,7 @@ impl Service {
                 (StatusCode::INTERNAL_SERVER_ERROR, error_body("signer.internal", "the signer failed; ask again"))
             }
         };
-        let signature = self.identity.sign_answer(status.as_u16(), &body, nonce);
-        let mut response = (status, [("content-type", "application/json")], body).into_response();
-        if let Ok(value) = HeaderValue::from_str(&signature) {
-            response.headers_mut().insert(headers::ANSWER_SIGNATURE, value);
-        }
-        response
+        self.signed(nonce, status, body)
     }
 }
 
@@ -211,4 +219,72 @@ async fn healthz(State(service): State<Arc<Service>>) -> Response {
 async fn metrics(State(service): State<Arc<Service>>) -> Response {
     let text = service.engine.metrics.encode();
     ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
+
+/// The nonce a caller sent for the answer's signature: the gateway's, when
+/// it relays; zeros from a caller that sent none (approvers' tools).
+fn caller_nonce(headers: &HeaderMap) -> [u8; 16] {
+    headers
+        .get(headers::NONCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| hex::decode(v).ok())
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .unwrap_or_default()
+}
+
+/// An approver's decision on a waiting payout: no gateway signature needed,
+/// the approver's is what counts (and the engine checks it).
+async fn approve(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let nonce = caller_nonce(&headers);
+    match serde_json::from_slice::<Approval>(&body) {
+        Ok(approval) => {
+            let engine = service.engine.clone();
+            service.answer(&nonce, service.decide(async move { engine.approve(&id, approval).await }).await)
+        }
+        Err(e) => {
+            let message = format!("the body is not an approval: {e}");
+            service.answer(&nonce, Ok(Answer::Rejected { status: 400, rule: RuleTag::RequestMalformed, message }))
+        }
+    }
+}
+
+/// The controls in force, for anyone: nothing in them is secret.
+async fn control_state(State(service): State<Arc<Service>>, headers: HeaderMap) -> Response {
+    let nonce = caller_nonce(&headers);
+    let engine = service.engine.clone();
+    let state = on_engine(&service.decider, async move { engine.control_state().await }).await;
+    match state {
+        Some(Ok(state)) => service.signed(&nonce, StatusCode::OK, serde_json::to_vec(&state).unwrap_or_default()),
+        Some(Err(e)) => service.answer(&nonce, Err(e)),
+        None => service.answer(&nonce, Err(EngineError::Stopped)),
+    }
+}
+
+/// An approver-signed change of the policy.
+async fn control(State(service): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let nonce = caller_nonce(&headers);
+    let request = match serde_json::from_slice::<ControlRequest>(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!("the body is not a control request: {e}");
+            return service
+                .answer(&nonce, Ok(Answer::Rejected { status: 400, rule: RuleTag::RequestMalformed, message }));
+        }
+    };
+    let engine = service.engine.clone();
+    match on_engine(&service.decider, async move { engine.control(request).await }).await {
+        Some(Ok(ControlReply::Done(answer))) => {
+            service.signed(&nonce, StatusCode::OK, serde_json::to_vec(&answer).unwrap_or_default())
+        }
+        Some(Ok(ControlReply::Rejected { status, rule, message })) => {
+            service.answer(&nonce, Ok(Answer::Rejected { status, rule, message }))
+        }
+        Some(Err(e)) => service.answer(&nonce, Err(e)),
+        None => service.answer(&nonce, Err(EngineError::Stopped)),
+    }
 }

@@ -17,7 +17,8 @@ fn unix(secs: i64) -> Timestamp {
 /// What the signer says of a payout, in the domain's terms.
 pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
     match state {
-        OutcomeState::Pending => PayoutProgress::Pending,
+        // Until the gateway shows the round (next commit), a waiting payout reads as pending.
+        OutcomeState::Pending | OutcomeState::PendingApproval { .. } => PayoutProgress::Pending,
         OutcomeState::PendingCooldown { until } => PayoutProgress::Cooldown { until: unix(*until) },
         OutcomeState::Refused { rule, message } => {
             PayoutProgress::Refused(Refusal { rule: rule.as_str().to_owned(), message: message.clone() })
@@ -36,7 +37,9 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
 /// not apply to sweeps; it reads as pending).
 pub(super) fn sweep_progress(state: &OutcomeState) -> SweepProgress {
     match state {
-        OutcomeState::Pending | OutcomeState::PendingCooldown { .. } => SweepProgress::Pending,
+        OutcomeState::Pending | OutcomeState::PendingCooldown { .. } | OutcomeState::PendingApproval { .. } => {
+            SweepProgress::Pending
+        }
         OutcomeState::Refused { rule, message } => {
             SweepProgress::Refused { rule: rule.as_str().to_owned(), message: message.clone() }
         }

@@ -42,11 +42,21 @@ fn policy_digest(policy: &coffer_policy::PolicyFile) -> String {
 }
 
 impl Engine {
-    pub(super) async fn log_start(&self) -> Result<(), EngineError> {
+    /// Logs the start, and stores the controls as laid over this file (a
+    /// new file version drops the old overrides: ADR 0013).
+    pub(super) async fn log_start(&self, stored: Option<&coffer_policy::Controls>) -> Result<(), EngineError> {
         let mut inner = self.inner.lock().await;
         let policy = self.policy();
+        self.metrics.policy(&policy);
+        if stored != Some(policy.controls()) {
+            store::save_controls(&inner.conn, policy.controls(), super::now())?;
+        }
         let detail = json!({
             "policy_version": policy.version(),
+            "file_policy_version": policy.file_version(),
+            "profile": policy.profile(),
+            "frozen": policy.frozen(),
+            "overrides_dropped": stored.is_some_and(|s| s.file_version != policy.file_version() && !s.overrides.is_empty()),
             "policy_digest": policy_digest(&self.config.file.policy),
             "hot_wallet": self.hot().to_string(),
             "identity": self.keys.identity().public().to_string(),

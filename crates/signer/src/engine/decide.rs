@@ -5,9 +5,10 @@
 use crate::store::Connection;
 use coffer_audit::Hash;
 use coffer_domain::AssetId;
-use coffer_policy::{PayoutRequest, Spend, Verdict, assess_payout};
+use coffer_policy::{Alarm, Alarms, PayoutRequest, Spend, Verdict, assess_payout};
 use coffer_signer_api::{
-    Authenticated, Outcome, OutcomeState, PayoutIntent, RequestId, RuleTag, SweepIntent, Transfer, payload_digest,
+    Authenticated, Digest, Outcome, OutcomeState, PayoutApproval, PayoutIntent, RequestId, RuleTag, SweepIntent,
+    Transfer, payload_digest,
 };
 use serde_json::json;
 
@@ -44,6 +45,20 @@ pub(crate) struct PayoutDecision {
     pub(crate) head: coffer_audit::Head,
     /// The transaction signed, to send once the decision is committed.
     pub(crate) signed: Option<TxRow>,
+    /// The policy frozen by a tripwire this decision tripped, to install
+    /// once the decision is committed.
+    pub(crate) frozen: Option<coffer_policy::Policy>,
+}
+
+/// A payout's round of approvals, as the store holds it.
+#[derive(Clone, Debug)]
+pub(crate) struct Round {
+    pub(crate) digest: Digest,
+    pub(crate) expires_at: i64,
+    /// Distinct approvers who approved this round, by name.
+    pub(crate) names: Vec<String>,
+    /// Whether they are a quorum, with no rejection.
+    pub(crate) reached: bool,
 }
 
 /// The window entry for a spend-ledger row (rows of an asset no longer in
@@ -126,10 +141,28 @@ impl Engine {
         subject: &str,
     ) -> Result<Answer, EngineError> {
         self.metrics.refused(rule);
-        let head = inner.audit;
-        let detail = json!({ "rule": rule.as_str(), "message": message });
-        let head = append(&inner.conn, head, GATEWAY, "request.rejected", subject, detail)?;
+        let policy = self.policy();
+        let mut tx = store::begin(&mut inner.conn)?;
+        let detail = json!({ "rule": rule.as_str(), "message": message, "policy_version": policy.version() });
+        let mut head = append(&tx, inner.audit, GATEWAY, "request.rejected", subject, detail)?;
+        let failed_auth = matches!(
+            rule,
+            RuleTag::AuthMalformed
+                | RuleTag::AuthSignature
+                | RuleTag::AuthStale
+                | RuleTag::AuthReplay
+                | RuleTag::ApprovalSignature
+                | RuleTag::ControlSignature
+        );
+        let mut frozen = None;
+        if failed_auth && let Some(trip) = inner.alarms.note(policy.anomaly(), Alarm::AuthFailure, now()) {
+            (frozen, head) = self.freeze(&mut tx, head, &policy, &trip, subject, now())?;
+        }
+        tx.commit()?;
         inner.audit = head;
+        if let Some(frozen) = frozen {
+            self.set_policy(frozen);
+        }
         Ok(Answer::Rejected { status, rule, message })
     }
 
@@ -165,8 +198,8 @@ impl Engine {
         let mut head = inner.audit;
         let detail = json!({ "intent": &intent, "gateway_head": hex::encode(auth.audit_head) });
         head = append(&tx, head, GATEWAY, "payout.requested", &id, detail)?;
-        let PayoutDecision { state, wake_at, spend, head, signed } =
-            self.decide_payout(&mut tx, &inner.windows, head, &intent, gas, now).await?;
+        let PayoutDecision { state, wake_at, spend, head, signed, frozen } =
+            self.decide_payout(&mut tx, &inner.windows, &mut inner.alarms, head, &intent, gas, None, now).await?;
         let row = RequestRow {
             id: id.clone(),
             kind: "payout",
@@ -181,6 +214,9 @@ impl Engine {
         store::insert_request(&tx, &row, now)?;
         tx.commit()?;
         inner.audit = head;
+        if let Some(frozen) = frozen {
+            self.set_policy(frozen);
+        }
         if let Some((at, spend)) = spend {
             inner.windows.record(at, &spend);
         }
@@ -200,39 +236,79 @@ impl Engine {
 
     /// The policy's verdict on a payout and, when it says sign, the signed
     /// transaction stored: the state to record, when to look again, the
-    /// spend to put in the windows and the new audit head.
+    /// spend to put in the windows, the new audit head and, when a tripwire
+    /// tripped, the frozen policy to install after the commit.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn decide_payout(
         &self,
         conn: &mut Connection,
         windows: &coffer_policy::Windows,
+        alarms: &mut Alarms,
         head: coffer_audit::Head,
         intent: &PayoutIntent,
         gas: Result<u64, EngineError>,
+        round: Option<&Round>,
         now: i64,
     ) -> Result<PayoutDecision, EngineError> {
         let id = intent.id.to_string();
+        let policy = self.policy();
         let asset = AssetId { chain_id: intent.chain_id, symbol: intent.asset };
         let first = store::destination_first(conn, intent.chain_id, intent.destination)?;
+        let paid = store::destination_paid(conn, intent.chain_id, intent.destination)?;
         let request = PayoutRequest {
             merchant: intent.merchant,
             asset,
             amount: intent.amount,
             destination: intent.destination,
             destination_first_requested: first,
+            destination_paid: paid,
+            approved: round.is_some_and(|r| r.reached && r.expires_at > now),
         };
         let verdict =
-            assess_payout(self.policy(), windows, &self.denylist, &self.treasury(intent.chain_id), &request, now);
-        let version = self.policy().version();
+            assess_payout(&policy, windows, alarms, &self.denylist, &self.treasury(intent.chain_id), &request, now);
+        let version = policy.version();
+        let rules = *policy.anomaly();
+        let mut trip = None;
         let (state, wake_at, spend, signed) = match verdict {
-            Verdict::Refuse(refusal) => (refused(refusal.rule, refusal.message), None, None, None),
+            Verdict::Freeze(tripped) => {
+                let message = format!(
+                    "This payout tripped the signer's {} tripwire ({}); outgoing payments are frozen until a quorum of approvers lifts the freeze.",
+                    tripped.reason, tripped.message
+                );
+                let state = refused(tripped.reason, message);
+                trip = Some(tripped);
+                (state, None, None, None)
+            }
+            Verdict::Refuse(refusal) => {
+                trip = alarms.note(&rules, Alarm::Refusal, now);
+                (refused(refusal.rule, refusal.message), None, None, None)
+            }
             Verdict::Cooldown { until } => {
                 store::insert_destination(conn, intent.chain_id, intent.destination, now)?;
                 (OutcomeState::PendingCooldown { until }, Some(until), None, None)
+            }
+            Verdict::Approval { quorum } => {
+                store::insert_destination(conn, intent.chain_id, intent.destination, now)?;
+                let ttl = policy.approvals().map_or(3600, |a| i64::try_from(a.ttl_secs).unwrap_or(3600));
+                let (digest, expires_at, approved_by) = match round {
+                    Some(open) if open.expires_at > now => (open.digest, open.expires_at, open.names.clone()),
+                    _ => {
+                        let expires_at = now.saturating_add(ttl);
+                        (PayoutApproval { payout: intent.clone(), expires_at }.digest(), expires_at, Vec::new())
+                    }
+                };
+                (
+                    OutcomeState::PendingApproval { digest, expires_at, quorum, approved_by },
+                    Some(expires_at),
+                    None,
+                    None,
+                )
             }
             Verdict::Sign => match self.sign_payout(conn, intent, gas, now).await? {
                 Err(refusal) => (refusal, None, None, None),
                 Ok((transfer, row)) => {
                     store::insert_destination(conn, intent.chain_id, intent.destination, now)?;
+                    store::mark_paid(conn, intent.chain_id, intent.destination, now)?;
                     let spend = SpendRow {
                         at: now,
                         kind: "payout",
@@ -249,13 +325,23 @@ impl Engine {
                 }
             },
         };
+        // A first request to a destination never paid counts toward the burst
+        // tripwire; the one that would cross it was refused above.
+        if !paid && first.is_none() && trip.is_none() {
+            trip = alarms.note(&rules, Alarm::NewDestination, now);
+        }
         let action = match &state {
             OutcomeState::Refused { .. } => "payout.refused",
             OutcomeState::PendingCooldown { .. } => "payout.pending_cooldown",
+            OutcomeState::PendingApproval { .. } => "payout.pending_approval",
             _ => "payout.signed",
         };
-        let head = append(conn, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version }))?;
-        Ok(PayoutDecision { state, wake_at, spend, head, signed })
+        let mut head = append(conn, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version }))?;
+        let mut frozen = None;
+        if let Some(trip) = trip {
+            (frozen, head) = self.freeze(conn, head, &policy, &trip, &id, now)?;
+        }
+        Ok(PayoutDecision { state, wake_at, spend, head, signed, frozen })
     }
 
     /// `status of request id`.
@@ -309,6 +395,11 @@ impl Engine {
             _ => "sweep.signed",
         };
         head = append(&tx, head, GATEWAY, action, &id, json!({ "state": &state, "policy_version": version }))?;
+        let mut frozen = None;
+        if let OutcomeState::Refused { rule: RuleTag::AnomalyChainMismatch, message } = &state {
+            let trip = coffer_policy::Trip { reason: RuleTag::AnomalyChainMismatch, message: message.clone() };
+            (frozen, head) = self.freeze(&mut tx, head, &self.policy(), &trip, &id, now)?;
+        }
         let row = RequestRow {
             id: id.clone(),
             kind: "sweep",
@@ -323,6 +414,9 @@ impl Engine {
         store::insert_request(&tx, &row, now)?;
         tx.commit()?;
         inner.audit = head;
+        if let Some(frozen) = frozen {
+            self.set_policy(frozen);
+        }
         if let Some((at, spend)) = spend {
             inner.windows.record(at, &spend);
         }

@@ -7,7 +7,9 @@
 //! stored and not yet sent, replaces what is stuck with the same nonce, and
 //! follows each to its confirmations.
 
+mod approve;
 mod audit;
+mod controls;
 mod decide;
 mod funds;
 mod plan;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use crate::store::Connection;
 use coffer_audit::Head;
 use coffer_domain::{Address, Asset, AssetId, ChainId};
-use coffer_policy::{Denylist, Policy, Treasury, Windows};
+use coffer_policy::{Alarms, Denylist, Policy, Treasury, Windows};
 use tokio::sync::Mutex;
 
 use crate::SignerKeys;
@@ -30,6 +32,7 @@ use crate::config::SignerConfig;
 use crate::metrics::Metrics;
 use crate::store::{self, StoreError};
 
+pub(crate) use controls::ControlReply;
 pub(crate) use decide::Answer;
 
 /// Why the engine could not decide (nothing of the decision was kept).
@@ -80,6 +83,8 @@ pub(crate) struct Inner {
     pub(crate) conn: Connection,
     pub(crate) windows: Windows,
     pub(crate) audit: Head,
+    /// The tripwires' recent events (in memory: ADR 0013).
+    pub(crate) alarms: Alarms,
 }
 
 /// The signer's engine.
@@ -91,6 +96,10 @@ pub(crate) struct Engine {
     pub(crate) metrics: Arc<Metrics>,
     /// What the signer's node last said, read at one block per chain.
     pub(crate) views: view::Views,
+    /// The policy in force: `signer.toml`'s with the stored controls laid
+    /// over it. Replaced, under the decision lock, only after the store
+    /// transaction that changed it commits.
+    policy: std::sync::RwLock<Arc<Policy>>,
     pub(crate) inner: Mutex<Inner>,
 }
 
@@ -127,20 +136,31 @@ impl Engine {
             }
         }
         let audit = store::audit_head(&conn)?;
+        let stored = store::controls(&conn)?;
+        let policy = config.policy.with_controls(stored.clone().unwrap_or_default());
         let mut rpcs = HashMap::new();
         for chain in &config.chains {
             let rpc = ChainRpc::new(&chain.rpc_url, chain.id.0, RPC_DEADLINE)
                 .map_err(|source| EngineError::Chain { chain: chain.id, source })?;
             rpcs.insert(chain.id, rpc);
         }
-        let inner = Mutex::new(Inner { conn, windows, audit });
-        let engine = Self { config, keys, rpcs, denylist, metrics, views: view::Views::default(), inner };
-        engine.log_start().await?;
+        let inner = Mutex::new(Inner { conn, windows, audit, alarms: Alarms::default() });
+        let policy = std::sync::RwLock::new(Arc::new(policy));
+        let engine = Self { config, keys, rpcs, denylist, metrics, views: view::Views::default(), policy, inner };
+        engine.log_start(stored.as_ref()).await?;
         Ok(engine)
     }
 
-    pub(crate) fn policy(&self) -> &Policy {
-        &self.config.policy
+    /// The policy in force now.
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        self.policy.read().map(|p| p.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// Installs `policy`: call only after the transaction that stored its controls committed.
+    pub(crate) fn set_policy(&self, policy: Policy) {
+        self.metrics.policy(&policy);
+        let mut slot = self.policy.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = Arc::new(policy);
     }
 
     pub(crate) fn asset(&self, id: AssetId) -> Option<&Asset> {

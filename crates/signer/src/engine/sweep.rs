@@ -17,10 +17,16 @@ use crate::chain::{self, FeeSuggestion, TxPlan};
 use crate::store::{self, SpendRow};
 
 impl Engine {
-    /// Hot, unless the hot wallet would pass its cap: then cold.
+    /// Hot, unless the hot wallet would pass its cap: then cold. While
+    /// frozen, always cold: nothing more gathers where payouts come from.
     async fn sweep_destination(&self, asset: &Asset, amount: U256) -> Result<(Address, Wallet), EngineError> {
-        let held = self.balance(asset, self.hot()).await?;
-        let wallet = sweep_wallet(self.policy(), asset.id, held, amount);
+        let policy = self.policy();
+        let wallet = if policy.frozen().is_some() {
+            Wallet::Cold
+        } else {
+            let held = self.balance(asset, self.hot()).await?;
+            sweep_wallet(&policy, asset.id, held, amount)
+        };
         let to = match wallet {
             Wallet::Hot => self.hot(),
             Wallet::Cold => self.treasury(asset.id.chain_id).cold,
@@ -50,10 +56,19 @@ impl Engine {
         let fees = self.view(chain).await?.fees;
         let held = self.balance(&asset, deposit).await?;
         let id = intent.id.to_string();
+        if let Some(claimed) = intent.claimed.filter(|claimed| *claimed > held) {
+            // The gateway claims money the signer's own node does not show:
+            // its books, or its chain, are not the chain (the caller freezes).
+            let message = format!(
+                "The gateway claims deposit {index} holds {} of {}, but the signer's node shows {}.",
+                claimed, asset.id.symbol, held
+            );
+            return Ok((refused(RuleTag::AnomalyChainMismatch, message), None));
+        }
         if asset.kind == AssetKind::Native {
             let gas = chain::max_fee(&chain::native_transfer(chain.0, 0, deposit, U256::ZERO, fees));
             let amount = held.saturating_sub(gas);
-            if let Err(refusal) = sweep_worth_it(self.policy(), asset_id, amount) {
+            if let Err(refusal) = sweep_worth_it(&self.policy(), asset_id, amount) {
                 return Ok((refused(refusal.rule, refusal.message), None));
             }
             let (to, wallet) = self.sweep_destination(&asset, amount).await?;
@@ -61,7 +76,7 @@ impl Engine {
             let state = self.sign_sweep(conn, &asset, &leg, fees, &id, now).await?;
             return Ok((state, None));
         }
-        if let Err(refusal) = sweep_worth_it(self.policy(), asset_id, held) {
+        if let Err(refusal) = sweep_worth_it(&self.policy(), asset_id, held) {
             return Ok((refused(refusal.rule, refusal.message), None));
         }
         // The gas to the wallet it will go to: a first transfer to an
@@ -81,7 +96,7 @@ impl Engine {
         let top_up = need - gas_held;
         let top_plan = chain::native_transfer(chain.0, 0, deposit, top_up, fees);
         let cost = top_up.saturating_add(chain::max_fee(&top_plan));
-        if let Err(refusal) = assess_top_up(self.policy(), windows, chain, cost, now) {
+        if let Err(refusal) = assess_top_up(&self.policy(), windows, chain, cost, now) {
             return Ok((refused(refusal.rule, refusal.message), None));
         }
         let funds = self.hot_funds(conn, chain).await?;

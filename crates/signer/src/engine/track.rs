@@ -38,6 +38,9 @@ impl Engine {
             if let Err(e) = self.wake_requests().await {
                 tracing::warn!(error = %e, "waking requests");
             }
+            if let Err(e) = self.apply_due_changes().await {
+                tracing::warn!(error = %e, "applying policy changes whose time lock ended");
+            }
             if let Err(e) = store::checkpoint(&self.inner.lock().await.conn) {
                 tracing::warn!(error = %e, "checkpointing the signer's database");
             }
@@ -198,7 +201,7 @@ impl Engine {
         let mut guard = self.inner.lock().await;
         let inner = &mut *guard;
         let now = decision_time(&inner.windows);
-        if let Err(refusal) = assess_fee(self.policy(), &inner.windows, chain, extra, now) {
+        if let Err(refusal) = assess_fee(&self.policy(), &inner.windows, chain, extra, now) {
             self.metrics.refused(refusal.rule);
             tracing::warn!(tx = %last.hash, rule = %refusal.rule, "{}", refusal.message);
             return Ok(());
@@ -377,18 +380,26 @@ impl Engine {
             let inner = &mut *guard;
             let mut tx = store::begin(&mut inner.conn)?;
             let Some(row) = store::request(&tx, &id)? else { continue };
-            if row.kind != "payout" || !matches!(row.outcome, OutcomeState::PendingCooldown { .. }) {
+            // A cool-down that ended, or a round of approvals that did (the
+            // payout waits again under a new expiry and digest).
+            let waiting =
+                matches!(row.outcome, OutcomeState::PendingCooldown { .. } | OutcomeState::PendingApproval { .. });
+            if row.kind != "payout" || !waiting {
                 continue;
             }
             let intent: PayoutIntent = serde_json::from_str(&row.intent).map_err(|e| store::corrupt("intent", e))?;
             let now = decision_time(&inner.windows);
             let head = inner.audit;
             let gas = self.payout_gas(&intent).await;
-            let super::decide::PayoutDecision { state, wake_at, spend, head, signed } =
-                self.decide_payout(&mut tx, &inner.windows, head, &intent, gas, now).await?;
-            store::update_request(&tx, &id, &state, wake_at, self.policy().version(), now)?;
+            let version = self.policy().version();
+            let super::decide::PayoutDecision { state, wake_at, spend, head, signed, frozen } =
+                self.decide_payout(&mut tx, &inner.windows, &mut inner.alarms, head, &intent, gas, None, now).await?;
+            store::update_request(&tx, &id, &state, wake_at, version, now)?;
             tx.commit()?;
             inner.audit = head;
+            if let Some(frozen) = frozen {
+                self.set_policy(frozen);
+            }
             if let Some((at, spend)) = spend {
                 inner.windows.record(at, &spend);
             }
@@ -416,7 +427,7 @@ impl Engine {
             }
             let Some(native) = self.native_of(&asset).cloned() else { continue };
             let funds = self.hot_funds(&mut inner.conn, chain).await?;
-            let Some(excess) = hot_excess(self.policy(), asset.id, funds.spendable(&asset)).filter(|x| !x.is_zero())
+            let Some(excess) = hot_excess(&self.policy(), asset.id, funds.spendable(&asset)).filter(|x| !x.is_zero())
             else {
                 continue;
             };

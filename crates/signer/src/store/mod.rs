@@ -12,6 +12,7 @@
 //! was busy (ADR 0012).
 
 mod audit;
+mod controls;
 mod rows;
 
 use std::ops::{Deref, DerefMut};
@@ -50,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_signer.sql"),
     include_str!("../../migrations/0002_txs_mined.sql"),
     include_str!("../../migrations/0003_txs_max_cost.sql"),
+    include_str!("../../migrations/0004_controls.sql"),
 ];
 
 /// Opens (creating and migrating) the signer's database.
@@ -143,6 +145,10 @@ impl DerefMut for Tx<'_> {
 }
 
 pub(crate) use audit::{append_audit, audit_entries, audit_head, gateway_heads, record_gateway_head};
+pub(crate) use controls::{
+    change_approvals, controls, destination_paid, insert_change_approval, insert_payout_approval, mark_paid,
+    payout_approvals, save_controls, schedule, scheduled_state, waiting_changes,
+};
 pub(crate) use rows::{
     accept_nonce, destination_first, has_nonce, insert_destination, insert_request, insert_spend, insert_tx, open_txs,
     request, set_tx_state, spends_since, take_nonce, txs_of, unincluded, update_request, waking_requests,

@@ -98,10 +98,48 @@ fn a_store_migrated_by_an_earlier_build_opens_as_it_is() {
     }
     let conn = open(&path).unwrap();
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
-    assert_eq!(version, 3, "the later migrations ran, the first not again");
+    assert_eq!(
+        version,
+        i64::try_from(super::MIGRATIONS.len()).unwrap(),
+        "the later migrations ran, the first not again"
+    );
     let kept = unincluded(&conn, ChainId(31337), Address::repeat_byte(0x11), 0).unwrap();
     assert_eq!(kept.len(), 1, "the earlier transaction is kept");
     assert_eq!(kept[0].max_cost, Err(r#"{"plan":1}"#.to_owned()), "no cost stored: its plan, to work it out");
     drop(conn);
-    assert_eq!(open(&path).unwrap().pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0)).unwrap(), 3);
+    let again = open(&path).unwrap().pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0)).unwrap();
+    assert_eq!(again, version);
+}
+
+/// Destinations paid before approvals existed count as paid: "never paid
+/// before" must not make every old payee wait for approvers.
+#[test]
+fn destinations_paid_before_the_controls_migration_count_as_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signer.db");
+    let (paid, asked) = (Address::repeat_byte(0x21), Address::repeat_byte(0x22));
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &super::MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        for (address, at) in [(paid, 10), (asked, 20)] {
+            conn.execute(
+                "INSERT INTO destinations (chain_id, address, first_requested_at) VALUES (31337, ?, ?)",
+                rusqlite::params![address.to_string(), at],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO spends (at, kind, chain_id, asset, merchant, destination, amount)              VALUES (11, 'payout', 31337, 'USDT', 'mer_x', ?, '5')",
+            [paid.to_string()],
+        )
+        .unwrap();
+    }
+    let conn = open(&path).unwrap();
+    assert!(super::destination_paid(&conn, ChainId(31337), paid).unwrap());
+    assert!(!super::destination_paid(&conn, ChainId(31337), asked).unwrap(), "asked for, never paid");
+    super::mark_paid(&conn, ChainId(31337), asked, 30).unwrap();
+    assert!(super::destination_paid(&conn, ChainId(31337), asked).unwrap());
 }

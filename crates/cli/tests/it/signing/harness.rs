@@ -29,6 +29,10 @@ pub struct Limits {
     pub fees_1h: &'static str,
     /// How often the signer reads its view of the chain and tracks.
     pub poll_ms: u64,
+    /// More lines for USDT's `[[policy.assets]]` entry (`approval_above = "100"`).
+    pub usdt_extra: String,
+    /// More `[policy.*]` tables: approvals, anomaly, restricted.
+    pub policy_extra: String,
 }
 
 impl Default for Limits {
@@ -43,6 +47,8 @@ impl Default for Limits {
             bump_after_secs: 600,
             fees_1h: "1",
             poll_ms: 100,
+            usdt_extra: String::new(),
+            policy_extra: String::new(),
         }
     }
 }
@@ -228,6 +234,13 @@ impl Treasury {
         self.send("POST", "/v1/sweeps", &json!({ "id": id, "chain_id": 31337, "asset": asset, "index": index })).await
     }
 
+    /// Sends `body` to `path` unsigned by the gateway (approvers' calls),
+    /// and checks the answer's signature (over a zero nonce).
+    pub async fn send_unsigned(&self, method: &str, path: &str, body: &Value) -> Answer {
+        let bytes = if method == "GET" { Vec::new() } else { serde_json::to_vec(body).unwrap() };
+        self.send_signed(method, path, bytes, &[], &[0; 16]).await
+    }
+
     pub async fn status(&self, id: &str) -> Answer {
         self.send("GET", &format!("/v1/requests/{id}"), &Value::Null).await
     }
@@ -341,12 +354,15 @@ max_per_payout = "{per_payout}"
 hot_cap = "{usdt_cap}"
 sweep_minimum = "1"
 global = {{ amount_1h = "{usdt_1h}", amount_24h = "{usdt_1h}", count_1h = {count_1h}, count_24h = {count_1h} }}
+{usdt_extra}
 
 [[policy.chains]]
 chain_id = 31337
 fees_1h = "{fees_1h}"
 fees_24h = "{fees_1h}"
 top_up_per_sweep = "0.01"
+
+{policy_extra}
 "#,
         dir = dir.display(),
         public = key.public(),
@@ -361,5 +377,7 @@ top_up_per_sweep = "0.01"
         count_1h = l.usdt_count_1h,
         fees_1h = l.fees_1h,
         poll_ms = l.poll_ms,
+        usdt_extra = l.usdt_extra,
+        policy_extra = l.policy_extra,
     )
 }
