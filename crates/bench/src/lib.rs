@@ -9,16 +9,20 @@
 //! - `coffer bench memory`: resident memory while watching many invoices.
 //! - `coffer bench payouts`: payouts through the gateway and the signer,
 //!   with a large history in the signer's spend ledger; its decision time.
+//! - `coffer drill coinspaid` ([`drill`]): an attacker who owns the gateway
+//!   host against the signer's policy; what it took, and how fast it froze.
 
 mod api;
 pub mod catchup;
 mod client;
+pub mod drill;
 mod fill;
 pub mod memory;
 pub mod payouts;
 mod receiver;
 pub mod settlement;
 mod setup;
+mod signer_process;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -5,7 +5,6 @@
 //! read from the signer's histogram. Nothing is asserted on time.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
@@ -13,11 +12,11 @@ use anyhow::{Context as _, bail};
 use coffer_devnet::{Anvil, AnvilOptions, deploy_test_usdt};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use crate::api::Api;
 use crate::setup::{BenchDatabase, Environment, anvil_chain};
+use crate::signer_process::Signer;
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -73,62 +72,6 @@ impl std::fmt::Display for PayoutReport {
             self.history
         )
     }
-}
-
-struct Signer {
-    child: Child,
-    url: String,
-}
-
-impl Signer {
-    async fn start(coffer: &Path, config: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(coffer)
-            .args(["signer", "run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the signer")?;
-        let stdout = child.stdout.take().context("signer stdout")?;
-        let line = tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).lines().next_line())
-            .await
-            .context("the signer did not start within 30 s")??
-            .context("the signer exited before listening")?;
-        let url = line.strip_prefix("listening on ").context("unexpected signer output")?.to_owned();
-        Ok(Self { child, url })
-    }
-
-    async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
-        }
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
-            let _ = self.child.kill().await;
-        }
-    }
-
-    /// The decision-time histogram and the payout-request one.
-    async fn histograms(&self) -> anyhow::Result<[Vec<(f64, u64)>; 2]> {
-        let text = reqwest::get(format!("{}/metrics", self.url)).await?.text().await?;
-        Ok([
-            buckets(&text, "coffer_signer_decision_seconds_bucket")?,
-            buckets(&text, "coffer_signer_payout_request_seconds_bucket")?,
-        ])
-    }
-}
-
-/// A histogram's cumulative buckets, read off the metrics text.
-fn buckets(text: &str, name: &str) -> anyhow::Result<Vec<(f64, u64)>> {
-    let mut buckets = Vec::new();
-    for line in text.lines().filter(|l| l.starts_with(name)) {
-        let le = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()).context("a bucket's bound")?;
-        let count = line.rsplit(' ').next().context("a bucket's count")?.parse()?;
-        let bound = if le == "+Inf" { f64::INFINITY } else { le.parse()? };
-        buckets.push((bound, count));
-    }
-    Ok(buckets)
 }
 
 /// The `q` quantile of a cumulative histogram, in microseconds.

@@ -122,6 +122,16 @@ impl Environment {
 
     /// Starts `coffer gateway` with `chains` (TOML: chains, assets, webhooks) as its chain configuration.
     pub(crate) async fn start_gateway(&self, coffer_bin: &Path, chains: &str) -> anyhow::Result<RunningGateway> {
+        self.start_gateway_on(coffer_bin, chains, BENCH_XPUB).await
+    }
+
+    /// [`Environment::start_gateway`] deriving deposits from `xpub` (a real signer's, for sweeps).
+    pub(crate) async fn start_gateway_on(
+        &self,
+        coffer_bin: &Path,
+        chains: &str,
+        xpub: &str,
+    ) -> anyhow::Result<RunningGateway> {
         let config = self.dir.path().join("coffer.toml");
         std::fs::write(
             &config,
@@ -129,7 +139,7 @@ impl Environment {
                 r#"data_dir = "{dir}"
 listen_addr = "127.0.0.1:0"
 database_url = "{url}"
-xpub = "{BENCH_XPUB}"
+xpub = "{xpub}"
 log_filter = "error"
 {chains}"#,
                 dir = self.dir.path().display(),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{admin, audit, bench, chain, config, dev, gateway, ledger, signer, treasury};
+use crate::commands::{admin, audit, bench, chain, config, dev, drill, gateway, ledger, signer, treasury};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
 #[derive(Parser)]
@@ -54,6 +54,9 @@ enum Command {
     /// Measure the gateway over real HTTP.
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Attack a real gateway and signer as the CoinsPaid thieves did, and check the bound.
+    #[command(subcommand)]
+    Drill(drill::Command),
 }
 
 /// Where most subcommands read their configuration.
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Signer(cmd) => signer::run(cmd).await,
             Command::Config(cmd) => config::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,
+            Command::Drill(cmd) => drill::run(cmd).await,
         }
     });
     match result {

@@ -121,7 +121,9 @@ pub fn assess_payout(
         ));
     }
     let rules = policy.anomaly();
-    if let Some(asset) = policy.asset(request.asset)
+    let reviewed = policy.controls().unfrozen_at.is_some_and(|at| now < at.saturating_add(rules.window_secs));
+    if !reviewed
+        && let Some(asset) = policy.asset(request.asset)
         && let Some(trip) = outflow_trip(rules, asset, windows, request.asset, request.amount, now)
     {
         return Verdict::Freeze(trip);
@@ -198,7 +200,14 @@ fn payout_rules(
         ));
     }
     let totals = windows.payout_totals(request.asset, request.merchant, now);
-    velocity(rules, &rules.global, &totals.global, amount, Whose::All)?;
+    // Restricted counts its own, lower limits against what was paid under
+    // it: the limited environment resumes with an allowance of its own,
+    // which only allowlisted destinations (a quorum's) can receive.
+    let global = match policy.profile() {
+        Profile::Normal => totals.global,
+        Profile::Restricted => windows.restricted_totals(request.asset, now),
+    };
+    velocity(rules, &rules.global, &global, amount, Whose::All)?;
     if let Some(limits) = &rules.per_merchant {
         velocity(rules, limits, &totals.merchant, amount, Whose::Merchant)?;
     }

@@ -31,6 +31,11 @@ pub struct Controls {
     pub disallowed: BTreeSet<(ChainId, Address)>,
     /// Limits set at run time, per profile.
     pub overrides: Vec<Override>,
+    /// When a quorum last lifted a freeze: for one anomaly window after it
+    /// the outflow tripwire is quiet, since the outflow it would count is
+    /// the incident the approvers just reviewed.
+    #[serde(default)]
+    pub unfrozen_at: Option<i64>,
 }
 
 /// One limit set at run time.
@@ -189,7 +194,10 @@ impl Policy {
                     by: by.map(str::to_owned),
                 });
             }
-            PolicyChange::Unfreeze => controls.frozen = None,
+            PolicyChange::Unfreeze => {
+                controls.frozen = None;
+                controls.unfrozen_at = Some(now);
+            }
             PolicyChange::Profile { profile } => controls.profile = *profile,
             PolicyChange::Limit { chain_id, asset, limit, value } => {
                 if limit.is_count() && *value > U256::from(u64::MAX) {

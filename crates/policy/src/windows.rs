@@ -205,6 +205,9 @@ pub struct Windows {
     assets: HashMap<AssetId, Rings>,
     merchants: HashMap<(AssetId, MerchantId), Rings>,
     fees: HashMap<ChainId, Rings>,
+    /// Payouts signed under the restricted profile, which it counts its
+    /// own limits against (ADR 0013).
+    restricted: HashMap<AssetId, Rings>,
 }
 
 impl Windows {
@@ -244,6 +247,20 @@ impl Windows {
         self.sweep(head);
     }
 
+    /// Counts a payout signed under the restricted profile: against every
+    /// window as [`Windows::record`] does, and against restricted's own.
+    pub fn record_restricted(&mut self, at: i64, spend: &Spend) {
+        self.record(at, spend);
+        if let (Some(head), Spend::Payout { asset, amount, .. }) = (self.head, *spend) {
+            self.restricted.entry(asset).or_default().add(head, at, amount);
+        }
+    }
+
+    /// Payouts of `asset` signed under the restricted profile, at `now`.
+    pub fn restricted_totals(&self, asset: AssetId, now: i64) -> Totals {
+        self.restricted.get(&asset).map(|r| r.totals(now)).unwrap_or_default()
+    }
+
     /// Once per day bucket of time, drops the keys with nothing left in the
     /// day, so a merchant that went quiet costs nothing (O(keys) every 15 minutes).
     fn sweep(&mut self, head: i64) {
@@ -255,6 +272,7 @@ impl Windows {
         self.assets.retain(|_, rings| rings.keep(head));
         self.merchants.retain(|_, rings| rings.keep(head));
         self.fees.retain(|_, rings| rings.keep(head));
+        self.restricted.retain(|_, rings| rings.keep(head));
     }
 
     /// Payouts of `asset` at `now`, by everyone and by `merchant`.
@@ -285,7 +303,7 @@ impl Windows {
     }
 
     fn rings(&self) -> impl Iterator<Item = &Rings> {
-        self.assets.values().chain(self.merchants.values()).chain(self.fees.values())
+        self.assets.values().chain(self.merchants.values()).chain(self.fees.values()).chain(self.restricted.values())
     }
 
     /// Buckets held across every key: the memory the windows use, for metrics and tests.
@@ -295,7 +313,7 @@ impl Windows {
 
     /// Keys (assets, merchants of an asset, chains) with something in the last day.
     pub fn keys_held(&self) -> usize {
-        self.assets.len() + self.merchants.len() + self.fees.len()
+        self.assets.len() + self.merchants.len() + self.fees.len() + self.restricted.len()
     }
 
     /// The largest hour ring and the largest day ring, in buckets.

@@ -44,3 +44,7 @@ CREATE TABLE scheduled_changes (
     state TEXT NOT NULL CHECK (state IN ('waiting', 'applied', 'vetoed', 'void'))
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX scheduled_waiting ON scheduled_changes (applies_at) WHERE state = 'waiting';
+
+-- The profile a payout was signed under: restricted counts its own limits
+-- against what it paid (ADR 0013), and the windows are rebuilt from this.
+ALTER TABLE spends ADD COLUMN profile TEXT NOT NULL DEFAULT 'normal' CHECK (profile IN ('normal', 'restricted'));

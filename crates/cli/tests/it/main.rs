@@ -5,6 +5,7 @@ mod crash;
 mod dev;
 mod dev_topup;
 mod dev_treasury;
+mod drill;
 mod gateway;
 mod halts;
 mod operator;

@@ -178,3 +178,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn restricted_counts_its_own_limits_against_what_it_paid_and_only_allowlisted_payees_get_it() {
+    use crate::{Alarms, Denylist, PayoutRequest, Spend, Verdict, Windows, assess_payout};
+    let policy = restricted_policy().apply(&PolicyChange::Profile { profile: Profile::Restricted }, NOW, None).unwrap();
+    let mut windows = Windows::new();
+    let merchant = coffer_domain::MerchantId::new();
+    // The incident used normal's whole hour; restricted starts with its own 500.
+    let others = coffer_domain::MerchantId::new();
+    windows.record(NOW - 60, &Spend::Payout { asset: usdt().id, merchant: others, amount: usd(5000) });
+    let ask = |whole: u64, destination: Address| PayoutRequest {
+        merchant,
+        asset: usdt().id,
+        amount: usd(whole),
+        destination,
+        destination_first_requested: Some(NOW - 100),
+        destination_paid: true,
+        approved: false,
+    };
+    let none = Denylist::parse("none", "").unwrap();
+    let decide = |windows: &Windows, request: &PayoutRequest| {
+        assess_payout(&policy, windows, &Alarms::default(), &none, &super::fixtures::treasury(), request, NOW)
+    };
+    assert_eq!(decide(&windows, &ask(100, PAYEE)), Verdict::Sign);
+    let stranger = decide(&windows, &ask(100, Address::repeat_byte(0x77)));
+    assert!(matches!(stranger, Verdict::Refuse(ref r) if r.rule == RuleTag::ProfileNotAllowlisted), "{stranger:?}");
+    for _ in 0..5 {
+        windows.record_restricted(NOW, &Spend::Payout { asset: usdt().id, merchant: others, amount: usd(100) });
+    }
+    let over = decide(&windows, &ask(1, PAYEE));
+    assert!(matches!(over, Verdict::Refuse(ref r) if r.rule == RuleTag::VelocityGlobal1h), "{over:?}");
+}

@@ -115,3 +115,29 @@ fn a_frozen_policy_refuses_every_payout_with_its_reason() {
     assert_eq!(refusal.rule, RuleTag::FreezeActive);
     assert!(refusal.message.contains("anomaly.auth"), "{}", refusal.message);
 }
+
+#[test]
+fn after_a_quorum_lifts_a_freeze_the_outflow_it_reviewed_does_not_trip_it_again_for_a_window() {
+    let mut file = file();
+    file.assets[1].outflow_floor = Some("100".into());
+    file.anomaly = AnomalyFile { outflow_multiple: 1, window_secs: 600, ..AnomalyFile::default() };
+    file.approvals = super::approvals::approvals_file().approvals;
+    let policy = Policy::new(&file, &table()).unwrap();
+    let mut windows = Windows::new();
+    windows.record(NOW, &Spend::Payout { asset: usdt().id, merchant: MerchantId::new(), amount: usd(100) });
+    assert!(matches!(decide(&policy, &windows, &Alarms::default(), &request(1, PAYEE, true)), Verdict::Freeze(_)));
+    let frozen = policy.frozen_by(&crate::Trip { reason: RuleTag::AnomalyOutflow, message: "x".into() }, NOW);
+    let lifted = frozen.apply(&coffer_signer_api::PolicyChange::Unfreeze, NOW, None).unwrap();
+    assert_eq!(decide(&lifted, &windows, &Alarms::default(), &request(1, PAYEE, true)), Verdict::Sign);
+    // A window later the tripwire counts again.
+    let later = assess_payout(
+        &lifted,
+        &windows,
+        &Alarms::default(),
+        &Denylist::parse("none", "").unwrap(),
+        &treasury(),
+        &request(101, PAYEE, true),
+        NOW + 600,
+    );
+    assert!(matches!(later, Verdict::Freeze(_)), "{later:?}");
+}

@@ -74,8 +74,8 @@ impl Engine {
         if let Some(frozen) = frozen {
             self.set_policy(frozen);
         }
-        if let Some((at, spend)) = spend {
-            inner.windows.record(at, &spend);
+        if let Some(spend) = spend {
+            spend.count(&mut inner.windows);
         }
         self.metrics.decided(&state);
         drop(guard);

@@ -224,7 +224,13 @@ impl Engine {
         subject: &str,
     ) -> Result<ControlReply, EngineError> {
         match applied {
-            Ok(policy_version) => Ok(ControlReply::Done(ControlAnswer::Applied { policy_version })),
+            Ok(policy_version) => {
+                if self.policy().frozen().is_none() {
+                    // A quorum reviewed what the tripwires counted: they count afresh.
+                    inner.alarms = coffer_policy::Alarms::default();
+                }
+                Ok(ControlReply::Done(ControlAnswer::Applied { policy_version }))
+            }
             Err(refusal) => self.refuse_control(inner, 409, refusal.rule, refusal.message, subject).await,
         }
     }

@@ -7,8 +7,8 @@ use coffer_audit::Hash;
 use coffer_domain::AssetId;
 use coffer_policy::{Alarm, Alarms, PayoutRequest, Spend, Verdict, assess_payout};
 use coffer_signer_api::{
-    Authenticated, Digest, Outcome, OutcomeState, PayoutApproval, PayoutIntent, RequestId, RuleTag, SweepIntent,
-    Transfer, payload_digest,
+    Authenticated, Digest, Outcome, OutcomeState, PayoutApproval, PayoutIntent, Profile, RequestId, RuleTag,
+    SweepIntent, Transfer, payload_digest,
 };
 use serde_json::json;
 
@@ -33,7 +33,28 @@ pub(crate) enum Answer {
 }
 
 /// A signed spend, to record in the windows after the commit.
-pub(crate) type WindowSpend = (i64, Spend);
+#[derive(Debug)]
+pub(crate) struct WindowSpend {
+    pub(crate) at: i64,
+    pub(crate) spend: Spend,
+    /// Signed under the restricted profile (counted against its own limits too).
+    pub(crate) restricted: bool,
+}
+
+impl WindowSpend {
+    pub(crate) fn new(at: i64, spend: Spend) -> Self {
+        Self { at, spend, restricted: false }
+    }
+
+    /// Counts it in `windows`.
+    pub(crate) fn count(&self, windows: &mut coffer_policy::Windows) {
+        if self.restricted {
+            windows.record_restricted(self.at, &self.spend);
+        } else {
+            windows.record(self.at, &self.spend);
+        }
+    }
+}
 
 /// A payout decided, to commit: what to record and, after the commit, what
 /// to put in the windows and send.
@@ -70,7 +91,7 @@ pub(crate) fn window_spend(config: &SignerConfig, row: &SpendRow) -> Option<Wind
         "fee" => Spend::Fee { chain: row.chain_id, amount: row.amount },
         _ => Spend::Payout { asset, merchant: row.merchant.as_deref()?.parse().ok()?, amount: row.amount },
     };
-    config.assets.iter().any(|a| a.id == asset).then_some((row.at, spend))
+    config.assets.iter().any(|a| a.id == asset).then_some(WindowSpend { at: row.at, spend, restricted: row.restricted })
 }
 
 pub(crate) fn outcome_of(row: &RequestRow) -> Option<Outcome> {
@@ -217,8 +238,8 @@ impl Engine {
         if let Some(frozen) = frozen {
             self.set_policy(frozen);
         }
-        if let Some((at, spend)) = spend {
-            inner.windows.record(at, &spend);
+        if let Some(spend) = spend {
+            spend.count(&mut inner.windows);
         }
         self.metrics.decided(&state);
         self.metrics.decision_time(authenticated + locked.elapsed());
@@ -318,10 +339,15 @@ impl Engine {
                         destination: Some(intent.destination),
                         amount: intent.amount,
                         request_id: Some(id.clone()),
+                        restricted: policy.profile() == Profile::Restricted,
                     };
                     store::insert_spend(conn, &spend)?;
-                    let window = Spend::Payout { asset, merchant: intent.merchant, amount: intent.amount };
-                    (OutcomeState::Broadcast { transfer }, None, Some((now, window)), Some(row))
+                    let window = WindowSpend {
+                        at: now,
+                        spend: Spend::Payout { asset, merchant: intent.merchant, amount: intent.amount },
+                        restricted: spend.restricted,
+                    };
+                    (OutcomeState::Broadcast { transfer }, None, Some(window), Some(row))
                 }
             },
         };
@@ -417,8 +443,8 @@ impl Engine {
         if let Some(frozen) = frozen {
             self.set_policy(frozen);
         }
-        if let Some((at, spend)) = spend {
-            inner.windows.record(at, &spend);
+        if let Some(spend) = spend {
+            spend.count(&mut inner.windows);
         }
         self.metrics.decided(&state);
         self.metrics.decision_time(authenticated + locked.elapsed());

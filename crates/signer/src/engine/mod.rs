@@ -132,7 +132,7 @@ impl Engine {
         let mut windows = Windows::default();
         for spend in store::spends_since(&conn, Windows::replay_from(now()))? {
             if let Some(spend) = decide::window_spend(&config, &spend) {
-                windows.record(spend.0, &spend.1);
+                spend.count(&mut windows);
             }
         }
         let audit = store::audit_head(&conn)?;

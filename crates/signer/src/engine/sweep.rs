@@ -117,9 +117,10 @@ impl Engine {
             destination: Some(deposit),
             amount: cost,
             request_id: Some(id),
+            restricted: false,
         };
         store::insert_spend(conn, &spend)?;
-        Ok((OutcomeState::Pending, Some((now, Spend::Fee { chain, amount: cost }))))
+        Ok((OutcomeState::Pending, Some(WindowSpend::new(now, Spend::Fee { chain, amount: cost }))))
     }
 
     /// Signs the deposit's own transfer into the treasury.

@@ -231,6 +231,7 @@ impl Engine {
             destination: None,
             amount: extra,
             request_id: last.request_id.clone(),
+            restricted: false,
         };
         store::insert_spend(&tx, &spend)?;
         if let Some(id) = &last.request_id
@@ -400,8 +401,8 @@ impl Engine {
             if let Some(frozen) = frozen {
                 self.set_policy(frozen);
             }
-            if let Some((at, spend)) = spend {
-                inner.windows.record(at, &spend);
+            if let Some(spend) = spend {
+                spend.count(&mut inner.windows);
             }
             self.metrics.decided(&state);
             drop(guard);

@@ -98,6 +98,8 @@ pub(crate) struct SpendRow {
     pub(crate) destination: Option<Address>,
     pub(crate) amount: U256,
     pub(crate) request_id: Option<String>,
+    /// Signed under the restricted profile.
+    pub(crate) restricted: bool,
 }
 
 fn kind(text: &str) -> Result<&'static str> {
@@ -386,8 +388,8 @@ pub(crate) fn set_tx_state(
 
 pub(crate) fn insert_spend(conn: &Connection, spend: &SpendRow) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO spends (at, kind, chain_id, asset, merchant, destination, amount, request_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO spends (at, kind, chain_id, asset, merchant, destination, amount, request_id, profile) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         spend.at,
@@ -397,7 +399,8 @@ pub(crate) fn insert_spend(conn: &Connection, spend: &SpendRow) -> Result<()> {
         spend.merchant,
         spend.destination.map(|d| d.to_string()),
         spend.amount.to_string(),
-        spend.request_id
+        spend.request_id,
+        if spend.restricted { "restricted" } else { "normal" }
     ])?;
     Ok(())
 }
@@ -405,7 +408,7 @@ pub(crate) fn insert_spend(conn: &Connection, spend: &SpendRow) -> Result<()> {
 /// The spend ledger since `since` (an indexed range: the windows' last day).
 pub(crate) fn spends_since(conn: &Connection, since: i64) -> Result<Vec<SpendRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT at, kind, chain_id, asset, merchant, destination, amount, request_id FROM spends \
+        "SELECT at, kind, chain_id, asset, merchant, destination, amount, request_id, profile FROM spends \
          WHERE at >= ? ORDER BY at",
     )?;
     let rows = stmt
@@ -419,11 +422,12 @@ pub(crate) fn spends_since(conn: &Connection, since: i64) -> Result<Vec<SpendRow
                 row.get::<_, Option<String>>(5)?,
                 row.get::<_, String>(6)?,
                 row.get::<_, Option<String>>(7)?,
+                row.get::<_, String>(8)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter()
-        .map(|(at, kind, chain_id, asset, merchant, destination, amount, request_id)| {
+        .map(|(at, kind, chain_id, asset, merchant, destination, amount, request_id, profile)| {
             Ok(SpendRow {
                 at,
                 kind: if kind == "fee" { "fee" } else { "payout" },
@@ -433,6 +437,7 @@ pub(crate) fn spends_since(conn: &Connection, since: i64) -> Result<Vec<SpendRow
                 destination: destination.as_deref().map(address).transpose()?,
                 amount: units(&amount)?,
                 request_id,
+                restricted: profile == "restricted",
             })
         })
         .collect()
