@@ -69,6 +69,7 @@ impl Metrics {
         let state = match state {
             OutcomeState::Pending => "pending",
             OutcomeState::PendingCooldown { .. } => "pending_cooldown",
+            OutcomeState::PendingApproval { .. } => "pending_approval",
             OutcomeState::Refused { .. } => "refused",
             OutcomeState::Broadcast { .. } => "broadcast",
             OutcomeState::Confirmed { .. } => "confirmed",

@@ -19,6 +19,9 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
     match state {
         OutcomeState::Pending => PayoutProgress::Pending,
         OutcomeState::PendingCooldown { until } => PayoutProgress::Cooldown { until: unix(*until) },
+        // Stopgap until the gateway models approvals: a payout waiting for
+        // approvers is asked about again when its round ends, like a cool-down.
+        OutcomeState::PendingApproval { expires_at, .. } => PayoutProgress::Cooldown { until: unix(*expires_at) },
         OutcomeState::Refused { rule, message } => {
             PayoutProgress::Refused(Refusal { rule: rule.as_str().to_owned(), message: message.clone() })
         }
@@ -36,7 +39,9 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
 /// not apply to sweeps; it reads as pending).
 pub(super) fn sweep_progress(state: &OutcomeState) -> SweepProgress {
     match state {
-        OutcomeState::Pending | OutcomeState::PendingCooldown { .. } => SweepProgress::Pending,
+        OutcomeState::Pending | OutcomeState::PendingCooldown { .. } | OutcomeState::PendingApproval { .. } => {
+            SweepProgress::Pending
+        }
         OutcomeState::Refused { rule, message } => {
             SweepProgress::Refused { rule: rule.as_str().to_owned(), message: message.clone() }
         }
