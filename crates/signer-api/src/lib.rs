@@ -24,13 +24,13 @@ pub mod ops;
 mod rules;
 mod wire;
 
-pub use auth::{
-    AnswerVerifier, AuthFailure, Authenticated, IdentityKey, PublicKey, RequestKey, RequestParts, RequestVerifier,
-    SignedHeaders,
-};
 pub use approval::{
     Approval, ChangeProposal, ControlAnswer, ControlRequest, ControlState, Decision, Digest, FreezeInfo, LimitName,
     PayoutApproval, PolicyChange, Profile, Scheduled,
+};
+pub use auth::{
+    AnswerVerifier, AuthFailure, Authenticated, IdentityKey, PublicKey, RequestKey, RequestParts, RequestVerifier,
+    SignedHeaders,
 };
 pub use ops::{Outcome, OutcomeState, PayoutIntent, RequestId, SweepIntent, TopUp, Transfer, Wallet};
 pub use rules::{RuleTag, UnknownRule};
