@@ -108,9 +108,16 @@ fn waiting_payout(expires_at: i64) -> (Value, coffer_signer_api::Digest) {
         "id": PAYOUT, "merchant": MERCHANT, "chain_id": 31337, "asset": "USDT",
         "amount": "2500", "amount_units": "2500000000", "destination": DESTINATION,
         "status": "pending_approval",
-        "approval": {"digest": digest.to_string(), "expires_at": expires_at, "quorum": 2, "approved_by": []},
+        "approval": {"digest": digest.to_string(), "expires_at": rfc3339(expires_at), "expires_at_unix": expires_at,
+            "quorum": 2, "approved_by": []},
+        "refund_of": null, "created_at": rfc3339(expires_at - 3600), "updated_at": rfc3339(expires_at - 3600),
     });
     (shown, digest)
+}
+
+/// As the gateway writes times.
+fn rfc3339(secs: i64) -> String {
+    coffer_domain::Timestamp::from_unix_secs(u64::try_from(secs).unwrap()).to_rfc3339()
 }
 
 fn now() -> i64 {
@@ -140,7 +147,7 @@ fn approve_refuses_a_gateway_whose_digest_is_not_the_fields_it_shows() {
             amount: U256::from(2_500_000_000u64),
             destination: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC".parse().unwrap(),
         };
-        PayoutApproval { payout: intent, expires_at: honest["approval"]["expires_at"].as_i64().unwrap() }.digest()
+        PayoutApproval { payout: intent, expires_at: honest["approval"]["expires_at_unix"].as_i64().unwrap() }.digest()
     };
     let mut lying = honest.clone();
     lying["approval"]["digest"] = their_digest.to_string().into();
@@ -163,8 +170,9 @@ fn approve_shows_the_payout_signs_its_digest_and_sends_the_approval() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = keygen(dir.path(), "alice");
     let (shown, digest) = waiting_payout(now() + 1200);
-    let answer = json!({"id": PAYOUT, "state": "pending_approval", "digest": digest.to_string(),
-        "expires_at": shown["approval"]["expires_at"], "quorum": 2, "approved_by": ["alice"], "policy_version": 3});
+    // The gateway answers the payout as the signer's outcome left it.
+    let mut answer = shown.clone();
+    answer["approval"]["approved_by"] = json!(["alice"]);
     let gateway = gateway_showing(&shown, answer);
     let approvals = format!("/v1/payouts/{PAYOUT}/approvals");
 
@@ -195,7 +203,7 @@ fn approve_shows_the_payout_signs_its_digest_and_sends_the_approval() {
     );
     let summary: Value = serde_json::from_str(&rejected).unwrap();
     assert_eq!(summary["digest"], digest.to_string());
-    assert_eq!(summary["answer"]["state"], "pending_approval");
+    assert_eq!(summary["answer"]["status"], "pending_approval");
 
     let sent: Vec<Approval> =
         gateway.posted(&approvals).into_iter().map(|v| serde_json::from_value(v).unwrap()).collect();
@@ -280,8 +288,10 @@ fn freeze_signs_a_freeze_of_the_version_read_with_one_key() {
     assert!(approval.verifies());
 
     // Through the gateway's relay, with the operator token.
+    let reading = json!({"read_at": rfc3339(now()), "controls": {"policy_version": 5, "profile": "restricted",
+        "frozen": null, "quorum": 2, "scheduled": [], "allowlist": []}});
     let gateway = Double::start(vec![
-        ("GET", "/v1/signer".into(), 200, serde_json::to_string(&control_state(5)).unwrap()),
+        ("GET", "/v1/signer".into(), 200, reading.to_string()),
         (
             "POST",
             "/v1/operator/signer/control".into(),

@@ -142,8 +142,8 @@ mod tests {
 
     #[test]
     fn outcomes_read_as_a_line() {
-        let waiting = json!({"id":"po_x","state":"pending_approval","digest":"00","expires_at":1,"quorum":2,
-            "approved_by":["alice"],"policy_version":3});
+        let waiting = json!({"id":"po_x","status":"pending_approval","approval":{"digest":"00","expires_at":"x",
+            "expires_at_unix":1,"quorum":2,"approved_by":["alice"]}});
         assert_eq!(outcome(&waiting), "sent; the payout is now pending_approval; 1 of 2 approvals (alice)");
         let refused = json!({"state":"refused","rule":"approval.rejected","message":"bob rejected it"});
         assert_eq!(outcome(&refused), "sent; the payout is now refused (approval.rejected: bob rejected it)");

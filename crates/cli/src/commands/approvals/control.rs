@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use coffer_domain::{AssetSymbol, ChainId, U256};
-use coffer_signer_api::{
-    ChangeProposal, ControlAnswer, ControlRequest, ControlState, Decision, LimitName, PolicyChange, Profile,
-};
+use coffer_signer_api::{ChangeProposal, ControlAnswer, ControlRequest, Decision, LimitName, PolicyChange, Profile};
 use serde_json::{Value, json};
 
+mod state;
+
+use self::state::Controls as State;
 use super::remote::{Remote, Who};
 use super::shown::parse_address;
 use super::text::{answer as answer_text, when};
@@ -45,7 +46,7 @@ pub(crate) enum PolicyCommand {
         target: Target,
         #[command(flatten)]
         token: TokenArgs,
-        /// Print the signer's `ControlState` JSON as it answered.
+        /// Print the JSON as answered (the signer's `ControlState`, or the gateway's `GET /v1/signer`).
         #[arg(long)]
         json: bool,
     },
@@ -194,19 +195,18 @@ impl Controls {
         Ok(Self { remote })
     }
 
-    /// `GET /v1/control` (the gateway: `GET /v1/signer`), as answered and parsed.
-    async fn state(&self) -> anyhow::Result<(ControlState, Value)> {
-        let (path, raw) = match self.remote.who {
+    /// `GET /v1/control` (the gateway: its last reading, `GET /v1/signer`), as answered and parsed.
+    async fn state(&self) -> anyhow::Result<(State, Value)> {
+        Ok(match self.remote.who {
             Who::Signer => {
-                (coffer_signer_api::paths::CONTROL, self.remote.get(coffer_signer_api::paths::CONTROL).await?)
+                let raw = self.remote.get(coffer_signer_api::paths::CONTROL).await?;
+                (State::from_signer(&raw)?, raw)
             }
-            Who::Gateway => ("/v1/signer", self.remote.get("/v1/signer").await?),
-        };
-        // The gateway may wrap the signer's state beside its own figures.
-        let inner = if raw["control"].is_object() { raw["control"].clone() } else { raw.clone() };
-        let state =
-            serde_json::from_value(inner).with_context(|| format!("the answer to GET {path} is no control state"))?;
-        Ok((state, raw))
+            Who::Gateway => {
+                let raw = self.remote.get("/v1/signer").await?;
+                (State::from_gateway(&raw)?, raw)
+            }
+        })
     }
 
     async fn submit(&self, request: &ControlRequest) -> anyhow::Result<(ControlAnswer, Value)> {
@@ -221,7 +221,7 @@ impl Controls {
     }
 }
 
-fn proposal_at(change: PolicyChange, state: &ControlState, expires_in: u64) -> ChangeProposal {
+fn proposal_at(change: PolicyChange, state: &State, expires_in: u64) -> ChangeProposal {
     let expires_at = now().saturating_add(i64::try_from(expires_in).unwrap_or(i64::MAX));
     ChangeProposal { change, base_version: state.policy_version, expires_at }
 }
@@ -259,7 +259,7 @@ pub(crate) async fn policy(command: PolicyCommand) -> anyhow::Result<()> {
             if json {
                 println!("{raw}");
             } else {
-                print!("{}", show(&state, now()));
+                print!("{}", state.show(now()));
             }
         }
         PolicyCommand::Propose { change } => {
@@ -326,44 +326,6 @@ pub(crate) async fn policy(command: PolicyCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The control state for a person.
-fn show(state: &ControlState, now: i64) -> String {
-    let mut out = String::new();
-    match &state.frozen {
-        Some(freeze) => {
-            let by = freeze.by.as_deref().map(|name| format!(" by {name}")).unwrap_or_default();
-            out.push_str(&format!(
-                "FROZEN      since {}{by}: {} ({})\n",
-                when(freeze.since, now),
-                freeze.message,
-                freeze.reason
-            ));
-        }
-        None => out.push_str("not frozen\n"),
-    }
-    out.push_str(&format!("profile     {}\n", state.profile.as_str()));
-    out.push_str(&format!("version     {}\n", state.policy_version));
-    out.push_str(&format!("quorum      {} approvers for a loosening change\n", state.quorum));
-    if state.scheduled.is_empty() {
-        out.push_str("scheduled   none\n");
-    }
-    for scheduled in &state.scheduled {
-        out.push_str(&format!(
-            "scheduled   {}, applies at {}\n            digest {}\n",
-            scheduled.proposal.change.describe(),
-            when(scheduled.applies_at, now),
-            scheduled.digest.grouped()
-        ));
-    }
-    if state.allowlist.is_empty() {
-        out.push_str("allowlist   empty\n");
-    }
-    for (chain, address) in &state.allowlist {
-        out.push_str(&format!("allowlist   chain {chain} {}\n", address.to_checksum(None)));
-    }
-    out
 }
 
 #[cfg(test)]

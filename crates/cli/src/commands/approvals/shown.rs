@@ -43,6 +43,25 @@ fn unix_secs(value: &Value) -> anyhow::Result<i64> {
     Ok(at.unix_timestamp())
 }
 
+/// The round's expiry as the digest has it: `expires_at_unix` where the
+/// gateway gives it beside RFC 3339 `expires_at` (the two must agree), else
+/// `expires_at` as either.
+fn expiry(round: &Value) -> anyhow::Result<i64> {
+    let text = unix_secs(&round["expires_at"]);
+    if round["expires_at_unix"].is_null() {
+        return text;
+    }
+    let unix = unix_secs(&round["expires_at_unix"])?;
+    if let Ok(text) = text {
+        anyhow::ensure!(
+            text == unix,
+            "REFUSED: the gateway shows the round's expiry as {} and as {unix} unix seconds, which differ",
+            round["expires_at"]
+        );
+    }
+    Ok(unix)
+}
+
 /// The decimals that make `units` read as `decimal`, if any does.
 fn decimals_of(units: U256, decimal: &str) -> Option<u8> {
     let normal = match decimal.split_once('.') {
@@ -60,8 +79,13 @@ pub(super) fn check(shown: &Value, asked: PayoutId) -> anyhow::Result<Checked> {
     let id: PayoutId = text(shown, "id")?.parse().context("the gateway's payout id")?;
     anyhow::ensure!(id == asked, "asked about payout {asked}, the gateway answered about {id}; refusing to go on");
     let status = shown["status"].as_str().or_else(|| shown["state"].as_str()).unwrap_or("unknown");
+    // The gateway keeps the last round once a payout moved on (who approved
+    // it): only a waiting payout has one to sign.
     let round = &shown["approval"];
-    anyhow::ensure!(round.is_object(), "payout {id} is {status}, not waiting for approvals: there is nothing to sign");
+    anyhow::ensure!(
+        status == "pending_approval" && round.is_object(),
+        "payout {id} is {status}, not waiting for approvals: there is nothing to sign"
+    );
 
     // The gateway's operator view names base units `amount_units` beside a
     // decimal `amount`, as its merchant view does; `amount` alone is base units.
@@ -94,7 +118,7 @@ pub(super) fn check(shown: &Value, asked: PayoutId) -> anyhow::Result<Checked> {
         amount,
         destination,
     };
-    let approval = PayoutApproval { payout, expires_at: unix_secs(&round["expires_at"])? };
+    let approval = PayoutApproval { payout, expires_at: expiry(round)? };
     let digest = approval.digest();
     let reported: Digest =
         text(round, "digest")?.parse().map_err(|e: String| anyhow::anyhow!("approval.digest: {e}"))?;

@@ -24,7 +24,8 @@ fn shown() -> (Value, Digest) {
         "id": ID, "merchant": MERCHANT, "chain_id": 31337, "asset": "USDT",
         "amount": "1.5", "amount_units": "1500000", "destination": DESTINATION,
         "status": "pending_approval",
-        "approval": {"digest": digest.to_string(), "expires_at": EXPIRES, "quorum": 2, "approved_by": ["alice"]},
+        "approval": {"digest": digest.to_string(), "expires_at": "2026-12-02T16:00:00.000Z", "expires_at_unix": EXPIRES,
+            "quorum": 2, "approved_by": ["alice"]},
     });
     (value, digest)
 }
@@ -37,9 +38,13 @@ fn an_honest_payout_is_rebuilt_to_its_digest() {
     assert_eq!(checked.decimal, Some(("1.5".into(), 6)));
     assert_eq!((checked.quorum, checked.approved_by), (2, vec!["alice".to_owned()]));
 
-    let mut rfc3339 = value.clone();
-    rfc3339["approval"]["expires_at"] = "2026-12-02T16:00:00Z".into();
-    assert_eq!(check(&rfc3339, ID.parse().unwrap()).unwrap().digest, digest, "the same instant as text");
+    let mut text_only = value.clone();
+    text_only["approval"]["expires_at_unix"] = Value::Null;
+    assert_eq!(check(&text_only, ID.parse().unwrap()).unwrap().digest, digest, "the same instant as text");
+    let mut unix_only = value.clone();
+    unix_only["approval"]["expires_at"] = EXPIRES.into();
+    unix_only["approval"]["expires_at_unix"] = Value::Null;
+    assert_eq!(check(&unix_only, ID.parse().unwrap()).unwrap().digest, digest, "as the signer writes it");
     let mut lower = value;
     lower["destination"] = DESTINATION.to_lowercase().into();
     assert_eq!(check(&lower, ID.parse().unwrap()).unwrap().digest, digest, "the digest uses the checksummed form");
@@ -70,9 +75,14 @@ fn a_digest_that_is_not_the_fields_shown_is_refused() {
         let err = check(&tampered, ID.parse().unwrap()).unwrap_err().to_string();
         assert!(err.starts_with("REFUSED"), "{field}: {err}");
     }
-    let mut later = value;
-    later["approval"]["expires_at"] = (EXPIRES + 1).into();
-    assert!(check(&later, ID.parse().unwrap()).unwrap_err().to_string().starts_with("REFUSED"));
+    let mut later = value.clone();
+    later["approval"]["expires_at_unix"] = (EXPIRES + 1).into();
+    later["approval"]["expires_at"] = "2026-12-02T16:00:01Z".into();
+    assert!(check(&later, ID.parse().unwrap()).unwrap_err().to_string().starts_with("REFUSED: the gateway reports"));
+    let mut two_times = value;
+    two_times["approval"]["expires_at"] = "2026-12-02T17:00:00Z".into();
+    let err = check(&two_times, ID.parse().unwrap()).unwrap_err().to_string();
+    assert!(err.starts_with("REFUSED: the gateway shows the round's expiry as"), "{err}");
 }
 
 #[test]
@@ -90,11 +100,15 @@ fn another_payout_a_payout_not_waiting_and_a_bad_checksum_are_refused() {
     let (value, _) = shown();
     let err = check(&value, "po_0195f3a0c1b27c3e9a4d5e6f70899999".parse().unwrap()).unwrap_err().to_string();
     assert!(err.contains("the gateway answered about po_0195f3a0c1b27c3e9a4d5e6f70812345"), "{err}");
+    // Sent after its approvals: the gateway still shows the last round.
     let mut sent = value.clone();
     sent["status"] = "broadcast".into();
-    sent["approval"] = Value::Null;
     let err = check(&sent, ID.parse().unwrap()).unwrap_err().to_string();
     assert_eq!(err, format!("payout {ID} is broadcast, not waiting for approvals: there is nothing to sign"));
+    let mut never = value.clone();
+    never["status"] = "pending".into();
+    never["approval"] = Value::Null;
+    assert!(check(&never, ID.parse().unwrap()).is_err());
     let mut typo = value;
     typo["destination"] = "0x70997970c51812dc3A010C7d01b50e0d17dc79C8".into();
     let err = format!("{:#}", check(&typo, ID.parse().unwrap()).unwrap_err());
