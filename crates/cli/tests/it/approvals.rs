@@ -63,7 +63,7 @@ fn keygen_writes_a_sealed_key_once_and_prints_the_signer_toml_entry() {
     let public = stdout.lines().next().unwrap().strip_prefix("public key ").unwrap().to_owned();
     assert!(public.parse::<PublicKey>().is_ok(), "{stdout}");
     assert!(
-        stdout.contains(&format!("[[policy.approvals.approvers]]\nname = \"alice\"\npublic_key = \"{public}\"\n")),
+        stdout.contains(&format!("[[policy.approvals.approvers]]\nname = \"alice\"\nkey = \"{public}\"\n")),
         "the name defaults to the file's: {stdout}"
     );
     assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);

@@ -8,7 +8,7 @@ use serde_json::json;
 #[derive(clap::Subcommand)]
 pub(crate) enum Command {
     /// Make an approver's ed25519 key in a new file, encrypted with a passphrase like the signer's
-    /// seed (never overwritten), and print the `[[policy.approvals.approvers]]` entry for the
+    /// seed (never overwritten), and print the `[[policy.approvals.approvers]]` entry (name, key) for the
     /// signer's signer.toml.
     Keygen {
         /// Where to write the key file (mode 0600).
@@ -37,8 +37,8 @@ pub(crate) enum Command {
 fn check_name(name: &str) -> anyhow::Result<()> {
     let plain = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ' | '@');
     anyhow::ensure!(
-        !name.trim().is_empty() && name.chars().count() <= 64 && name.chars().all(plain),
-        "the approver's name {name:?} must be 1 to 64 letters, digits, spaces or - _ . @"
+        !name.trim().is_empty() && name.len() <= 64 && name.chars().all(plain),
+        "the approver's name {name:?} must be 1 to 64 bytes of letters, digits, spaces or - _ . @"
     );
     Ok(())
 }
@@ -65,7 +65,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<()> {
     println!("# Add to the signer's signer.toml:");
     println!("[[policy.approvals.approvers]]");
     println!("name = \"{name}\"");
-    println!("public_key = \"{public}\"");
+    println!("key = \"{public}\"");
     Ok(())
 }
 
