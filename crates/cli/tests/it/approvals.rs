@@ -205,6 +205,25 @@ fn approve_shows_the_payout_signs_its_digest_and_sends_the_approval() {
     assert_eq!(summary["digest"], digest.to_string());
     assert_eq!(summary["answer"]["status"], "pending_approval");
 
+    // Straight to the signer, whose answer is its outcome; the payout is still read from the gateway.
+    let outcome = json!({"id": PAYOUT, "state": "pending_approval", "digest": digest.to_string(),
+        "expires_at": shown["approval"]["expires_at_unix"], "quorum": 2, "approved_by": ["alice"], "policy_version": 3});
+    let signer = Double::start(vec![("POST", approvals.clone(), 200, outcome.to_string())]);
+    let direct = run_ok(approver().args(["approve", PAYOUT, "--yes", "--key"]).arg(&key).args([
+        "--gateway",
+        &gateway.url,
+        "--signer",
+        &signer.url,
+    ]));
+    assert!(
+        direct.trim_end().ends_with("sent; the payout is now pending_approval; 1 of 2 approvals (alice)"),
+        "{direct}"
+    );
+    let [to_signer] = signer.posted(&approvals).try_into().unwrap();
+    assert!(signer.seen()[0].authorization.is_none(), "the signer gets no operator token");
+    let to_signer: Approval = serde_json::from_value(to_signer).unwrap();
+    assert!(to_signer.verifies() && to_signer.digest == digest);
+
     let sent: Vec<Approval> =
         gateway.posted(&approvals).into_iter().map(|v| serde_json::from_value(v).unwrap()).collect();
     assert_eq!(sent.len(), 2);

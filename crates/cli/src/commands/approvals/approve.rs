@@ -21,6 +21,10 @@ pub(crate) struct Args {
     gateway: String,
     #[command(flatten)]
     token: TokenArgs,
+    /// Send the approval straight to the signer at this URL instead of through the gateway's relay
+    /// (the payout is still read from the gateway; the signer checks it against its own record).
+    #[arg(long, value_name = "URL")]
+    signer: Option<String>,
     /// Reject instead: one approver's rejection refuses the payout.
     #[arg(long)]
     reject: bool,
@@ -74,7 +78,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         Decision::Reject => key.reject(&checked.digest),
     };
     let path = format!("/v1/payouts/{}/{}", args.payout, coffer_signer_api::paths::APPROVALS);
-    let answer = gateway.post(&path, &approval).await?;
+    let answer = match &args.signer {
+        Some(url) => Remote::new(url, Who::Signer, None)?.post(&path, &approval).await?,
+        None => gateway.post(&path, &approval).await?,
+    };
     if args.json {
         println!("{}", summary(&checked, Some(&approval), Some(&answer)));
     } else {
