@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::approvals::{approve, control, keygen};
 use crate::commands::{admin, audit, bench, chain, config, dev, drill, gateway, ledger, signer, treasury};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
@@ -57,6 +58,17 @@ enum Command {
     /// Attack a real gateway and signer as the CoinsPaid thieves did, and check the bound.
     #[command(subcommand)]
     Drill(drill::Command),
+    /// An approver's own key: `coffer approver keygen --out FILE`.
+    #[command(subcommand)]
+    Approver(keygen::Command),
+    /// Approve (or reject) a payout waiting for approvers, after checking what the gateway shows
+    /// against the digest it asks you to sign.
+    Approve(approve::Args),
+    /// Freeze the signer's outgoing payments at once, with one approver's key.
+    Freeze(control::FreezeArgs),
+    /// The signer's controls: show them, propose a change, approve or veto one.
+    #[command(subcommand)]
+    Policy(control::PolicyCommand),
 }
 
 /// Where most subcommands read their configuration.
@@ -97,6 +109,10 @@ fn main() -> ExitCode {
             Command::Config(cmd) => config::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Drill(cmd) => drill::run(cmd).await,
+            Command::Approver(cmd) => keygen::run(cmd),
+            Command::Approve(args) => approve::run(args).await,
+            Command::Freeze(args) => control::freeze(args).await,
+            Command::Policy(cmd) => control::policy(cmd).await,
         }
     });
     match result {

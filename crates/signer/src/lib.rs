@@ -50,7 +50,10 @@ mod wallet_key;
 pub use audit_log::{SignerAudit, read_audit};
 pub use config::{ConfigError, SignerConfig};
 pub use home::{InitOutcome, LEGACY_SEED_FILE, OpenOutcome, SEED_FILE, SignerHome};
-pub use keystore::{KdfCost, MIN_ITERATIONS, MIN_MEMORY_KIB, MIN_PASSPHRASE_CHARS, PASSPHRASE_ENV, Passphrase};
+pub use keystore::{
+    APPROVER_KEY_FORMAT, APPROVER_PASSPHRASE_ENV, ApproverKey, KdfCost, MIN_ITERATIONS, MIN_MEMORY_KIB,
+    MIN_PASSPHRASE_CHARS, PASSPHRASE_ENV, Passphrase,
+};
 pub use run::{RunError, run};
 pub use seed::{ACCOUNT_PATH, HOT_WALLET_PATH, SignerKeys};
 pub use store::StoreError;
@@ -107,11 +110,11 @@ pub enum SignerError {
     #[error(
         "{} asks for argon2id with m = {memory_kib} KiB, t = {iterations}, p = {parallelism}, below this signer's \
          floor (m >= {MIN_MEMORY_KIB} KiB, t >= {MIN_ITERATIONS}) or above its ceiling; refusing it, as someone \
-         may have weakened it: restore seed.enc from your backup",
+         may have weakened it: restore the file from your backup",
         path.display()
     )]
     WeakKdf {
-        /// The seed file.
+        /// The seed file (or an approver's key file).
         path: PathBuf,
         /// Stored memory cost (KiB).
         memory_kib: u32,
@@ -128,6 +131,17 @@ pub enum SignerError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The file is not an approver's key file (a seed file, another format, damage).
+    #[error("{} is not an approver's key file: {reason}", path.display())]
+    MalformedApproverKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An approver's key file is never overwritten.
+    #[error("{} already exists; refusing to overwrite it (an approver's key is made once)", .0.display())]
+    ApproverKeyExists(PathBuf),
     /// A plain seed from an earlier `coffer dev`, and no passphrase to encrypt it with.
     #[error(
         "{} holds an unencrypted seed ({LEGACY_SEED_FILE}) from an earlier `coffer dev`; set {PASSPHRASE_ENV} or \
@@ -166,6 +180,8 @@ impl SignerError {
             Self::WrongPassphrase(_) => "signer.passphrase_wrong",
             Self::WeakKdf { .. } => "signer.seed_kdf_out_of_bounds",
             Self::MalformedSeedFile { .. } => "signer.seed_malformed",
+            Self::MalformedApproverKey { .. } => "signer.approver_key_malformed",
+            Self::ApproverKeyExists(_) => "signer.approver_key_exists",
             Self::LegacyPlainSeed(_) => "signer.seed_unencrypted",
             Self::AmbiguousSeeds(_) => "signer.seed_ambiguous",
             Self::BadMnemonic(_) => "signer.mnemonic_invalid",

@@ -1,5 +1,6 @@
 //! The `coffer` binary, run as a user runs it: a child process, real HTTP.
 
+mod approvals;
 mod audit;
 mod crash;
 mod dev;
@@ -8,6 +9,7 @@ mod dev_treasury;
 mod drill;
 mod gateway;
 mod halts;
+mod http_double;
 mod operator;
 mod receiver;
 mod signer;

@@ -13,6 +13,10 @@
 //! does not open, it does not silently decrypt under a weaker setting. The
 //! plaintext is the phrase padded with spaces to 256 bytes, so the file's
 //! length says nothing about the words.
+//!
+//! Approvers' key files (`super::approver`) are the same envelope under
+//! another format tag ([`Sealed`]): the tag is checked and bound into the
+//! AEAD, so neither kind of file opens as the other.
 
 use std::path::Path;
 
@@ -33,9 +37,33 @@ const TAG_LEN: usize = 16;
 /// 24 words of at most 8 letters and 23 spaces fit in 215 bytes.
 const PLAINTEXT_LEN: usize = 256;
 
+/// One kind of sealed file: its format tag and the exact length of what it holds.
+pub(crate) struct Sealed {
+    /// The `format` field, checked on open and bound as associated data.
+    pub(crate) format: &'static str,
+    /// The plaintext's length in bytes (fixed, so the file's length says nothing).
+    pub(crate) len: usize,
+}
+
+/// `seed.enc`.
+pub(crate) const SEED: Sealed = Sealed { format: FORMAT, len: PLAINTEXT_LEN };
+
+/// Why a sealed file does not open; each caller names its own file in its error.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Not JSON of this shape, an unknown cipher, a damaged field.
+    Malformed(String),
+    /// A well-formed file of another kind: its format tag.
+    OtherFormat(String),
+    /// The stored KDF cost is out of bounds: `(memory_kib, iterations, parallelism)`.
+    WeakKdf(u32, u32, u32),
+    /// The AEAD refused: a wrong passphrase, or an altered file.
+    WrongPassphrase,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SeedFile {
+struct SealedFile {
     format: String,
     kdf: KdfParams,
     cipher: CipherParams,
@@ -51,7 +79,7 @@ struct CipherParams {
     nonce: String,
 }
 
-impl SeedFile {
+impl SealedFile {
     /// The associated data: every field but the ciphertext, canonically.
     fn header(&self) -> String {
         format!(
@@ -73,25 +101,24 @@ fn cipher(key: &[u8; 32]) -> XChaCha20Poly1305 {
     XChaCha20Poly1305::new(&(*key).into())
 }
 
-/// The bytes of a new `seed.enc` holding `phrase`.
-pub(crate) fn seal(phrase: &str, passphrase: &Passphrase, cost: KdfCost) -> Result<Vec<u8>> {
-    if phrase.len() > PLAINTEXT_LEN {
-        return Err(SignerError::BadMnemonic("the phrase is longer than 24 words".into()));
+/// The bytes of a new file of `kind` holding `plaintext` (exactly `kind.len` bytes).
+pub(crate) fn seal_as(kind: &Sealed, plaintext: &[u8], passphrase: &Passphrase, cost: KdfCost) -> Result<Vec<u8>> {
+    if plaintext.len() != kind.len {
+        return Err(SignerError::Derivation(format!("a {} file holds {} bytes", kind.format, kind.len)));
     }
     let kdf = KdfParams::new(cost).map_err(randomness)?;
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::fill(&mut nonce).map_err(randomness)?;
-    let mut file = SeedFile {
-        format: FORMAT.into(),
+    let mut file = SealedFile {
+        format: kind.format.into(),
         kdf,
         cipher: CipherParams { algorithm: CIPHER.into(), nonce: hex::encode(nonce) },
         ciphertext: String::new(),
     };
     let key = file.kdf.derive(passphrase).map_err(|e| SignerError::Derivation(format!("argon2id: {e:?}")))?;
-    // Room for the tag up front: a reallocation would leave a copy of the phrase behind.
-    let mut buffer = Zeroizing::new(Vec::with_capacity(PLAINTEXT_LEN + TAG_LEN));
-    buffer.extend_from_slice(phrase.as_bytes());
-    buffer.resize(PLAINTEXT_LEN, b' ');
+    // Room for the tag up front: a reallocation would leave a copy of the secret behind.
+    let mut buffer = Zeroizing::new(Vec::with_capacity(kind.len + TAG_LEN));
+    buffer.extend_from_slice(plaintext);
     cipher(&key)
         .encrypt_in_place(&XNonce::from(nonce), file.header().as_bytes(), &mut *buffer)
         .map_err(|_| SignerError::Derivation("xchacha20poly1305 refused to encrypt".into()))?;
@@ -101,36 +128,63 @@ pub(crate) fn seal(phrase: &str, passphrase: &Passphrase, cost: KdfCost) -> Resu
     Ok(bytes)
 }
 
-/// The phrase inside `bytes`, read from `path` (named in errors).
-pub(crate) fn open(bytes: &[u8], passphrase: &Passphrase, path: &Path) -> Result<Zeroizing<String>> {
-    let malformed = |reason: String| SignerError::MalformedSeedFile { path: path.into(), reason };
-    let file: SeedFile = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-    if file.format != FORMAT {
-        return Err(malformed(format!("format {:?}, this signer reads {FORMAT:?}", file.format)));
+/// The plaintext of a file of `kind` (exactly `kind.len` bytes).
+pub(crate) fn open_as(
+    kind: &Sealed,
+    bytes: &[u8],
+    passphrase: &Passphrase,
+) -> std::result::Result<Zeroizing<Vec<u8>>, Refusal> {
+    let file: SealedFile = serde_json::from_slice(bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    if file.format != kind.format {
+        return Err(Refusal::OtherFormat(file.format));
     }
     if file.cipher.algorithm != CIPHER {
-        return Err(malformed(format!("unsupported cipher {:?}", file.cipher.algorithm)));
+        return Err(Refusal::Malformed(format!("unsupported cipher {:?}", file.cipher.algorithm)));
     }
     let nonce: [u8; NONCE_LEN] = hex::decode(&file.cipher.nonce)
         .ok()
         .and_then(|n| n.try_into().ok())
-        .ok_or_else(|| malformed("the nonce is not 24 bytes of hex".into()))?;
-    let mut buffer = Zeroizing::new(hex::decode(&file.ciphertext).map_err(|_| malformed("bad ciphertext".into()))?);
-    if buffer.len() != PLAINTEXT_LEN + TAG_LEN {
-        return Err(malformed("the ciphertext has the wrong length".into()));
+        .ok_or_else(|| Refusal::Malformed("the nonce is not 24 bytes of hex".into()))?;
+    let mut buffer =
+        Zeroizing::new(hex::decode(&file.ciphertext).map_err(|_| Refusal::Malformed("bad ciphertext".into()))?);
+    if buffer.len() != kind.len + TAG_LEN {
+        return Err(Refusal::Malformed("the ciphertext has the wrong length".into()));
     }
     let key = file.kdf.derive(passphrase).map_err(|refusal| match refusal {
-        KdfRefusal::Malformed(reason) => malformed(reason),
-        KdfRefusal::OutOfBounds => SignerError::WeakKdf {
-            path: path.into(),
-            memory_kib: file.kdf.memory_kib,
-            iterations: file.kdf.iterations,
-            parallelism: file.kdf.parallelism,
-        },
+        KdfRefusal::Malformed(reason) => Refusal::Malformed(reason),
+        KdfRefusal::OutOfBounds => Refusal::WeakKdf(file.kdf.memory_kib, file.kdf.iterations, file.kdf.parallelism),
     })?;
     cipher(&key)
         .decrypt_in_place(&XNonce::from(nonce), file.header().as_bytes(), &mut *buffer)
-        .map_err(|_| SignerError::WrongPassphrase(path.into()))?;
+        .map_err(|_| Refusal::WrongPassphrase)?;
+    Ok(buffer)
+}
+
+/// The bytes of a new `seed.enc` holding `phrase`.
+pub(crate) fn seal(phrase: &str, passphrase: &Passphrase, cost: KdfCost) -> Result<Vec<u8>> {
+    if phrase.len() > PLAINTEXT_LEN {
+        return Err(SignerError::BadMnemonic("the phrase is longer than 24 words".into()));
+    }
+    let mut padded = Zeroizing::new(Vec::with_capacity(PLAINTEXT_LEN));
+    padded.extend_from_slice(phrase.as_bytes());
+    padded.resize(PLAINTEXT_LEN, b' ');
+    seal_as(&SEED, &padded, passphrase, cost)
+}
+
+/// The phrase inside `bytes`, read from `path` (named in errors).
+pub(crate) fn open(bytes: &[u8], passphrase: &Passphrase, path: &Path) -> Result<Zeroizing<String>> {
+    let malformed = |reason: String| SignerError::MalformedSeedFile { path: path.into(), reason };
+    let mut buffer = open_as(&SEED, bytes, passphrase).map_err(|refusal| match refusal {
+        Refusal::Malformed(reason) => malformed(reason),
+        Refusal::OtherFormat(format) if format == super::APPROVER_KEY_FORMAT => {
+            malformed(format!("it is an approver's key file ({format}), not a seed"))
+        }
+        Refusal::OtherFormat(format) => malformed(format!("format {format:?}, this signer reads {FORMAT:?}")),
+        Refusal::WeakKdf(memory_kib, iterations, parallelism) => {
+            SignerError::WeakKdf { path: path.into(), memory_kib, iterations, parallelism }
+        }
+        Refusal::WrongPassphrase => SignerError::WrongPassphrase(path.into()),
+    })?;
     let text = String::from_utf8(std::mem::take(&mut *buffer)).map_err(|e| {
         drop(Zeroizing::new(e.into_bytes()));
         malformed("the plaintext is not text".into())
@@ -194,7 +248,7 @@ mod tests {
     #[test]
     fn the_ciphertext_is_bound_to_the_header_as_associated_data() {
         let bytes = seal(PHRASE, &passphrase("correct horse battery"), KdfCost::Dev).unwrap();
-        let file: SeedFile = serde_json::from_slice(&bytes).unwrap();
+        let file: SealedFile = serde_json::from_slice(&bytes).unwrap();
         let key = file.kdf.derive(&passphrase("correct horse battery")).unwrap();
         let nonce = XNonce::from(<[u8; NONCE_LEN]>::try_from(hex::decode(&file.cipher.nonce).unwrap()).unwrap());
         let decrypt = |aad: &[u8]| {

@@ -60,12 +60,18 @@ impl Passphrase {
 
     /// The passphrase in [`PASSPHRASE_ENV`], if that variable is set.
     pub fn from_env() -> Result<Option<Self>> {
-        let Some(value) = std::env::var_os(PASSPHRASE_ENV) else { return Ok(None) };
+        Self::from_env_var(PASSPHRASE_ENV)
+    }
+
+    /// The passphrase in the environment variable `name`, if it is set
+    /// (an approver's key has its own: [`crate::APPROVER_PASSPHRASE_ENV`]).
+    pub fn from_env_var(name: &str) -> Result<Option<Self>> {
+        let Some(value) = std::env::var_os(name) else { return Ok(None) };
         match value.into_string() {
-            Ok(text) => Self::checked(Zeroizing::new(text), PASSPHRASE_ENV).map(Some),
+            Ok(text) => Self::checked(Zeroizing::new(text), name).map(Some),
             Err(raw) => {
                 drop(Zeroizing::new(raw.into_encoded_bytes()));
-                Err(SignerError::PassphraseNotText { from: PASSPHRASE_ENV.into() })
+                Err(SignerError::PassphraseNotText { from: name.into() })
             }
         }
     }
@@ -74,9 +80,14 @@ impl Passphrase {
     /// explicit choice beats the environment), else [`PASSPHRASE_ENV`], else
     /// none (then [`crate::SignerHome`] says what to do).
     pub fn resolve(file: Option<&Path>) -> Result<Option<Self>> {
+        Self::resolve_from(file, PASSPHRASE_ENV)
+    }
+
+    /// Like [`Passphrase::resolve`], from the variable `env` instead.
+    pub fn resolve_from(file: Option<&Path>, env: &str) -> Result<Option<Self>> {
         match file {
             Some(path) => Self::from_file(path).map(Some),
-            None => Self::from_env(),
+            None => Self::from_env_var(env),
         }
     }
 
