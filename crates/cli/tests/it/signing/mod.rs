@@ -7,6 +7,7 @@ mod approvers;
 mod attacks;
 mod audit;
 mod bumps;
+mod commands;
 mod crash;
 mod freeze;
 mod harness;
