@@ -27,6 +27,8 @@ pub struct AnomalyRules {
     pub refusals: u64,
     /// More failed authentications than this trips.
     pub auth_failures: u64,
+    /// A payout that would pass a global velocity limit trips.
+    pub freeze_on_global_limit: bool,
 }
 
 /// Something the signer counts toward a tripwire.

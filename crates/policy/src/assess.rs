@@ -5,7 +5,7 @@
 use coffer_domain::{Address, AssetId, ChainId, MerchantId, U256};
 use coffer_signer_api::{Profile, RuleTag, Wallet};
 
-use crate::anomaly::{Alarm, Alarms, outflow_trip};
+use crate::anomaly::{Alarm, Alarms, Trip, outflow_trip};
 use crate::policy::{AssetPolicy, ChainPolicy, Limits, Policy};
 use crate::windows::Totals;
 use crate::{Denylist, Windows};
@@ -109,6 +109,19 @@ pub fn assess_payout(
         ));
     }
     if let Err(refusal) = payout_rules(policy, windows, denylist, treasury, request, now) {
+        let global = matches!(
+            refusal.rule,
+            RuleTag::VelocityGlobal1h
+                | RuleTag::VelocityGlobal24h
+                | RuleTag::VelocityGlobalCount1h
+                | RuleTag::VelocityGlobalCount24h
+        );
+        if global && policy.anomaly().freeze_on_global_limit && policy.profile() == Profile::Normal {
+            return Verdict::Freeze(Trip {
+                reason: RuleTag::AnomalyLimitBreach,
+                message: format!("{} ({})", refusal.message, refusal.rule),
+            });
+        }
         return Verdict::Refuse(refusal);
     }
     let destination = request.destination;

@@ -69,11 +69,21 @@ pub struct AnomalyFile {
     pub refusals: u64,
     /// More requests failing authentication than this in the window freezes.
     pub auth_failures: u64,
+    /// Whether a payout that would pass a global velocity limit freezes (a
+    /// policy breach attempt: DESIGN rule 4); it is refused either way.
+    pub freeze_on_global_limit: bool,
 }
 
 impl Default for AnomalyFile {
     fn default() -> Self {
-        Self { window_secs: 600, outflow_multiple: 10, new_destinations: 20, refusals: 20, auth_failures: 10 }
+        Self {
+            window_secs: 600,
+            outflow_multiple: 10,
+            new_destinations: 20,
+            refusals: 20,
+            auth_failures: 10,
+            freeze_on_global_limit: true,
+        }
     }
 }
 
@@ -181,6 +191,7 @@ pub(crate) fn anomaly_rules(file: &AnomalyFile) -> Result<AnomalyRules, PolicyEr
         new_destinations: file.new_destinations,
         refusals: file.refusals,
         auth_failures: file.auth_failures,
+        freeze_on_global_limit: file.freeze_on_global_limit,
     })
 }
 

@@ -113,6 +113,9 @@ rule_tags! {
     AnomalyRefusals = "anomaly.refusals",
     /// Frozen: too many requests failed authentication in the anomaly window.
     AnomalyAuth = "anomaly.auth",
+    /// Frozen: a payout tried to go past a global velocity limit (a breach
+    /// attempt: what bounds a compromised gateway was reached).
+    AnomalyLimitBreach = "anomaly.limit_breach",
     /// Frozen: a request claimed a chain fact the signer's own node contradicts.
     AnomalyChainMismatch = "anomaly.chain_mismatch",
     /// The restricted profile pays allowlisted destinations only.

@@ -127,7 +127,13 @@ pub(crate) async fn run(world: &World, config: &DrillConfig) -> anyhow::Result<A
                         let id = payout_id();
                         let merchant =
                             world.merchants[usize::try_from(n).unwrap_or(0) % world.merchants.len()].id.to_string();
-                        let intent = payout_intent(&id, &merchant, whole, to);
+                        // One in four asks for ETH: every asset the hot wallet holds is a target.
+                        let intent = if n % 4 == 3 {
+                            json!({ "id": id, "merchant": merchant, "chain_id": 31337, "asset": "ETH",
+                                "amount": "100000000000000000", "destination": to })
+                        } else {
+                            payout_intent(&id, &merchant, whole, to)
+                        };
                         match world.signer_signed("POST", "/v1/payouts", &intent, now()).await {
                             Ok((status, body)) => {
                                 record(&shared, "signer_direct_payout", &outcome(status, &body), Some(id), Some(to))

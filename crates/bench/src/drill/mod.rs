@@ -52,16 +52,20 @@ pub async fn run(drill: &Drill) -> anyhow::Result<DrillReport> {
     world.settle(&attack.attacker_addresses).await?;
     let after = world.balances().await?;
     let stolen = world.held_by(&attack.attacker_addresses).await?;
+    let stolen_eth = world.eth_held_by(&attack.attacker_addresses).await?;
     let audit = world.audit(&attack).await?;
     let recovery = world.recover(&drill.config).await?;
     let elapsed = attack.finished.duration_since(attack.started).as_secs().max(1);
-    let bound = world.bound(elapsed)?;
+    let bound = world.bound("USDT", elapsed)?;
+    let bound_eth = world.bound("ETH", elapsed)?;
     world.stop().await;
     Ok(report::DrillReport::new(report::Facts {
         config: drill.config.clone(),
         attempts: attack.attempts,
         stolen,
         bound,
+        stolen_eth,
+        bound_eth,
         attack_secs: elapsed,
         treasury_before: before.hot + before.cold,
         cold_before: before.cold,

@@ -75,6 +75,8 @@ pub(crate) struct Facts {
     pub(crate) attempts: Tally,
     pub(crate) stolen: U256,
     pub(crate) bound: U256,
+    pub(crate) stolen_eth: U256,
+    pub(crate) bound_eth: U256,
     pub(crate) attack_secs: u64,
     pub(crate) treasury_before: U256,
     pub(crate) cold_before: U256,
@@ -100,6 +102,10 @@ pub struct DrillReport {
     pub share_of_treasury_percent: f64,
     /// The velocity allowance over the attack's duration (the bound), USDT.
     pub bound_usdt: String,
+    /// ETH that reached the attacker's addresses, and its bound (decimal).
+    pub stolen_eth: String,
+    /// The velocity allowance of ETH over the attack's duration.
+    pub bound_eth: String,
     /// The attack's duration, seconds.
     pub attack_secs: u64,
     /// The freeze.
@@ -160,6 +166,15 @@ impl DrillReport {
                 ),
             },
             Check {
+                name: "ETH stolen within its velocity allowance",
+                passed: f.stolen_eth <= f.bound_eth,
+                detail: format!(
+                    "{} ETH taken, bound {} ETH",
+                    format_units(f.stolen_eth, 18),
+                    format_units(f.bound_eth, 18)
+                ),
+            },
+            Check {
                 name: "frozen within one block of the anomaly",
                 passed: f.freeze.as_ref().is_some_and(|fr| fr.blocks_after <= 1),
                 detail: match &f.freeze {
@@ -217,6 +232,8 @@ impl DrillReport {
             stolen_units: f.stolen,
             share_of_treasury_percent: share,
             bound_usdt: whole(f.bound),
+            stolen_eth: format_units(f.stolen_eth, 18),
+            bound_eth: format_units(f.bound_eth, 18),
             attack_secs: f.attack_secs,
             freeze: f.freeze,
             cold_usdt: [whole(f.cold_before), whole(f.cold_after)],
@@ -254,6 +271,7 @@ impl fmt::Display for DrillReport {
             "bound:              {} USDT (the velocity allowance over {} s)",
             self.bound_usdt, self.attack_secs
         )?;
+        writeln!(f, "stolen ETH:         {} ETH (bound {} ETH)", self.stolen_eth, self.bound_eth)?;
         match &self.freeze {
             Some(fr) => writeln!(
                 f,

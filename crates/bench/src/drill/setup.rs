@@ -346,6 +346,15 @@ impl World {
         Ok(Balances { hot: self.token.balance_of(rpc, self.hot).await?, cold: self.token.balance_of(rpc, COLD).await? })
     }
 
+    /// ETH the `addresses` hold (fresh addresses start with none).
+    pub(crate) async fn eth_held_by(&self, addresses: &[Address]) -> anyhow::Result<U256> {
+        let mut total = U256::ZERO;
+        for address in addresses {
+            total += self.anvil.rpc().balance(*address).await?;
+        }
+        Ok(total)
+    }
+
     pub(crate) async fn held_by(&self, addresses: &[Address]) -> anyhow::Result<U256> {
         let mut total = U256::ZERO;
         for address in addresses {
@@ -386,10 +395,10 @@ impl World {
         Ok(())
     }
 
-    /// The most the signer's global limits let out of USDT in `secs`.
-    pub(crate) fn bound(&self, secs: u64) -> anyhow::Result<U256> {
-        let usdt = coffer_domain::AssetId { chain_id: coffer_domain::ChainId(31337), symbol: "USDT".parse()? };
-        Ok(self.policy.bound(usdt, secs))
+    /// The most the signer's global limits let out of `symbol` in `secs`.
+    pub(crate) fn bound(&self, symbol: &str, secs: u64) -> anyhow::Result<U256> {
+        let asset = coffer_domain::AssetId { chain_id: coffer_domain::ChainId(31337), symbol: symbol.parse()? };
+        Ok(self.policy.bound(asset, secs))
     }
 
     /// Runs `coffer ARGS…` and gives its output.

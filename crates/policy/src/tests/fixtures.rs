@@ -72,7 +72,9 @@ pub(crate) fn file() -> PolicyFile {
             top_up_per_sweep: "0.01".into(),
         }],
         approvals: None,
-        anomaly: Default::default(),
+        // The rules' own refusals are what these tests look at; the breach
+        // tripwire has its own test (tripwires.rs).
+        anomaly: crate::AnomalyFile { freeze_on_global_limit: false, ..Default::default() },
         restricted: None,
     }
 }

@@ -141,3 +141,24 @@ fn after_a_quorum_lifts_a_freeze_the_outflow_it_reviewed_does_not_trip_it_again_
     );
     assert!(matches!(later, Verdict::Freeze(_)), "{later:?}");
 }
+
+#[test]
+fn a_payout_past_a_global_velocity_limit_freezes_while_one_past_its_merchants_limit_is_only_refused() {
+    let mut file = file();
+    file.anomaly = AnomalyFile::default();
+    assert!(file.anomaly.freeze_on_global_limit, "on unless turned off");
+    let policy = Policy::new(&file, &table()).unwrap();
+    let mut windows = Windows::new();
+    let (one, two) = (MerchantId::new(), MerchantId::new());
+    windows.record(NOW, &Spend::Payout { asset: usdt().id, merchant: one, amount: usd(2500) });
+    windows.record(NOW, &Spend::Payout { asset: usdt().id, merchant: two, amount: usd(2000) });
+    let mut mine = request(1, PAYEE, true);
+    mine.merchant = one;
+    let Verdict::Refuse(refusal) = decide(&policy, &windows, &Alarms::default(), &mine) else { panic!("refused") };
+    assert_eq!(refusal.rule, RuleTag::VelocityMerchant1h, "a merchant's own limit is not a breach of the bound");
+    let mut theirs = request(600, PAYEE, true);
+    theirs.merchant = two;
+    let Verdict::Freeze(trip) = decide(&policy, &windows, &Alarms::default(), &theirs) else { panic!("a breach") };
+    assert_eq!(trip.reason, RuleTag::AnomalyLimitBreach);
+    assert!(trip.message.contains("velocity.global.1h"), "{}", trip.message);
+}

@@ -51,6 +51,21 @@ async fn outflow_far_above_its_baseline_freezes_on_the_payout_that_crosses() {
 }
 
 #[tokio::test]
+async fn a_payout_past_the_global_velocity_limit_is_a_breach_attempt_and_freezes() {
+    let limits = Limits { usdt_1h: "250", usdt_per_payout: "100", ..Limits::default() };
+    let treasury = started(limits).await;
+    let to = Address::repeat_byte(0x66);
+    for _ in 0..2 {
+        assert_eq!(treasury.pay(&payout_id(), "USDT", usdt(100), to).await.body["state"], "broadcast");
+    }
+    let breach = treasury.pay(&payout_id(), "USDT", usdt(100), to).await;
+    assert_eq!(rule(&breach), "anomaly.limit_breach", "{}", breach.body);
+    assert!(breach.body["message"].as_str().unwrap().contains("velocity.global.1h"), "{}", breach.body);
+    assert_frozen(&treasury, "anomaly.limit_breach").await;
+    assert_eq!(treasury.usdt(to).await, usdt(200));
+}
+
+#[tokio::test]
 async fn a_burst_of_new_destinations_freezes_on_the_one_above_the_tripwire() {
     let treasury = started(anomaly("new_destinations = 3")).await;
     for n in 0..3u8 {

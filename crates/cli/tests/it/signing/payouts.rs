@@ -37,7 +37,15 @@ async fn a_payout_within_policy_confirms_on_chain_once_and_answers_the_same_when
 
 #[tokio::test]
 async fn each_rule_refuses_with_its_tag_and_a_sentence() {
-    let limits = Limits { usdt_per_payout: "100", usdt_1h: "250", usdt_count_1h: 3, ..Limits::default() };
+    // The global limits' own refusals are what this test reads; a breach's
+    // freeze is tested in freeze.rs.
+    let limits = Limits {
+        usdt_per_payout: "100",
+        usdt_1h: "250",
+        usdt_count_1h: 3,
+        policy_extra: "[policy.anomaly]\nfreeze_on_global_limit = false\n".into(),
+        ..Limits::default()
+    };
     let mut treasury = Treasury::new(limits).await;
     treasury.fund_hot(10, 50_000_000_000).await;
     treasury.start().await;
