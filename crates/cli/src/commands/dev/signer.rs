@@ -47,7 +47,13 @@ impl DevSigner {
     ) -> anyhow::Result<Self> {
         let dir = state_dir.join("signer");
         let config = dir.join("signer.toml");
-        let toml = signer_toml(state_dir, &dir, anvil, usdt, gateway, cold);
+        let approver = dev_approver(state_dir)?;
+        let mut toml = signer_toml(state_dir, &dir, anvil, usdt, gateway, cold);
+        toml.push_str(&format!(
+            "\n# DEV ONLY: one approver, quorum 1, whose key sits beside the gateway's data. In\n\
+             # production each approver's key is on their own device and the quorum is M of N.\n\
+             [policy.approvals]\nquorum = 1\n[[policy.approvals.approvers]]\nname = \"dev-approver\"\nkey = \"{approver}\"\n"
+        ));
         std::fs::write(&config, toml).with_context(|| format!("writing {}", config.display()))?;
         let exe = std::env::current_exe().context("locating the coffer binary")?;
         let mut child = Command::new(exe)
@@ -73,6 +79,12 @@ impl DevSigner {
             signer.child.id(),
             signer.url,
             dir.display()
+        );
+        println!(
+            "dev approver (DEV ONLY, quorum 1): coffer freeze --signer {} --key {} --passphrase-file {}",
+            signer.url,
+            state_dir.join("approver.dev-only.key").display(),
+            state_dir.join("signer-passphrase.dev-only").display()
         );
         Ok(signer)
     }
@@ -103,6 +115,23 @@ impl Drop for DevSigner {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The dev approver's key file (made once, sealed with the dev passphrase),
+/// so that a freeze in `coffer dev` can be lifted: `coffer policy approve
+/// … --key .coffer-dev/approver.dev-only.key`. Its public key.
+fn dev_approver(state_dir: &Path) -> anyhow::Result<coffer_signer_api::PublicKey> {
+    let path = state_dir.join("approver.dev-only.key");
+    let passphrase = coffer_signer::Passphrase::from_file(&state_dir.join("signer-passphrase.dev-only"))
+        .context("reading the dev passphrase")?;
+    let key = if path.exists() {
+        coffer_signer::ApproverKey::load_file(&path, &passphrase).context("opening the dev approver's key")?
+    } else {
+        let key = coffer_signer::ApproverKey::generate().context("making the dev approver's key")?;
+        key.create_file(&path, &passphrase, coffer_signer::KdfCost::Dev).context("writing the dev approver's key")?;
+        key
+    };
+    Ok(key.public())
 }
 
 /// A policy with small limits: enough to try payouts, small enough to see
