@@ -41,6 +41,7 @@ mod engine_thread;
 mod home;
 mod keystore;
 mod metrics;
+mod offline;
 mod run;
 mod seed;
 mod service;
@@ -54,6 +55,7 @@ pub use keystore::{
     APPROVER_KEY_FORMAT, APPROVER_PASSPHRASE_ENV, ApproverKey, KdfCost, MIN_ITERATIONS, MIN_MEMORY_KIB,
     MIN_PASSPHRASE_CHARS, PASSPHRASE_ENV, Passphrase,
 };
+pub use offline::{UnfreezeError, unfreeze_without_approvers};
 pub use run::{RunError, run};
 pub use seed::{ACCOUNT_PATH, HOT_WALLET_PATH, SignerKeys};
 pub use store::StoreError;

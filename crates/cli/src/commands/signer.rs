@@ -41,6 +41,17 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         anchors_out: Option<PathBuf>,
     },
+    /// Lift a freeze on a signer whose policy lists no approvers, from its
+    /// own store, with the signer stopped (with approvers, M of them lift it:
+    /// `coffer policy propose unfreeze`). Logged on the signer's audit log.
+    Unfreeze {
+        /// The signer's configuration.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Who you are, for the audit log.
+        #[arg(long)]
+        operator: String,
+    },
     /// Print the deposit account xpub (`m/44'/60'/0'`) for the gateway's configuration.
     Xpub {
         #[command(flatten)]
@@ -97,6 +108,11 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             eprintln!("{} entries, {} gateway heads", audit.entries.len(), audit.anchors.len());
+        }
+        Command::Unfreeze { config, operator } => {
+            let config = coffer_signer::SignerConfig::load(&config).context("invalid signer configuration")?;
+            let version = coffer_signer::unfreeze_without_approvers(&config, &operator)?;
+            println!("freeze lifted: policy version {version}; start the signer again for it to apply");
         }
         Command::Init { home, dev_kdf } => {
             let cost = if dev_kdf { KdfCost::Dev } else { KdfCost::Production };

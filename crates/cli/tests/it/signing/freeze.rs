@@ -173,3 +173,34 @@ async fn one_approver_freezes_the_gateway_cannot_unfreeze_and_a_quorum_does_even
     let replay = treasury.control(&unfreeze, &[(1, Decision::Approve), (3, Decision::Approve)]).await;
     assert_eq!(rule(&replay), "control.version", "{replay:?}");
 }
+
+#[tokio::test]
+async fn without_approvers_the_signer_hosts_operator_lifts_a_freeze_offline_and_with_them_cannot() {
+    let limits = Limits { policy_extra: "[policy.anomaly]\nrefusals = 2\n".into(), ..Limits::default() };
+    let mut treasury = started(limits).await;
+    for _ in 0..3 {
+        treasury.pay(&payout_id(), "USDT", usdt(1001), Address::repeat_byte(0x67)).await;
+    }
+    assert_frozen(&treasury, "anomaly.refusals").await;
+    treasury.kill();
+    let lifted = crate::support::run_ok(
+        crate::support::coffer()
+            .args(["signer", "unfreeze", "--operator", "ops on call", "--config"])
+            .arg(&treasury.config),
+    );
+    assert!(lifted.contains("freeze lifted"), "{lifted}");
+    treasury.start().await;
+    assert!(treasury.control_state().await["frozen"].is_null());
+    let paid = treasury.pay(&payout_id(), "USDT", usdt(1), Address::repeat_byte(0x67)).await;
+    assert_eq!(paid.body["state"], "broadcast", "{}", paid.body);
+
+    // With approvers listed, the host's operator alone cannot.
+    let mut guarded = started(anomaly("refusals = 100")).await;
+    let freeze = guarded.propose(PolicyChange::Freeze { reason: "drill".into() }).await;
+    guarded.control(&freeze, &[(1, Decision::Approve)]).await;
+    guarded.kill();
+    let refused = crate::support::run_err(
+        crate::support::coffer().args(["signer", "unfreeze", "--operator", "ops", "--config"]).arg(&guarded.config),
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("needs 2 of them"), "{refused:?}");
+}
