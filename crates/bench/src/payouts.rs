@@ -53,18 +53,23 @@ pub struct PayoutReport {
     pub request_micros: [f64; 2],
     /// History rows in the spend ledger.
     pub history: u64,
+    /// Decisions that signed (the rest were refused: a bench whose payouts
+    /// are refused measures refusals, not signing).
+    pub signed: u64,
 }
 
 impl std::fmt::Display for PayoutReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "payouts: {} accepted at {:.0}/s; the signer decided {} at {:.0}/s; decision p50 {:.2} ms, p99 {:.2} ms; \
-             whole request at the signer p50 {:.2} ms, p99 {:.2} ms (with {} earlier payouts in its spend ledger)",
+            "payouts: {} accepted at {:.0}/s; the signer decided {} at {:.0}/s ({} signed); decision p50 {:.2} ms, \
+             p99 {:.2} ms; whole request at the signer p50 {:.2} ms, p99 {:.2} ms (with {} earlier payouts in its spend \
+             ledger)",
             self.accepted,
             self.api_per_second,
             self.decisions,
             self.decisions_per_second,
+            self.signed,
             self.decision_micros[0] / 1000.0,
             self.decision_micros[1] / 1000.0,
             self.request_micros[0] / 1000.0,
@@ -202,6 +207,7 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
     };
     let all = started.elapsed();
     let [after, requests_after] = signer.histograms().await?;
+    let signed = signer.outcome("broadcast").await?;
     let during = |after: &[(f64, u64)], before: &[(f64, u64)]| -> Vec<(f64, u64)> {
         after.iter().zip(before).map(|(a, b)| (a.0, a.1 - b.1)).collect()
     };
@@ -218,6 +224,7 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
         decision_micros: [quantile(&run, 0.5), quantile(&run, 0.99)],
         request_micros: [quantile(&requests, 0.5), quantile(&requests, 0.99)],
         history: bench.history,
+        signed,
     })
 }
 
@@ -325,6 +332,15 @@ chain_id = 31337
 fees_1h = "100"
 fees_24h = "100"
 top_up_per_sweep = "0.01"
+# The bench measures signing decisions: every payout goes to a new address
+# at a rate no tripwire would let through, so they are set out of reach.
+[policy.anomaly]
+window_secs = 60
+outflow_multiple = 1000000000
+new_destinations = 1000000000
+refusals = 1000000000
+auth_failures = 1000000000
+freeze_on_global_limit = false
 "#,
         dir = dir.display(),
         passphrase = passphrase.display(),

@@ -43,6 +43,17 @@ impl Signer {
         }
     }
 
+    /// How many decisions reached `state` (`coffer_signer_outcomes_total`).
+    pub(crate) async fn outcome(&self, state: &str) -> anyhow::Result<u64> {
+        let text = reqwest::get(format!("{}/metrics", self.url)).await?.text().await?;
+        let name = format!("coffer_signer_outcomes_total{{state=\"{state}\"}}");
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix(&name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64))
+    }
+
     /// The decision-time histogram and the payout-request one.
     pub(crate) async fn histograms(&self) -> anyhow::Result<[Vec<(f64, u64)>; 2]> {
         let text = reqwest::get(format!("{}/metrics", self.url)).await?.text().await?;
