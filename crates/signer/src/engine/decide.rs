@@ -328,7 +328,7 @@ impl Engine {
             Verdict::Sign => match self.sign_payout(conn, intent, gas, now).await? {
                 Err(refusal) => (refusal, None, None, None),
                 Ok((transfer, row)) => {
-                    store::insert_destination(conn, intent.chain_id, intent.destination, now)?;
+                    // Inserts the destination if it is new, and marks it paid.
                     store::mark_paid(conn, intent.chain_id, intent.destination, now)?;
                     let spend = SpendRow {
                         at: now,
