@@ -55,7 +55,8 @@ async fn answer(store: &dyn Store, id: SweepId, progress: SweepProgress, next: O
         _ => None,
     };
     let now = Timestamp::now();
-    let answer = SignerAnswer { request: SignerRequest::Sweep(id), change, next, at: now, lease_until: now };
+    let answer =
+        SignerAnswer { request: SignerRequest::Sweep(id), change, next, at: now, lease_until: now, relayed: None };
     store.record_answer(answer).await.unwrap().applied
 }
 
