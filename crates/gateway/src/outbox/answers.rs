@@ -2,7 +2,9 @@
 //! sweep (the domain's `advance`, computed from the record as stored), and
 //! recorded with the outbox row's next step.
 
-use coffer_domain::{Advance, EventId, Payout, PayoutProgress, Refusal, Sweep, SweepProgress, SweepTopUp, Timestamp};
+use coffer_domain::{
+    Advance, ApprovalRound, EventId, Payout, PayoutProgress, Refusal, Sweep, SweepProgress, SweepTopUp, Timestamp,
+};
 use coffer_signer_api::{Outcome, OutcomeState, RequestId, Wallet};
 use coffer_store::{AnswerChange, NewEvent, OutboxEntry, OutboxNext, SignerAnswer, SignerRequest};
 
@@ -19,6 +21,14 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
     match state {
         OutcomeState::Pending => PayoutProgress::Pending,
         OutcomeState::PendingCooldown { until } => PayoutProgress::Cooldown { until: unix(*until) },
+        OutcomeState::PendingApproval { digest, expires_at, quorum, approved_by } => {
+            PayoutProgress::Approval(ApprovalRound {
+                digest: digest.0,
+                expires_at: unix(*expires_at),
+                quorum: *quorum,
+                approved_by: approved_by.clone(),
+            })
+        }
         OutcomeState::Refused { rule, message } => {
             PayoutProgress::Refused(Refusal { rule: rule.as_str().to_owned(), message: message.clone() })
         }
@@ -32,11 +42,13 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
     }
 }
 
-/// What the signer says of a sweep, in the domain's terms (a cool-down does
-/// not apply to sweeps; it reads as pending).
+/// What the signer says of a sweep, in the domain's terms (neither a
+/// cool-down nor approvals apply to sweeps; they read as pending).
 pub(super) fn sweep_progress(state: &OutcomeState) -> SweepProgress {
     match state {
-        OutcomeState::Pending | OutcomeState::PendingCooldown { .. } => SweepProgress::Pending,
+        OutcomeState::Pending | OutcomeState::PendingCooldown { .. } | OutcomeState::PendingApproval { .. } => {
+            SweepProgress::Pending
+        }
         OutcomeState::Refused { rule, message } => {
             SweepProgress::Refused { rule: rule.as_str().to_owned(), message: message.clone() }
         }
@@ -78,8 +90,10 @@ fn mismatch(payout: &Payout, state: &OutcomeState) -> Option<String> {
 
 impl Outbox {
     /// When to ask again about a request in `state`: a final one never, a
-    /// cool-down at its end (but at least every `retry_max`), else soon.
-    fn next(&self, state: &OutcomeState, now: Timestamp) -> OutboxNext {
+    /// cool-down at its end (but at least every `retry_max`), else soon (a
+    /// payout waiting for approvers too: approvals may reach the signer
+    /// without passing here, and the gateway must learn when it goes out).
+    pub(crate) fn next(&self, state: &OutcomeState, now: Timestamp) -> OutboxNext {
         if state.is_final() {
             return OutboxNext::Done;
         }
@@ -118,7 +132,7 @@ impl Outbox {
             }
         };
         let lease_until = now.plus(self.dispatcher.lease());
-        let answer = SignerAnswer { request: entry.request, change, next, at: now, lease_until };
+        let answer = SignerAnswer { request: entry.request, change, next, at: now, lease_until, relayed: None };
         let recorded = self.store.record_answer(answer).await.map_err(|e| e.to_string())?;
         if !recorded.deliveries.is_empty() {
             self.dispatcher.dispatch(recorded.deliveries);

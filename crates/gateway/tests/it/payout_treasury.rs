@@ -42,6 +42,7 @@ async fn payout_treasury_shows_the_books_beside_the_chain(kind: Kind) {
         retry_base_ms: 20,
         retry_max_secs: 1,
         poll_interval_ms: 20,
+        control_poll_ms: 20,
     });
     let (token_text, digest) = coffer_gateway::admin::operator_token().unwrap();
     config.operator_token_sha256 = Some(digest);
