@@ -97,25 +97,29 @@ fn payout_detail(payout: &Payout) -> serde_json::Value {
     })
 }
 
+/// What an entry of a relayed approval names.
+#[derive(Clone, Copy, Debug)]
+pub struct RelayedApproval<'a> {
+    /// The approver's public key (`ed25519:…`).
+    pub approver: &'a str,
+    /// `approve` or `reject`.
+    pub decision: &'a str,
+    /// The digest signed.
+    pub digest: &'a str,
+    /// What the signer answered: the payout's state, or the rule it refused by.
+    pub answer: &'a str,
+}
+
 /// `payout.approval_relayed`, by the operator's token: an approver's
 /// decision the gateway carried to the signer, and what the signer answered
 /// (the state it left the payout in, or the rule it refused the approval by).
 /// The approver's public key is public; the signature is not kept.
-pub fn approval_relayed(
-    payout: coffer_domain::PayoutId,
-    approval: &coffer_signer_api::Approval,
-    answer: &str,
-    at: Timestamp,
-) -> Record {
-    let decision = match approval.decision {
-        coffer_signer_api::Decision::Approve => "approve",
-        coffer_signer_api::Decision::Reject => "reject",
-    };
+pub fn approval_relayed(payout: coffer_domain::PayoutId, relayed: RelayedApproval<'_>, at: Timestamp) -> Record {
     let detail = json!({
-        "approver": approval.approver.to_string(),
-        "decision": decision,
-        "digest": approval.digest.to_string(),
-        "answer": answer,
+        "approver": relayed.approver,
+        "decision": relayed.decision,
+        "digest": relayed.digest,
+        "answer": relayed.answer,
     });
     record(at, OPERATOR, "payout.approval_relayed", payout.to_string(), detail)
 }

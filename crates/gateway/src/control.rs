@@ -57,14 +57,7 @@ impl ControlWatch {
         dispatcher: Arc<coffer_webhooks::Dispatcher>,
         interval: Duration,
     ) -> Self {
-        Self {
-            client,
-            store,
-            dispatcher,
-            interval,
-            last: Mutex::default(),
-            stored: tokio::sync::Mutex::default(),
-        }
+        Self { client, store, dispatcher, interval, last: Mutex::default(), stored: tokio::sync::Mutex::default() }
     }
 
     /// The last reading: this process's, or else the one stored.
@@ -102,7 +95,9 @@ impl ControlWatch {
     async fn poll(&self) {
         let head = match self.store.head().await {
             Ok(head) => head.hash.to_bytes(),
-            Err(err) => return tracing::warn!(error = %err, "cannot read the audit log's head; the signer's controls are not read"),
+            Err(err) => {
+                return tracing::warn!(error = %err, "cannot read the audit log's head; the signer's controls are not read");
+            }
         };
         let state = match self.client.control(head).await {
             Ok(state) => state,

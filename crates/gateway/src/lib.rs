@@ -365,7 +365,11 @@ fn operator_router(state: AppState) -> Router {
     let operator = Router::new()
         .route("/healthz", get(routes::system::healthz))
         .route("/metrics", get(metrics::serve))
-        .route("/v1/treasury", get(routes::treasury::get));
+        .route("/v1/treasury", get(routes::treasury::get))
+        .route("/v1/operator/payouts/{id}", get(routes::operator::payout))
+        .route("/v1/payouts/{id}/approvals", axum::routing::post(routes::operator::approve))
+        .route("/v1/signer", get(routes::operator::signer))
+        .route("/v1/operator/signer/control", axum::routing::post(routes::operator::control));
     with_layers(operator, state)
 }
 

@@ -140,6 +140,49 @@ impl Outbox {
         Ok(())
     }
 
+    /// Applies what the signer answered to an approval the gateway relayed,
+    /// with the relay's audit entry, as any answer is applied (so only as
+    /// the signer says); read again and retried if the payout changed
+    /// meanwhile. The payout as it is then.
+    pub(crate) async fn apply_relayed(
+        &self,
+        id: coffer_domain::PayoutId,
+        outcome: &Outcome,
+        audit: coffer_audit::Record,
+    ) -> Result<Payout, String> {
+        if outcome.id != RequestId::Payout(id) {
+            return Err(format!("the signer answered about {} when given an approval of {id}", outcome.id));
+        }
+        for _ in 0..3 {
+            let now = Timestamp::now();
+            let payout = self.store.payout_by_id(id).await.map_err(|e| e.to_string())?;
+            let payout = payout.ok_or_else(|| format!("payout {id} is not stored"))?;
+            if let Some(reason) = mismatch(&payout, &outcome.state) {
+                // The outbox holds it for a person when it asks next.
+                return Err(reason);
+            }
+            let change = self.payout_change(payout.clone(), &outcome.state, now)?;
+            let computed = change.is_some();
+            let answer = SignerAnswer {
+                request: SignerRequest::Payout(id),
+                change,
+                next: self.next(&outcome.state, now),
+                at: now,
+                lease_until: now.plus(self.dispatcher.lease()),
+                relayed: Some(Box::new(audit.clone())),
+            };
+            let recorded = self.store.record_answer(answer).await.map_err(|e| e.to_string())?;
+            if !recorded.deliveries.is_empty() {
+                self.dispatcher.dispatch(recorded.deliveries);
+            }
+            if recorded.applied || !computed {
+                let stored = self.store.payout_by_id(id).await.map_err(|e| e.to_string())?;
+                return stored.ok_or_else(|| format!("payout {id} is not stored"));
+            }
+        }
+        Err(format!("payout {id} kept changing while an approval's answer was applied"))
+    }
+
     fn payout_change(
         &self,
         payout: Payout,
