@@ -109,12 +109,14 @@ fn relayed_refusals(doc: &mut Value) {
     for status in super::operator::RELAYED_STATUSES.iter().filter(|s| **s != 200) {
         let entry = responses.entry(status.to_string()).or_insert_with(|| json!({"description": "", "content": {}}));
         let own = entry.pointer("/content/application~1json/schema").cloned();
-        let schema = match own {
-            Some(own) => json!({"oneOf": [own, signer_error]}),
-            None => signer_error.clone(),
+        let (schema, text) = match own {
+            Some(own) => {
+                let text = entry["description"].as_str().unwrap_or_default();
+                (json!({"oneOf": [own, signer_error]}), format!("{text} Or the signer's refusal, passed on unchanged."))
+            }
+            None => (signer_error.clone(), "The signer's refusal, passed on unchanged.".to_owned()),
         };
-        let text = entry["description"].as_str().unwrap_or_default().to_owned();
-        entry["description"] = format!("{text} Or the signer's refusal, passed on unchanged.").trim_start().into();
+        entry["description"] = text.into();
         entry["content"] = json!({"application/json": {"schema": schema}});
     }
 }
