@@ -170,7 +170,8 @@ impl ControlStateView {
 /// The signer's controls, and when this gateway read them.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct SignerView {
-    /// When they were last read (RFC 3339).
+    /// When this gateway last read them (RFC 3339); before its first read
+    /// since it started, when the stored state was first read.
     read_at: String,
     /// What the signer said, its signature checked.
     controls: ControlStateView,
