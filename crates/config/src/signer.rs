@@ -41,6 +41,16 @@ pub struct SignerConfig {
     /// How often a request the signer has not finished is asked about, in milliseconds.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// How often the signer's controls (`GET /v1/control`: the freeze, the
+    /// policy version and profile) are read, in milliseconds: a freeze shows
+    /// in the API, the metrics, the audit log and the `operator.freeze`
+    /// webhook within this long.
+    #[serde(default = "default_control_poll_ms")]
+    pub control_poll_ms: u64,
+}
+
+fn default_control_poll_ms() -> u64 {
+    2000
 }
 
 fn default_timeout_secs() -> u64 {
@@ -173,6 +183,9 @@ fn signer(signer: &SignerConfig) -> Result<(), ConfigError> {
     }
     if !(10..=MAX_RETRY_SECS * 1000).contains(&signer.poll_interval_ms) {
         return Err(ConfigError::invalid("signer.poll_interval_ms", "must be between 10 and 86400000"));
+    }
+    if !(10..=600_000).contains(&signer.control_poll_ms) {
+        return Err(ConfigError::invalid("signer.control_poll_ms", "must be between 10 and 600000"));
     }
     Ok(())
 }

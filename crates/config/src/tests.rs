@@ -237,7 +237,7 @@ fn the_signer_and_sweeps_load() {
     ))
     .unwrap();
     let signer = config.signer.as_ref().unwrap();
-    assert_eq!(signer.timeout_secs, 10);
+    assert_eq!((signer.timeout_secs, signer.control_poll_ms), (10, 2000));
     assert!(!format!("{config:?}").contains("10.0.0.2"), "the signer's URL is redacted");
     let minimums = config.sweep_minimums();
     assert_eq!(minimums.len(), 1);
@@ -256,6 +256,7 @@ fn signer_and_sweep_errors_name_the_field() {
         (with_signer("", "").replace(IDENTITY, "ed25519:00"), "signer.identity_key"),
         (with_signer("hot_wallet = \"0x12\"", ""), "signer.hot_wallet"),
         (with_signer("timeout_secs = 0", ""), "signer.timeout_secs"),
+        (with_signer("control_poll_ms = 5", ""), "signer.control_poll_ms"),
         (with_signer("", &minimum("DOGE", "1")), "sweeps.minimums[0].asset"),
         (with_signer("", &minimum("USDT", "1.0000001")), "sweeps.minimums[0].amount"),
         (with_signer("", &format!("{}\n{}", minimum("USDT", "1"), minimum("usdt", "2"))), "sweeps.minimums[1].asset"),

@@ -29,6 +29,8 @@ pub enum EventType {
     InvoiceProcessingWithdrawn,
     /// A payout was accepted: its amount is reserved and it is on its way to the signer.
     PayoutPending,
+    /// A payout waits for approvers to sign its digest (its round is in the payload); its amount stays reserved.
+    PayoutPendingApproval,
     /// The signer refused a payout (its rule tag and sentence are in the payload); the reserve is released.
     PayoutRefused,
     /// A payout's transaction was sent (its hash is in the payload).
@@ -37,6 +39,9 @@ pub enum EventType {
     PayoutConfirmed,
     /// A payout's transaction reverted or was dropped: nothing moved; the reserve is released.
     PayoutFailed,
+    /// The signer froze outgoing payments (its reason's tag, sentence and
+    /// time are in the payload): payouts are refused until approvers lift it.
+    OperatorFreeze,
 }
 
 /// Text that names no event type.
@@ -46,7 +51,7 @@ pub struct UnknownEventType(pub String);
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 16] = [
         Self::InvoiceProcessing,
         Self::InvoiceSettled,
         Self::InvoiceExpired,
@@ -57,10 +62,12 @@ impl EventType {
         Self::InvoiceWrongAsset,
         Self::InvoiceProcessingWithdrawn,
         Self::PayoutPending,
+        Self::PayoutPendingApproval,
         Self::PayoutRefused,
         Self::PayoutBroadcast,
         Self::PayoutConfirmed,
         Self::PayoutFailed,
+        Self::OperatorFreeze,
     ];
 
     /// The name webhooks carry (`invoice.settled`).
@@ -76,10 +83,12 @@ impl EventType {
             Self::InvoiceWrongAsset => "invoice.wrong_asset",
             Self::InvoiceProcessingWithdrawn => "invoice.processing_withdrawn",
             Self::PayoutPending => "payout.pending",
+            Self::PayoutPendingApproval => "payout.pending_approval",
             Self::PayoutRefused => "payout.refused",
             Self::PayoutBroadcast => "payout.broadcast",
             Self::PayoutConfirmed => "payout.confirmed",
             Self::PayoutFailed => "payout.failed",
+            Self::OperatorFreeze => "operator.freeze",
         }
     }
 
@@ -89,6 +98,7 @@ impl EventType {
         matches!(
             self,
             Self::PayoutPending
+                | Self::PayoutPendingApproval
                 | Self::PayoutRefused
                 | Self::PayoutBroadcast
                 | Self::PayoutConfirmed
@@ -189,8 +199,13 @@ mod tests {
         }
         assert!("invoice.stolen".parse::<EventType>().is_err());
         let payouts: Vec<_> = EventType::ALL.into_iter().filter(|e| e.is_payout()).collect();
-        assert_eq!(payouts.len(), 5);
+        assert_eq!(payouts.len(), 6);
         assert!(payouts.iter().all(|e| e.as_str().starts_with("payout.")));
-        assert!(EventType::ALL.iter().filter(|e| !e.is_payout()).all(|e| e.as_str().starts_with("invoice.")));
+        assert!(
+            EventType::ALL
+                .iter()
+                .filter(|e| !e.is_payout())
+                .all(|e| e.as_str().starts_with("invoice.") || *e == EventType::OperatorFreeze)
+        );
     }
 }

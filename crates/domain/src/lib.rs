@@ -45,7 +45,8 @@ pub use money::{
 pub use payment::{BlockHeader, BlockRef, Payment, PaymentId, PaymentState};
 pub use payment_uri::payment_uri;
 pub use payout::{
-    Advance, InvalidPayoutTransition, Payout, PayoutChange, PayoutProgress, PayoutStatus, Refusal, UnknownPayoutStatus,
+    Advance, ApprovalRound, InvalidPayoutTransition, Payout, PayoutChange, PayoutProgress, PayoutStatus, Refusal,
+    UnknownPayoutStatus,
 };
 pub use refund::{Refundable, refundable};
 pub use settlement::{Assessment, ObservedPayment, assess, confirmations};

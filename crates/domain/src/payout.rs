@@ -3,12 +3,17 @@
 //! ```text
 //!            cool-down for a new destination
 //!   Pending ◀──────────────▶ PendingCooldown
-//!    │  │                        │  │
-//!    │  └──▶ Refused ◀───────────┘  │     (a rule said no: reserve released)
+//!    │  │  ▲                     │  │
+//!    │  │  └──▶ PendingApproval ◀┘  │     (waits for approvers' signatures;
+//!    │  │             │             │      reachable from and to both waits)
+//!    │  └──▶ Refused ◀┴─────────────┘     (a rule or a rejection said no: reserve released)
 //!    ├──▶ Broadcast ──▶ Confirmed ◀─┤     (booked out, with the network fee)
 //!    │        └──────▶ Failed ◀─────┘     (nothing moved: reserve released)
 //!    └──────────────────▶ (any of the three final states)
 //! ```
+//!
+//! A payout waiting for approvals keeps its reserve: only the signer's
+//! answer moves it on (approved and sent, or rejected and refused).
 //!
 //! A payout is created `pending` with its reserve (see `ledger`), and
 //! moves only on what the signer answers about it ([`PayoutProgress`]).
@@ -35,6 +40,8 @@ pub enum PayoutStatus {
     Pending,
     /// A first payout to this destination waits out the signer's cool-down.
     PendingCooldown,
+    /// Waits for a quorum of approvers to sign its digest (ADR 0013).
+    PendingApproval,
     /// A rule of the signer's policy refused it; the reserve went back.
     Refused,
     /// Signed and sent to the network.
@@ -58,20 +65,29 @@ pub struct InvalidPayoutTransition {
 /// Text that names no payout status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown payout status {0:?}; expected one of pending, pending_cooldown, refused, broadcast, confirmed, failed"
+    "unknown payout status {0:?}; expected one of pending, pending_cooldown, pending_approval, refused, broadcast, \
+     confirmed, failed"
 )]
 pub struct UnknownPayoutStatus(pub String);
 
 impl PayoutStatus {
     /// Every status, in lifecycle order.
-    pub const ALL: [PayoutStatus; 6] =
-        [Self::Pending, Self::PendingCooldown, Self::Refused, Self::Broadcast, Self::Confirmed, Self::Failed];
+    pub const ALL: [PayoutStatus; 7] = [
+        Self::Pending,
+        Self::PendingCooldown,
+        Self::PendingApproval,
+        Self::Refused,
+        Self::Broadcast,
+        Self::Confirmed,
+        Self::Failed,
+    ];
 
     /// The status as the API and the database spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::PendingCooldown => "pending_cooldown",
+            Self::PendingApproval => "pending_approval",
             Self::Refused => "refused",
             Self::Broadcast => "broadcast",
             Self::Confirmed => "confirmed",
@@ -84,8 +100,10 @@ impl PayoutStatus {
         use PayoutStatus::*;
         matches!(
             (self, next),
-            (Pending, PendingCooldown | Refused | Broadcast | Confirmed | Failed)
-                | (PendingCooldown, Pending | Refused | Broadcast | Confirmed | Failed)
+            (Pending, PendingCooldown | PendingApproval | Refused | Broadcast | Confirmed | Failed)
+                | (PendingCooldown, Pending | PendingApproval | Refused | Broadcast | Confirmed | Failed)
+                // Approved, it is decided again: a cool-down may apply then.
+                | (PendingApproval, Pending | PendingCooldown | Refused | Broadcast | Confirmed | Failed)
                 | (Broadcast, Confirmed | Failed)
         )
     }
@@ -101,10 +119,12 @@ impl PayoutStatus {
     }
 
     /// The webhook event that entering this status raises, if any (a
-    /// cool-down, or its end, is not news to act on).
+    /// cool-down, or its end, is not news to act on; a wait for approvers is:
+    /// people must act).
     pub fn event(self) -> Option<EventType> {
         match self {
             Self::Pending | Self::PendingCooldown => None,
+            Self::PendingApproval => Some(EventType::PayoutPendingApproval),
             Self::Refused => Some(EventType::PayoutRefused),
             Self::Broadcast => Some(EventType::PayoutBroadcast),
             Self::Confirmed => Some(EventType::PayoutConfirmed),
@@ -139,6 +159,31 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// One round of approvals a waiting payout needs, as the signer set it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalRound {
+    /// The SHA-256 digest approvers sign (`coffer-signer-api`'s
+    /// `PayoutApproval::digest`).
+    pub digest: [u8; 32],
+    /// When this round ends; a payout still waiting then waits again under
+    /// a new expiry, so a new digest.
+    pub expires_at: Timestamp,
+    /// Distinct approvers needed.
+    pub quorum: u8,
+    /// The names of the approvers who signed this round so far.
+    pub approved_by: Vec<String>,
+}
+
+impl ApprovalRound {
+    /// Whether this round says nothing `newer` does not: an older round, or
+    /// the same round with no approver `newer` lacks (answers arrive out of
+    /// order, and approvals only accumulate within a round).
+    fn is_covered_by(&self, newer: &ApprovalRound) -> bool {
+        self.expires_at < newer.expires_at
+            || (self.digest == newer.digest && self.approved_by.iter().all(|name| newer.approved_by.contains(name)))
+    }
+}
+
 /// A payout as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Payout {
@@ -160,6 +205,9 @@ pub struct Payout {
     pub fee_asset: AssetId,
     /// When the signer's cool-down for a new destination ends, if it waits.
     pub cooldown_until: Option<Timestamp>,
+    /// The last round of approvals the signer asked for, if it ever waited
+    /// for approvers (kept after it moved on: who approved it).
+    pub approval: Option<ApprovalRound>,
     /// Why it was refused, if it was.
     pub refusal: Option<Refusal>,
     /// Why it failed, if it did.
@@ -185,6 +233,8 @@ pub enum PayoutProgress {
         /// When it ends.
         until: Timestamp,
     },
+    /// Waiting for approvers to sign this round's digest.
+    Approval(ApprovalRound),
     /// Refused for good by a rule.
     Refused(Refusal),
     /// Sent.
@@ -217,6 +267,7 @@ impl PayoutProgress {
         match self {
             Self::Pending => PayoutStatus::Pending,
             Self::Cooldown { .. } => PayoutStatus::PendingCooldown,
+            Self::Approval(_) => PayoutStatus::PendingApproval,
             Self::Refused(_) => PayoutStatus::Refused,
             Self::Broadcast { .. } => PayoutStatus::Broadcast,
             Self::Confirmed { .. } => PayoutStatus::Confirmed,
@@ -264,6 +315,16 @@ impl Payout {
         match progress {
             PayoutProgress::Pending => {}
             PayoutProgress::Cooldown { until } => next.cooldown_until = Some(*until),
+            PayoutProgress::Approval(round) => {
+                if self.status == PayoutStatus::PendingApproval
+                    && let Some(current) = &self.approval
+                    && round.is_covered_by(current)
+                {
+                    // An older answer about this wait: nothing it says is news.
+                    return Ok(Advance::Unchanged);
+                }
+                next.approval = Some(round.clone());
+            }
             PayoutProgress::Refused(refusal) => next.refusal = Some(refusal.clone()),
             PayoutProgress::Broadcast { tx_hash } => next.tx_hash = Some(*tx_hash),
             PayoutProgress::Confirmed { tx_hash, network_fee } => {
@@ -277,8 +338,9 @@ impl Payout {
             }
         }
         if target == self.status {
-            // A final state's facts do not change; a bumped transaction or a
-            // new end of the cool-down is news, but not an event.
+            // A final state's facts do not change; a bumped transaction, a
+            // new end of the cool-down or another approver is news, but not
+            // an event.
             if self.status.is_final() || next == *self {
                 return Ok(Advance::Unchanged);
             }
@@ -308,7 +370,10 @@ impl Payout {
                 }
                 postings
             }
-            PayoutStatus::Pending | PayoutStatus::PendingCooldown | PayoutStatus::Broadcast => Vec::new(),
+            PayoutStatus::Pending
+            | PayoutStatus::PendingCooldown
+            | PayoutStatus::PendingApproval
+            | PayoutStatus::Broadcast => Vec::new(),
         };
         Ok(Advance::Changed(PayoutChange { payout: next, postings, event: target.event() }))
     }

@@ -4,9 +4,12 @@
 //! Actions are stable dotted names (verifiers and alerts match on them):
 //! `merchant.created`, `api_key.created`, `api_key.revoked`,
 //! `webhook.registered`, `webhook.deleted`, `chain.halt_resolved`,
-//! `config.loaded`. The actor is [`OPERATOR`] for commands run on the
-//! host, the API key's id for a merchant's request, [`GATEWAY`] for what
-//! the gateway does on its own.
+//! `config.loaded`, `payout.requested`, `payout.<status>`,
+//! `payout.approval_relayed`, and what the gateway learns of the signer's
+//! controls: `signer.frozen`, `signer.unfrozen`, `signer.policy_changed`.
+//! The actor is [`OPERATOR`] for commands run on the host and requests
+//! with the operator's token, the API key's id for a merchant's request,
+//! [`GATEWAY`] for what the gateway does on its own.
 //!
 //! **Invariant:** no record carries a secret: no API-key secret or digest,
 //! no webhook signing secret, no configuration value that is `Redacted`.
@@ -92,6 +95,71 @@ fn payout_detail(payout: &Payout) -> serde_json::Value {
         "tx_hash": payout.tx_hash.map(|h| h.to_string()),
         "rule": payout.refusal.as_ref().map(|r| r.rule.clone()),
     })
+}
+
+/// What an entry of a relayed approval names.
+#[derive(Clone, Copy, Debug)]
+pub struct RelayedApproval<'a> {
+    /// The approver's public key (`ed25519:…`).
+    pub approver: &'a str,
+    /// `approve` or `reject`.
+    pub decision: &'a str,
+    /// The digest signed.
+    pub digest: &'a str,
+    /// What the signer answered: the payout's state, or the rule it refused by.
+    pub answer: &'a str,
+}
+
+/// `payout.approval_relayed`, by the operator's token: an approver's
+/// decision the gateway carried to the signer, and what the signer answered
+/// (the state it left the payout in, or the rule it refused the approval by).
+/// The approver's public key is public; the signature is not kept.
+pub fn approval_relayed(payout: coffer_domain::PayoutId, relayed: RelayedApproval<'_>, at: Timestamp) -> Record {
+    let detail = json!({
+        "approver": relayed.approver,
+        "decision": relayed.decision,
+        "digest": relayed.digest,
+        "answer": relayed.answer,
+    });
+    record(at, OPERATOR, "payout.approval_relayed", payout.to_string(), detail)
+}
+
+/// The subject of the signer's controls' entries.
+const SIGNER: &str = "signer";
+
+/// `signer.frozen`, by the gateway: it read that the signer froze outgoing
+/// payments, why (the rule tag and sentence) and since when.
+pub fn signer_frozen(freeze: &coffer_signer_api::FreezeInfo, policy_version: u64, at: Timestamp) -> Record {
+    let detail = json!({
+        "reason": freeze.reason.as_str(),
+        "message": freeze.message,
+        "since": freeze.since,
+        "by": freeze.by,
+        "policy_version": policy_version,
+    });
+    record(at, GATEWAY, "signer.frozen", SIGNER.to_owned(), detail)
+}
+
+/// `signer.unfrozen`, by the gateway: it read that the freeze was lifted.
+pub fn signer_unfrozen(policy_version: u64, at: Timestamp) -> Record {
+    record(at, GATEWAY, "signer.unfrozen", SIGNER.to_owned(), json!({ "policy_version": policy_version }))
+}
+
+/// `signer.policy_changed`, by the gateway: the signer's policy version or
+/// profile is not what it read before (or it reads them the first time).
+pub fn signer_policy_changed(
+    from: Option<(u64, coffer_signer_api::Profile)>,
+    policy_version: u64,
+    profile: coffer_signer_api::Profile,
+    at: Timestamp,
+) -> Record {
+    let detail = json!({
+        "policy_version": policy_version,
+        "profile": profile.as_str(),
+        "previous_version": from.map(|f| f.0),
+        "previous_profile": from.map(|f| f.1.as_str()),
+    });
+    record(at, GATEWAY, "signer.policy_changed", SIGNER.to_owned(), detail)
 }
 
 /// What an operator decided about a chain's halt.

@@ -81,6 +81,16 @@ pub enum ErrorCode {
     /// This gateway takes no payouts: no signer is configured, or the
     /// chain's native coin (in which fees are booked) is not (503).
     PayoutsUnavailable,
+    /// The signer cannot be reached through this gateway: no `[signer]` is
+    /// configured, it did not answer, its answer was not signed by its
+    /// identity key, or its controls have not been read yet (503).
+    SignerUnavailable,
+    /// The signer refused an approval the gateway relayed; the message
+    /// starts with its rule (`approval.signature`: not a listed approver's
+    /// valid signature; `approval.mismatch`: not the digest of the round
+    /// that waits; `approval.not_waiting`: the payout waits for no
+    /// approval) (422).
+    ApprovalRefused,
 }
 
 impl ErrorCode {
@@ -101,7 +111,8 @@ impl ErrorCode {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | InvalidState => StatusCode::CONFLICT,
             InsufficientBalance | InvalidDestination | RefundExceedsInvoice => StatusCode::UNPROCESSABLE_ENTITY,
-            PayoutsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PayoutsUnavailable | SignerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApprovalRefused => StatusCode::UNPROCESSABLE_ENTITY,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,

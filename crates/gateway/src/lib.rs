@@ -10,6 +10,7 @@ mod address_pool;
 pub mod admin;
 pub mod audit;
 mod auth;
+mod control;
 mod error;
 mod extract;
 mod input;
@@ -115,8 +116,9 @@ pub struct GatewayParts {
     pub http: coffer_config::HttpConfig,
     /// Where `/metrics`, `/healthz` and `/v1/treasury` are served instead of the API's address.
     pub operator_listen_addr: Option<SocketAddr>,
-    /// The signer's client and how the outbox to it paces itself; `None`: no payouts.
-    signer: Option<(signer_client::SignerClient, outbox::OutboxSettings)>,
+    /// The signer's client, how the outbox to it paces itself and how often
+    /// its controls are read; `None`: no payouts.
+    signer: Option<services::SignerParts>,
     /// Each swept asset's minimum, and how often to look.
     sweeps: (Vec<coffer_domain::Amount>, Duration),
     /// The treasury view's settings.
@@ -211,9 +213,25 @@ impl Gateway {
         audit::log_configuration(&*parts.store, &parts.configuration).await?;
         let dispatcher = coffer_webhooks::Dispatcher::new(parts.store.clone(), parts.webhooks)?;
         let assets = Arc::new(parts.assets);
-        let outbox = parts.signer.map(|(client, settings)| {
-            Arc::new(outbox::Outbox::new(parts.store.clone(), client, assets.clone(), dispatcher.clone(), settings))
-        });
+        let (outbox, control) = match parts.signer {
+            Some(signer) => {
+                let outbox = outbox::Outbox::new(
+                    parts.store.clone(),
+                    signer.client.clone(),
+                    assets.clone(),
+                    dispatcher.clone(),
+                    signer.outbox,
+                );
+                let control = control::ControlWatch::new(
+                    signer.client,
+                    parts.store.clone(),
+                    dispatcher.clone(),
+                    signer.control_poll,
+                );
+                (Some(Arc::new(outbox)), Some(Arc::new(control)))
+            }
+            None => (None, None),
+        };
         let state = AppState {
             addresses: Arc::new(AddressPool::start(parts.store.clone(), parts.deriver)),
             store: parts.store,
@@ -225,6 +243,7 @@ impl Gateway {
             dispatcher,
             url_policy: parts.webhooks.policy,
             outbox,
+            control,
             treasury: Arc::new(parts.treasury),
         };
         let (api, operator) = listeners(addr, parts.operator_listen_addr, &parts.http, &state).await?;
@@ -243,9 +262,9 @@ impl Gateway {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    /// The chain watchers, the webhook dispatcher, the outbox to the signer
-    /// and the sweep scheduler run meanwhile and stop after the last request
-    /// is answered.
+    /// The chain watchers, the webhook dispatcher, the outbox to the signer,
+    /// the watch on its controls and the sweep scheduler run meanwhile and
+    /// stop after the last request is answered.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let state = self.state;
@@ -258,6 +277,9 @@ impl Gateway {
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
+        if let Some(control) = state.control.clone() {
+            tasks.push(tokio::spawn(control.run(until_stopped(stopped.clone()))));
+        }
         if let Some(outbox) = state.outbox.clone() {
             tasks.push(tokio::spawn(outbox.clone().run(until_stopped(stopped.clone()))));
             let (minimums, interval) = self.sweeps;
@@ -343,7 +365,11 @@ fn operator_router(state: AppState) -> Router {
     let operator = Router::new()
         .route("/healthz", get(routes::system::healthz))
         .route("/metrics", get(metrics::serve))
-        .route("/v1/treasury", get(routes::treasury::get));
+        .route("/v1/treasury", get(routes::treasury::get))
+        .route("/v1/operator/payouts/{id}", get(routes::operator::payout))
+        .route("/v1/payouts/{id}/approvals", axum::routing::post(routes::operator::approve))
+        .route("/v1/signer", get(routes::operator::signer))
+        .route("/v1/operator/signer/control", axum::routing::post(routes::operator::control));
     with_layers(operator, state)
 }
 

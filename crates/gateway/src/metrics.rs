@@ -222,6 +222,15 @@ fn live(state: &AppState) -> Registry {
     registry.register("payments_seen", "Payments recorded", payments);
     registry.register("payments_confirmed", "Payments booked after their confirmations", bookings);
     registry.register("invoices_settled", "Invoices settled", settlements);
+    // The signer's controls, once read: what a freeze alert watches.
+    if let Some(reading) = state.control.as_ref().and_then(|control| control.seen()) {
+        let frozen = Gauge::<i64>::default();
+        frozen.set(i64::from(reading.state.frozen.is_some()));
+        registry.register("signer_frozen", "1 while the signer has frozen outgoing payments, as last read", frozen);
+        let version = Gauge::<i64>::default();
+        version.set(i64::try_from(reading.state.policy_version).unwrap_or(i64::MAX));
+        registry.register("signer_policy_version", "The signer's policy version, as last read", version);
+    }
     let stats = state.dispatcher.stats();
     for (name, help, count) in [
         ("webhook_deliveries", "Webhook attempts acknowledged with 2xx", &stats.delivered),

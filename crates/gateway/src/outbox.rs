@@ -52,7 +52,7 @@ pub(crate) struct OutboxSettings {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     store: Arc<dyn Store>,
-    client: SignerClient,
+    client: Arc<SignerClient>,
     assets: Arc<AssetBook>,
     dispatcher: Arc<coffer_webhooks::Dispatcher>,
     settings: OutboxSettings,
@@ -65,12 +65,17 @@ pub(crate) struct Outbox {
 impl Outbox {
     pub(crate) fn new(
         store: Arc<dyn Store>,
-        client: SignerClient,
+        client: Arc<SignerClient>,
         assets: Arc<AssetBook>,
         dispatcher: Arc<coffer_webhooks::Dispatcher>,
         settings: OutboxSettings,
     ) -> Self {
         Self { store, client, assets, dispatcher, settings, wake: Notify::new(), in_flight: Mutex::default() }
+    }
+
+    /// The signer's client (the approvals route relays through it).
+    pub(crate) fn client(&self) -> &SignerClient {
+        &self.client
     }
 
     /// Looks for due rows now (a payout was just created).

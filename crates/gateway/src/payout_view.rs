@@ -1,7 +1,7 @@
 //! A payout as merchants see it, in the API (`GET /v1/payouts/{id}`) and in
 //! `payout.*` webhook payloads alike: one struct for both, so they cannot drift.
 
-use coffer_domain::{AssetBook, EventId, EventType, Payout, PayoutId, Timestamp};
+use coffer_domain::{ApprovalRound, AssetBook, EventId, EventType, Payout, PayoutId, PayoutStatus, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -11,7 +11,7 @@ pub(crate) struct PayoutView {
     /// `po_…`
     #[schema(value_type = String, example = "po_0195f3a0c1b27c3e9a4d5e6f70812345")]
     id: PayoutId,
-    /// `pending`, `pending_cooldown`, `refused`, `broadcast`, `confirmed` or `failed`.
+    /// `pending`, `pending_cooldown`, `pending_approval`, `refused`, `broadcast`, `confirmed` or `failed`.
     #[schema(example = "pending")]
     status: &'static str,
     /// In the asset's unit, as a decimal string; `null` only if the asset
@@ -37,6 +37,9 @@ pub(crate) struct PayoutView {
     failure_reason: Option<String>,
     /// When the signer's cool-down for a new destination ends (RFC 3339).
     cooldown_until: Option<String>,
+    /// While `pending_approval`: the round of approvals the signer waits
+    /// for (the amount stays reserved meanwhile); `null` otherwise.
+    approval: Option<ApprovalView>,
     /// Its transaction, once sent.
     tx_hash: Option<String>,
     /// What its transaction cost, in the chain's native coin, once confirmed.
@@ -50,6 +53,38 @@ pub(crate) struct PayoutView {
     created_at: String,
     /// RFC 3339.
     updated_at: String,
+}
+
+/// A round of approvals: what approvers sign, until when, how many must.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub(crate) struct ApprovalView {
+    /// The SHA-256 digest approvers sign, 64 hex digits (`coffer approve`
+    /// recomputes it from the payout's fields and this round's expiry).
+    #[schema(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", pattern = "^[0-9a-f]{64}$")]
+    pub(crate) digest: String,
+    /// When this round ends (RFC 3339); a payout still waiting then waits
+    /// again under a new expiry and digest.
+    pub(crate) expires_at: String,
+    /// The same, in Unix seconds, as the digest's text has it.
+    #[schema(example = 1764700000)]
+    pub(crate) expires_at_unix: u64,
+    /// Distinct approvers needed.
+    #[schema(example = 2)]
+    pub(crate) quorum: u8,
+    /// The names of the approvers who signed this round so far.
+    pub(crate) approved_by: Vec<String>,
+}
+
+impl ApprovalView {
+    pub(crate) fn new(round: &ApprovalRound) -> Self {
+        Self {
+            digest: hex::encode(round.digest),
+            expires_at: round.expires_at.to_rfc3339(),
+            expires_at_unix: round.expires_at.as_millis().max(0).unsigned_abs() / 1000,
+            quorum: round.quorum,
+            approved_by: round.approved_by.clone(),
+        }
+    }
 }
 
 /// A refusal's rule and sentence.
@@ -78,6 +113,11 @@ impl PayoutView {
             refusal: payout.refusal.as_ref().map(|r| RefusalView { rule: r.rule.clone(), message: r.message.clone() }),
             failure_reason: payout.failure.clone(),
             cooldown_until: payout.cooldown_until.map(Timestamp::to_rfc3339),
+            approval: payout
+                .approval
+                .as_ref()
+                .filter(|_| payout.status == PayoutStatus::PendingApproval)
+                .map(ApprovalView::new),
             tx_hash: payout.tx_hash.map(|h| h.to_string()),
             network_fee: payout.network_fee.and_then(|fee| fee_format.map(|a| a.format_amount(&fee))),
             network_fee_units: payout.network_fee.map(|fee| fee.units().to_string()),

@@ -72,12 +72,19 @@ pub(crate) fn dispatch_config(config: &WebhookConfig) -> DispatchConfig {
     }
 }
 
+/// What talks to the signer: one client, the outbox's pace, and how often
+/// the signer's controls are read.
+#[derive(Debug)]
+pub(crate) struct SignerParts {
+    pub(crate) client: std::sync::Arc<crate::signer_client::SignerClient>,
+    pub(crate) outbox: crate::outbox::OutboxSettings,
+    pub(crate) control_poll: Duration,
+}
+
 /// The signer's client and the outbox's pace, if `[signer]` is configured:
 /// the request key is read here, at start, so a missing or unreadable key
 /// stops the gateway with a sentence rather than failing every payout.
-pub(crate) fn signer(
-    config: &Config,
-) -> Result<Option<(crate::signer_client::SignerClient, crate::outbox::OutboxSettings)>, crate::StartError> {
+pub(crate) fn signer(config: &Config) -> Result<Option<SignerParts>, crate::StartError> {
     let Some(signer) = &config.signer else { return Ok(None) };
     let path = &signer.request_key_file;
     let key = coffer_signer_api::RequestKey::load_file(path)
@@ -102,7 +109,11 @@ pub(crate) fn signer(
         // Longer than a request can take, and the write of its answer.
         lease: timeout * 2 + Duration::from_secs(1),
     };
-    Ok(Some((client, settings)))
+    Ok(Some(SignerParts {
+        client: std::sync::Arc::new(client),
+        outbox: settings,
+        control_poll: Duration::from_millis(signer.control_poll_ms),
+    }))
 }
 
 /// The treasury view's settings: the operator's digest, and each chain's

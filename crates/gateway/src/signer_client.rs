@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use coffer_signer_api::{AnswerVerifier, Outcome, RequestKey, RequestParts, auth::headers, paths};
+use coffer_signer_api::{AnswerVerifier, ControlState, Outcome, RequestKey, RequestParts, auth::headers, paths};
 use serde::Deserialize;
 
 /// What the signer answered, once its signature checked out.
@@ -43,6 +43,9 @@ pub(crate) enum ClientError {
     /// Signing the request failed (no randomness for its nonce).
     #[error("cannot sign the request: {0}")]
     Signing(String),
+    /// A signed answer other than the one asked for (not 200).
+    #[error("the signer answered {0}: {1}")]
+    Refused(u16, String),
 }
 
 /// The signer's error body: `{"error":{"rule","message"}}`.
@@ -101,7 +104,50 @@ impl SignerClient {
         self.send("GET", &format!("{}/{id}", paths::REQUESTS), b"", audit_head).await
     }
 
+    /// `POST /v1/payouts/{id}/approvals` with an approver's `Approval` as
+    /// JSON: the signer needs no gateway signature there, but gets one, as
+    /// every request does. The verified answer's status and body.
+    pub(crate) async fn approve(&self, id: &str, body: &[u8], audit_head: [u8; 32]) -> Result<Verified, ClientError> {
+        let path = format!("{}/{id}/{}", paths::PAYOUTS, paths::APPROVALS);
+        self.exchange("POST", &path, body, audit_head).await
+    }
+
+    /// `GET /v1/control`: the signer's controls, as it signed them.
+    pub(crate) async fn control(&self, audit_head: [u8; 32]) -> Result<ControlState, ClientError> {
+        let answer = self.exchange("GET", paths::CONTROL, b"", audit_head).await?;
+        if answer.status != 200 {
+            return Err(ClientError::Refused(answer.status, sentence(&answer.body)));
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| ClientError::Malformed(e.to_string()))
+    }
+
+    /// `POST /v1/control` with an approver-signed `ControlRequest`: the
+    /// verified answer's status and body.
+    pub(crate) async fn relay_control(&self, body: &[u8], audit_head: [u8; 32]) -> Result<Verified, ClientError> {
+        self.exchange("POST", paths::CONTROL, body, audit_head).await
+    }
+
     async fn send(&self, method: &str, path: &str, body: &[u8], audit_head: [u8; 32]) -> Result<Reply, ClientError> {
+        let Verified { status, body } = self.exchange(method, path, body, audit_head).await?;
+        Ok(match status {
+            200 => Reply::Outcome(Box::new(
+                serde_json::from_slice(&body).map_err(|e| ClientError::Malformed(e.to_string()))?,
+            )),
+            404 => Reply::Unknown,
+            409 => Reply::Conflict(sentence(&body)),
+            401 => Reply::Unauthorized(sentence(&body)),
+            other => Reply::Unavailable(other, sentence(&body)),
+        })
+    }
+
+    /// Sends a signed request; the answer only once its signature checks out.
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        audit_head: [u8; 32],
+    ) -> Result<Verified, ClientError> {
         let now = coffer_domain::Timestamp::now().as_millis() / 1000;
         let signed = self
             .key
@@ -129,15 +175,28 @@ impl SignerClient {
         self.verifier
             .verify(status, &body, &signed.nonce, &signature)
             .map_err(|_| ClientError::BadSignature(status))?;
-        Ok(match status {
-            200 => Reply::Outcome(Box::new(
-                serde_json::from_slice(&body).map_err(|e| ClientError::Malformed(e.to_string()))?,
-            )),
-            404 => Reply::Unknown,
-            409 => Reply::Conflict(sentence(&body)),
-            401 => Reply::Unauthorized(sentence(&body)),
-            other => Reply::Unavailable(other, sentence(&body)),
-        })
+        Ok(Verified { status, body: body.to_vec() })
+    }
+}
+
+/// An answer whose signature checked out: the signer's own words.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    /// Its HTTP status.
+    pub(crate) status: u16,
+    /// Its body, as signed.
+    pub(crate) body: Vec<u8>,
+}
+
+impl Verified {
+    /// The rule tag of an error body (`approval.signature`, …), if it has one.
+    pub(crate) fn rule(&self) -> Option<String> {
+        serde_json::from_slice::<ErrorBody>(&self.body).ok().and_then(|b| b.error.rule)
+    }
+
+    /// The rule and message of an error body, as a sentence.
+    pub(crate) fn sentence(&self) -> String {
+        sentence(&self.body)
     }
 }
 

@@ -32,6 +32,9 @@ pub(crate) struct AppState {
     pub(crate) url_policy: coffer_webhooks::UrlPolicy,
     /// The outbox to the signer; `None` without `[signer]` (no payouts).
     pub(crate) outbox: Option<Arc<crate::outbox::Outbox>>,
+    /// The watch on the signer's controls (its freeze, policy version and
+    /// profile); `None` without `[signer]`.
+    pub(crate) control: Option<Arc<crate::control::ControlWatch>>,
     /// The treasury view's settings.
     pub(crate) treasury: Arc<crate::treasury::Treasury>,
 }

@@ -86,8 +86,11 @@ impl Sweeper {
                     created_at: now,
                     updated_at: now,
                 };
+                // What the books say the address holds: the signer checks it
+                // against its own node, so a gateway claiming deposits that
+                // are not on chain trips its freeze (ADR 0013).
                 let intent = SweepIntent {
-                    claimed: None,
+                    claimed: Some(due.claimed),
                     id: sweep.id,
                     chain_id: asset.chain_id,
                     asset: asset.symbol,

@@ -18,6 +18,7 @@
 
 mod audit;
 mod chain;
+mod control;
 mod error;
 mod ledger;
 mod payouts;
@@ -43,6 +44,7 @@ pub use chain::{
     Applied, Booking, ChainBlock, ChainHalt, ChainStep, ChainStore, DisplacedResolution, InvoiceChange, InvoiceChanges,
     LedgerPosting, NewEvent, Recovery, Settlement,
 };
+pub use control::{BroadcastEvent, ControlChange, ControlStore, StoredControl};
 pub use error::StoreError;
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
 pub use payouts::{
@@ -137,7 +139,7 @@ pub struct InvoiceQuery {
 /// `tests/it/conformance.rs`. The chain watcher's, the ledger's, the
 /// webhooks', the payouts', the sweeps' and the audit log's parts are traits
 /// of their own ([`ChainStore`], [`LedgerStore`], [`WebhookStore`],
-/// [`PayoutStore`], [`SweepStore`], [`AuditStore`] and [`AuditedActs`], the
+/// [`PayoutStore`], [`ControlStore`], [`SweepStore`], [`AuditStore`] and [`AuditedActs`], the
 /// privileged acts with their audit records); import the one you use.
 #[async_trait]
 pub trait Store:
@@ -145,6 +147,7 @@ pub trait Store:
     + LedgerStore
     + WebhookStore
     + PayoutStore
+    + ControlStore
     + SweepStore
     + AuditStore
     + AuditedActs

@@ -206,6 +206,10 @@ pub struct SignerAnswer {
     pub at: Timestamp,
     /// Deliveries are leased to the caller until then.
     pub lease_until: Timestamp,
+    /// For an answer to an approval the gateway relayed: its audit entry
+    /// (`payout.approval_relayed`), appended unless a change was computed
+    /// and did not apply (the caller reads again and retries).
+    pub relayed: Option<Box<coffer_audit::Record>>,
 }
 
 /// What recording an answer did.

@@ -24,6 +24,13 @@ pub struct DueSweep {
     pub deposit_index: DerivationIndex,
     /// What the books hold for it, not yet swept.
     pub amount: Amount,
+    /// What the books say the address holds on chain now, in base units:
+    /// its canonical booked payments, less what sweeps took and the gas its
+    /// failed sweeps paid. The signer compares it with its own node
+    /// (`SweepIntent::claimed`); payments displaced or written off are left
+    /// out (their blocks are gone), so the claim never exceeds what an
+    /// honest gateway can know is there.
+    pub claimed: U256,
 }
 
 /// A sweep to create, with its request to the signer.

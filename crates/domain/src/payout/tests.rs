@@ -19,6 +19,7 @@ fn payout(status: PayoutStatus) -> Payout {
         refund_of: None,
         fee_asset: asset("ETH"),
         cooldown_until: None,
+        approval: None,
         refusal: None,
         failure: None,
         tx_hash: None,
@@ -179,4 +180,45 @@ fn a_reserve_then_its_release_leaves_every_balance_as_it_was() {
     assert_eq!(books.balance(Account::Merchant(p.merchant_id, p.amount.asset())).unwrap(), before[0]);
     assert!(books.balance(Account::PayoutsReserved(p.merchant_id, p.amount.asset())).unwrap().is_zero());
     books.check().unwrap();
+}
+
+fn round(expires_ms: i64, approved_by: &[&str]) -> ApprovalRound {
+    ApprovalRound {
+        digest: [expires_ms.to_le_bytes()[0]; 32],
+        expires_at: Timestamp::from_millis(expires_ms),
+        quorum: 2,
+        approved_by: approved_by.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+#[test]
+fn a_wait_for_approvers_keeps_the_reserve_and_raises_its_event_once() {
+    assert!(Pending.can_become(PendingApproval) && PendingCooldown.can_become(PendingApproval));
+    assert!(PendingApproval.can_become(Broadcast) && PendingApproval.can_become(Refused));
+    assert!(PendingApproval.can_become(PendingCooldown), "approved, then decided again");
+    assert!(!PendingApproval.is_final() && !Broadcast.can_become(PendingApproval));
+    let first = changed(payout(Pending).advance(&PayoutProgress::Approval(round(5_000, &[])), at()).unwrap());
+    assert_eq!(
+        (first.payout.status, first.event, first.postings.len()),
+        (PendingApproval, Some(EventType::PayoutPendingApproval), 0),
+        "no posting: the reserve stays"
+    );
+    let waiting = first.payout;
+    // One approver more: news, no event.
+    let one = changed(waiting.advance(&PayoutProgress::Approval(round(5_000, &["ana"])), at()).unwrap());
+    assert_eq!((one.payout.approval.as_ref().unwrap().approved_by.clone(), one.event), (vec!["ana".to_owned()], None));
+    // An older answer (fewer approvers, or an earlier round) is no news.
+    assert_eq!(one.payout.advance(&PayoutProgress::Approval(round(5_000, &[])), at()).unwrap(), Advance::Unchanged);
+    assert_eq!(one.payout.advance(&PayoutProgress::Approval(round(4_000, &["bo"])), at()).unwrap(), Advance::Unchanged);
+    // A new round after the last expired: news.
+    let again = changed(one.payout.advance(&PayoutProgress::Approval(round(9_000, &[])), at()).unwrap());
+    assert_eq!(again.payout.approval.unwrap().expires_at, Timestamp::from_millis(9_000));
+    // Rejected: refused, the reserve released.
+    let rejected = PayoutProgress::Refused(Refusal { rule: "approval.rejected".into(), message: "no".into() });
+    let change = changed(one.payout.advance(&rejected, at()).unwrap());
+    assert_eq!(
+        change.postings,
+        vec![Transaction::release(one.payout.merchant_id, one.payout.source, one.payout.amount).unwrap()]
+    );
+    assert!(change.payout.approval.is_some(), "who approved stays on record");
 }

@@ -2,7 +2,9 @@
 //! sweep (the domain's `advance`, computed from the record as stored), and
 //! recorded with the outbox row's next step.
 
-use coffer_domain::{Advance, EventId, Payout, PayoutProgress, Refusal, Sweep, SweepProgress, SweepTopUp, Timestamp};
+use coffer_domain::{
+    Advance, ApprovalRound, EventId, Payout, PayoutProgress, Refusal, Sweep, SweepProgress, SweepTopUp, Timestamp,
+};
 use coffer_signer_api::{Outcome, OutcomeState, RequestId, Wallet};
 use coffer_store::{AnswerChange, NewEvent, OutboxEntry, OutboxNext, SignerAnswer, SignerRequest};
 
@@ -20,6 +22,14 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
         // Until the gateway shows the round (next commit), a waiting payout reads as pending.
         OutcomeState::Pending | OutcomeState::PendingApproval { .. } => PayoutProgress::Pending,
         OutcomeState::PendingCooldown { until } => PayoutProgress::Cooldown { until: unix(*until) },
+        OutcomeState::PendingApproval { digest, expires_at, quorum, approved_by } => {
+            PayoutProgress::Approval(ApprovalRound {
+                digest: digest.0,
+                expires_at: unix(*expires_at),
+                quorum: *quorum,
+                approved_by: approved_by.clone(),
+            })
+        }
         OutcomeState::Refused { rule, message } => {
             PayoutProgress::Refused(Refusal { rule: rule.as_str().to_owned(), message: message.clone() })
         }
@@ -33,8 +43,8 @@ pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
     }
 }
 
-/// What the signer says of a sweep, in the domain's terms (a cool-down does
-/// not apply to sweeps; it reads as pending).
+/// What the signer says of a sweep, in the domain's terms (neither a
+/// cool-down nor approvals apply to sweeps; they read as pending).
 pub(super) fn sweep_progress(state: &OutcomeState) -> SweepProgress {
     match state {
         OutcomeState::Pending | OutcomeState::PendingCooldown { .. } | OutcomeState::PendingApproval { .. } => {
@@ -81,8 +91,10 @@ fn mismatch(payout: &Payout, state: &OutcomeState) -> Option<String> {
 
 impl Outbox {
     /// When to ask again about a request in `state`: a final one never, a
-    /// cool-down at its end (but at least every `retry_max`), else soon.
-    fn next(&self, state: &OutcomeState, now: Timestamp) -> OutboxNext {
+    /// cool-down at its end (but at least every `retry_max`), else soon (a
+    /// payout waiting for approvers too: approvals may reach the signer
+    /// without passing here, and the gateway must learn when it goes out).
+    pub(crate) fn next(&self, state: &OutcomeState, now: Timestamp) -> OutboxNext {
         if state.is_final() {
             return OutboxNext::Done;
         }
@@ -121,12 +133,55 @@ impl Outbox {
             }
         };
         let lease_until = now.plus(self.dispatcher.lease());
-        let answer = SignerAnswer { request: entry.request, change, next, at: now, lease_until };
+        let answer = SignerAnswer { request: entry.request, change, next, at: now, lease_until, relayed: None };
         let recorded = self.store.record_answer(answer).await.map_err(|e| e.to_string())?;
         if !recorded.deliveries.is_empty() {
             self.dispatcher.dispatch(recorded.deliveries);
         }
         Ok(())
+    }
+
+    /// Applies what the signer answered to an approval the gateway relayed,
+    /// with the relay's audit entry, as any answer is applied (so only as
+    /// the signer says); read again and retried if the payout changed
+    /// meanwhile. The payout as it is then.
+    pub(crate) async fn apply_relayed(
+        &self,
+        id: coffer_domain::PayoutId,
+        outcome: &Outcome,
+        audit: coffer_audit::Record,
+    ) -> Result<Payout, String> {
+        if outcome.id != RequestId::Payout(id) {
+            return Err(format!("the signer answered about {} when given an approval of {id}", outcome.id));
+        }
+        for _ in 0..3 {
+            let now = Timestamp::now();
+            let payout = self.store.payout_by_id(id).await.map_err(|e| e.to_string())?;
+            let payout = payout.ok_or_else(|| format!("payout {id} is not stored"))?;
+            if let Some(reason) = mismatch(&payout, &outcome.state) {
+                // The outbox holds it for a person when it asks next.
+                return Err(reason);
+            }
+            let change = self.payout_change(payout.clone(), &outcome.state, now)?;
+            let computed = change.is_some();
+            let answer = SignerAnswer {
+                request: SignerRequest::Payout(id),
+                change,
+                next: self.next(&outcome.state, now),
+                at: now,
+                lease_until: now.plus(self.dispatcher.lease()),
+                relayed: Some(Box::new(audit.clone())),
+            };
+            let recorded = self.store.record_answer(answer).await.map_err(|e| e.to_string())?;
+            if !recorded.deliveries.is_empty() {
+                self.dispatcher.dispatch(recorded.deliveries);
+            }
+            if recorded.applied || !computed {
+                let stored = self.store.payout_by_id(id).await.map_err(|e| e.to_string())?;
+                return stored.ok_or_else(|| format!("payout {id} is not stored"));
+            }
+        }
+        Err(format!("payout {id} kept changing while an approval's answer was applied"))
     }
 
     fn payout_change(

@@ -59,13 +59,66 @@ pub(crate) fn document(openapi: &utoipa::openapi::OpenApi, state: &AppState, ope
         if operator_apart {
             // Served on the operator's address instead; here they answer 404, as unknown routes.
             paths.remove("/healthz");
-            paths.remove("/v1/treasury");
+            for path in super::OPERATOR_PATHS {
+                paths.remove(path);
+            }
         } else if state.treasury.operator_digest.is_none() {
-            // No operator token: the treasury answers 404 to everyone, as an unknown route.
-            paths.remove("/v1/treasury");
+            // No operator token: the operator's routes answer 404 to everyone, as unknown routes.
+            for path in super::OPERATOR_PATHS {
+                paths.remove(path);
+            }
         }
     }
+    if state.control.is_none() {
+        for (path, method) in
+            [("/v1/payouts/{id}/approvals", "post"), ("/v1/signer", "get"), ("/v1/operator/signer/control", "post")]
+        {
+            let pointer = format!("/paths/{}/{method}", path.replace('~', "~0").replace('/', "~1"));
+            if let Some(op) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+                let text = op.get("description").or_else(|| op.get("summary")).and_then(Value::as_str);
+                let text = format!(
+                    "{} This gateway has no `[signer]` configured: it answers 503 `signer_unavailable`.",
+                    text.unwrap_or_default()
+                );
+                op.insert("description".into(), text.trim_start().into());
+            }
+        }
+    }
+    relayed_refusals(&mut doc);
     doc
+}
+
+/// `POST /v1/operator/signer/control` passes the signer's refusals on as
+/// the signer gave them: at those statuses the body is the gateway's error
+/// or the signer's (`{"error":{"rule","message"}}`).
+fn relayed_refusals(doc: &mut Value) {
+    let Some(responses) =
+        doc.pointer_mut("/paths/~1v1~1operator~1signer~1control/post/responses").and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let signer_error = json!({
+        "type": "object",
+        "title": "The signer's refusal",
+        "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["rule", "message"], "properties": {
+            "rule": {"type": "string", "description": "The signer's stable rule tag (`control.signature`, `control.version`, `control.expired`, `control.invalid`, …)"},
+            "message": {"type": "string"}
+        }}}
+    });
+    for status in super::operator::RELAYED_STATUSES.iter().filter(|s| **s != 200) {
+        let entry = responses.entry(status.to_string()).or_insert_with(|| json!({"description": "", "content": {}}));
+        let own = entry.pointer("/content/application~1json/schema").cloned();
+        let (schema, text) = match own {
+            Some(own) => {
+                let text = entry["description"].as_str().unwrap_or_default();
+                (json!({"oneOf": [own, signer_error]}), format!("{text} Or the signer's refusal, passed on unchanged."))
+            }
+            None => (signer_error.clone(), "The signer's refusal, passed on unchanged.".to_owned()),
+        };
+        entry["description"] = text.into();
+        entry["content"] = json!({"application/json": {"schema": schema}});
+    }
 }
 
 /// Which `asset`, `chain_id` and `amount` go together: one `oneOf` branch

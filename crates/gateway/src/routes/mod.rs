@@ -4,6 +4,7 @@ pub(crate) mod balances;
 pub(crate) mod document;
 mod errors;
 pub(crate) mod invoices;
+pub(crate) mod operator;
 mod page;
 pub(crate) mod payouts;
 mod schemas;
@@ -29,6 +30,7 @@ use crate::state::AppState;
         (name = "webhooks", description = "Signed notifications: endpoints, delivery log, redelivery"),
         (name = "payouts", description = "Payouts and refunds: money out of the merchant's balance, through the signer"),
         (name = "treasury", description = "For the operator: the treasury's wallets beside the books"),
+        (name = "operator", description = "For the operator: approvals carried to the signer, and the signer's controls"),
         (name = "system", description = "Health and metrics")
     )
 )]
@@ -54,6 +56,16 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The routes behind the operator's token, served on the operator listener
+/// when there is one (and answering 404 beside the API then), as templates.
+pub(crate) const OPERATOR_PATHS: [&str; 5] = [
+    "/v1/treasury",
+    "/v1/operator/payouts/{id}",
+    "/v1/payouts/{id}/approvals",
+    "/v1/signer",
+    "/v1/operator/signer/control",
+];
+
 /// Every documented route, with its OpenAPI description.
 pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -68,5 +80,9 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(payouts::create, payouts::list))
         .routes(routes!(payouts::get))
         .routes(routes!(treasury::get))
+        .routes(routes!(operator::payout))
+        .routes(routes!(operator::approve))
+        .routes(routes!(operator::signer))
+        .routes(routes!(operator::control))
         .routes(routes!(system::healthz))
 }

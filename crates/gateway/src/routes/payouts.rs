@@ -108,6 +108,7 @@ pub(crate) async fn create(
         refund_of: checked.refund_of,
         fee_asset: checked.fee_asset,
         cooldown_until: None,
+        approval: None,
         refusal: None,
         failure: None,
         tx_hash: None,

@@ -113,7 +113,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
 /// apart: they answer 404 there, as any unknown route does.
 pub(crate) async fn served_apart(request: Request, next: Next) -> Response {
     let path = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    if matches!(path, Some("/healthz" | "/metrics" | "/v1/treasury")) {
+    if path.is_some_and(|p| matches!(p, "/healthz" | "/metrics") || super::OPERATOR_PATHS.contains(&p)) {
         return ApiError::not_found("route").into_response();
     }
     next.run(request).await

@@ -46,6 +46,7 @@ async fn eth_from_the_hot_wallet_to_a_deposit_is_no_payment_and_from_anyone_else
         retry_base_ms: 20,
         retry_max_secs: 1,
         poll_interval_ms: 20,
+        control_poll_ms: 20,
     });
     let app = spawn_app_with(db, &config).await;
     let hooks = Hooks::start().await;

@@ -2,6 +2,7 @@
 //! test, real HTTP. Every scenario runs on SQLite and on PostgreSQL.
 
 mod addresses;
+mod approvals;
 mod audit;
 mod auth;
 mod boundary;

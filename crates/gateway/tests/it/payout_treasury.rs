@@ -42,6 +42,7 @@ async fn payout_treasury_shows_the_books_beside_the_chain(kind: Kind) {
         retry_base_ms: 20,
         retry_max_secs: 1,
         poll_interval_ms: 20,
+        control_poll_ms: 20,
     });
     let (token_text, digest) = coffer_gateway::admin::operator_token().unwrap();
     config.operator_token_sha256 = Some(digest);
@@ -123,6 +124,8 @@ async fn payout_sweeps_take_settled_deposits_above_their_minimum_onto_the_books(
     assert_eq!((swept[0].status, swept[0].moved), (coffer_domain::PayoutStatus::Confirmed, Some(usdt(12_500_000))));
     let asked = signer.sweeps();
     assert!(asked.iter().all(|s| s.index == big.deposit.index && s.asset.as_str() == "USDT" && s.chain_id.0 == 31337));
+    // What the books say the deposit holds, for the signer to hold against its own node.
+    assert!(asked.iter().all(|s| s.claimed == Some(U256::from(12_500_000u64))), "{asked:?}");
     assert!(app.store.sweeps_of(small.id).await.unwrap().is_empty(), "2 USDT is below the minimum");
     let balances = app.store.stored_balances().await.unwrap();
     let of = |account: coffer_domain::Account| {

@@ -3,8 +3,8 @@
 use std::str::FromStr;
 
 use coffer_domain::{
-    AssetSymbol, DerivationIndex, InvoiceId, MerchantId, Payout, PayoutId, PayoutStatus, Refusal, ReserveSource, Sweep,
-    SweepId, Timestamp,
+    ApprovalRound, AssetSymbol, DerivationIndex, InvoiceId, MerchantId, Payout, PayoutId, PayoutStatus, Refusal,
+    ReserveSource, Sweep, SweepId, Timestamp,
 };
 use uuid::Uuid;
 
@@ -13,8 +13,8 @@ use crate::{OutboxEntry, OutboxState, SignerRequest, StoreError};
 
 /// The columns [`PayoutRow`] reads, in order.
 pub(crate) const PAYOUT_COLUMNS: &str = "id, merchant_id, chain_id, asset, amount, destination, status, source, \
-     refund_of, fee_asset, cooldown_until, refusal_rule, refusal_message, failure_reason, tx_hash, network_fee, \
-     created_at, updated_at";
+     refund_of, fee_asset, cooldown_until, approval_digest, approval_expires_at, approval_quorum, approval_by, \
+     refusal_rule, refusal_message, failure_reason, tx_hash, network_fee, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PayoutRow {
@@ -29,6 +29,10 @@ pub(crate) struct PayoutRow {
     refund_of: Option<Uuid>,
     fee_asset: String,
     cooldown_until: Option<i64>,
+    approval_digest: Option<Vec<u8>>,
+    approval_expires_at: Option<i64>,
+    approval_quorum: Option<i64>,
+    approval_by: Option<String>,
     refusal_rule: Option<String>,
     refusal_message: Option<String>,
     failure_reason: Option<String>,
@@ -36,6 +40,27 @@ pub(crate) struct PayoutRow {
     network_fee: Option<String>,
     created_at: i64,
     updated_at: i64,
+}
+
+/// A stored round of approvals, whole or absent (the tables' checks keep
+/// its columns together).
+fn approval_round(
+    digest: Option<Vec<u8>>,
+    expires_at: Option<i64>,
+    quorum: Option<i64>,
+    by: Option<String>,
+) -> Result<Option<ApprovalRound>, StoreError> {
+    const T: &str = "payouts";
+    let (Some(digest), Some(expires_at), Some(quorum), Some(by)) = (digest, expires_at, quorum, by) else {
+        return Ok(None);
+    };
+    Ok(Some(ApprovalRound {
+        digest: <[u8; 32]>::try_from(digest.as_slice())
+            .map_err(|_| StoreError::corrupt(T, "approval digest length"))?,
+        expires_at: Timestamp::from_millis(expires_at),
+        quorum: u8::try_from(quorum).map_err(|_| StoreError::corrupt(T, "approval quorum out of range"))?,
+        approved_by: serde_json::from_str(&by).map_err(|e| StoreError::corrupt(T, e))?,
+    }))
 }
 
 impl TryFrom<PayoutRow> for Payout {
@@ -54,6 +79,12 @@ impl TryFrom<PayoutRow> for Payout {
             refund_of: row.refund_of.map(InvoiceId::from_uuid),
             fee_asset,
             cooldown_until: row.cooldown_until.map(Timestamp::from_millis),
+            approval: approval_round(
+                row.approval_digest,
+                row.approval_expires_at,
+                row.approval_quorum,
+                row.approval_by,
+            )?,
             refusal: match (row.refusal_rule, row.refusal_message) {
                 (Some(rule), Some(message)) => Some(Refusal { rule, message }),
                 _ => None,
@@ -74,6 +105,10 @@ impl TryFrom<PayoutRow> for Payout {
 pub(crate) struct PayoutState {
     pub(crate) status: &'static str,
     pub(crate) cooldown_until: Option<i64>,
+    pub(crate) approval_digest: Option<Vec<u8>>,
+    pub(crate) approval_expires_at: Option<i64>,
+    pub(crate) approval_quorum: Option<i64>,
+    pub(crate) approval_by: Option<String>,
     pub(crate) refusal_rule: Option<String>,
     pub(crate) refusal_message: Option<String>,
     pub(crate) failure_reason: Option<String>,
@@ -87,6 +122,10 @@ impl PayoutState {
         Self {
             status: payout.status.as_str(),
             cooldown_until: payout.cooldown_until.map(Timestamp::as_millis),
+            approval_digest: payout.approval.as_ref().map(|r| r.digest.to_vec()),
+            approval_expires_at: payout.approval.as_ref().map(|r| r.expires_at.as_millis()),
+            approval_quorum: payout.approval.as_ref().map(|r| i64::from(r.quorum)),
+            approval_by: payout.approval.as_ref().map(|r| serde_json::Value::from(r.approved_by.clone()).to_string()),
             refusal_rule: payout.refusal.as_ref().map(|r| r.rule.clone()),
             refusal_message: payout.refusal.as_ref().map(|r| r.message.clone()),
             failure_reason: payout.failure.clone(),

@@ -121,8 +121,10 @@ macro_rules! payout_writes {
                 sqlx::query(
                     "INSERT INTO payouts (id, merchant_id, chain_id, asset, amount, destination, status, source, \
                      refund_of, fee_asset, cooldown_until, refusal_rule, refusal_message, failure_reason, tx_hash, \
-                     network_fee, idempotency_key, request_fingerprint, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                     network_fee, idempotency_key, request_fingerprint, created_at, updated_at, approval_digest, \
+                     approval_expires_at, approval_quorum, approval_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                     $21, $22, $23, $24)",
                 )
                 .bind(p.id.as_uuid())
                 .bind(p.merchant_id.as_uuid())
@@ -144,6 +146,10 @@ macro_rules! payout_writes {
                 .bind(new.idempotency.as_ref().map(|i| i.fingerprint.to_vec()))
                 .bind(p.created_at.as_millis())
                 .bind(state.updated_at)
+                .bind(state.approval_digest)
+                .bind(state.approval_expires_at)
+                .bind(state.approval_quorum)
+                .bind(state.approval_by)
                 .execute(&mut *conn)
                 .await?;
                 Ok(())
@@ -230,6 +236,20 @@ macro_rules! payout_writes {
             }
 
             pub(super) async fn record_answer(conn: &mut $conn, answer: &SignerAnswer) -> Result<RecordedAnswer> {
+                let recorded = record_change(conn, answer).await?;
+                if let Some(relayed) = &answer.relayed {
+                    if answer.change.is_some() && !recorded.applied {
+                        // Computed from a payout that changed meanwhile: nothing
+                        // is written, the caller retries on what it reads now.
+                        return Ok(recorded);
+                    }
+                    super::audit_writes::append(conn, relayed).await?;
+                }
+                next_step(conn, answer.request, answer.next, answer.at).await?;
+                Ok(recorded)
+            }
+
+            async fn record_change(conn: &mut $conn, answer: &SignerAnswer) -> Result<RecordedAnswer> {
                 let recorded = match &answer.change {
                     Some(AnswerChange::Payout { from, change, event, audit }) => {
                         let recorded = apply_payout(conn, from, change, event.as_ref(), answer).await?;
@@ -243,8 +263,111 @@ macro_rules! payout_writes {
                     }
                     None => RecordedAnswer::default(),
                 };
-                next_step(conn, answer.request, answer.next, answer.at).await?;
                 Ok(recorded)
+            }
+
+            /// The signer's controls, by compare-and-set on the state read
+            /// before, with their audit entries and event (`ControlStore`).
+            pub(super) async fn record_control(
+                conn: &mut $conn,
+                change: &$crate::ControlChange,
+            ) -> Result<RecordedAnswer> {
+                let written = match &change.previous {
+                    None => sqlx::query(
+                        "INSERT INTO signer_control (id, state, read_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(&change.state)
+                    .bind(change.read_at.as_millis())
+                    .execute(&mut *conn)
+                    .await?,
+                    Some(previous) => sqlx::query(
+                        "UPDATE signer_control SET state = $1, read_at = $2 WHERE id = 1 AND state = $3",
+                    )
+                    .bind(&change.state)
+                    .bind(change.read_at.as_millis())
+                    .bind(previous)
+                    .execute(&mut *conn)
+                    .await?,
+                };
+                if written.rows_affected() != 1 {
+                    return Ok(RecordedAnswer::default());
+                }
+                let deliveries = match &change.event {
+                    Some(event) => broadcast(conn, event, change.read_at, change.lease_until).await?,
+                    None => Vec::new(),
+                };
+                for record in &change.audit {
+                    super::audit_writes::append(conn, record).await?;
+                }
+                Ok(RecordedAnswer { applied: true, deliveries })
+            }
+
+            /// One event per merchant with an endpoint subscribed to its type,
+            /// and a delivery to each such endpoint.
+            async fn broadcast(
+                conn: &mut $conn,
+                event: &$crate::BroadcastEvent,
+                at: Timestamp,
+                lease_until: Timestamp,
+            ) -> Result<Vec<DueDelivery>> {
+                let rows: Vec<(uuid::Uuid, uuid::Uuid, String, String, String)> = sqlx::query_as(
+                    "SELECT id, merchant_id, url, secret, events FROM webhook_endpoints WHERE deleted_at IS NULL \
+                     ORDER BY merchant_id, id",
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+                let mut deliveries = Vec::new();
+                let mut current: Option<(MerchantId, coffer_domain::EventId, String)> = None;
+                for (endpoint, merchant, url, secret, events) in rows {
+                    if !$crate::rows::parse_events(&events)?.contains(&event.kind) {
+                        continue;
+                    }
+                    let merchant = MerchantId::from_uuid(merchant);
+                    if current.as_ref().is_none_or(|(m, _, _)| *m != merchant) {
+                        let id = coffer_domain::EventId::new();
+                        let payload = (event.payload)(id);
+                        sqlx::query(
+                            "INSERT INTO events (id, merchant_id, type, invoice_id, payload, created_at) \
+                             VALUES ($1, $2, $3, NULL, $4, $5)",
+                        )
+                        .bind(id.as_uuid())
+                        .bind(merchant.as_uuid())
+                        .bind(event.kind.as_str())
+                        .bind(&payload)
+                        .bind(at.as_millis())
+                        .execute(&mut *conn)
+                        .await?;
+                        current = Some((merchant, id, payload));
+                    }
+                    let Some((_, event_id, payload)) = &current else { continue };
+                    let delivery = DueDelivery {
+                        id: coffer_domain::DeliveryId::new(),
+                        endpoint_id: coffer_domain::WebhookId::from_uuid(endpoint),
+                        merchant_id: merchant,
+                        url,
+                        secret,
+                        event_id: *event_id,
+                        event_type: event.kind,
+                        invoice_id: None,
+                        payload: payload.clone(),
+                        attempts: 0,
+                        leased_until: lease_until,
+                    };
+                    sqlx::query(
+                        "INSERT INTO webhook_deliveries (id, endpoint_id, event_id, merchant_id, state, attempts, \
+                         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
+                    )
+                    .bind(delivery.id.as_uuid())
+                    .bind(endpoint)
+                    .bind(event_id.as_uuid())
+                    .bind(merchant.as_uuid())
+                    .bind(lease_until.as_millis())
+                    .bind(at.as_millis())
+                    .execute(&mut *conn)
+                    .await?;
+                    deliveries.push(delivery);
+                }
+                Ok(deliveries)
             }
 
             async fn apply_payout(
@@ -297,15 +420,20 @@ macro_rules! payout_writes {
             }
 
             /// The payout's new state, only if it is still as `from` (the
-            /// fields an answer changes: status, transaction, cool-down).
+            /// fields an answer changes: status, transaction, cool-down,
+            /// round of approvals and its approvers).
             async fn update_payout(conn: &mut $conn, from: &Payout, to: &Payout) -> Result<bool> {
                 let state = PayoutState::of(to);
+                let was = PayoutState::of(from);
                 let none: Vec<u8> = Vec::new();
                 let done = sqlx::query(
                     "UPDATE payouts SET status = $2, cooldown_until = $3, refusal_rule = $4, refusal_message = $5, \
-                     failure_reason = $6, tx_hash = $7, network_fee = $8, updated_at = $9 \
+                     failure_reason = $6, tx_hash = $7, network_fee = $8, updated_at = $9, approval_digest = $14, \
+                     approval_expires_at = $15, approval_quorum = $16, approval_by = $17 \
                      WHERE id = $1 AND status = $10 AND COALESCE(tx_hash, $11) = COALESCE($12, $11) \
-                     AND COALESCE(cooldown_until, -1) = COALESCE($13, -1)",
+                     AND COALESCE(cooldown_until, -1) = COALESCE($13, -1) \
+                     AND COALESCE(approval_expires_at, -1) = COALESCE($18, -1) \
+                     AND COALESCE(approval_by, '') = COALESCE($19, '')",
                 )
                 .bind(from.id.as_uuid())
                 .bind(state.status)
@@ -320,6 +448,12 @@ macro_rules! payout_writes {
                 .bind(none)
                 .bind(from.tx_hash.map(|h| h.to_vec()))
                 .bind(from.cooldown_until.map(Timestamp::as_millis))
+                .bind(state.approval_digest)
+                .bind(state.approval_expires_at)
+                .bind(state.approval_quorum)
+                .bind(state.approval_by)
+                .bind(was.approval_expires_at)
+                .bind(was.approval_by)
                 .execute(&mut *conn)
                 .await?;
                 Ok(done.rows_affected() == 1)

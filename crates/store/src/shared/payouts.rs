@@ -171,6 +171,24 @@ macro_rules! payout_store {
                 row.map(TryInto::try_into).transpose()
             }
         }
+
+        #[async_trait::async_trait]
+        impl $crate::ControlStore for $store {
+            async fn signer_control(&self) -> $crate::Result<Option<$crate::StoredControl>> {
+                let row: Option<(String, i64)> = sqlx::query_as("SELECT state, read_at FROM signer_control WHERE id = 1")
+                    .fetch_optional(&self.reads)
+                    .await?;
+                Ok(row.map(|(state, read_at)| $crate::StoredControl {
+                    state,
+                    read_at: coffer_domain::Timestamp::from_millis(read_at),
+                }))
+            }
+
+            async fn record_signer_control(&self, change: $crate::ControlChange) -> $crate::Result<$crate::RecordedAnswer> {
+                self.transaction(move |conn| Box::pin(async move { payout_writes::record_control(conn, &change).await }))
+                    .await
+            }
+        }
     };
 }
 

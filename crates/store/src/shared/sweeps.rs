@@ -111,6 +111,7 @@ macro_rules! sweep_store {
                             invoice_id: coffer_domain::InvoiceId::from_uuid(invoice),
                             deposit_index: index,
                             amount: coffer_domain::Amount::from_units(asset, unswept),
+                            claimed: self.claimed(invoice, chain, &symbol).await?,
                         });
                     }
                 }
@@ -205,6 +206,36 @@ macro_rules! sweep_store {
                     })
                 };
                 Ok(sum(&paid)?.saturating_sub(sum(&swept)?))
+            }
+
+            /// See `DueSweep::claimed`.
+            async fn claimed(&self, invoice: uuid::Uuid, chain: i64, symbol: &str) -> $crate::Result<coffer_domain::U256> {
+                let paid: Vec<String> = sqlx::query_scalar(
+                    "SELECT amount FROM payments WHERE invoice_id = $1 AND chain_id = $2 AND asset = $3 \
+                     AND booked_at IS NOT NULL AND state = 'canonical'",
+                )
+                .bind(invoice)
+                .bind(chain)
+                .bind(symbol)
+                .fetch_all(&self.reads)
+                .await?;
+                // A failed sweep of the chain's native coin paid its gas from
+                // the deposit; one of a token, from the deposit's native coin.
+                let taken: Vec<String> = sqlx::query_scalar(
+                    "SELECT amount FROM sweeps WHERE invoice_id = $1 AND asset = $2 AND status NOT IN ('failed', 'refused') \
+                     UNION ALL SELECT network_fee FROM sweeps WHERE invoice_id = $1 AND fee_asset = $2 \
+                     AND status = 'failed' AND network_fee IS NOT NULL",
+                )
+                .bind(invoice)
+                .bind(symbol)
+                .fetch_all(&self.reads)
+                .await?;
+                let sum = |texts: &[String]| {
+                    texts.iter().try_fold(coffer_domain::U256::ZERO, |sum, t| {
+                        Ok::<_, $crate::StoreError>(sum.saturating_add($crate::shared::units(t)?))
+                    })
+                };
+                Ok(sum(&paid)?.saturating_sub(sum(&taken)?))
             }
         }
     };

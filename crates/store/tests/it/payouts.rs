@@ -35,7 +35,7 @@ fn eth() -> AssetId {
     AssetId { chain_id: ChainId(31337), symbol: AssetSymbol::from_str("ETH").unwrap() }
 }
 
-fn usdt(units: u64) -> Amount {
+pub(crate) fn usdt(units: u64) -> Amount {
     Amount::from_units(test_usdt(), U256::from(units))
 }
 
@@ -51,6 +51,7 @@ pub(crate) fn new_payout(merchant: coffer_domain::MerchantId, units: u64) -> New
         refund_of: None,
         fee_asset: eth(),
         cooldown_until: None,
+        approval: None,
         refusal: None,
         failure: None,
         tx_hash: None,
@@ -103,6 +104,7 @@ fn stale_confirmation(payout: &Payout, sent: coffer_domain::B256, confirmed: cof
         next: OutboxNext::Done,
         at: now,
         lease_until: now,
+        relayed: None,
     }
 }
 
@@ -138,7 +140,8 @@ pub(crate) async fn answer(store: &dyn Store, id: PayoutId, progress: PayoutProg
         Advance::Unchanged | Advance::Stale(_) => None,
     };
     let now = Timestamp::now();
-    let answer = SignerAnswer { request: SignerRequest::Payout(id), change, next, at: now, lease_until: now };
+    let answer =
+        SignerAnswer { request: SignerRequest::Payout(id), change, next, at: now, lease_until: now, relayed: None };
     store.record_answer(answer).await.unwrap().applied
 }
 

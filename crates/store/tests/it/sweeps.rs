@@ -55,7 +55,8 @@ async fn answer(store: &dyn Store, id: SweepId, progress: SweepProgress, next: O
         _ => None,
     };
     let now = Timestamp::now();
-    let answer = SignerAnswer { request: SignerRequest::Sweep(id), change, next, at: now, lease_until: now };
+    let answer =
+        SignerAnswer { request: SignerRequest::Sweep(id), change, next, at: now, lease_until: now, relayed: None };
     store.record_answer(answer).await.unwrap().applied
 }
 
@@ -76,6 +77,7 @@ async fn settled_deposits_are_due_once_and_swept_onto_the_books(kind: Kind) {
     let due = f.store.due_sweeps(test_usdt(), U256::from(10u8), 10).await.unwrap();
     assert_eq!(due.len(), 1, "settled and at least the minimum: {due:?}");
     assert_eq!((due[0].invoice_id, due[0].deposit_index, due[0].amount), (big.id, big.deposit.index, usdt(12)));
+    assert_eq!(due[0].claimed, U256::from(12u8), "what the settled payment left at the address");
     assert_eq!(f.store.due_sweeps(test_usdt(), U256::from(1u8), 10).await.unwrap().len(), 2);
     assert!(f.store.due_sweeps(eth(), U256::ZERO, 10).await.unwrap().is_empty(), "no ETH was paid");
 
