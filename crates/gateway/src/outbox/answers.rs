@@ -19,8 +19,7 @@ fn unix(secs: i64) -> Timestamp {
 /// What the signer says of a payout, in the domain's terms.
 pub(super) fn payout_progress(state: &OutcomeState) -> PayoutProgress {
     match state {
-        // Until the gateway shows the round (next commit), a waiting payout reads as pending.
-        OutcomeState::Pending | OutcomeState::PendingApproval { .. } => PayoutProgress::Pending,
+        OutcomeState::Pending => PayoutProgress::Pending,
         OutcomeState::PendingCooldown { until } => PayoutProgress::Cooldown { until: unix(*until) },
         OutcomeState::PendingApproval { digest, expires_at, quorum, approved_by } => {
             PayoutProgress::Approval(ApprovalRound {
