@@ -71,6 +71,28 @@ pub(crate) async fn run(world: &World, config: &DrillConfig) -> anyhow::Result<A
     let merchant0 = world.merchants[0].id.to_string();
     let large = (p.approval_above + 1).min(p.max_per_payout);
     let waiting = payout_intent(&waiting_id, &merchant0, large, fresh_address(0xee, 0));
+    // And one through the API, which the gateway knows and the operator
+    // token can carry approvals for; it waits before the burst starts.
+    let api_bait = fresh_address(0xee, 1);
+    let (status, body) = world.payout(&world.merchants[0], large, api_bait, "attack-bait").await?;
+    let api_bait_id = body["id"].as_str().unwrap_or_default().to_owned();
+    let waited = Instant::now();
+    while waited.elapsed() < Duration::from_secs(10) {
+        let path = format!("/v1/payouts/{api_bait_id}");
+        let (_, payout) = world.api(&world.merchants[0], "GET", &path, None, None).await?;
+        if payout["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    record(
+        &shared,
+        "approval_bait_through_the_api",
+        &outcome(status, &body),
+        Some(api_bait_id.clone()),
+        Some(api_bait),
+    )
+    .await;
     let started = Instant::now();
     let first_block = world.head().await;
     let (status, body) = world.signer_signed("POST", "/v1/payouts", &waiting, now()).await?;
@@ -148,7 +170,7 @@ pub(crate) async fn run(world: &World, config: &DrillConfig) -> anyhow::Result<A
         futures_util::future::join_all(workers).await;
     };
     let (freeze, ()) = tokio::join!(watcher, burst);
-    one_offs(world, &shared, &waiting_id, &merchant0).await?;
+    one_offs(world, &shared, &waiting_id, &api_bait_id, &merchant0).await?;
     let finished = Instant::now();
     let shared = Arc::try_unwrap(shared).map_err(|_| anyhow::anyhow!("attack tasks still running"))?.into_inner();
     Ok(Attack {
@@ -179,7 +201,13 @@ async fn record(shared: &Mutex<Shared>, kind: &str, outcome: &str, id: Option<St
 /// The attacks that are one request each: replayed and stale requests,
 /// sweeps aimed elsewhere, a deposit that is not on chain, forged, reused
 /// and expired approvals, unfreezing with the gateway's key.
-async fn one_offs(world: &World, shared: &Mutex<Shared>, waiting_id: &str, merchant: &str) -> anyhow::Result<()> {
+async fn one_offs(
+    world: &World,
+    shared: &Mutex<Shared>,
+    waiting_id: &str,
+    api_bait_id: &str,
+    merchant: &str,
+) -> anyhow::Result<()> {
     let to = fresh_address(0xb0, 0);
     // A request signed once, sent twice: the second is a replay.
     let id = payout_id();
@@ -223,6 +251,14 @@ async fn one_offs(world: &World, shared: &Mutex<Shared>, waiting_id: &str, merch
         record(shared, "approval_replayed_after_its_round", &outcome(status, &body), None, None).await;
     }
 
+    // The operator credential: the gateway relays, and relays only.
+    let round = world.signer_signed("GET", &format!("/v1/requests/{api_bait_id}"), &Value::Null, now()).await?.1;
+    let round: Option<coffer_signer_api::Digest> = round["digest"].as_str().and_then(|d| d.parse().ok());
+    let forged = sign(&attacker, Decision::Approve, round.unwrap_or(coffer_signer_api::Digest([0; 32])));
+    let forged = serde_json::to_value(&forged)?;
+    let (status, body) = world.operator(&format!("/v1/payouts/{api_bait_id}/approvals"), &forged).await?;
+    record(shared, "approval_forged_relayed_with_operator_token", &outcome(status, &body), None, None).await;
+
     // Unfreeze with the gateway's key: it is no approver's.
     let version = world.control_state().await?["policy_version"].as_u64().unwrap_or_default();
     let proposal = coffer_signer_api::ChangeProposal {
@@ -235,6 +271,8 @@ async fn one_offs(world: &World, shared: &Mutex<Shared>, waiting_id: &str, merch
     let body = json!({ "proposal": proposal, "approvals": [approval] });
     let (status, answer) = world.signer_signed("POST", "/v1/control", &body, now()).await?;
     record(shared, "unfreeze_with_gateway_key", &outcome(status, &answer), None, None).await;
+    let (status, answer) = world.operator("/v1/operator/signer/control", &body).await?;
+    record(shared, "unfreeze_relayed_with_operator_token", &outcome(status, &answer), None, None).await;
     // And loosening the limits the same way.
     let raise = coffer_signer_api::ChangeProposal {
         change: PolicyChange::Limit {

@@ -153,7 +153,48 @@ impl DrillConfig {
         if self.block_secs == 0 {
             return Err(DrillConfigError("block_secs must be at least 1".into()));
         }
+        if p.restricted_max_per_payout == 0 || p.restricted_amount_1h == 0 {
+            return Err(DrillConfigError(
+                "policy.restricted_max_per_payout and restricted_amount_1h must be above 0: the way back pays an honest merchant"
+                    .into(),
+            ));
+        }
+        // The honest history must not look like an attack, or the drill
+        // measures a signer frozen before the attacker starts.
+        let baseline = self.baseline_outflow();
+        let window = p.outflow_floor.saturating_mul(p.outflow_multiple);
+        if baseline > window {
+            return Err(DrillConfigError(format!(
+                "the baseline of normal payouts ({baseline} USDT) would itself trip the outflow tripwire \
+                 (outflow_floor × outflow_multiple = {window} USDT in the window); raise those, or lower baseline_payouts"
+            )));
+        }
+        if baseline >= p.amount_1h.unwrap_or_default() {
+            return Err(DrillConfigError(format!(
+                "the baseline of normal payouts ({baseline} USDT) would use the whole hour's allowance (policy.amount_1h)"
+            )));
+        }
+        if u64::from(self.baseline_payouts) + 1 >= p.count_1h.unwrap_or_default() {
+            return Err(DrillConfigError("baseline_payouts must leave room under policy.count_1h".into()));
+        }
         Ok(())
+    }
+
+    /// One baseline payout, whole USDT: a quarter of the approval threshold.
+    pub(crate) fn baseline_amount(&self) -> u64 {
+        (self.policy.approval_above / 4).clamp(1, self.policy.max_per_payout.max(1))
+    }
+
+    /// The one baseline payout the approvers approve (0: none, when no
+    /// amount is both above the threshold and within the maximum).
+    pub(crate) fn approved_amount(&self) -> u64 {
+        let p = &self.policy;
+        if p.approval_above < p.max_per_payout { p.approval_above + 1 } else { 0 }
+    }
+
+    /// What the honest history pays out before the attack.
+    fn baseline_outflow(&self) -> u64 {
+        self.baseline_amount().saturating_mul(u64::from(self.baseline_payouts)).saturating_add(self.approved_amount())
     }
 
     /// The signer's `[policy]` for this drill (ETH is bounded, never attacked).

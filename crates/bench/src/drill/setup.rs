@@ -45,6 +45,8 @@ pub(crate) struct World {
     pub(crate) gateway_config: PathBuf,
     /// The gateway's signer-request key: the attacker has it.
     pub(crate) request_key: RequestKey,
+    /// The gateway's operator credential: the attacker has it too.
+    pub(crate) operator_token: String,
     /// The approvers' keys: the attacker does not.
     pub(crate) approvers: Vec<SigningKey>,
     pub(crate) merchants: Vec<Merchant>,
@@ -139,8 +141,9 @@ impl World {
         token.mint(rpc, hot, usdt(config.hot_cap)).await?;
         token.mint(rpc, COLD, usdt(config.cold)).await?;
 
+        let (operator_token, operator_digest) = coffer_gateway::admin::operator_token()?;
         let extra = format!(
-            "[signer]\nurl = \"{}\"\nrequest_key_file = \"{}\"\nidentity_key = \"{identity}\"\npoll_interval_ms = 100\nretry_base_ms = 100\n",
+            "operator_token_sha256 = \"{operator_digest}\"\n[signer]\nurl = \"{}\"\nrequest_key_file = \"{}\"\nidentity_key = \"{identity}\"\npoll_interval_ms = 100\nretry_base_ms = 100\n",
             signer.url,
             key_file.display()
         );
@@ -160,6 +163,7 @@ impl World {
             signer: Some(signer),
             gateway: Some(gateway),
             request_key,
+            operator_token,
             approvers,
             merchants,
             hot,
@@ -199,10 +203,11 @@ impl World {
     /// that the real approvers approve: the signer's history before the attack.
     async fn baseline(&mut self, config: &DrillConfig) -> anyhow::Result<()> {
         let mut ids = Vec::new();
-        let small = (config.policy.approval_above / 4).clamp(1, config.policy.max_per_payout);
+        let small = config.baseline_amount();
         for n in 0..config.baseline_payouts {
             let merchant = &self.merchants[usize::try_from(n).unwrap_or(0) % self.merchants.len()];
-            let payee = self.payees[usize::try_from(n).unwrap_or(0) % self.payees.len()];
+            // One payee: the history holds one new destination, whatever the tripwire allows.
+            let payee = self.payees[0];
             let (status, body) = self.payout(merchant, small, payee, &format!("baseline-{n}")).await?;
             anyhow::ensure!(status == 201, "a baseline payout was not accepted: {status} {body}");
             ids.push((merchant, body["id"].as_str().context("payout id")?.to_owned()));
@@ -211,8 +216,8 @@ impl World {
             self.until_gateway_status(merchant, id, &["confirmed"]).await?;
         }
         // One large honest payout, approved by the quorum directly at the signer.
-        let large = (config.policy.approval_above + 1).min(config.policy.max_per_payout);
-        if large > config.policy.approval_above {
+        let large = config.approved_amount();
+        if large > 0 {
             let merchant = &self.merchants[0];
             let (status, body) = self.payout(merchant, large, self.payees[0], "baseline-large").await?;
             anyhow::ensure!(status == 201, "the large baseline payout was not accepted: {status} {body}");
@@ -263,6 +268,14 @@ impl World {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         Ok((status, body))
+    }
+
+    /// A call with the operator's credential (the attacker holds it).
+    pub(crate) async fn operator(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        let url = format!("{}{path}", self.gateway_url);
+        let response = self.http.post(url).bearer_auth(&self.operator_token).json(body).send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
     /// `POST /v1/payouts` as a merchant: `whole` USDT to `to`.

@@ -81,14 +81,22 @@ fn drill(name: &str, config: &str) -> Value {
         "approval_forged_with_attacker_key",
         "approval_reused_from_another_payout",
         "unfreeze_with_gateway_key",
+        "unfreeze_relayed_with_operator_token",
+        "approval_forged_relayed_with_operator_token",
         "raise_limit_with_gateway_key",
     ] {
         assert!(kinds.contains(&kind), "{name}: no {kind} attempt in {kinds:?}");
     }
     for attempt in figures["attempts"].as_array().unwrap() {
         let (kind, outcome) = (attempt["kind"].as_str().unwrap(), attempt["outcome"].as_str().unwrap());
-        if ["signed_request_replayed", "stale_request", "unfreeze_with_gateway_key", "raise_limit_with_gateway_key"]
-            .contains(&kind)
+        if [
+            "signed_request_replayed",
+            "stale_request",
+            "unfreeze_with_gateway_key",
+            "unfreeze_relayed_with_operator_token",
+            "raise_limit_with_gateway_key",
+        ]
+        .contains(&kind)
         {
             assert!(outcome.starts_with("auth.") || outcome.starts_with("control."), "{kind}: {outcome}");
         }
