@@ -274,8 +274,8 @@ impl Engine {
         let id = intent.id.to_string();
         let policy = self.policy();
         let asset = AssetId { chain_id: intent.chain_id, symbol: intent.asset };
-        let first = store::destination_first(conn, intent.chain_id, intent.destination)?;
-        let paid = store::destination_paid(conn, intent.chain_id, intent.destination)?;
+        let store::Destination { first_requested_at: first, paid } =
+            store::destination(conn, intent.chain_id, intent.destination)?;
         let request = PayoutRequest {
             merchant: intent.merchant,
             asset,

@@ -29,13 +29,9 @@ pub(crate) fn save_controls(conn: &Connection, controls: &Controls, now: i64) ->
 }
 
 /// Whether a payout to `destination` was ever signed.
+#[cfg(test)]
 pub(crate) fn destination_paid(conn: &Connection, chain: ChainId, destination: Address) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT first_paid_at FROM destinations WHERE chain_id = ? AND address = ?")?
-        .query_row(params![as_i64(chain.0), destination.to_string()], |row| row.get::<_, Option<i64>>(0))
-        .optional()?
-        .flatten()
-        .is_some())
+    Ok(super::destination(conn, chain, destination)?.paid)
 }
 
 /// Records that a payout to `destination` was signed at `now` (the first time counts).

@@ -146,13 +146,15 @@ impl DerefMut for Tx<'_> {
 
 pub(crate) use audit::{append_audit, audit_entries, audit_head, gateway_heads, record_gateway_head};
 pub(crate) use controls::{
-    change_approvals, controls, destination_paid, insert_change_approval, insert_payout_approval, mark_paid,
-    payout_approvals, save_controls, schedule, scheduled_state, waiting_changes,
+    change_approvals, controls, insert_change_approval, insert_payout_approval, mark_paid, payout_approvals,
+    save_controls, schedule, scheduled_state, waiting_changes,
 };
 pub(crate) use rows::{
-    accept_nonce, destination_first, has_nonce, insert_destination, insert_request, insert_spend, insert_tx, open_txs,
-    request, set_tx_state, spends_since, take_nonce, txs_of, unincluded, update_request, waking_requests,
+    Destination, accept_nonce, destination, has_nonce, insert_destination, insert_request, insert_spend, insert_tx,
+    open_txs, request, set_tx_state, spends_since, take_nonce, txs_of, unincluded, update_request, waking_requests,
 };
 
+#[cfg(test)]
+pub(crate) use controls::destination_paid;
 #[cfg(test)]
 mod tests;

@@ -443,11 +443,28 @@ pub(crate) fn spends_since(conn: &Connection, since: i64) -> Result<Vec<SpendRow
         .collect()
 }
 
-pub(crate) fn destination_first(conn: &Connection, chain: ChainId, destination: Address) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT first_requested_at FROM destinations WHERE chain_id = ? AND address = ?")?
-        .query_row(params![as_i64(chain.0), destination.to_string()], |row| row.get(0))
-        .optional()?)
+/// What the signer knows of a destination: when it was first asked for
+/// (the cool-down's clock) and whether a payout to it was ever signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Destination {
+    pub(crate) first_requested_at: Option<i64>,
+    pub(crate) paid: bool,
+}
+
+/// One read of a destination's row, for a decision.
+pub(crate) fn destination(conn: &Connection, chain: ChainId, destination: Address) -> Result<Destination> {
+    let row = conn
+        .prepare_cached(
+            "SELECT first_requested_at, first_paid_at FROM destinations WHERE chain_id = ? AND address = ?",
+        )?
+        .query_row(params![as_i64(chain.0), destination.to_string()], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Option<i64>>(1)?))
+        })
+        .optional()?;
+    Ok(row.map_or_else(Destination::default, |(first, paid)| Destination {
+        first_requested_at: Some(first),
+        paid: paid.is_some(),
+    }))
 }
 
 pub(crate) fn insert_destination(conn: &Connection, chain: ChainId, destination: Address, now: i64) -> Result<()> {
