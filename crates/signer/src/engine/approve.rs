@@ -70,14 +70,7 @@ impl Engine {
             .await?;
         store::update_request(&tx, id, &state, wake_at, version, now)?;
         tx.commit()?;
-        inner.audit = head;
-        if let Some(frozen) = frozen {
-            self.set_policy(frozen);
-        }
-        if let Some(spend) = spend {
-            spend.count(&mut inner.windows);
-        }
-        self.metrics.decided(&state);
+        self.committed(inner, head, frozen, spend, &state);
         drop(guard);
         if let Some(signed) = signed {
             self.send(&signed).await;

@@ -152,6 +152,27 @@ impl Engine {
         Ok(true)
     }
 
+    /// What follows every committed decision, under the lock: its audit
+    /// head, the frozen policy of a tripwire it tripped, its spend in the
+    /// windows, its outcome in the metrics.
+    pub(crate) fn committed(
+        &self,
+        inner: &mut Inner,
+        head: coffer_audit::Head,
+        frozen: Option<coffer_policy::Policy>,
+        spend: Option<WindowSpend>,
+        state: &OutcomeState,
+    ) {
+        inner.audit = head;
+        if let Some(frozen) = frozen {
+            self.set_policy(frozen);
+        }
+        if let Some(spend) = spend {
+            spend.count(&mut inner.windows);
+        }
+        self.metrics.decided(state);
+    }
+
     /// Logs and counts a refused request (its own transaction).
     pub(crate) async fn reject(
         &self,
@@ -234,14 +255,7 @@ impl Engine {
         };
         store::insert_request(&tx, &row, now)?;
         tx.commit()?;
-        inner.audit = head;
-        if let Some(frozen) = frozen {
-            self.set_policy(frozen);
-        }
-        if let Some(spend) = spend {
-            spend.count(&mut inner.windows);
-        }
-        self.metrics.decided(&state);
+        self.committed(inner, head, frozen, spend, &state);
         self.metrics.decision_time(authenticated + locked.elapsed());
         drop(guard);
         // Its own transaction only: the tracker sends whatever else waits.
@@ -439,14 +453,7 @@ impl Engine {
         };
         store::insert_request(&tx, &row, now)?;
         tx.commit()?;
-        inner.audit = head;
-        if let Some(frozen) = frozen {
-            self.set_policy(frozen);
-        }
-        if let Some(spend) = spend {
-            spend.count(&mut inner.windows);
-        }
-        self.metrics.decided(&state);
+        self.committed(inner, head, frozen, spend, &state);
         self.metrics.decision_time(authenticated + locked.elapsed());
         drop(guard);
         self.send_pending(intent.chain_id).await;
