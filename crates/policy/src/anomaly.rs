@@ -59,8 +59,29 @@ pub struct Alarms {
     auth_failures: VecDeque<i64>,
 }
 
+impl Alarm {
+    /// Its threshold, its freeze's tag, and what it counts, in words.
+    fn tripwire(self, rules: &AnomalyRules) -> (u64, RuleTag, &'static str) {
+        match self {
+            Alarm::NewDestination => {
+                (rules.new_destinations, RuleTag::AnomalyNewDestinations, "payouts to destinations never paid before")
+            }
+            Alarm::Refusal => (rules.refusals, RuleTag::AnomalyRefusals, "policy refusals"),
+            Alarm::AuthFailure => (rules.auth_failures, RuleTag::AnomalyAuth, "requests that failed authentication"),
+        }
+    }
+}
+
 impl Alarms {
-    fn queue(&mut self, alarm: Alarm) -> &mut VecDeque<i64> {
+    fn queue(&self, alarm: Alarm) -> &VecDeque<i64> {
+        match alarm {
+            Alarm::NewDestination => &self.new_destinations,
+            Alarm::Refusal => &self.refusals,
+            Alarm::AuthFailure => &self.auth_failures,
+        }
+    }
+
+    fn queue_mut(&mut self, alarm: Alarm) -> &mut VecDeque<i64> {
         match alarm {
             Alarm::NewDestination => &mut self.new_destinations,
             Alarm::Refusal => &mut self.refusals,
@@ -70,24 +91,14 @@ impl Alarms {
 
     /// Events of `alarm` in the window ending at `now`.
     pub fn count(&self, rules: &AnomalyRules, alarm: Alarm, now: i64) -> u64 {
-        let queue = match alarm {
-            Alarm::NewDestination => &self.new_destinations,
-            Alarm::Refusal => &self.refusals,
-            Alarm::AuthFailure => &self.auth_failures,
-        };
         let from = now.saturating_sub(rules.window_secs);
-        u64::try_from(queue.iter().rev().take_while(|&&at| at > from).count()).unwrap_or(u64::MAX)
+        let recent = self.queue(alarm).iter().rev().take_while(|&&at| at > from).count();
+        u64::try_from(recent).unwrap_or(u64::MAX)
     }
 
     /// Whether one more `alarm` at `now` would cross its threshold.
     pub fn would_trip(&self, rules: &AnomalyRules, alarm: Alarm, now: i64) -> Option<Trip> {
-        let (threshold, reason, what) = match alarm {
-            Alarm::NewDestination => {
-                (rules.new_destinations, RuleTag::AnomalyNewDestinations, "payouts to destinations never paid before")
-            }
-            Alarm::Refusal => (rules.refusals, RuleTag::AnomalyRefusals, "policy refusals"),
-            Alarm::AuthFailure => (rules.auth_failures, RuleTag::AnomalyAuth, "requests that failed authentication"),
-        };
+        let (threshold, reason, what) = alarm.tripwire(rules);
         let with_this = self.count(rules, alarm, now).saturating_add(1);
         (with_this > threshold).then(|| Trip {
             reason,
@@ -101,14 +112,10 @@ impl Alarms {
     /// Counts one `alarm` at `now`; returns the trip if this one crossed.
     pub fn note(&mut self, rules: &AnomalyRules, alarm: Alarm, now: i64) -> Option<Trip> {
         let trip = self.would_trip(rules, alarm, now);
-        let threshold = match alarm {
-            Alarm::NewDestination => rules.new_destinations,
-            Alarm::Refusal => rules.refusals,
-            Alarm::AuthFailure => rules.auth_failures,
-        };
+        let (threshold, ..) = alarm.tripwire(rules);
         let keep = usize::try_from(threshold.saturating_add(1)).unwrap_or(usize::MAX);
         let from = now.saturating_sub(rules.window_secs);
-        let queue = self.queue(alarm);
+        let queue = self.queue_mut(alarm);
         queue.push_back(now);
         while queue.len() > keep || queue.front().is_some_and(|&at| at <= from) {
             queue.pop_front();
