@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use coffer_devnet::{Anvil, AnvilOptions, deploy_test_usdt};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
-use tokio::process::Command;
 
 use crate::api::Api;
 use crate::setup::{BenchDatabase, Environment, anvil_chain};
@@ -109,24 +108,8 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
     // lets the run through (the bench measures decisions, not refusals).
     let passphrase = dir.join("passphrase");
     std::fs::write(&passphrase, "bench passphrase, dev only")?;
-    let output = Command::new(&bench.coffer_bin)
-        .args(["signer", "init", "--dev-kdf", "--dir"])
-        .arg(dir.join("signer"))
-        .arg("--passphrase-file")
-        .arg(&passphrase)
-        .output()
-        .await?;
-    if !output.status.success() {
-        bail!("coffer signer init failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let printed = String::from_utf8(output.stdout)?;
-    let field = |name: &str| -> anyhow::Result<String> {
-        printed
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
-            .with_context(|| format!("coffer signer init printed no {name}"))
-    };
-    let (hot, identity): (Address, String) = (field("hot_wallet")?.parse()?, field("identity")?);
+    let crate::signer_process::SignerInit { hot, identity, .. } =
+        crate::signer_process::init(&bench.coffer_bin, &dir.join("signer"), &passphrase).await?;
     let key = coffer_signer_api::RequestKey::generate()?;
     let key_file = dir.join("request.key");
     key.create_file(&key_file)?;

@@ -8,6 +8,38 @@ use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
+/// What `coffer signer init` printed for a new signer directory.
+pub(crate) struct SignerInit {
+    /// The hot wallet's address.
+    pub(crate) hot: alloy_primitives::Address,
+    /// The signer's public identity key (`ed25519:…`), for the gateway's config.
+    pub(crate) identity: String,
+    /// The deposit account's xpub, for the gateway's config.
+    pub(crate) xpub: String,
+}
+
+/// `coffer signer init --dev-kdf` in `dir`, its passphrase in `passphrase`.
+pub(crate) async fn init(coffer: &Path, dir: &Path, passphrase: &Path) -> anyhow::Result<SignerInit> {
+    let output = Command::new(coffer)
+        .args(["signer", "init", "--dev-kdf", "--dir"])
+        .arg(dir)
+        .arg("--passphrase-file")
+        .arg(passphrase)
+        .output()
+        .await?;
+    if !output.status.success() {
+        anyhow::bail!("coffer signer init failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let printed = String::from_utf8(output.stdout)?;
+    let field = |name: &str| -> anyhow::Result<String> {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
+            .with_context(|| format!("coffer signer init printed no {name}"))
+    };
+    Ok(SignerInit { hot: field("hot_wallet")?.parse()?, identity: field("identity")?, xpub: field("xpub")? })
+}
+
 /// The running signer and its URL.
 pub(crate) struct Signer {
     child: Child,

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::attacks::Attack;
 use super::config::DrillConfig;
-use super::fresh_address;
 use super::report::{AuditFacts, Recovery};
 use super::setup::World;
+use super::{fresh_address, now};
 
 impl World {
     /// Exports the signer's log; finds every attempt that reached the
@@ -109,9 +109,4 @@ impl World {
         let attacker_got = self.held_by(&[attacker]).await?;
         Ok(Recovery { secs, was_frozen: frozen, honest_status: honest, attacker_rule, attacker_got })
     }
-}
-
-fn now() -> i64 {
-    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
-        .unwrap_or_default()
 }

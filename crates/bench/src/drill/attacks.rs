@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use super::config::DrillConfig;
 use super::report::FreezeFacts;
 use super::setup::{World, sign};
-use super::{fresh_address, usdt};
+use super::{fresh_address, now, usdt};
 
 /// One attempt's kind and what came of it.
 pub(crate) type Tally = BTreeMap<(String, String), u64>;
@@ -305,9 +305,4 @@ async fn inflate_balance(world: &World, merchant: &str) -> anyhow::Result<()> {
     .execute(&mut conn)
     .await?;
     Ok(())
-}
-
-fn now() -> i64 {
-    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
-        .unwrap_or_default()
 }

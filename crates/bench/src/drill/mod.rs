@@ -95,6 +95,12 @@ where
     }
 }
 
+/// Unix seconds, as the signer's request signatures and proposals count them.
+pub(crate) fn now() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        .unwrap_or_default()
+}
+
 /// A fresh address no one holds a key for (the attacker's drop addresses
 /// are fresh too: what matters is where the money went, not who spends it).
 pub(crate) fn fresh_address(tag: u64, n: u64) -> Address {

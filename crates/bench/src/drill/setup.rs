@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use coffer_devnet::{Anvil, AnvilOptions, TestToken, deploy_test_usdt};
 use coffer_signer_api::{Approval, ChangeProposal, Decision, PolicyChange, PublicKey, RequestKey, RequestParts};
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde_json::{Value, json};
 
 use super::config::DrillConfig;
-use super::{Drill, fresh_address, until, usdt};
+use super::{Drill, fresh_address, now, until, usdt};
 use crate::setup::{BenchDatabase, Environment, RunningGateway, anvil_chain};
 use crate::signer_process::Signer;
 
@@ -60,11 +60,6 @@ pub(crate) struct World {
     policy: coffer_policy::Policy,
 }
 
-fn now() -> i64 {
-    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
-        .unwrap_or_default()
-}
-
 fn random_key() -> anyhow::Result<SigningKey> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
@@ -91,25 +86,8 @@ impl World {
 
         let passphrase = dir.join("passphrase");
         std::fs::write(&passphrase, "drill passphrase, dev only")?;
-        let output = tokio::process::Command::new(&drill.coffer_bin)
-            .args(["signer", "init", "--dev-kdf", "--dir"])
-            .arg(dir.join("signer"))
-            .arg("--passphrase-file")
-            .arg(&passphrase)
-            .output()
-            .await?;
-        if !output.status.success() {
-            bail!("coffer signer init failed: {}", String::from_utf8_lossy(&output.stderr));
-        }
-        let printed = String::from_utf8(output.stdout)?;
-        let field = |name: &str| -> anyhow::Result<String> {
-            printed
-                .lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
-                .with_context(|| format!("coffer signer init printed no {name}"))
-        };
-        let (hot, identity, xpub): (Address, String, String) =
-            (field("hot_wallet")?.parse()?, field("identity")?, field("xpub")?);
+        let crate::signer_process::SignerInit { hot, identity, xpub } =
+            crate::signer_process::init(&drill.coffer_bin, &dir.join("signer"), &passphrase).await?;
         let request_key = RequestKey::generate()?;
         let key_file = dir.join("request.key");
         request_key.create_file(&key_file)?;
