@@ -261,10 +261,8 @@ impl Engine {
         message: String,
         subject: &str,
     ) -> Result<ControlReply, EngineError> {
-        match self.reject(inner, status, rule, message, subject).await? {
-            super::Answer::Rejected { status, rule, message } => Ok(ControlReply::Rejected { status, rule, message }),
-            _ => unreachable!("reject answers a rejection"),
-        }
+        self.log_rejection(inner, rule, &message, subject)?;
+        Ok(ControlReply::Rejected { status, rule, message })
     }
 
     /// Applies the scheduled changes whose time lock ended and that were not

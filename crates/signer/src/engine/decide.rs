@@ -182,6 +182,19 @@ impl Engine {
         message: String,
         subject: &str,
     ) -> Result<Answer, EngineError> {
+        self.log_rejection(inner, rule, &message, subject)?;
+        Ok(Answer::Rejected { status, rule, message })
+    }
+
+    /// Counts and logs a refused request in its own transaction; a failed
+    /// signature counts toward the authentication tripwire too.
+    pub(crate) fn log_rejection(
+        &self,
+        inner: &mut Inner,
+        rule: RuleTag,
+        message: &str,
+        subject: &str,
+    ) -> Result<(), EngineError> {
         self.metrics.refused(rule);
         let policy = self.policy();
         let mut tx = store::begin(&mut inner.conn)?;
@@ -205,7 +218,7 @@ impl Engine {
         if let Some(frozen) = frozen {
             self.set_policy(frozen);
         }
-        Ok(Answer::Rejected { status, rule, message })
+        Ok(())
     }
 
     /// `pay payout P`. `authenticated` is what reading and authenticating
