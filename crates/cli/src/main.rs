@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::approvals::{approve, control, keygen};
-use crate::commands::{admin, audit, bench, chain, config, dev, drill, gateway, ledger, signer, treasury};
+use crate::commands::{admin, audit, bench, chain, config, dev, drill, gateway, ledger, screening, signer, treasury};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
 #[derive(Parser)]
@@ -69,6 +69,11 @@ enum Command {
     /// The signer's controls: show them, propose a change, approve or veto one.
     #[command(subcommand)]
     Policy(control::PolicyCommand),
+    /// Screening lists and held payments: import lists, list them, release or reject a held payment.
+    #[command(subcommand)]
+    Screening(screening::Command),
+    /// Every screening-list hit of an address (EVM, Bitcoin or TRON), with its source.
+    Screen(screening::ScreenArgs),
 }
 
 /// Where most subcommands read their configuration.
@@ -113,6 +118,8 @@ fn main() -> ExitCode {
             Command::Approve(args) => approve::run(args).await,
             Command::Freeze(args) => control::freeze(args).await,
             Command::Policy(cmd) => control::policy(cmd).await,
+            Command::Screening(cmd) => screening::run(cmd).await,
+            Command::Screen(args) => screening::screen(args).await,
         }
     });
     match result {

@@ -92,6 +92,26 @@ pub struct Config {
     /// (its backups, its configuration management) cannot act as the operator.
     #[serde(default)]
     pub operator_token_sha256: Option<String>,
+    /// Screening of deposits' senders and payouts' destinations (ADR 0015).
+    #[serde(default)]
+    pub screening: ScreeningConfig,
+}
+
+/// Which screening lists the gateway uses besides those imported into its
+/// database (`coffer screening import`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScreeningConfig {
+    /// Screen with the lists compiled into Coffer (OFAC's sanctioned
+    /// addresses, the curated incident list, labelled thefts and phishing;
+    /// see `crates/screening/lists/README.md`). On by default.
+    pub builtin: bool,
+}
+
+impl Default for ScreeningConfig {
+    fn default() -> Self {
+        Self { builtin: true }
+    }
 }
 
 /// One EVM chain.
@@ -300,6 +320,7 @@ impl Default for Config {
             signer: None,
             sweeps: SweepsConfig::default(),
             operator_token_sha256: None,
+            screening: ScreeningConfig::default(),
         }
     }
 }

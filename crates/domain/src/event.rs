@@ -24,6 +24,10 @@ pub enum EventType {
     InvoicePaidLate,
     /// A payment in another asset arrived at the invoice's address (not credited).
     InvoiceWrongAsset,
+    /// A confirmed payment came from a sender on a screening list: it is held,
+    /// not credited, until an operator releases or rejects it (the hit's
+    /// category and source are on the payment in the payload).
+    InvoiceHeld,
     /// The unconfirmed payment that made the invoice `processing` left the
     /// chain (a reorganisation): the invoice is back to `new` (or `expired`).
     InvoiceProcessingWithdrawn,
@@ -51,7 +55,7 @@ pub struct UnknownEventType(pub String);
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 17] = [
         Self::InvoiceProcessing,
         Self::InvoiceSettled,
         Self::InvoiceExpired,
@@ -60,6 +64,7 @@ impl EventType {
         Self::InvoicePaidOver,
         Self::InvoicePaidLate,
         Self::InvoiceWrongAsset,
+        Self::InvoiceHeld,
         Self::InvoiceProcessingWithdrawn,
         Self::PayoutPending,
         Self::PayoutPendingApproval,
@@ -81,6 +86,7 @@ impl EventType {
             Self::InvoicePaidOver => "invoice.paid_over",
             Self::InvoicePaidLate => "invoice.paid_late",
             Self::InvoiceWrongAsset => "invoice.wrong_asset",
+            Self::InvoiceHeld => "invoice.held",
             Self::InvoiceProcessingWithdrawn => "invoice.processing_withdrawn",
             Self::PayoutPending => "payout.pending",
             Self::PayoutPendingApproval => "payout.pending_approval",
@@ -124,6 +130,7 @@ impl EventType {
             Exception::PaidOver => Self::InvoicePaidOver,
             Exception::PaidLate => Self::InvoicePaidLate,
             Exception::WrongAsset => Self::InvoiceWrongAsset,
+            Exception::Held => Self::InvoiceHeld,
         }
     }
 }

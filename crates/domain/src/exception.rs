@@ -1,5 +1,6 @@
 //! What is worth telling a merchant about an invoice beyond its status:
-//! paid too little, too much, too late, or in the wrong asset.
+//! paid too little, too much, too late, in the wrong asset, or by a sender
+//! screening holds.
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,11 +16,14 @@ pub enum Exception {
     PaidLate,
     /// A payment in another asset arrived at the address.
     WrongAsset,
+    /// A confirmed payment's sender is on a screening list: it is held (or
+    /// was rejected) and not credited until an operator releases it.
+    Held,
 }
 
 impl Exception {
     /// Every exception, in the order they are listed.
-    pub const ALL: [Exception; 4] = [Self::PaidPartial, Self::PaidOver, Self::PaidLate, Self::WrongAsset];
+    pub const ALL: [Exception; 5] = [Self::PaidPartial, Self::PaidOver, Self::PaidLate, Self::WrongAsset, Self::Held];
 
     /// The name the API, the database and webhooks use.
     pub fn as_str(self) -> &'static str {
@@ -28,6 +32,7 @@ impl Exception {
             Self::PaidOver => "paid_over",
             Self::PaidLate => "paid_late",
             Self::WrongAsset => "wrong_asset",
+            Self::Held => "held",
         }
     }
 

@@ -58,6 +58,18 @@
 //!     credit hot            USDT@31337 100
 //! ```
 //!
+//! Screening (ADR 0015): a payment from a listed sender is booked away from
+//! suspense, and only an operator's release moves it on:
+//!
+//! ```text
+//!   held receipt: a held payment reached its confirmations
+//!     debit  deposits       USDT@31337 12.5
+//!     credit held           USDT@31337 12.5   owed to no one yet (a liability)
+//!   hold release: an operator released it
+//!     debit  held           USDT@31337 12.5
+//!     credit suspense       USDT@31337 12.5   from here, as any receipt
+//! ```
+//!
 //! A refund of money that never reached the merchant (an invalidated
 //! invoice's payments wait in suspense) reserves from suspense instead of
 //! the merchant: debit suspense, credit reserved; released back there.
@@ -94,6 +106,10 @@ pub enum Account {
     /// Gas the chains charged, in each chain's native coin (an expense:
     /// debit-normal).
     NetworkFees(AssetId),
+    /// Payments screening held (their sender is on a sanction or
+    /// stolen-funds list): received, owed to no one until an operator
+    /// releases them to suspense; rejected ones stay here (a liability).
+    Held(AssetId),
 }
 
 impl Account {
@@ -107,7 +123,8 @@ impl Account {
             | Self::Hot(asset)
             | Self::Cold(asset)
             | Self::PayoutsReserved(_, asset)
-            | Self::NetworkFees(asset) => asset,
+            | Self::NetworkFees(asset)
+            | Self::Held(asset) => asset,
         }
     }
 

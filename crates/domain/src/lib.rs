@@ -15,6 +15,7 @@ mod auth;
 mod chain;
 mod event;
 mod exception;
+mod hold;
 mod ids;
 mod invoice;
 mod ledger;
@@ -32,6 +33,7 @@ pub use auth::{ApiKeyToken, MalformedToken, RandomnessUnavailable, Scope, Scopes
 pub use chain::{ChainId, HaltCode};
 pub use event::{EventType, UnknownEventType, events_for_change};
 pub use exception::{Exception, Exceptions, UnknownException};
+pub use hold::{Hold, HoldAlreadyDecided, HoldReason, HoldState};
 pub use ids::{
     ApiKeyId, DeliveryId, EventId, InvalidId, InvoiceId, LedgerTxId, MerchantId, PayoutId, SweepId, WebhookId,
 };

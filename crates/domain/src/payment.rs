@@ -21,7 +21,7 @@ use std::fmt;
 
 use alloy_primitives::{Address, B256, keccak256};
 
-use crate::{Amount, ChainId, InvoiceId, ObservedPayment, Timestamp};
+use crate::{Amount, ChainId, Hold, InvoiceId, ObservedPayment, Timestamp};
 
 /// A block, by height and hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,6 +91,24 @@ impl PaymentId {
         bytes.push(2);
         bytes.extend_from_slice(call_path.as_bytes());
         Self(keccak256(bytes))
+    }
+}
+
+impl PaymentId {
+    /// The first 16 bytes: what [`PaymentId`]'s text (`pay_` and 32 hex
+    /// digits) names, and what a lookup by that text matches.
+    pub fn short(&self) -> [u8; 16] {
+        let mut short = [0u8; 16];
+        short.copy_from_slice(&self.0[..16]);
+        short
+    }
+
+    /// Parses the text [`PaymentId`] displays into its [`PaymentId::short`] form.
+    pub fn parse_short(text: &str) -> Option<[u8; 16]> {
+        let hex = text.strip_prefix("pay_")?;
+        let mut short = [0u8; 16];
+        hex::decode_to_slice(hex, &mut short).ok()?;
+        Some(short)
     }
 }
 
@@ -193,6 +211,9 @@ pub struct Payment {
     /// While [`PaymentState::Displaced`]: the chain height by which the
     /// same transfer must be found again, or it is gone.
     pub displaced_until: Option<u64>,
+    /// Set when screening matched its sender (see [`crate::Hold`]): while
+    /// held or rejected it is recorded and booked, but never credited.
+    pub hold: Option<Hold>,
 }
 
 impl Payment {
@@ -209,6 +230,11 @@ impl Payment {
             && self.call_path == other.call_path
     }
 
+    /// Whether screening keeps it off the merchant's books (held or rejected).
+    pub fn withheld(&self) -> bool {
+        self.hold.as_ref().is_some_and(Hold::withholds)
+    }
+
     /// The facts [`crate::assess`] looks at.
     pub fn observed(&self) -> ObservedPayment {
         ObservedPayment {
@@ -217,6 +243,7 @@ impl Payment {
             block_number: self.block.number,
             block_time: self.block_time,
             booked: self.booked_at.is_some(),
+            withheld: self.withheld(),
         }
     }
 }
@@ -236,6 +263,9 @@ mod tests {
         assert_ne!(id, PaymentId::of(chain, block, tx, None), "a native transfer is not log 0");
         assert_ne!(id, PaymentId::of(ChainId(1), block, tx, Some(0)));
         assert!(id.to_string().starts_with("pay_"));
+        assert_eq!(PaymentId::parse_short(&id.to_string()), Some(id.short()));
+        assert_eq!(PaymentId::parse_short("pay_12"), None);
+        assert_eq!(PaymentId::parse_short(&id.to_string().replace("pay_", "inv_")), None);
         let internal = PaymentId::of_internal(chain, block, tx, "0");
         assert_ne!(internal, PaymentId::of(chain, block, tx, None), "a contract's transfer is not the transaction's");
         assert_ne!(internal, PaymentId::of_internal(chain, block, tx, "0.0"));

@@ -9,7 +9,8 @@
 //!   what it received waits in suspense (ADR 0005). All of it can be
 //!   refunded, from suspense.
 //!
-//! Only confirmed (booked) payments in the invoice's asset count, as for
+//! Only confirmed (booked) payments in the invoice's asset count, and never
+//! one screening holds (an operator decides those, ADR 0015), as for
 //! every exception (ADR 0009): a refund of money a reorganisation can still
 //! take away would pay out what never arrived. A payment in another asset,
 //! and what reached a settled invoice after it settled, stay for a person.
@@ -34,7 +35,11 @@ pub struct Refundable {
 pub fn refundable(invoice: &Invoice, payments: &[Payment]) -> Option<Refundable> {
     let asset = invoice.amount.asset();
     let booked = payments.iter().filter(|p| {
-        p.invoice_id == invoice.id && p.amount.asset() == asset && p.state.counts() && p.booked_at.is_some()
+        p.invoice_id == invoice.id
+            && p.amount.asset() == asset
+            && p.state.counts()
+            && p.booked_at.is_some()
+            && !p.withheld()
     });
     let sum = |filter: &dyn Fn(&&Payment) -> bool| {
         booked.clone().filter(filter).fold(U256::ZERO, |sum, p| sum.saturating_add(p.amount.units()))
@@ -108,6 +113,7 @@ mod tests {
             seen_at: Timestamp::from_millis(at_millis),
             moved_from: None,
             displaced_until: None,
+            hold: None,
         }
     }
 

@@ -20,6 +20,9 @@
 //!   `paid_over` raised at 0 confirmations and then reorganised away was
 //!   money refunded that never arrived. `processing` alone speaks of
 //!   unconfirmed money, and says so when it is withdrawn.
+//! - A payment screening holds (its sender is on a sanction or stolen-funds
+//!   list) never counts, in any asset, until an operator releases it; once
+//!   confirmed it raises `held`. Released, it counts as if never held.
 //! - Payments are facts about blocks still on the canonical chain: after a
 //!   reorg the watcher removes the orphaned ones and calls [`assess`] again.
 //!   An unconfirmed payment that vanishes takes `processing` back to `new`
@@ -47,6 +50,9 @@ pub struct ObservedPayment {
     /// (a booked payment whose block a deep reorganisation replaced still
     /// counts until the same transfer is found again or written off).
     pub booked: bool,
+    /// Held by screening (or rejected): it never counts towards the amount;
+    /// once confirmed it raises `held` (ADR 0015).
+    pub withheld: bool,
 }
 
 impl ObservedPayment {
@@ -94,6 +100,12 @@ pub fn assess(
     let mut exceptions = Exceptions::default();
     for payment in payments {
         let is_confirmed = payment.is_confirmed(head, required_confirmations);
+        if payment.withheld {
+            if is_confirmed {
+                exceptions.insert(Exception::Held);
+            }
+            continue;
+        }
         if payment.asset != asset {
             if is_confirmed {
                 exceptions.insert(Exception::WrongAsset);

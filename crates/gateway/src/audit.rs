@@ -5,7 +5,8 @@
 //! `merchant.created`, `api_key.created`, `api_key.revoked`,
 //! `webhook.registered`, `webhook.deleted`, `chain.halt_resolved`,
 //! `config.loaded`, `payout.requested`, `payout.<status>`,
-//! `payout.approval_relayed`, and what the gateway learns of the signer's
+//! `payout.approval_relayed`, `screening.list_imported`,
+//! `screening.released`, `screening.rejected`, and what the gateway learns of the signer's
 //! controls: `signer.frozen`, `signer.unfrozen`, `signer.policy_changed`.
 //! The actor is [`OPERATOR`] for commands run on the host and requests
 //! with the operator's token, the API key's id for a merchant's request,
@@ -122,6 +123,45 @@ pub fn approval_relayed(payout: coffer_domain::PayoutId, relayed: RelayedApprova
         "answer": relayed.answer,
     });
     record(at, OPERATOR, "payout.approval_relayed", payout.to_string(), detail)
+}
+
+/// `screening.released` or `screening.rejected`, by the operator: the held
+/// payment (its invoice, transfer, amount and sender), the hit that held
+/// it, and the operator's reason.
+pub fn hold_decided(
+    payment: &coffer_domain::Payment,
+    to: coffer_domain::HoldState,
+    note: &str,
+    at: Timestamp,
+) -> Record {
+    let reason = payment.hold.as_ref().map(|h| &h.reason);
+    let detail = json!({
+        "invoice_id": payment.invoice_id.to_string(),
+        "tx_hash": payment.tx_hash.to_string(),
+        "asset": payment.amount.asset().to_string(),
+        "amount_units": payment.amount.units().to_string(),
+        "from": payment.from.to_checksum(None),
+        "booked": payment.booked_at.is_some(),
+        "category": reason.map(|r| r.category.as_str()),
+        "source": reason.map(|r| r.source()),
+        "label": reason.and_then(|r| r.label.as_deref()),
+        "reason": note,
+    });
+    let action = if to == coffer_domain::HoldState::Released { "screening.released" } else { "screening.rejected" };
+    record(at, OPERATOR, action, payment.id.to_string(), detail)
+}
+
+/// `screening.list_imported`, by the operator: a list's name, format,
+/// entry count and content hash (never its content: the store has it).
+pub fn screening_list_imported(list: &coffer_store::StoredList, non_evm: u64) -> Record {
+    let detail = json!({
+        "format": list.format,
+        "entries": list.entries,
+        "non_evm": non_evm,
+        "sha256": list.sha256,
+        "bytes": list.content.len(),
+    });
+    record(list.imported_at, OPERATOR, "screening.list_imported", list.name.clone(), detail)
 }
 
 /// The subject of the signer's controls' entries.

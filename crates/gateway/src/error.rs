@@ -91,6 +91,9 @@ pub enum ErrorCode {
     /// that waits; `approval.not_waiting`: the payout waits for no
     /// approval) (422).
     ApprovalRefused,
+    /// The payout's destination is on a screening list (a sanction, a theft,
+    /// phishing, a mixer); the message names the list, line and category (422).
+    DestinationScreened,
 }
 
 impl ErrorCode {
@@ -112,7 +115,7 @@ impl ErrorCode {
             IdempotencyConflict | InvalidState => StatusCode::CONFLICT,
             InsufficientBalance | InvalidDestination | RefundExceedsInvoice => StatusCode::UNPROCESSABLE_ENTITY,
             PayoutsUnavailable | SignerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApprovalRefused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApprovalRefused | DestinationScreened => StatusCode::UNPROCESSABLE_ENTITY,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -13,12 +13,14 @@ mod auth;
 mod control;
 mod error;
 mod extract;
+mod holds;
 mod input;
 mod metrics;
 mod outbox;
 mod payout_view;
 mod request_id;
 mod routes;
+pub mod screening;
 mod serve;
 mod services;
 mod signer_client;
@@ -84,6 +86,9 @@ pub enum StartError {
     /// The webhook HTTP client could not be built.
     #[error(transparent)]
     Webhooks(#[from] coffer_webhooks::ClientError),
+    /// An imported screening list no longer parses.
+    #[error(transparent)]
+    Screening(#[from] screening::ListsError),
     /// The signer's request key could not be read, or its client built.
     #[error("signer: {0}")]
     Signer(String),
@@ -104,6 +109,8 @@ pub struct GatewayParts {
     pub store: Arc<dyn Store>,
     /// Accepted assets.
     pub assets: AssetBook,
+    /// The screening lists (builtin and imported), reloaded as they change.
+    pub screening: Arc<screening::Lists>,
     /// Public-only address derivation.
     pub deriver: DepositDeriver,
     /// Invoice lifetimes.
@@ -145,8 +152,10 @@ impl GatewayParts {
         };
         let store = coffer_store::open(&backend).await?;
         let assets = config.asset_book();
-        let settings = services::watcher_settings(config, &assets);
+        let screening = Arc::new(screening::Lists::load(&*store, config.screening.builtin).await?);
+        let settings = services::watcher_settings(config, &assets, screening.clone());
         Ok(Self {
+            screening,
             configuration: audit::configuration_loaded(config, coffer_domain::Timestamp::now()),
             sqlite_lock,
             store,
@@ -245,6 +254,7 @@ impl Gateway {
             outbox,
             control,
             treasury: Arc::new(parts.treasury),
+            screening: parts.screening,
         };
         let (api, operator) = listeners(addr, parts.operator_listen_addr, &parts.http, &state).await?;
         Ok(Self { api, operator, state, sweeps: parts.sweeps, _sqlite_lock: parts.sqlite_lock })
@@ -294,6 +304,7 @@ impl Gateway {
                 tasks.push(tokio::spawn(sweeper.run(until_stopped(stopped.clone()))));
             }
         }
+        tasks.push(tokio::spawn(state.screening.clone().run(state.store.clone(), stopped.clone())));
         tasks.push(tokio::spawn(state.dispatcher.clone().run(until_stopped(stopped))));
         let listeners = [Some(self.api), self.operator].into_iter().flatten().collect();
         let served = serve::serve(listeners, state.metrics.clone(), shutdown).await;
@@ -369,7 +380,10 @@ fn operator_router(state: AppState) -> Router {
         .route("/v1/operator/payouts/{id}", get(routes::operator::payout))
         .route("/v1/payouts/{id}/approvals", axum::routing::post(routes::operator::approve))
         .route("/v1/signer", get(routes::operator::signer))
-        .route("/v1/operator/signer/control", axum::routing::post(routes::operator::control));
+        .route("/v1/operator/signer/control", axum::routing::post(routes::operator::control))
+        .route("/v1/operator/holds", get(routes::holds::list))
+        .route("/v1/operator/payments/{id}/release", axum::routing::post(routes::holds::release))
+        .route("/v1/operator/payments/{id}/reject", axum::routing::post(routes::holds::reject));
     with_layers(operator, state)
 }
 

@@ -13,7 +13,11 @@ use coffer_webhooks::{DispatchConfig, UrlPolicy};
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One watcher per configured chain, following its configured assets.
-pub(crate) fn watcher_settings(config: &Config, assets: &AssetBook) -> Vec<WatcherSettings> {
+pub(crate) fn watcher_settings(
+    config: &Config,
+    assets: &AssetBook,
+    screener: std::sync::Arc<dyn coffer_watcher::Screener>,
+) -> Vec<WatcherSettings> {
     config
         .chains
         .iter()
@@ -51,6 +55,7 @@ pub(crate) fn watcher_settings(config: &Config, assets: &AssetBook) -> Vec<Watch
                 late_window: Duration::from_secs(config.late_payment_window_secs),
                 unwatched_check: Duration::from_secs(chain.unwatched_check_secs),
                 hot_wallet: config.hot_wallet(),
+                screener: screener.clone(),
             }
         })
         .collect()

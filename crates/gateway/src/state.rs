@@ -37,4 +37,6 @@ pub(crate) struct AppState {
     pub(crate) control: Option<Arc<crate::control::ControlWatch>>,
     /// The treasury view's settings.
     pub(crate) treasury: Arc<crate::treasury::Treasury>,
+    /// The screening lists deposits and payouts are screened with.
+    pub(crate) screening: Arc<crate::screening::Lists>,
 }

@@ -47,7 +47,11 @@ impl Treasury {
     /// The treasury as configured: the operator's digest, and each chain's
     /// node (as its watcher reaches it) and wallets.
     pub fn from_config(config: &coffer_config::Config) -> Self {
-        let settings = crate::services::watcher_settings(config, &config.asset_book());
+        let settings = crate::services::watcher_settings(
+            config,
+            &config.asset_book(),
+            std::sync::Arc::new(coffer_watcher::NoScreening),
+        );
         crate::services::treasury(config, &settings)
     }
 

@@ -36,11 +36,15 @@ pub enum PostingKind {
     TopUp,
     /// Hot wallet to cold address.
     HotToCold,
+    /// A payment screening holds reached its confirmations: deposits to held.
+    HeldReceipt,
+    /// An operator released a booked held payment: held to suspense.
+    HoldRelease,
 }
 
 impl PostingKind {
     /// Every kind.
-    pub const ALL: [PostingKind; 11] = [
+    pub const ALL: [PostingKind; 13] = [
         Self::Receipt,
         Self::Settlement,
         Self::WriteOff,
@@ -52,6 +56,8 @@ impl PostingKind {
         Self::Sweep,
         Self::TopUp,
         Self::HotToCold,
+        Self::HeldReceipt,
+        Self::HoldRelease,
     ];
 
     /// As the database spells it.
@@ -68,6 +74,8 @@ impl PostingKind {
             Self::Sweep => "sweep",
             Self::TopUp => "top_up",
             Self::HotToCold => "hot_to_cold",
+            Self::HeldReceipt => "held_receipt",
+            Self::HoldRelease => "hold_release",
         }
     }
 
@@ -97,6 +105,8 @@ impl PostingKind {
             (Hot(_) | Cold(_), Deposits(_)) => Self::Sweep,
             (Deposits(_), Hot(_)) => Self::TopUp,
             (Cold(_), Hot(_)) => Self::HotToCold,
+            (Deposits(_), Held(_)) => Self::HeldReceipt,
+            (Held(_), Suspense(_)) => Self::HoldRelease,
             _ => return None,
         })
     }
@@ -171,6 +181,7 @@ pub(crate) fn account_key(account: &Account) -> String {
         Account::Hot(_) => "hot".to_owned(),
         Account::Cold(_) => "cold".to_owned(),
         Account::NetworkFees(_) => "network_fees".to_owned(),
+        Account::Held(_) => "held".to_owned(),
         Account::Merchant(merchant, _) => merchant_key(*merchant),
         Account::PayoutsReserved(merchant, _) => reserved_key(*merchant),
     }
@@ -195,6 +206,7 @@ pub(crate) fn parse_account(key: &str, asset: AssetId) -> Option<Account> {
         "hot" => Some(Account::Hot(asset)),
         "cold" => Some(Account::Cold(asset)),
         "network_fees" => Some(Account::NetworkFees(asset)),
+        "held" => Some(Account::Held(asset)),
         _ => {
             let merchant =
                 |prefix: &str| key.strip_prefix(prefix)?.parse::<uuid::Uuid>().ok().map(MerchantId::from_uuid);
@@ -227,6 +239,7 @@ mod tests {
             Account::Cold(asset),
             Account::NetworkFees(asset),
             Account::PayoutsReserved(MerchantId::new(), asset),
+            Account::Held(asset),
         ] {
             assert_eq!(parse_account(&account_key(&account), asset), Some(account));
         }
@@ -253,6 +266,8 @@ mod tests {
             (Transaction::sweep(amount, true), PostingKind::Sweep),
             (Transaction::top_up(amount), PostingKind::TopUp),
             (Transaction::hot_to_cold(amount), PostingKind::HotToCold),
+            (Transaction::held_receipt(amount), PostingKind::HeldReceipt),
+            (Transaction::hold_release(amount), PostingKind::HoldRelease),
         ];
         for (transaction, kind) in cases {
             assert_eq!(PostingKind::of(&transaction.unwrap()), Some(kind), "{kind:?}");

@@ -25,6 +25,7 @@ mod payouts;
 mod postgres;
 mod reads;
 mod rows;
+mod screening;
 mod shared;
 mod sql;
 mod sqlite;
@@ -52,6 +53,7 @@ pub use payouts::{
     RecordedAnswer, SignerAnswer, SignerRequest,
 };
 pub use postgres::PgStore;
+pub use screening::{HoldDecision, ListDigest, ScreeningStore, StoredList};
 pub use sqlite::SqliteStore;
 pub use sweeps::{DueSweep, NewSweep, SweepStore, TreasuryBooks};
 pub use webhooks::{
@@ -149,6 +151,7 @@ pub trait Store:
     + PayoutStore
     + ControlStore
     + SweepStore
+    + ScreeningStore
     + AuditStore
     + AuditedActs
     + Send

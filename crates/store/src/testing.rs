@@ -379,6 +379,7 @@ pub async fn displaced_payment(store: &dyn crate::Store, chain: ChainId) -> (Inv
         seen_at: Timestamp::now(),
         moved_from: None,
         displaced_until: None,
+        hold: None,
     };
     let step = |parent, tip: BlockRef| ChainStep {
         chain_id: chain,

@@ -17,7 +17,12 @@
 //! 6. An invoice is settled exactly when it has settlements, and they add up
 //!    to the payments marked settled that count (the first one, and any
 //!    confirmed later).
-//! 7. The postings that follow money out (a payout's reserve, release,
+//! 7. A payment screening holds (ADR 0015) is booked to held, never to
+//!    suspense, and never settles: held or rejected, its receipt is a held
+//!    receipt and nothing releases it; released, it has either a plain
+//!    receipt (released before it was booked) or a held receipt and one
+//!    release of its amount. No unheld payment has a held receipt.
+//! 8. The postings that follow money out (a payout's reserve, release,
 //!    book-out and fee; a sweep, its top-up and fee; hot to cold) have their
 //!    kind's shape and name their payout or sweep. That the hot wallet is
 //!    never below zero is (2): paying out what the books never saw swept in
@@ -26,10 +31,10 @@
 //! Everything is read in one snapshot (one read transaction), so the check
 //! can run beside a live gateway.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use coffer_domain::{
-    Account, Amount, AssetId, Balances, Entry, InvoiceId, InvoiceStatus, LedgerTxId, MerchantId, PaymentId,
+    Account, Amount, AssetId, Balances, Entry, HoldState, InvoiceId, InvoiceStatus, LedgerTxId, MerchantId, PaymentId,
     PaymentState, Side, Transaction, U256,
 };
 use coffer_store::{PostingKind, Store, StoreError, StoredBalance};
@@ -93,6 +98,8 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
     let mut write_offs: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
     let mut recoveries: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
     let mut settlements: HashMap<InvoiceId, Vec<Amount>> = HashMap::new();
+    let mut held_receipts: HashSet<PaymentId> = HashSet::new();
+    let mut releases: HashMap<PaymentId, Vec<Amount>> = HashMap::new();
     for (id, posted) in postings {
         let transaction = match Transaction::new(posted.entries) {
             Ok(transaction) => transaction,
@@ -110,6 +117,21 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
                 match posted.payment {
                     Some(payment) => receipts.entry(payment).or_default().push(amount),
                     None => breaches.push(format!("receipt {id} names no payment")),
+                }
+            }
+            (PostingKind::HeldReceipt, Some((Account::Deposits(_), Account::Held(_), amount))) => {
+                match posted.payment {
+                    Some(payment) => {
+                        receipts.entry(payment).or_default().push(amount);
+                        held_receipts.insert(payment);
+                    }
+                    None => breaches.push(format!("held receipt {id} names no payment")),
+                }
+            }
+            (PostingKind::HoldRelease, Some((Account::Held(_), Account::Suspense(_), amount))) => {
+                match posted.payment {
+                    Some(payment) => releases.entry(payment).or_default().push(amount),
+                    None => breaches.push(format!("hold release {id} names no payment")),
                 }
             }
             (PostingKind::WriteOff, Some((Account::Losses(_), Account::Deposits(_), amount))) => match posted.payment {
@@ -183,6 +205,8 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
         let found = named(&mut receipts, &members);
         let offs = named(&mut write_offs, &members);
         let backs = named(&mut recoveries, &members);
+        let released = named(&mut releases, &members);
+        let held_receipt = members.iter().any(|&i| held_receipts.remove(&payments[i].id));
         let counting: Vec<&coffer_domain::Payment> =
             members.iter().map(|&i| &payments[i]).filter(|p| p.state.counts()).collect();
         let first = &payments[members[0]];
@@ -204,7 +228,7 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
         match (booked, counting.as_slice()) {
             // Not booked (yet, or ever): no posting may name it.
             (false, _) => {
-                if !(found.is_empty() && offs.is_empty() && backs.is_empty()) {
+                if !(found.is_empty() && offs.is_empty() && backs.is_empty() && released.is_empty()) {
                     breaches.push(format!("payment {} is not booked but has a receipt", names()));
                 }
                 if members.len() > 1 || first.state == PaymentState::Moved {
@@ -232,6 +256,29 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
                         names()
                     ));
                 }
+                let hold = holder.hold.as_ref().map(|h| h.state);
+                let hold_right = match hold {
+                    None => !held_receipt && released.is_empty(),
+                    Some(HoldState::Held | HoldState::Rejected) => {
+                        held_receipt && released.is_empty() && holder.settled_at.is_none()
+                    }
+                    Some(HoldState::Released) => {
+                        if held_receipt {
+                            released == [holder.amount]
+                        } else {
+                            released.is_empty()
+                        }
+                    }
+                };
+                if !hold_right {
+                    breaches.push(format!(
+                        "payment {} (hold {}) has {} receipt, releases {released:?}{}",
+                        holder.id,
+                        hold.map_or("none", HoldState::as_str),
+                        if held_receipt { "a held" } else { "a plain" },
+                        if holder.settled_at.is_some() { ", and is settled" } else { "" }
+                    ));
+                }
                 if holder.settled_at.is_some() {
                     let sum = settled_sums.entry(holder.invoice_id).or_default();
                     *sum = sum.saturating_add(holder.amount.units());
@@ -244,7 +291,7 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
             )),
         }
     }
-    for payment in receipts.keys().chain(write_offs.keys()).chain(recoveries.keys()) {
+    for payment in receipts.keys().chain(write_offs.keys()).chain(recoveries.keys()).chain(releases.keys()) {
         breaches.push(format!("a posting names payment {payment}, which does not exist"));
     }
     for (id, (_, _, status)) in &invoices {
@@ -272,7 +319,15 @@ pub async fn check_ledger(store: &dyn Store) -> Result<AuditReport, StoreError> 
 /// Whether postings of this kind follow money out of the deposit addresses
 /// (payouts, sweeps), rather than book an invoice's.
 fn is_transfer(kind: PostingKind) -> bool {
-    !matches!(kind, PostingKind::Receipt | PostingKind::Settlement | PostingKind::WriteOff | PostingKind::Recovery)
+    !matches!(
+        kind,
+        PostingKind::Receipt
+            | PostingKind::Settlement
+            | PostingKind::WriteOff
+            | PostingKind::Recovery
+            | PostingKind::HeldReceipt
+            | PostingKind::HoldRelease
+    )
 }
 
 /// A two-entry transaction as (debited account, credited account, amount).

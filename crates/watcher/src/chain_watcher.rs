@@ -37,6 +37,8 @@ pub struct WatcherSettings {
     /// The treasury's hot wallet, if configured: what it sends deposit
     /// addresses (a sweep's gas) is never a payment ([`Rules::may_be_payment`]).
     pub hot_wallet: Option<Address>,
+    /// Screens each new payment's sender: a hit holds the payment.
+    pub screener: Arc<dyn crate::Screener>,
 }
 
 /// Everything a chain's tasks share.
@@ -62,6 +64,7 @@ impl Shared {
             confirmations: self.settings.confirmations,
             assets: &self.assets,
             hot_wallet: self.settings.hot_wallet,
+            screener: &*self.settings.screener,
         }
     }
 

@@ -14,6 +14,7 @@ mod chain_watcher;
 mod expiry;
 mod intake;
 pub mod plan;
+mod screen;
 mod stats;
 pub mod view;
 mod watchlist;
@@ -29,6 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use chain_watcher::{WatcherSettings, load_touched};
+pub use screen::{NoScreening, Screener};
 pub use stats::WatcherStats;
 pub use watchlist::Watchlist;
 

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use coffer_chain::{ChainUpdate, Transfer};
 use coffer_domain::{
-    Address, Amount, AssetBook, ChainId, EventId, Invoice, InvoiceId, InvoiceStatus, LedgerTxId, ObservedPayment,
+    Address, Amount, AssetBook, ChainId, EventId, Hold, Invoice, InvoiceId, InvoiceStatus, LedgerTxId, ObservedPayment,
     Payment, PaymentId, PaymentState, Timestamp, Transaction, U256, assess, confirmations, events_for_change,
 };
 use coffer_store::{Booking, InvoiceChange, LedgerPosting, NewEvent, Recovery, Settlement};
@@ -25,6 +25,8 @@ pub struct Rules<'a> {
     pub assets: &'a AssetBook,
     /// The treasury's hot wallet (`[signer] hot_wallet`), if configured.
     pub hot_wallet: Option<Address>,
+    /// Screens new payments' senders (ADR 0015).
+    pub screener: &'a dyn crate::Screener,
 }
 
 impl Rules<'_> {
@@ -148,6 +150,7 @@ pub fn plan_update(
             seen_at: now,
             moved_from: None,
             displaced_until: None,
+            hold: rules.screener.screen(&transfer.from).map(Hold::new),
         };
         match list.iter_mut().find(|p| p.id == seen.id) {
             Some(known) if known.state == PaymentState::Canonical => continue, // seen before (a step computed again)
@@ -185,6 +188,8 @@ pub fn plan_update(
                     settled_at: old.settled_at,
                     moved_from: Some(old.id),
                     displaced_until: None,
+                    // The booking moves, and with it any operator's decision.
+                    hold: old.hold,
                     ..base
                 }
             }
@@ -193,7 +198,11 @@ pub fn plan_update(
             None if stored.as_ref().is_some_and(|p| p.state == PaymentState::Moved) => continue,
             // Orphaned before it was booked, back with its block: unbooked as it was.
             None => match stored {
-                Some(orphaned) => Payment { state: PaymentState::Canonical, ..orphaned },
+                // Screened again: lists imported since it was first seen count.
+                Some(orphaned) => {
+                    let hold = orphaned.hold.or(seen.hold);
+                    Payment { state: PaymentState::Canonical, hold, ..orphaned }
+                }
                 None => seen,
             },
         };
@@ -220,7 +229,11 @@ pub fn plan_update(
                 && payment.state == PaymentState::Canonical
                 && confirmations(payment.block.number, head) >= u64::from(rules.confirmations)
             {
-                let transaction = Transaction::receipt(payment.amount)?;
+                let transaction = if payment.withheld() {
+                    Transaction::held_receipt(payment.amount)?
+                } else {
+                    Transaction::receipt(payment.amount)?
+                };
                 plan.bookings.push(Booking {
                     payment_id: payment.id,
                     invoice_id: id,
@@ -284,7 +297,7 @@ pub fn change_for(
         let asset = invoice.amount.asset();
         let settled: Vec<&mut Payment> = payments
             .iter_mut()
-            .filter(|p| p.amount.asset() == asset && p.booked_at.is_some() && p.settled_at.is_none())
+            .filter(|p| p.amount.asset() == asset && p.booked_at.is_some() && p.settled_at.is_none() && !p.withheld())
             .collect();
         let total = settled.iter().fold(U256::ZERO, |sum, p| sum.saturating_add(p.amount.units()));
         if total.is_zero() {

@@ -2,7 +2,8 @@
 //! in webhook payloads alike: one struct for both, so they cannot drift.
 
 use coffer_domain::{
-    Asset, AssetBook, EventId, EventType, Invoice, InvoiceId, Payment, Timestamp, U256, confirmations, payment_uri,
+    Asset, AssetBook, EventId, EventType, Hold, Invoice, InvoiceId, Payment, Timestamp, U256, confirmations,
+    payment_uri,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -17,7 +18,8 @@ pub struct InvoiceView {
     /// `new`, `processing`, `settled`, `expired` or `invalid`.
     #[schema(example = "new")]
     pub status: &'static str,
-    /// Any of `paid_partial`, `paid_over`, `paid_late`, `wrong_asset`.
+    /// Any of `paid_partial`, `paid_over`, `paid_late`, `wrong_asset`, `held`
+    /// (a payment's sender is on a screening list: see its `hold`).
     #[schema(example = json!(["paid_partial"]))]
     pub exceptions: Vec<&'static str>,
     /// The price in the asset's unit, as a decimal string; `null` only if the
@@ -62,6 +64,9 @@ pub struct InvoiceView {
 /// One payment.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PaymentView {
+    /// `pay_…`: how an operator names it (`coffer screening release`).
+    #[schema(example = "pay_5f0c6a8e2b4d4c1e9a7b3d2f1e0c9b8a")]
+    pub id: String,
     /// Transaction hash.
     pub tx_hash: String,
     /// Index of the ERC-20 `Transfer` log in its block; `null` for a native transfer.
@@ -86,8 +91,9 @@ pub struct PaymentView {
     pub confirmations: u64,
     /// Whether it has the confirmations the chain requires and is booked.
     pub confirmed: bool,
-    /// Whether it counts towards the invoice (same asset); a payment in
-    /// another asset is recorded and held for a person, never credited.
+    /// Whether it counts towards the invoice: in its asset, and not held by
+    /// screening. A payment in another asset is recorded and left for a
+    /// person, never credited; a held one waits for an operator.
     pub credited: bool,
     /// Whether its block came at or after the invoice's expiry.
     pub late: bool,
@@ -100,6 +106,46 @@ pub struct PaymentView {
     /// (it still counts for the merchant).
     #[schema(example = "canonical")]
     pub state: &'static str,
+    /// Set when screening matched the sender: the payment is not credited
+    /// while `held` or once `rejected`; `released` counts as any payment.
+    pub hold: Option<HoldView>,
+}
+
+/// A payment's screening hold.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct HoldView {
+    /// `held`, `released` or `rejected`.
+    #[schema(example = "held")]
+    pub state: &'static str,
+    /// The list entry's category (`sanction`, `heist`, `phishing`, `mixer`, …).
+    #[schema(example = "sanction")]
+    pub category: String,
+    /// Where the entry is: `list:line`.
+    #[schema(example = "ultrasoundmoney_ofac_ethereum_addresses.csv:2")]
+    pub source: String,
+    /// The entry's label, if it has one.
+    #[schema(example = "LAZARUS GROUP")]
+    pub label: Option<String>,
+    /// For indirect exposure: the listed address, then each hop to the sender.
+    pub path: Vec<String>,
+    /// When an operator decided (RFC 3339), and the reason given.
+    pub decided_at: Option<String>,
+    /// The operator's reason.
+    pub note: Option<String>,
+}
+
+impl HoldView {
+    fn new(hold: &Hold) -> Self {
+        Self {
+            state: hold.state.as_str(),
+            category: hold.reason.category.clone(),
+            source: hold.reason.source(),
+            label: hold.reason.label.clone(),
+            path: hold.reason.path.iter().map(|a| a.to_checksum(None)).collect(),
+            decided_at: hold.decided.as_ref().map(|(at, _)| at.to_rfc3339()),
+            note: hold.decided.as_ref().map(|(_, note)| note.clone()),
+        }
+    }
 }
 
 impl InvoiceView {
@@ -114,7 +160,7 @@ impl InvoiceView {
         let address = invoice.deposit.address;
         let paid: U256 = payments
             .iter()
-            .filter(|p| p.amount.asset() == invoice.amount.asset())
+            .filter(|p| p.amount.asset() == invoice.amount.asset() && !p.withheld())
             .fold(U256::ZERO, |sum, p| sum.saturating_add(p.amount.units()));
         Self {
             id: invoice.id,
@@ -143,6 +189,7 @@ impl InvoiceView {
 impl PaymentView {
     fn new(invoice: &Invoice, payment: &Payment, head: Option<u64>, asset: Option<&Asset>) -> Self {
         Self {
+            id: payment.id.to_string(),
             tx_hash: payment.tx_hash.to_string(),
             log_index: payment.log_index,
             call_path: payment.call_path.clone(),
@@ -154,10 +201,11 @@ impl PaymentView {
             from: payment.from.to_checksum(None),
             confirmations: head.map_or(0, |head| confirmations(payment.block.number, head)),
             confirmed: payment.booked_at.is_some(),
-            credited: payment.amount.asset() == invoice.amount.asset(),
+            credited: payment.amount.asset() == invoice.amount.asset() && !payment.withheld(),
             late: payment.block_time >= invoice.expires_at,
             seen_at: payment.seen_at.to_rfc3339(),
             state: payment.state.as_str(),
+            hold: payment.hold.as_ref().map(HoldView::new),
         }
     }
 }

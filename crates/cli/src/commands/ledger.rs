@@ -40,6 +40,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
             Account::Hot(_) => "hot wallet".to_owned(),
             Account::Cold(_) => "cold address".to_owned(),
             Account::NetworkFees(_) => "network fees".to_owned(),
+            Account::Held(_) => "held by screening".to_owned(),
         };
         println!("  {name:<48} {:>40} {}", balance.units(), balance.asset());
     }

@@ -10,5 +10,6 @@ pub(crate) mod dev;
 pub(crate) mod drill;
 pub(crate) mod gateway;
 pub(crate) mod ledger;
+pub(crate) mod screening;
 pub(crate) mod signer;
 pub(crate) mod treasury;

@@ -64,6 +64,21 @@ impl Transaction {
         moving(Account::Deposits(asset), Account::Suspense(asset), amount)
     }
 
+    /// A payment of `amount` that screening holds reached its confirmations:
+    /// the deposit address holds it; it is owed to no one until an operator
+    /// decides.
+    pub fn held_receipt(amount: Amount) -> Result<Self, LedgerError> {
+        let asset = amount.asset();
+        moving(Account::Deposits(asset), Account::Held(asset), amount)
+    }
+
+    /// An operator released a booked held payment of `amount`: it goes to
+    /// suspense, from where its invoice settles with it as usual.
+    pub fn hold_release(amount: Amount) -> Result<Self, LedgerError> {
+        let asset = amount.asset();
+        moving(Account::Held(asset), Account::Suspense(asset), amount)
+    }
+
     /// An invoice of `merchant` settled with confirmed payments totalling
     /// `amount`: that money moves from suspense to the merchant.
     pub fn settlement(merchant: MerchantId, amount: Amount) -> Result<Self, LedgerError> {

@@ -40,6 +40,7 @@ fn pay(asset: AssetId, units: u64, block_number: u64, at: i64) -> ObservedPaymen
         block_number,
         block_time: Timestamp::from_millis(at),
         booked: false,
+        withheld: false,
     }
 }
 
@@ -188,6 +189,26 @@ fn final_states_stay_final() {
     }
 }
 
+#[test]
+fn a_held_payment_never_counts_and_raises_held_once_confirmed() {
+    let inv = invoice(100, InvoiceStatus::New);
+    let held = ObservedPayment { withheld: true, ..on_time(100, 10) };
+    let unconfirmed = assess(&inv, &[held], 10, CONFIRMATIONS, before_expiry());
+    assert_eq!((unconfirmed.status, unconfirmed.seen), (InvoiceStatus::New, U256::ZERO));
+    assert!(unconfirmed.exceptions.is_empty(), "a hold speaks of confirmed money only");
+    let confirmed = assess(&inv, &[held], 12, CONFIRMATIONS, before_expiry());
+    assert_eq!((confirmed.status, confirmed.confirmed), (InvoiceStatus::New, U256::ZERO));
+    assert_eq!(confirmed.exceptions, exceptions(&[Exception::Held]));
+    // Expired while held, then released: it settles, as a payment made on time.
+    let expired = invoice(100, InvoiceStatus::Expired);
+    let released = ObservedPayment { withheld: false, ..held };
+    let a = assess(&expired, &[released], 12, CONFIRMATIONS, after_expiry());
+    assert_eq!((a.status, a.exceptions), (InvoiceStatus::Settled, Exceptions::default()));
+    // A held payment in another asset is held, not a wrong asset.
+    let other = ObservedPayment { withheld: true, ..pay(eth(), 5, 10, CREATED + 1_000) };
+    assert_eq!(assess(&inv, &[other], 12, CONFIRMATIONS, before_expiry()).exceptions, exceptions(&[Exception::Held]));
+}
+
 fn payment_strategy() -> impl Strategy<Value = ObservedPayment> {
     (any::<bool>(), 1u64..200, 1u64..60, 0i64..2_000_000).prop_map(|(same_asset, units, block, offset)| {
         pay(if same_asset { usdt() } else { eth() }, units, block, CREATED + offset)
@@ -211,6 +232,26 @@ proptest! {
         let same: U256 = payments.iter().filter(|p| p.asset == usdt()).map(|p| p.units).fold(U256::ZERO, |s, u| s + u);
         prop_assert_eq!(a.seen, same);
         prop_assert!(a.confirmed <= a.seen);
+    }
+
+    /// Adding held payments, whatever they are, never changes what counts:
+    /// the status and sums are those without them.
+    #[test]
+    fn held_payments_never_count(
+        payments in prop::collection::vec(payment_strategy(), 0..5),
+        held in prop::collection::vec(payment_strategy(), 1..4),
+        head in 0u64..80,
+        now_offset in 0i64..2_000_000,
+    ) {
+        let inv = invoice(100, InvoiceStatus::New);
+        let now = Timestamp::from_millis(CREATED + now_offset);
+        let without = assess(&inv, &payments, head, CONFIRMATIONS, now);
+        let mut all = payments.clone();
+        all.extend(held.iter().map(|p| ObservedPayment { withheld: true, ..*p }));
+        let with = assess(&inv, &all, head, CONFIRMATIONS, now);
+        prop_assert_eq!((with.status, with.seen, with.confirmed), (without.status, without.seen, without.confirmed));
+        let any_confirmed = held.iter().any(|p| p.is_confirmed(head, CONFIRMATIONS));
+        prop_assert_eq!(with.exceptions.contains(Exception::Held), any_confirmed);
     }
 
     /// Exceptions speak of confirmed money only: the unconfirmed payments

@@ -3,6 +3,7 @@
 pub(crate) mod balances;
 pub(crate) mod document;
 mod errors;
+pub(crate) mod holds;
 pub(crate) mod invoices;
 pub(crate) mod operator;
 mod page;
@@ -58,12 +59,15 @@ impl Modify for BearerAuth {
 
 /// The routes behind the operator's token, served on the operator listener
 /// when there is one (and answering 404 beside the API then), as templates.
-pub(crate) const OPERATOR_PATHS: [&str; 5] = [
+pub(crate) const OPERATOR_PATHS: [&str; 8] = [
     "/v1/treasury",
     "/v1/operator/payouts/{id}",
     "/v1/payouts/{id}/approvals",
     "/v1/signer",
     "/v1/operator/signer/control",
+    "/v1/operator/holds",
+    "/v1/operator/payments/{id}/release",
+    "/v1/operator/payments/{id}/reject",
 ];
 
 /// Every documented route, with its OpenAPI description.
@@ -84,5 +88,8 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(operator::approve))
         .routes(routes!(operator::signer))
         .routes(routes!(operator::control))
+        .routes(routes!(holds::list))
+        .routes(routes!(holds::release))
+        .routes(routes!(holds::reject))
         .routes(routes!(system::healthz))
 }

@@ -58,9 +58,9 @@ error_responses!(
         AUTHENTICATED,
         JSON_BODY,
         &[InvalidAmount, UnknownAsset, UnknownChain, InvalidDestination, IdempotencyConflict],
-        &[InsufficientBalance, RefundExceedsInvoice, NotFound, InvalidState, PayoutsUnavailable],
+        &[InsufficientBalance, RefundExceedsInvoice, NotFound, InvalidState, PayoutsUnavailable, DestinationScreened],
     ],
-    beyond_schema = [InsufficientBalance, RefundExceedsInvoice, InvalidDestination, InvalidRequest]
+    beyond_schema = [InsufficientBalance, RefundExceedsInvoice, InvalidDestination, InvalidRequest, DestinationScreened]
 );
 error_responses!(
     /// What `GET /v1/payouts/{id}` answers for no payout.

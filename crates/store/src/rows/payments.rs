@@ -1,8 +1,8 @@
 //! Rows of the chain and ledger tables, shared by both backends.
 
 use coffer_domain::{
-    Account, AssetId, BlockRef, ChainId, HaltCode, InvoiceId, LedgerTxId, Payment, PaymentId, PaymentState, Side,
-    Timestamp,
+    Account, AssetId, BlockRef, ChainId, HaltCode, Hold, HoldReason, HoldState, InvoiceId, LedgerTxId, Payment,
+    PaymentId, PaymentState, Side, Timestamp,
 };
 use uuid::Uuid;
 
@@ -87,12 +87,41 @@ pub(crate) struct PaymentRow {
     moved_from: Option<Vec<u8>>,
     displaced_until: Option<i64>,
     call_path: Option<String>,
+    hold_state: Option<String>,
+    hold_reason: Option<String>,
+    hold_decided_at: Option<i64>,
+    hold_note: Option<String>,
 }
 
 /// The columns [`PaymentRow`] reads, in order.
 pub(crate) const PAYMENT_COLUMNS: &str = "id, invoice_id, chain_id, asset, amount, from_address, to_address, tx_hash, \
                                           log_index, block_number, block_hash, block_time, state, booked_at, \
-                                          settled_at, seen_at, moved_from, displaced_until, call_path";
+                                          settled_at, seen_at, moved_from, displaced_until, call_path, \
+                                          hold_state, hold_reason, hold_decided_at, hold_note";
+
+/// A stored hold's columns as a [`Hold`]: all or none of state and reason.
+fn hold(
+    state: Option<String>,
+    reason: Option<String>,
+    decided_at: Option<i64>,
+    note: Option<String>,
+) -> Result<Option<Hold>, StoreError> {
+    const T: &str = "payments";
+    let (state, reason) = match (state, reason) {
+        (None, None) => return Ok(None),
+        (Some(state), Some(reason)) => (state, reason),
+        _ => return Err(StoreError::corrupt(T, "a hold's state without its reason")),
+    };
+    let state = HoldState::parse(&state).ok_or_else(|| StoreError::corrupt(T, "unknown hold state"))?;
+    let reason: HoldReason =
+        serde_json::from_str(&reason).map_err(|e| StoreError::corrupt(T, format!("hold reason: {e}")))?;
+    let decided = match (decided_at, note) {
+        (Some(at), Some(note)) => Some((Timestamp::from_millis(at), note)),
+        (None, None) => None,
+        _ => return Err(StoreError::corrupt(T, "a hold decision without its time or note")),
+    };
+    Ok(Some(Hold { state, reason, decided }))
+}
 
 impl TryFrom<PaymentRow> for Payment {
     type Error = StoreError;
@@ -116,6 +145,7 @@ impl TryFrom<PaymentRow> for Payment {
             moved_from: row.moved_from.map(|id| b256(T, &id).map(PaymentId)).transpose()?,
             displaced_until: row.displaced_until.map(|n| to_u64(T, n)).transpose()?,
             call_path: row.call_path,
+            hold: hold(row.hold_state, row.hold_reason, row.hold_decided_at, row.hold_note)?,
         })
     }
 }
@@ -141,6 +171,10 @@ pub(crate) struct PaymentParams {
     pub(crate) moved_from: Option<Vec<u8>>,
     pub(crate) displaced_until: Option<i64>,
     pub(crate) call_path: Option<String>,
+    pub(crate) hold_state: Option<&'static str>,
+    pub(crate) hold_reason: Option<String>,
+    pub(crate) hold_decided_at: Option<i64>,
+    pub(crate) hold_note: Option<String>,
 }
 
 pub(crate) fn payment_params(payment: &Payment) -> Result<PaymentParams, StoreError> {
@@ -165,6 +199,14 @@ pub(crate) fn payment_params(payment: &Payment) -> Result<PaymentParams, StoreEr
         moved_from: payment.moved_from.map(|id| id.0.to_vec()),
         displaced_until: payment.displaced_until.map(|n| to_i64(n, "block number")).transpose()?,
         call_path: payment.call_path.clone(),
+        hold_state: payment.hold.as_ref().map(|h| h.state.as_str()),
+        hold_reason: payment
+            .hold
+            .as_ref()
+            .map(|h| serde_json::to_string(&h.reason).map_err(|e| StoreError::corrupt("payments", e.to_string())))
+            .transpose()?,
+        hold_decided_at: payment.hold.as_ref().and_then(|h| h.decided.as_ref()).map(|(at, _)| at.as_millis()),
+        hold_note: payment.hold.as_ref().and_then(|h| h.decided.as_ref()).map(|(_, note)| note.clone()),
     })
 }
 

@@ -40,6 +40,13 @@ macro_rules! chain_writes {
                 }
             }
 
+            /// A payment a plain receipt may book: canonical, unbooked, not withheld.
+            const BOOKABLE_PLAIN: &str =
+                "state = 'canonical' AND booked_at IS NULL AND (hold_state IS NULL OR hold_state = 'released')";
+            /// A payment a held receipt may book: canonical, unbooked, held or rejected.
+            const BOOKABLE_HELD: &str =
+                "state = 'canonical' AND booked_at IS NULL AND hold_state IN ('held', 'rejected')";
+
             pub(super) async fn apply_step(conn: &mut $conn, step: &ChainStep) -> Result<Applied> {
                 let chain = to_i64(step.chain_id.0, "chain id")?;
                 move_cursor(conn, step, chain).await?;
@@ -50,12 +57,24 @@ macro_rules! chain_writes {
                 // First, so that a booking moved already (a stale step) fails as stale.
                 move_bookings(conn, step).await?;
                 insert_payments(conn, step).await?;
-                let booked: Vec<PaymentId> = step.bookings.iter().map(|b| b.payment_id).collect();
-                mark_payments(conn, &booked, "booked_at", "state = 'canonical' AND booked_at IS NULL", step.at).await?;
+                // A receipt books to suspense, or to held for a payment
+                // screening holds: each only if the payment's hold is still
+                // what the step saw (an operator may have decided meanwhile).
+                let held = |b: &&$crate::Booking| {
+                    $crate::PostingKind::of(&b.receipt.transaction) == Some($crate::PostingKind::HeldReceipt)
+                };
+                let (held_bookings, plain): (Vec<&$crate::Booking>, Vec<&$crate::Booking>) =
+                    step.bookings.iter().partition(held);
+                let ids = |list: Vec<&$crate::Booking>| list.iter().map(|b| b.payment_id).collect::<Vec<_>>();
+                mark_payments(conn, &ids(plain), "booked_at", BOOKABLE_PLAIN, step.at).await?;
+                mark_payments(conn, &ids(held_bookings), "booked_at", BOOKABLE_HELD, step.at).await?;
                 let mut postings: Vec<Posting<'_>> = step
                     .bookings
                     .iter()
-                    .map(|b| Posting::of_invoice(&b.receipt, "receipt", b.invoice_id, Some(b.payment_id)))
+                    .map(|b| {
+                        let kind = if held(&b) { "held_receipt" } else { "receipt" };
+                        Posting::of_invoice(&b.receipt, kind, b.invoice_id, Some(b.payment_id))
+                    })
                     .collect();
                 postings.extend(
                     step.recoveries.iter().map(|r| Posting::of_invoice(&r.posting, "recovery", r.invoice_id, Some(r.payment_id))),
@@ -175,7 +194,11 @@ macro_rules! chain_writes {
                             .push_bind(p.seen_at)
                             .push_bind(p.moved_from)
                             .push_bind(p.displaced_until)
-                            .push_bind(p.call_path);
+                            .push_bind(p.call_path)
+                            .push_bind(p.hold_state)
+                            .push_bind(p.hold_reason)
+                            .push_bind(p.hold_decided_at)
+                            .push_bind(p.hold_note);
                     });
                     // The same block back on the canonical chain (A -> B -> A)
                     // makes a payment count again, with the booking the step
@@ -307,7 +330,8 @@ macro_rules! chain_writes {
                     conn,
                     &settled,
                     "settled_at",
-                    "state IN ('canonical', 'displaced', 'written_off') AND booked_at IS NOT NULL AND settled_at IS NULL",
+                    "state IN ('canonical', 'displaced', 'written_off') AND booked_at IS NOT NULL AND settled_at IS NULL \
+                     AND (hold_state IS NULL OR hold_state = 'released')",
                     at,
                 )
                 .await?;

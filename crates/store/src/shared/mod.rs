@@ -10,6 +10,7 @@ mod chain_writes;
 mod ledger;
 mod payout_writes;
 mod payouts;
+mod screening;
 mod sweeps;
 pub(crate) mod treasury;
 mod webhooks;
@@ -25,6 +26,7 @@ pub(crate) use chain_writes::chain_writes;
 pub(crate) use ledger::ledger_store;
 pub(crate) use payout_writes::payout_writes;
 pub(crate) use payouts::payout_store;
+pub(crate) use screening::screening_store;
 pub(crate) use sweeps::{sweep_store, sweep_writes};
 pub(crate) use webhooks::{attempt_columns, webhook_store};
 

@@ -76,6 +76,9 @@ macro_rules! sweep_store {
                 limit: u32,
             ) -> $crate::Result<Vec<$crate::DueSweep>> {
                 use futures_util::TryStreamExt as _;
+                // A deposit holding a payment screening withholds is left
+                // where it is (ADR 0015): tainted money stays apart from
+                // the treasury, for a refund or a report.
                 // Settled deposits with a booked payment of the asset newer
                 // than their last sweep that moved something or may (a
                 // refused or failed one moved nothing: it is asked again, a
@@ -92,7 +95,9 @@ macro_rules! sweep_store {
                      AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.invoice_id = i.id AND s.asset = $2 \
                      AND s.status NOT IN ('failed', 'refused') AND s.created_at >= p.booked_at)) \
                      AND NOT EXISTS (SELECT 1 FROM sweeps s WHERE s.invoice_id = i.id AND s.asset = $2 \
-                     AND s.status IN ('pending', 'pending_cooldown', 'broadcast')) ORDER BY i.id",
+                     AND s.status IN ('pending', 'pending_cooldown', 'broadcast')) \
+                     AND NOT EXISTS (SELECT 1 FROM payments h WHERE h.invoice_id = i.id \
+                     AND h.hold_state IN ('held', 'rejected')) ORDER BY i.id",
                 )
                 .bind(chain)
                 .bind(&symbol)

@@ -85,6 +85,7 @@ crate::shared::webhook_store!(SqliteStore, sqlx::Sqlite);
 crate::shared::audit_store!(SqliteStore, sqlx::SqliteConnection, "");
 crate::shared::payout_store!(SqliteStore, sqlx::SqliteConnection, sqlx::Sqlite);
 crate::shared::sweep_store!(SqliteStore, None::<&str>);
+crate::shared::screening_store!(SqliteStore, sqlx::SqliteConnection);
 
 impl SqliteStore {
     /// Runs `op` as one atomic write (a savepoint in the writer's next batch).

@@ -77,6 +77,7 @@ pub async fn paid_invoice(
         seen_at: now,
         moved_from: None,
         displaced_until: None,
+        hold: None,
     };
     let mut changes = Vec::new();
     let mut settled = invoice.clone();

@@ -73,6 +73,7 @@ fn payment(invoice: &Invoice, units: u64, at: BlockRef, log_index: u64) -> Payme
         moved_from: None,
         displaced_until: None,
         call_path: None,
+        hold: None,
     }
 }
 

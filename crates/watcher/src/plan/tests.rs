@@ -7,6 +7,7 @@ use coffer_domain::{
 };
 
 use super::*;
+use crate::NoScreening;
 
 const CREATED: i64 = 1_700_000_000_000;
 const EXPIRES: i64 = CREATED + 900_000;
@@ -74,18 +75,40 @@ fn stamped_update(head: u64, transfers: Vec<Transfer>, tip_secs: u64) -> ChainUp
 struct Books {
     touched: Touched,
     rules_assets: AssetBook,
+    screener: Box<dyn crate::Screener>,
+}
+
+/// Holds payments from one sender, as a screening list naming it would.
+#[derive(Debug)]
+struct Listed(Address);
+
+impl crate::Screener for Listed {
+    fn screen(&self, sender: &Address) -> Option<coffer_domain::HoldReason> {
+        (*sender == self.0).then(|| coffer_domain::HoldReason {
+            category: "sanction".into(),
+            list: "ofac.csv".into(),
+            line: 2,
+            label: Some("LAZARUS GROUP".into()),
+            path: vec![],
+        })
+    }
 }
 
 impl Books {
     fn new(invoice: &Invoice) -> Self {
         let mut touched = Touched::default();
         touched.invoices.insert(invoice.id, invoice.clone());
-        Self { touched, rules_assets: book() }
+        Self { touched, rules_assets: book(), screener: Box::new(NoScreening) }
     }
 
     fn step(&mut self, update: &ChainUpdate, now: i64) -> Plan {
-        let rules =
-            Rules { chain_id: ChainId(31337), confirmations: 2, assets: &self.rules_assets, hot_wallet: Some(HOT) };
+        let rules = Rules {
+            chain_id: ChainId(31337),
+            confirmations: 2,
+            assets: &self.rules_assets,
+            hot_wallet: Some(HOT),
+            screener: &*self.screener,
+        };
         let lookup: HashMap<Address, InvoiceId> =
             self.touched.invoices.values().map(|i| (i.deposit.address, i.id)).collect();
         let touched = Touched {
@@ -333,7 +356,13 @@ fn settled_then_reorganised(books: &mut Books, inv: &Invoice, remined: Vec<Trans
     let mut reorg = update(11, remined);
     reorg.blocks[0].hash = B256::repeat_byte(0xee);
     reorg.reverted_above = Some(9);
-    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets, hot_wallet: None };
+    let rules = Rules {
+        chain_id: ChainId(31337),
+        confirmations: 2,
+        assets: &books.rules_assets,
+        hot_wallet: None,
+        screener: &NoScreening,
+    };
     let lookup: HashMap<Address, InvoiceId> = HashMap::from([(inv.deposit.address, inv.id)]);
     let touched = Touched {
         invoices: books.touched.invoices.clone(),
@@ -377,7 +406,13 @@ fn a_booked_payment_not_re_mined_is_awaited_then_gone() {
         p.state = PaymentState::Displaced;
         p.displaced_until = Some(13);
     }
-    let rules = Rules { chain_id: ChainId(31337), confirmations: 2, assets: &books.rules_assets, hot_wallet: None };
+    let rules = Rules {
+        chain_id: ChainId(31337),
+        confirmations: 2,
+        assets: &books.rules_assets,
+        hot_wallet: None,
+        screener: &NoScreening,
+    };
     let lookup = |_: &Address| Some(inv.id);
     let at = |head: u64| {
         let touched =
@@ -405,4 +440,49 @@ fn a_written_off_payment_found_again_is_recovered() {
     assert_eq!(plan.recoveries.len(), 1, "the write-off is undone");
     assert!(plan.payments[0].moved_from.is_some() && plan.bookings.is_empty());
     assert!(plan.changes.is_empty(), "the merchant was credited all along");
+}
+
+#[test]
+fn a_payment_from_a_listed_sender_is_held_booked_apart_and_never_settles_until_released() {
+    let inv = invoice(100);
+    let mut books = Books::new(&inv);
+    books.screener = Box::new(Listed(Address::repeat_byte(0xaa)));
+    let seen = books.step(&update(10, vec![transfer(&inv, "USDT", 100, 10, CREATED + 1_000)]), CREATED + 2_000);
+    let hold = seen.payments[0].hold.as_ref().expect("held when seen");
+    assert_eq!((hold.state, hold.reason.source()), (coffer_domain::HoldState::Held, "ofac.csv:2".to_owned()));
+    assert!(seen.changes.is_empty(), "unconfirmed: nothing to say yet");
+    let confirmed = books.step(&update(11, vec![]), CREATED + 3_000);
+    assert_eq!(confirmed.bookings.len(), 1);
+    assert_eq!(
+        coffer_store::PostingKind::of(&confirmed.bookings[0].receipt.transaction),
+        Some(coffer_store::PostingKind::HeldReceipt),
+        "booked to held, not suspense"
+    );
+    let change = &confirmed.changes[0];
+    assert_eq!((change.status, change.exceptions), (InvoiceStatus::New, [Exception::Held].into_iter().collect()));
+    assert!(change.settlement.is_none(), "a held payment credits no one");
+    assert_eq!(change.events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![EventType::InvoiceHeld]);
+    assert!(change.events[0].payload.contains("\"category\":\"sanction\""), "the hit is in the webhook");
+
+    // An operator releases it: it counts from then on, and the invoice settles with it.
+    let mut invoice = Invoice { exceptions: change.exceptions, ..inv.clone() };
+    let mut payments = books.touched.payments[&inv.id].clone();
+    payments[0].hold.as_mut().unwrap().state = coffer_domain::HoldState::Released;
+    let rules = Rules {
+        chain_id: ChainId(31337),
+        confirmations: 2,
+        assets: &books.rules_assets,
+        hot_wallet: None,
+        screener: &NoScreening,
+    };
+    let now = Timestamp::from_millis(CREATED + 4_000);
+    let released = change_for(rules, &invoice, &mut payments, Some(11), now, now).unwrap().unwrap();
+    assert_eq!((released.status, released.exceptions), (InvoiceStatus::Settled, Exceptions::default()));
+    assert_eq!(released.settlement.as_ref().map(|s| s.payments.clone()), Some(vec![payments[0].id]));
+    // Rejected instead: never credited, whatever the head.
+    payments[0].hold.as_mut().unwrap().state = coffer_domain::HoldState::Rejected;
+    payments[0].settled_at = None;
+    invoice.status = InvoiceStatus::New;
+    let rejected = change_for(rules, &invoice, &mut payments, Some(50), now, now).unwrap();
+    assert!(rejected.is_none(), "still new with held, nothing to credit: {rejected:?}");
 }

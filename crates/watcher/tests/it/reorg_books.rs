@@ -123,8 +123,13 @@ impl Sim {
         let ids: Vec<InvoiceId> = ids.into_iter().collect();
         let touched = load_touched(&*self.store, &ids).await.unwrap();
         let now = Timestamp::from_millis(1_700_000_500_000);
-        let rules =
-            Rules { chain_id: CHAIN, confirmations: self.confirmations, assets: &self.assets, hot_wallet: None };
+        let rules = Rules {
+            chain_id: CHAIN,
+            confirmations: self.confirmations,
+            assets: &self.assets,
+            hot_wallet: None,
+            screener: &coffer_watcher::NoScreening,
+        };
         let plan = plan_update(rules, &update, |a| owners.get(a).copied(), touched, now).map_err(|e| e.to_string())?;
         let tip = update.tip();
         let step = ChainStep {

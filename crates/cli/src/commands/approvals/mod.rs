@@ -12,7 +12,7 @@
 pub(crate) mod approve;
 pub(crate) mod control;
 pub(crate) mod keygen;
-mod remote;
+pub(crate) mod remote;
 mod shown;
 mod text;
 
@@ -71,7 +71,7 @@ pub(crate) struct TokenArgs {
 const TOKEN_ENV: &str = "COFFER_OPERATOR_TOKEN";
 
 impl TokenArgs {
-    fn token(&self) -> anyhow::Result<String> {
+    pub(crate) fn token(&self) -> anyhow::Result<String> {
         let token = match &self.operator_token_file {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("reading the operator token file {}", path.display()))?,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// Who answers, for sentences.
 #[derive(Clone, Copy)]
-pub(super) enum Who {
+pub(crate) enum Who {
     Signer,
     Gateway,
 }
@@ -23,15 +23,15 @@ impl Who {
 }
 
 /// One server's base URL, with the operator token the gateway asks for.
-pub(super) struct Remote {
+pub(crate) struct Remote {
     client: reqwest::Client,
     base: String,
     token: Option<String>,
-    pub(super) who: Who,
+    pub(crate) who: Who,
 }
 
 impl Remote {
-    pub(super) fn new(base: &str, who: Who, token: Option<String>) -> anyhow::Result<Self> {
+    pub(crate) fn new(base: &str, who: Who, token: Option<String>) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
@@ -45,11 +45,11 @@ impl Remote {
         Ok(Self { client, base, token, who })
     }
 
-    pub(super) async fn get(&self, path: &str) -> anyhow::Result<Value> {
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.send(self.client.get(self.url(path)), path).await
     }
 
-    pub(super) async fn post(&self, path: &str, body: &impl Serialize) -> anyhow::Result<Value> {
+    pub(crate) async fn post(&self, path: &str, body: &impl Serialize) -> anyhow::Result<Value> {
         self.send(self.client.post(self.url(path)).json(body), path).await
     }
 

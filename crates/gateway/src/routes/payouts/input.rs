@@ -56,6 +56,9 @@ pub(super) async fn check(state: &AppState, merchant: MerchantId, req: CreatePay
         return Err(invalid(ErrorCode::InvalidAmount, "amount must be greater than zero"));
     }
     let destination = destination(&req.destination)?;
+    // Screened here, at request time, so the merchant hears why at once; the
+    // signer screens it again from its own copy of the lists.
+    state.screening.check_destination(&destination)?;
     let fee_asset = crate::sweeper::native(&state.assets, asset.id).ok_or_else(|| {
         invalid(
             ErrorCode::PayoutsUnavailable,
