@@ -24,6 +24,15 @@ impl Rpc {
         parse(&hash, "transaction hash")
     }
 
+    /// Lets `eth_sendTransaction` send from `address` without its key, and
+    /// gives it `wei` for what it sends and its gas: a test, or `coffer dev
+    /// pay --from`, can pay from a sanctioned address.
+    pub async fn impersonate(&self, address: Address, wei: U256) -> Result<(), DevnetError> {
+        self.call("anvil_impersonateAccount", json!([address])).await?;
+        self.call("anvil_setBalance", json!([address, wei])).await?;
+        Ok(())
+    }
+
     /// Sends a transaction with `data` to `to`; returns its hash without waiting.
     pub async fn send_call(&self, from: Address, to: Address, data: String) -> Result<B256, DevnetError> {
         let hash = self.call("eth_sendTransaction", json!([{"from": from, "to": to, "data": data}])).await?;

@@ -226,7 +226,7 @@ pub(crate) async fn screen(args: ScreenArgs) -> anyhow::Result<()> {
 async fn held(remote: &RemoteArgs, state: &str) -> anyhow::Result<()> {
     let gateway = Remote::new(&remote.gateway, Who::Gateway, Some(remote.token.token()?))?;
     let listed = gateway.get(&format!("/v1/operator/holds?state={state}")).await?;
-    let payments = listed.as_array().cloned().unwrap_or_default();
+    let payments = listed["data"].as_array().cloned().unwrap_or_default();
     for p in &payments {
         println!("{}", describe(p));
     }

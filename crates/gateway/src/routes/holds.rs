@@ -105,24 +105,31 @@ impl HeldPaymentView {
     }
 }
 
+/// Held payments in one state.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HoldList {
+    /// Oldest first, at most 500.
+    data: Vec<HeldPaymentView>,
+}
+
 /// Payments screening held, oldest first (at most 500).
 #[utoipa::path(get, path = "/v1/operator/holds", tag = "operator", operation_id = "list_holds",
     params(ListQuery),
     security(("operator_token" = [])),
-    responses((status = 200, description = "The payments on hold in that state", body = Vec<HeldPaymentView>),
+    responses((status = 200, description = "The payments on hold in that state", body = HoldList),
         ListErrors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _operator: Operator,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Vec<HeldPaymentView>>, ApiError> {
+) -> Result<Json<HoldList>, ApiError> {
     let wanted = match query.state.as_deref() {
         None => HoldState::Held,
         Some(text) => HoldState::parse(text)
             .ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "state must be held, released or rejected"))?,
     };
     let payments = state.store.payments_on_hold(wanted, MAX_LISTED).await?;
-    Ok(Json(payments.iter().map(|p| HeldPaymentView::new(&state, p)).collect()))
+    Ok(Json(HoldList { data: payments.iter().map(|p| HeldPaymentView::new(&state, p)).collect() }))
 }
 
 /// Releases a held payment: it counts from now on, as if never held, and
@@ -159,8 +166,8 @@ pub(crate) async fn reject(
 
 async fn decide(state: AppState, id: &str, release: bool, reason: &str) -> Result<Json<HeldPaymentView>, ApiError> {
     let short = crate::holds::parse_payment(id)?;
-    if reason.chars().count() > 1000 {
-        return Err(ApiError::new(ErrorCode::InvalidRequest, "reason must be at most 1000 characters"));
+    if reason.trim().is_empty() || reason.chars().count() > 1000 {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "reason must say why, in 1 to 1000 characters"));
     }
     let payment = crate::holds::decide(&state, short, release, reason).await?;
     Ok(Json(HeldPaymentView::new(&state, &payment)))

@@ -28,6 +28,7 @@ mod providers;
 mod proxy;
 mod resilience;
 mod rpc_proxy;
+mod screening;
 mod shop;
 mod signer_double;
 mod sqlite_lock;

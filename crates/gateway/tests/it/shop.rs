@@ -199,12 +199,25 @@ pub async fn unfollowed_shop(
     rpc_url: String,
     options: &ChainOptions,
 ) -> Option<Shop> {
+    unfollowed_shop_configured(kind, confirmations, anvil, rpc_url, options, |_| {}).await
+}
+
+/// [`unfollowed_shop`], its configuration changed by `configure` first.
+pub async fn unfollowed_shop_configured(
+    kind: Kind,
+    confirmations: u32,
+    anvil: Anvil,
+    rpc_url: String,
+    options: &ChainOptions,
+    configure: impl FnOnce(&mut Config),
+) -> Option<Shop> {
     let db = Arc::new(TestDatabase::new(kind).await?);
     let rpc = anvil.rpc();
     let token = deploy_test_usdt(rpc).await.unwrap();
     let payer = rpc.accounts().await.unwrap()[1];
     token.mint(rpc, payer, U256::from(1_000_000_000_000u64)).await.unwrap();
-    let config = shop_config_with(&db, &rpc_url, token.address, confirmations, options);
+    let mut config = shop_config_with(&db, &rpc_url, token.address, confirmations, options);
+    configure(&mut config);
     let app = spawn_app_with(db, &config).await;
     let hooks = Hooks::start().await;
     let all = coffer_domain::EventType::ALL.map(|e| e.as_str());
@@ -215,23 +228,28 @@ pub async fn unfollowed_shop(
 }
 
 impl Shop {
+    /// `/healthz`: on the operator's listener when the gateway has one.
+    fn health_url(&self) -> String {
+        format!("{}/healthz", self.app.operator.as_deref().unwrap_or(&self.app.base))
+    }
+
     /// The chain's entry in `/healthz`.
     pub async fn chain_health(&self) -> Value {
-        let health: Value = self.app.client.get(self.app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+        let health: Value = self.app.client.get(self.health_url()).send().await.unwrap().json().await.unwrap();
         health["chains"][0].clone()
     }
 
     /// Waits until the watcher has a cursor (it starts from the head).
     pub async fn until_following(&self) {
+        let mut health = Value::Null;
         for _ in 0..500 {
-            let health: Value =
-                self.app.client.get(self.app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+            health = self.app.client.get(self.health_url()).send().await.unwrap().json().await.unwrap();
             if health["chains"][0]["cursor"].is_u64() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("the watcher never started following");
+        panic!("the watcher never started following: {health:#}");
     }
 
     pub async fn invoice(&self, asset: &str, amount: &str) -> Value {

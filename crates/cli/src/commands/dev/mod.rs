@@ -9,7 +9,11 @@
 //! `signer-passphrase.dev-only` (random, created once), the chain's state (`anvil-state.json`, so
 //! a restart continues the same chain), the SQLite database, the generated
 //! `coffer.toml`, and `dev.json` with what a client needs. Running it again
-//! reuses all of it. `coffer dev pay` pays an invoice from a dev account.
+//! reuses all of it. `coffer dev pay` pays an invoice from a dev account
+//! (or, `--from`, from any address: a sanctioned one, to see a hold). The
+//! operator's routes listen on their own loopback port, their token in
+//! `operator-token.dev-only`, so `coffer screening held|release|reject`
+//! work against the dev gateway.
 
 mod pay;
 mod payout;
@@ -70,6 +74,10 @@ pub(crate) struct DevInfo {
     pub(crate) signer_config: PathBuf,
     pub(crate) hot_wallet: String,
     pub(crate) cold_wallet: String,
+    /// The operator's routes (`/v1/treasury`, `/v1/operator/…`).
+    pub(crate) operator_url: String,
+    /// Their bearer token, for `--operator-token-file`.
+    pub(crate) operator_token_file: PathBuf,
 }
 
 /// What the gateway's dev configuration says about the treasury.
@@ -78,6 +86,8 @@ struct DevTreasury<'a> {
     signer_url: &'a str,
     request_key_file: &'a Path,
     cold: Address,
+    /// SHA-256 of the operator token, hex.
+    operator_digest: &'a str,
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -102,8 +112,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let cold = signer::cold_address();
     let dev_signer = signer::DevSigner::start(&dir, &anvil, usdt.address, &request_key, cold)?;
     let config_path = dir.join("coffer.toml");
-    let treasury =
-        DevTreasury { signer: &signer_public, signer_url: &dev_signer.url, request_key_file: &request_key_file, cold };
+    let (operator_token_file, operator_digest) = dev_operator_token(&dir)?;
+    let treasury = DevTreasury {
+        signer: &signer_public,
+        signer_url: &dev_signer.url,
+        request_key_file: &request_key_file,
+        cold,
+        operator_digest: &operator_digest,
+    };
     std::fs::write(&config_path, dev_config(&dir, args.listen, &xpub, &anvil, usdt.address, &treasury))
         .with_context(|| format!("writing {}", config_path.display()))?;
     let config = coffer_config::Config::load(Some(&config_path)).context("the generated dev configuration")?;
@@ -127,6 +143,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("is another program on {}? pass --listen 127.0.0.1:PORT", config.listen_addr))?;
     let gateway_url = format!("http://{}", gateway.local_addr()?);
+    let operator_url = gateway.operator_addr().map(|a| format!("http://{a}")).context("the operator listener")?;
     let info = DevInfo {
         gateway_url: gateway_url.clone(),
         api_key: api_key.clone(),
@@ -143,6 +160,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         signer_config: dir.join("signer").join("signer.toml"),
         hot_wallet: signer_public.hot_wallet.clone(),
         cold_wallet: cold.to_checksum(None),
+        operator_url: operator_url.clone(),
+        operator_token_file: operator_token_file.clone(),
     };
     write_private(&info_path, &serde_json::to_vec_pretty(&info)?)?;
     println!(
@@ -150,7 +169,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
          test USDT at {usdt}\n(state in {dir}, details in {info_file})\n\n  \
          curl -s -X POST {gateway_url}/v1/invoices -H 'Authorization: Bearer {api_key}' \\\n    \
          -H 'Content-Type: application/json' -d '{{\"amount\":\"12.50\",\"asset\":\"USDT\"}}'\n  \
-         coffer dev pay inv_…\n  coffer dev payout --amount 5 --asset USDT --to 0x…\n\nCtrl-C stops everything.\n",
+         coffer dev pay inv_…\n  coffer dev payout --amount 5 --asset USDT --to 0x…\n  \
+         coffer screening held --gateway {operator_url} --operator-token-file {token_file}\n\n\
+         Ctrl-C stops everything.\n",
+        token_file = operator_token_file.display(),
         rpc = anvil.http_url(),
         secs = args.block_time.max(1),
         usdt = usdt.address,
@@ -229,6 +251,25 @@ fn dev_passphrase_file(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// DEV-ONLY: the operator token, created once beside the dev state
+/// (0600); its SHA-256 goes into the generated configuration.
+const DEV_OPERATOR_TOKEN_FILE: &str = "operator-token.dev-only";
+
+/// The dev operator token's file and digest, the token created unless it is there.
+fn dev_operator_token(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
+    use sha2::{Digest as _, Sha256};
+    let path = dir.join(DEV_OPERATOR_TOKEN_FILE);
+    let token = match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_owned(),
+        _ => {
+            let (token, _) = admin::operator_token()?;
+            write_private(&path, format!("{token}\n").as_bytes())?;
+            token
+        }
+    };
+    Ok((path, hex::encode(Sha256::digest(token.as_bytes()))))
+}
+
 /// Runs `coffer signer init` in a child process (dev KDF cost, the dev
 /// passphrase file) and reads the public lines it prints.
 fn signer_init(state_dir: &Path, signer_dir: &Path) -> anyhow::Result<SignerPublic> {
@@ -269,6 +310,9 @@ fn dev_config(dir: &Path, listen: SocketAddr, xpub: &str, anvil: &Anvil, usdt: A
 data_dir = "{dir}/gateway"
 listen_addr = "{listen}"
 xpub = "{xpub}"
+# The operator's routes on a port of their own (dev: any free one; dev.json says which).
+operator_listen_addr = "127.0.0.1:0"
+operator_token_sha256 = "{operator_digest}"
 
 # A development box: webhooks may go to receivers on this machine.
 [webhooks]
@@ -320,6 +364,7 @@ decimals = 6
         request_key_file = t.request_key_file.display(),
         identity = t.signer.identity,
         hot = t.signer.hot_wallet,
+        operator_digest = t.operator_digest,
     )
 }
 

@@ -1,6 +1,8 @@
 //! `coffer dev pay INVOICE [--amount X]`: pays an invoice on the dev chain
 //! from anvil's second dev account, in the invoice's asset (ETH, or the test
-//! USDT, minted to the payer as needed). anvil signs: no key here.
+//! USDT, minted to the payer as needed). anvil signs: no key here. With
+//! `--from ADDRESS` it pays from any address (anvil impersonates it and
+//! funds its gas): a sanctioned sender shows how screening holds a deposit.
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,6 +21,9 @@ pub(crate) struct Args {
     /// How much, in the invoice's asset (`12.5`); default: what is still due.
     #[arg(long)]
     amount: Option<String>,
+    /// Pay from this address instead of a dev account (anvil impersonates it).
+    #[arg(long, value_name = "ADDRESS")]
+    from: Option<Address>,
 }
 
 pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
@@ -67,7 +72,16 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
 
     let rpc = Rpc::new(info.rpc_url.clone());
     let accounts = rpc.accounts().await.context("the dev chain (is `coffer dev` running?)")?;
-    let payer = *accounts.get(1).ok_or_else(|| anyhow!("anvil has fewer than two dev accounts"))?;
+    let payer = match args.from {
+        Some(from) => {
+            // Enough ether for an ETH invoice and its gas, whatever it had.
+            let wei =
+                rpc.balance(from).await?.saturating_add(units).saturating_add(U256::from(10u64).pow(U256::from(18)));
+            rpc.impersonate(from, wei).await.context("impersonating --from on the dev chain")?;
+            from
+        }
+        None => *accounts.get(1).ok_or_else(|| anyhow!("anvil has fewer than two dev accounts"))?,
+    };
     let tx = match asset.kind {
         coffer_domain::AssetKind::Native => rpc.send_eth(payer, to, units).await?,
         coffer_domain::AssetKind::Erc20 { contract } => {
@@ -81,7 +95,7 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
     let receipt = rpc.wait_for_receipt(tx).await?;
     let block = receipt["blockNumber"].as_str().and_then(|b| u64::from_str_radix(b.trim_start_matches("0x"), 16).ok());
     println!(
-        "paid {} {symbol} to {to} in transaction {tx} (block {}); the invoice settles after {} confirmations:\n  \
+        "paid {} {symbol} from {payer} to {to} in transaction {tx} (block {}); the invoice settles after {} confirmations:\n  \
          curl -s {}/v1/invoices/{} -H 'Authorization: Bearer {}'",
         coffer_domain::format_units(units, asset.decimals),
         block.map_or("?".to_owned(), |b| b.to_string()),
