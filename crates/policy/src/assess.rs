@@ -8,7 +8,7 @@ use coffer_signer_api::{Profile, RuleTag, Wallet};
 use crate::anomaly::{Alarm, Alarms, Trip, outflow_trip};
 use crate::policy::{AssetPolicy, ChainPolicy, Limits, Policy};
 use crate::windows::Totals;
-use crate::{Denylist, Windows};
+use crate::{ScreeningSet, Windows};
 
 /// A payout the gateway asks for, as the signer resolved it against its own table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl Refusal {
 }
 
 /// Decides `request` at `now`, rule by rule in a fixed order: the freeze;
-/// the asset, the destination (valid, not the treasury's, not denylisted),
+/// the asset, the destination (valid, not the treasury's, not on a screening list),
 /// the amount (not zero, at most the per-payout maximum), the global
 /// velocity limits, the merchant's; the restricted profile's allowlist; the
 /// tripwires (outflow against its baseline, a burst of new destinations);
@@ -93,7 +93,7 @@ pub fn assess_payout(
     policy: &Policy,
     windows: &Windows,
     alarms: &Alarms,
-    denylist: &Denylist,
+    screening: &ScreeningSet,
     treasury: &Treasury,
     request: &PayoutRequest,
     now: i64,
@@ -108,7 +108,7 @@ pub fn assess_payout(
             ),
         ));
     }
-    if let Err(refusal) = payout_rules(policy, windows, denylist, treasury, request, now) {
+    if let Err(refusal) = payout_rules(policy, windows, screening, treasury, request, now) {
         let global = matches!(
             refusal.rule,
             RuleTag::VelocityGlobal1h
@@ -162,7 +162,7 @@ fn approval(policy: &Policy, request: &PayoutRequest) -> Verdict {
 fn payout_rules(
     policy: &Policy,
     windows: &Windows,
-    denylist: &Denylist,
+    screening: &ScreeningSet,
     treasury: &Treasury,
     request: &PayoutRequest,
     now: i64,
@@ -191,10 +191,16 @@ fn payout_rules(
             ));
         }
     }
-    if let Some(source) = denylist.contains(&destination) {
+    if let Some(hit) = screening.blocking_hit(&destination) {
+        let label = hit.label.map(|l| format!(", {l}")).unwrap_or_default();
         return Err(Refusal::new(
             RuleTag::DestinationDenylisted,
-            format!("The destination {destination} is on the denylist {} (line {}).", source.name, source.line),
+            format!(
+                "The destination {destination} is on the screening list {} (line {}): {}{label}.",
+                hit.list,
+                hit.line,
+                hit.category.as_str()
+            ),
         ));
     }
     let amount = request.amount;

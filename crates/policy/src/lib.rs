@@ -10,11 +10,12 @@
 //! - [`assess_payout`], [`assess_fee`], [`assess_top_up`], [`sweep_worth_it`],
 //!   [`sweep_wallet`] and [`hot_excess`] are the decisions; a refusal names its
 //!   rule with a stable [`RuleTag`].
-//! - [`Denylist`] parses address lists; the signer reads the files.
+//! - Destinations are checked against a [`ScreeningSet`] (coffer-screening parses
+//!   the lists; the signer reads the files and ships the builtin ones itself).
 //!
 //! **Architecture invariant:** this crate does no I/O (no files, no clock, no
 //! network, no randomness). Time is an argument (unix seconds), and every
-//! decision is a function of the policy, the windows, the denylist and the
+//! decision is a function of the policy, the windows, the screening lists and the
 //! request alone. So a decision can be replayed from the signer's spend ledger
 //! and its audit log: the same inputs give the same verdict, on any host, at
 //! any later time. The functions here never record a spend: the signer records
@@ -26,7 +27,6 @@ mod approvers;
 mod assess;
 mod controls;
 mod controls_file;
-mod denylist;
 mod file;
 mod policy;
 mod windows;
@@ -40,9 +40,10 @@ pub use assess::{
     PayoutRequest, Refusal, Treasury, Verdict, assess_fee, assess_payout, assess_top_up, hot_excess, sweep_wallet,
     sweep_worth_it,
 };
+/// The screening lists a payout's destination is checked against (the signer's own copy).
+pub use coffer_screening::ScreeningSet;
 pub use controls::{Controls, Override, Strictness};
 pub use controls_file::{AllowFile, AnomalyFile, ApprovalsFile, ApproverFile, RestrictedAssetFile, RestrictedFile};
-pub use denylist::{Denylist, DenylistError, DenylistErrorKind, Source, SourceReport};
 pub use file::{AssetPolicyFile, ChainPolicyFile, LimitsFile, PolicyError, PolicyFile};
 pub use policy::{AssetPolicy, ChainPolicy, Limits, Policy};
 pub use windows::{BUCKET_1H_SECS, BUCKET_24H_SECS, FeeTotals, PayoutTotals, Spend, Totals, Windows};

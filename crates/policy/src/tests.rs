@@ -3,7 +3,6 @@
 mod approvals;
 mod assess;
 mod controls;
-mod denylist;
 mod file;
 mod fixtures;
 mod props;

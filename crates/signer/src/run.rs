@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use coffer_policy::Denylist;
+use coffer_policy::ScreeningSet;
 
 use crate::config::SignerConfig;
 use crate::engine::{Engine, EngineError};
@@ -18,9 +18,9 @@ pub enum RunError {
     /// The keys would not open.
     #[error(transparent)]
     Keys(#[from] SignerError),
-    /// A denylist file could not be read or parsed.
-    #[error("denylist {path}: {message}")]
-    Denylist {
+    /// A screening list could not be read or parsed.
+    #[error("screening list {path}: {message}")]
+    Screening {
         /// The file.
         path: String,
         /// What was wrong.
@@ -39,16 +39,25 @@ pub enum RunError {
     },
 }
 
-fn load_denylist(config: &SignerConfig) -> Result<Denylist, RunError> {
-    let mut denylist = Denylist::default();
-    for path in &config.file.denylist_files {
-        let error = |message: String| RunError::Denylist { path: path.display().to_string(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let list = Denylist::parse(&name, &text).map_err(|e| error(e.to_string()))?;
-        denylist.extend(list);
+/// The signer's own screening lists: the shipped ones (unless turned off)
+/// and its configured files. A file that does not parse stops the start:
+/// a signer that silently screened with fewer lists would pay a sanctioned
+/// address.
+fn load_screening(config: &SignerConfig) -> Result<ScreeningSet, RunError> {
+    let mut set = ScreeningSet::new();
+    if config.file.screening_builtin {
+        for list in coffer_screening::builtin() {
+            set.add(list);
+        }
     }
-    Ok(denylist)
+    for path in &config.file.screening_lists {
+        let error = |message: String| RunError::Screening { path: path.display().to_string(), message };
+        let bytes = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let list = coffer_screening::parse_list(&name, &bytes, None).map_err(|e| error(e.to_string()))?;
+        set.add(list);
+    }
+    Ok(set)
 }
 
 /// Opens everything and serves until `shutdown` resolves. `on_listening`
@@ -63,9 +72,9 @@ pub async fn run(
     if let OpenOutcome::EncryptedLegacy = opened {
         tracing::warn!(dir = %config.file.data_dir.display(), "the plain dev seed was encrypted in place");
     }
-    let denylist = load_denylist(&config)?;
+    let screening = load_screening(&config)?;
     let addr = config.file.listen_addr;
-    let engine = Engine::open(config, keys, denylist, Arc::new(Metrics::default())).await;
+    let engine = Engine::open(config, keys, screening, Arc::new(Metrics::default())).await;
     let engine = Arc::new(engine.map_err(|e: EngineError| RunError::Engine(e.to_string()))?);
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Serve { addr, source })?;
     let local = listener.local_addr().map_err(|source| RunError::Serve { addr, source })?;

@@ -6,8 +6,7 @@ use ed25519_dalek::{Signer as _, SigningKey};
 
 use super::fixtures::{PAYEE, file, table, usd, usdt};
 use crate::{
-    Alarms, ApprovalsFile, ApproverFile, Denylist, PayoutRequest, Policy, PolicyFile, RuleTag, Verdict, Windows,
-    assess_payout,
+    Alarms, ApprovalsFile, ApproverFile, PayoutRequest, Policy, PolicyFile, RuleTag, Verdict, Windows, assess_payout,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -65,7 +64,7 @@ fn verdict(policy: &Policy, whole: u64, approved: bool, paid: bool) -> Verdict {
         destination_paid: paid,
         approved,
     };
-    let denylist = Denylist::parse("none", "").unwrap();
+    let denylist = crate::ScreeningSet::new();
     assess_payout(policy, &Windows::new(), &Alarms::default(), &denylist, &super::fixtures::treasury(), &request, NOW)
 }
 

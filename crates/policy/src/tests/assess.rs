@@ -4,8 +4,8 @@ use coffer_domain::{Address, AssetId, ChainId, MerchantId, U256};
 
 use super::fixtures::{COLD, HOT, PAYEE, USDT_CONTRACT, eth, file, merchants, milli, policy, treasury, usd, usdt};
 use crate::{
-    Denylist, PayoutRequest, Policy, Refusal, RuleTag, Spend, Verdict, Wallet, Windows, assess_fee, assess_payout,
-    assess_top_up, hot_excess, sweep_wallet, sweep_worth_it,
+    PayoutRequest, Policy, Refusal, RuleTag, Spend, Verdict, Wallet, Windows, assess_fee, assess_payout, assess_top_up,
+    hot_excess, sweep_wallet, sweep_worth_it,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -23,8 +23,12 @@ fn request(merchant: MerchantId, whole: u64) -> PayoutRequest {
 }
 
 fn decide(policy: &Policy, windows: &Windows, request: &PayoutRequest) -> Verdict {
-    let denylist = Denylist::parse("test-list", &format!("# test\n{}\n", Address::repeat_byte(0x66))).unwrap();
-    assess_payout(policy, windows, &crate::Alarms::default(), &denylist, &treasury(), request, NOW)
+    let text = format!("# test\n{}\n", Address::repeat_byte(0x66));
+    let list =
+        coffer_screening::parse_list("test-list", text.as_bytes(), Some(coffer_screening::Format::Plain)).unwrap();
+    let mut screening = crate::ScreeningSet::new();
+    screening.add(list);
+    assess_payout(policy, windows, &crate::Alarms::default(), &screening, &treasury(), request, NOW)
 }
 
 fn refusal(verdict: Verdict) -> Refusal {
@@ -65,7 +69,11 @@ fn the_asset_and_the_destination_come_first() {
         (USDT_CONTRACT, RuleTag::DestinationInvalid, "is a token contract"),
         (HOT, RuleTag::DestinationTreasury, "the treasury's hot wallet"),
         (COLD, RuleTag::DestinationTreasury, "the treasury's cold wallet"),
-        (Address::repeat_byte(0x66), RuleTag::DestinationDenylisted, "on the denylist test-list (line 2)"),
+        (
+            Address::repeat_byte(0x66),
+            RuleTag::DestinationDenylisted,
+            "on the screening list test-list (line 2): sanction",
+        ),
     ];
     for (destination, rule, phrase) in cases {
         // Zero and too large at once: the destination's rule still wins.
@@ -296,4 +304,27 @@ fn sweeps_fill_hot_up_to_its_cap_and_the_rest_goes_cold() {
 fn a_refusal_displays_its_sentence_and_its_tag() {
     let refusal = Refusal { rule: RuleTag::AmountZero, message: "The amount is zero.".into() };
     assert_eq!(refusal.to_string(), "The amount is zero. (amount.zero)");
+}
+
+#[test]
+fn a_destination_on_a_shipped_sanctions_list_is_refused_and_an_exchange_is_not() {
+    let (policy, windows) = (policy(), Windows::new());
+    let mut screening = crate::ScreeningSet::new();
+    for list in coffer_screening::builtin() {
+        screening.add(list);
+    }
+    let decide = |destination: Address| {
+        let request = PayoutRequest { destination, ..request(merchants(1)[0], 10) };
+        assess_payout(&policy, &windows, &crate::Alarms::default(), &screening, &treasury(), &request, NOW)
+    };
+    // The Ronin exploiter (OFAC SDN, Lazarus) and a Tornado Cash pool.
+    for text in ["0x098B716B8Aaf21512996dC57EB0615e2383E2f96", "0xd90e2f925da726b50c4ed8d0fb90ad053324f31b"] {
+        let refused = refusal(decide(text.parse().unwrap()));
+        assert_eq!(refused.rule, RuleTag::DestinationDenylisted, "{text}: {refused:?}");
+        assert!(refused.message.contains("line "), "{}", refused.message);
+    }
+    // An exchange's deposit address is a label, never a reason to refuse.
+    let exchange: Address = "0x28c6c06298d514db089934071355e5743bf21d60".parse().unwrap();
+    assert!(screening.label(&exchange).is_some(), "Binance 14 is labelled in the shipped TagPack");
+    assert!(matches!(decide(exchange), Verdict::Sign | Verdict::Approval { .. }), "{:?}", decide(exchange));
 }

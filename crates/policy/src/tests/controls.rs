@@ -181,7 +181,7 @@ proptest! {
 
 #[test]
 fn restricted_counts_its_own_limits_against_what_it_paid_and_only_allowlisted_payees_get_it() {
-    use crate::{Alarms, Denylist, PayoutRequest, Spend, Verdict, Windows, assess_payout};
+    use crate::{Alarms, PayoutRequest, Spend, Verdict, Windows, assess_payout};
     let policy = restricted_policy().apply(&PolicyChange::Profile { profile: Profile::Restricted }, NOW, None).unwrap();
     let mut windows = Windows::new();
     let merchant = coffer_domain::MerchantId::new();
@@ -197,7 +197,7 @@ fn restricted_counts_its_own_limits_against_what_it_paid_and_only_allowlisted_pa
         destination_paid: true,
         approved: false,
     };
-    let none = Denylist::parse("none", "").unwrap();
+    let none = crate::ScreeningSet::new();
     let decide = |windows: &Windows, request: &PayoutRequest| {
         assess_payout(&policy, windows, &Alarms::default(), &none, &super::fixtures::treasury(), request, NOW)
     };

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::fixtures::{eth, merchants, milli, policy, treasury, usdt};
 use crate::windows::{DAY_RING, HOUR_RING};
-use crate::{Denylist, PayoutRequest, Policy, RuleTag, Spend, Totals, Verdict, Windows, assess_fee, assess_payout};
+use crate::{PayoutRequest, Policy, RuleTag, Spend, Totals, Verdict, Windows, assess_fee, assess_payout};
 
 const T0: i64 = 1_800_000_000;
 const HOUR: i64 = 3600;
@@ -104,7 +104,7 @@ fn is_velocity(rule: RuleTag) -> bool {
 fn run(steps: &[Step], start: i64) -> Result<(Policy, Vec<Signed>), TestCaseError> {
     let policy = policy();
     let ids: Vec<MerchantId> = merchants(4);
-    let (denylist, treasury) = (Denylist::new(), treasury());
+    let (denylist, treasury) = (crate::ScreeningSet::new(), treasury());
     let mut windows = Windows::new();
     let mut signed = Vec::new();
     let mut now = start;

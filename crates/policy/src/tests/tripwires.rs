@@ -4,7 +4,7 @@ use coffer_domain::{Address, MerchantId};
 use coffer_signer_api::RuleTag;
 
 use super::fixtures::{PAYEE, file, table, treasury, usd, usdt};
-use crate::{Alarm, Alarms, AnomalyFile, Denylist, PayoutRequest, Policy, Spend, Verdict, Windows, assess_payout};
+use crate::{Alarm, Alarms, AnomalyFile, PayoutRequest, Policy, Spend, Verdict, Windows, assess_payout};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -21,7 +21,7 @@ fn request(whole: u64, destination: Address, paid: bool) -> PayoutRequest {
 }
 
 fn decide(policy: &Policy, windows: &Windows, alarms: &Alarms, request: &PayoutRequest) -> Verdict {
-    assess_payout(policy, windows, alarms, &Denylist::parse("none", "").unwrap(), &treasury(), request, NOW)
+    assess_payout(policy, windows, alarms, &crate::ScreeningSet::new(), &treasury(), request, NOW)
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn after_a_quorum_lifts_a_freeze_the_outflow_it_reviewed_does_not_trip_it_again_
         &lifted,
         &windows,
         &Alarms::default(),
-        &Denylist::parse("none", "").unwrap(),
+        &crate::ScreeningSet::new(),
         &treasury(),
         &request(101, PAYEE, true),
         NOW + 600,

@@ -46,9 +46,15 @@ pub struct SignerConfigFile {
     /// How often the hot wallet is checked against its cap, in seconds.
     #[serde(default = "defaults::hot_cap_check_secs")]
     pub hot_cap_check_secs: u64,
-    /// Files of denylisted destinations (one address a line).
-    #[serde(default)]
-    pub denylist_files: Vec<PathBuf>,
+    /// Screening lists a payout's destination is refused on, in any format
+    /// `coffer screening import` reads (a plain list, the OFAC CSV, a
+    /// TagPack, …). The signer's own copy: it takes no list from the gateway.
+    /// (`denylist_files`, its earlier name, still reads.)
+    #[serde(default, alias = "denylist_files")]
+    pub screening_lists: Vec<PathBuf>,
+    /// Also screen with the lists Coffer ships (OFAC and stolen-funds lists).
+    #[serde(default = "defaults::yes")]
+    pub screening_builtin: bool,
     /// The chains the signer sends on, each read through its own node.
     pub chains: Vec<ChainFile>,
     /// The signer's own token table.
@@ -87,6 +93,9 @@ pub struct AssetFile {
 }
 
 mod defaults {
+    pub(super) fn yes() -> bool {
+        true
+    }
     pub(super) fn request_window_secs() -> u64 {
         30
     }

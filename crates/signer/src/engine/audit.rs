@@ -63,7 +63,11 @@ impl Engine {
             "gateway_key": self.config.gateway_key.to_string(),
             "chains": self.config.chains.iter().map(|c| json!({"chain_id": c.id.0, "cold": c.cold.to_string(),
                 "confirmations": c.confirmations})).collect::<Vec<_>>(),
-            "denylist_entries": self.denylist.len(),
+            "screening": {
+                "evm_addresses": self.screening.evm_len(),
+                "lists": self.screening.lists().iter().map(|l| json!({"name": l.name, "entries": l.entries,
+                    "sha256": l.sha256})).collect::<Vec<_>>(),
+            },
         });
         let head = inner.audit;
         let head = append(&inner.conn, head, SIGNER, "signer.started", "policy", detail)?;

@@ -313,7 +313,7 @@ impl Engine {
             approved: round.is_some_and(|r| r.reached && r.expires_at > now),
         };
         let verdict =
-            assess_payout(&policy, windows, alarms, &self.denylist, &self.treasury(intent.chain_id), &request, now);
+            assess_payout(&policy, windows, alarms, &self.screening, &self.treasury(intent.chain_id), &request, now);
         let version = policy.version();
         let rules = *policy.anomaly();
         let mut trip = None;

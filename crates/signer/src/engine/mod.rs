@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::store::Connection;
 use coffer_audit::Head;
 use coffer_domain::{Address, Asset, AssetId, ChainId};
-use coffer_policy::{Alarms, Denylist, Policy, Treasury, Windows};
+use coffer_policy::{Alarms, Policy, ScreeningSet, Treasury, Windows};
 use tokio::sync::Mutex;
 
 use crate::SignerKeys;
@@ -92,7 +92,7 @@ pub(crate) struct Engine {
     pub(crate) config: SignerConfig,
     pub(crate) keys: SignerKeys,
     pub(crate) rpcs: HashMap<ChainId, ChainRpc>,
-    pub(crate) denylist: Denylist,
+    pub(crate) screening: ScreeningSet,
     pub(crate) metrics: Arc<Metrics>,
     /// What the signer's node last said, read at one block per chain.
     pub(crate) views: view::Views,
@@ -125,7 +125,7 @@ impl Engine {
     pub(crate) async fn open(
         config: SignerConfig,
         keys: SignerKeys,
-        denylist: Denylist,
+        screening: ScreeningSet,
         metrics: Arc<Metrics>,
     ) -> Result<Self, EngineError> {
         let conn = store::open(&config.database_path())?;
@@ -146,7 +146,7 @@ impl Engine {
         }
         let inner = Mutex::new(Inner { conn, windows, audit, alarms: Alarms::default() });
         let policy = std::sync::RwLock::new(Arc::new(policy));
-        let engine = Self { config, keys, rpcs, denylist, metrics, views: view::Views::default(), policy, inner };
+        let engine = Self { config, keys, rpcs, screening, metrics, views: view::Views::default(), policy, inner };
         engine.log_start(stored.as_ref()).await?;
         Ok(engine)
     }

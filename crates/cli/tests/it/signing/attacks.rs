@@ -76,3 +76,54 @@ async fn no_request_names_a_sweep_destination_or_asks_for_bytes_to_be_signed() {
     }
     assert_eq!(treasury.eth(attacker).await, alloy_primitives::U256::ZERO);
 }
+
+/// The gateway host is the attacker's and so are its lists (its database
+/// can "import" an empty one): the signer screens a payout's destination
+/// with its own copy, the lists Coffer ships plus its configured files, and
+/// no request can carry a list.
+#[tokio::test]
+async fn a_payout_to_a_listed_address_sent_straight_to_the_signer_is_refused_from_its_own_lists() {
+    let scratch = tempfile::tempdir().unwrap();
+    // An operator's own list, in the TagPack format (a theft the shipped lists do not know).
+    let own = Address::repeat_byte(0x5e);
+    let pack = scratch.path().join("our-incidents.yaml");
+    std::fs::write(
+        &pack,
+        format!(
+            "title: our incidents\ncreator: treasury team\nlastmod: 2026-11-30\nis_public: false\ncategory: user\n\
+             abuse: hacker\ntags:\n- address: '{own:#x}'\n  label: hot wallet theft 2026-11\n  currency: ETH\n"
+        ),
+    )
+    .unwrap();
+    let limits = Limits { top_extra: format!("screening_lists = [\"{}\"]", pack.display()), ..Limits::default() };
+    let mut treasury = Treasury::new(limits).await;
+    treasury.fund_hot(10, 50_000_000_000).await;
+    treasury.start().await;
+
+    let refused = |answer: &super::harness::Answer| {
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.body["state"], "refused", "{}", answer.body);
+        (answer.body["rule"].as_str().unwrap().to_owned(), answer.body["message"].as_str().unwrap().to_owned())
+    };
+    // On OFAC's list as Coffer ships it: the Ronin exploiter, and a Tornado Cash pool.
+    for text in ["0x098B716B8Aaf21512996dC57EB0615e2383E2f96", "0xd90e2f925da726b50c4ed8d0fb90ad053324f31b"] {
+        let to: Address = text.parse().unwrap();
+        let (rule, message) = refused(&treasury.pay(&payout_id(), "USDT", usdt(1), to).await);
+        assert_eq!(rule, "destination.denylisted", "{message}");
+        assert!(message.contains("line "), "the list and line: {message}");
+        assert_eq!(treasury.usdt(to).await, alloy_primitives::U256::ZERO);
+    }
+    let (rule, message) = refused(&treasury.pay(&payout_id(), "USDT", usdt(1), own).await);
+    assert_eq!(rule, "destination.denylisted");
+    assert!(message.contains("our-incidents.yaml"), "{message}");
+    // A field the protocol does not know (a list, an "allow" flag) is not a way around it.
+    let mut body = payout_body(own);
+    body["screening"] = json!({"allow": true, "lists": []});
+    let answer = treasury.send("POST", "/v1/payouts", &body).await;
+    assert_ne!(answer.body["state"], "broadcast", "{answer:?}");
+    assert_eq!(treasury.usdt(own).await, alloy_primitives::U256::ZERO);
+    // An address on no list is paid as usual.
+    let fine = Address::repeat_byte(0x52);
+    let paid = treasury.pay(&payout_id(), "USDT", usdt(1), fine).await;
+    assert_eq!(paid.body["state"], "broadcast", "{paid:?}");
+}

@@ -33,6 +33,8 @@ pub struct Limits {
     pub usdt_extra: String,
     /// More `[policy.*]` tables: approvals, anomaly, restricted.
     pub policy_extra: String,
+    /// More top-level settings (`screening_lists = [...]`).
+    pub top_extra: String,
 }
 
 impl Default for Limits {
@@ -49,6 +51,7 @@ impl Default for Limits {
             poll_ms: 100,
             usdt_extra: String::new(),
             policy_extra: String::new(),
+            top_extra: String::new(),
         }
     }
 }
@@ -317,6 +320,7 @@ gateway_public_key = "{public}"
 poll_ms = {poll_ms}
 bump_after_secs = {bump}
 hot_cap_check_secs = 1
+{top_extra}
 
 [[chains]]
 chain_id = 31337
@@ -378,6 +382,7 @@ top_up_per_sweep = "0.01"
         fees_1h = l.fees_1h,
         poll_ms = l.poll_ms,
         usdt_extra = l.usdt_extra,
+        top_extra = l.top_extra,
         policy_extra = l.policy_extra,
     )
 }
