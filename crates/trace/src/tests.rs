@@ -1,0 +1,7 @@
+//! The tracer on staged graphs in memory and on real exported transfers.
+
+#![allow(clippy::unwrap_used)]
+
+mod allocation;
+mod lazarus;
+mod staged;
