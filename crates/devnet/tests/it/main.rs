@@ -1,6 +1,8 @@
-//! The local chain, against a real anvil.
+//! The local chain, against a real anvil; and the npm supply chain it comes from.
 
 #![allow(clippy::unwrap_used)]
+
+mod supply_chain;
 
 use std::process::Command;
 
