@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::approvals::{approve, control, keygen};
-use crate::commands::{admin, audit, bench, chain, config, dev, drill, gateway, ledger, screening, signer, treasury};
+use crate::commands::{
+    admin, audit, bench, chain, config, dev, drill, gateway, ledger, screening, signer, trace, treasury,
+};
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
 #[derive(Parser)]
@@ -74,6 +76,9 @@ enum Command {
     Screening(screening::Command),
     /// Every screening-list hit of an address (EVM, Bitcoin or TRON), with its source.
     Screen(screening::ScreenArgs),
+    /// Follow funds hop by hop from an address or a transaction, over a node or a CSV export;
+    /// `coffer trace link` finds where incidents' funds met.
+    Trace(Box<trace::Args>),
 }
 
 /// Where most subcommands read their configuration.
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
             Command::Policy(cmd) => control::policy(cmd).await,
             Command::Screening(cmd) => screening::run(cmd).await,
             Command::Screen(args) => screening::screen(args).await,
+            Command::Trace(args) => trace::run(*args).await,
         }
     });
     match result {

@@ -383,7 +383,8 @@ fn operator_router(state: AppState) -> Router {
         .route("/v1/operator/signer/control", axum::routing::post(routes::operator::control))
         .route("/v1/operator/holds", get(routes::holds::list))
         .route("/v1/operator/payments/{id}/release", axum::routing::post(routes::holds::release))
-        .route("/v1/operator/payments/{id}/reject", axum::routing::post(routes::holds::reject));
+        .route("/v1/operator/payments/{id}/reject", axum::routing::post(routes::holds::reject))
+        .route("/v1/trace", get(routes::trace::get));
     with_layers(operator, state)
 }
 

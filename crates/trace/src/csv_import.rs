@@ -84,7 +84,7 @@ fn parse_address(text: &str) -> Result<Address, String> {
 
 /// `1234.5678` (or `1e-05`, as exporters print small floats) ETH as wei,
 /// exactly: the text's digits are shifted, never converted to a float.
-pub(crate) fn parse_ether(text: &str) -> Result<U256, String> {
+pub fn parse_ether(text: &str) -> Result<U256, String> {
     let (mantissa, exponent) = match text.split_once(['e', 'E']) {
         Some((m, e)) => (m, e.parse::<i32>().map_err(|_| format!("{text:?} has no whole exponent"))?),
         None => (text, 0),

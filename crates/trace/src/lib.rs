@@ -31,7 +31,7 @@ mod tracer;
 mod tests;
 
 pub use allocate::{Link, Rule, allocate};
-pub use csv_import::{CsvError, parse_transfers_csv};
+pub use csv_import::{CsvError, parse_ether, parse_transfers_csv};
 pub use labels::{Label, Labels, NoLabels};
 pub use link::{LinkReport, Reach, SharedAddress, SharedTransaction, Step, link};
 pub use model::{Asset, Transfer, TransferId};

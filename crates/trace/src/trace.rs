@@ -164,9 +164,12 @@ pub struct Trace {
     pub start: Vec<String>,
     /// Hops at most.
     pub max_depth: u32,
-    /// The dust threshold, base units.
+    /// The dust threshold for ether, wei.
     #[serde(serialize_with = "decimal")]
     pub dust: U256,
+    /// The dust threshold for tokens, base units.
+    #[serde(serialize_with = "decimal")]
+    pub token_dust: U256,
     /// Where the transfers came from, and how native ones were found.
     pub source: String,
     /// Every address reached.

@@ -60,9 +60,12 @@ pub struct Params {
     pub direction: Direction,
     /// Hops from the start, at most.
     pub max_depth: u32,
-    /// Transfers carrying less than this (base units) are not followed:
-    /// dust, and the zero-value spam that address poisoners send.
+    /// Ether transfers carrying less than this (wei) are not followed:
+    /// dust, and the tiny spam that address poisoners send (zero-value
+    /// transfers never are).
     pub dust: U256,
+    /// The same for tokens, in each token's base units.
+    pub token_dust: U256,
     /// How payments are matched to receipts.
     pub rule: Rule,
     /// Addresses read, at most (a trace into a busy service would read forever).
@@ -71,7 +74,14 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Self { direction: Direction::Forward, max_depth: 5, dust: U256::ZERO, rule: Rule::Fifo, max_addresses: 2_000 }
+        Self {
+            direction: Direction::Forward,
+            max_depth: 5,
+            dust: U256::ZERO,
+            token_dust: U256::ZERO,
+            rule: Rule::Fifo,
+            max_addresses: 2_000,
+        }
     }
 }
 
@@ -182,7 +192,8 @@ impl<S: TransferSource, L: Labels> Walk<'_, S, L> {
             self.zero_value.insert(t.id);
             return;
         }
-        if amount.is_zero() || amount < self.params.dust {
+        let dust = if t.asset == Asset::Native { self.params.dust } else { self.params.token_dust };
+        if amount.is_zero() || amount < dust {
             if !amount.is_zero() {
                 self.dust.insert(t.id, (t, amount));
             }
@@ -300,6 +311,7 @@ impl<S: TransferSource, L: Labels> Walk<'_, S, L> {
             start: describe(start),
             max_depth: self.params.max_depth,
             dust: self.params.dust,
+            token_dust: self.params.token_dust,
             source: self.source.note(),
             nodes,
             edges,

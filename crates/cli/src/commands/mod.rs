@@ -12,4 +12,5 @@ pub(crate) mod gateway;
 pub(crate) mod ledger;
 pub(crate) mod screening;
 pub(crate) mod signer;
+pub(crate) mod trace;
 pub(crate) mod treasury;

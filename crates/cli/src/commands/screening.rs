@@ -110,7 +110,7 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-fn read_list(path: &Path, format: Option<Format>) -> anyhow::Result<(String, Vec<u8>, ParsedList)> {
+pub(crate) fn read_list(path: &Path, format: Option<Format>) -> anyhow::Result<(String, Vec<u8>, ParsedList)> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).context("a list needs a file name")?;
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let parsed = parse_list(&name, &bytes, format).map_err(|e| anyhow::anyhow!("refused: {e}"))?;

@@ -15,4 +15,5 @@ mod receiver;
 mod signer;
 mod signing;
 mod support;
+mod trace;
 mod treasury;

@@ -10,6 +10,7 @@ mod page;
 pub(crate) mod payouts;
 mod schemas;
 pub(crate) mod system;
+pub(crate) mod trace;
 pub(crate) mod treasury;
 pub(crate) mod webhooks;
 
@@ -59,7 +60,7 @@ impl Modify for BearerAuth {
 
 /// The routes behind the operator's token, served on the operator listener
 /// when there is one (and answering 404 beside the API then), as templates.
-pub(crate) const OPERATOR_PATHS: [&str; 8] = [
+pub(crate) const OPERATOR_PATHS: [&str; 9] = [
     "/v1/treasury",
     "/v1/operator/payouts/{id}",
     "/v1/payouts/{id}/approvals",
@@ -68,6 +69,7 @@ pub(crate) const OPERATOR_PATHS: [&str; 8] = [
     "/v1/operator/holds",
     "/v1/operator/payments/{id}/release",
     "/v1/operator/payments/{id}/reject",
+    "/v1/trace",
 ];
 
 /// Every documented route, with its OpenAPI description.
@@ -91,5 +93,6 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(holds::list))
         .routes(routes!(holds::release))
         .routes(routes!(holds::reject))
+        .routes(routes!(trace::get))
         .routes(routes!(system::healthz))
 }

@@ -18,6 +18,7 @@ on_both_backends!(
     a_sanctioned_usdt_deposit_is_held_then_released_and_credited_once,
     a_sanctioned_eth_deposit_rejected_is_never_credited,
     a_payout_to_a_listed_address_is_refused_before_the_signer,
+    the_operator_traces_a_deposit_back_to_a_sanctioned_source,
 );
 
 /// The Ronin bridge exploiter (Lazarus), on OFAC's SDN list: in the shipped
@@ -175,4 +176,42 @@ async fn a_payout_to_a_listed_address_is_refused_before_the_signer(kind: Kind) {
     let page: Value = shop.app.get_as(&shop.app.key, "/v1/payouts").await.json().await.unwrap();
     assert_eq!(page["data"], json!([]), "nothing stored, nothing for the signer");
     shop.assert_books().await;
+}
+
+/// One hop removed: the sanctioned address pays a go-between, which pays
+/// the invoice. Screening does not hold it (the sender is not listed); the
+/// operator's trace shows where the money came from.
+async fn the_operator_traces_a_deposit_back_to_a_sanctioned_source(kind: Kind) {
+    let Some((shop, token)) = screened_shop(kind).await else { return };
+    let invoice = shop.invoice("ETH", "0.5").await;
+    let deposit = invoice["address"].as_str().unwrap().to_owned();
+    let rpc = shop.anvil.rpc();
+    let (sanctioned, between): (Address, Address) = (SANCTIONED.parse().unwrap(), Address::repeat_byte(0x4b));
+    let ether = U256::from(10u64).pow(U256::from(18));
+    rpc.impersonate(sanctioned, ether * U256::from(3u8)).await.unwrap();
+    rpc.impersonate(between, ether / U256::from(10u8)).await.unwrap();
+    rpc.wait_for_receipt(rpc.send_eth(sanctioned, between, ether).await.unwrap()).await.unwrap();
+    let paid = rpc.send_eth(between, deposit.parse().unwrap(), ether / U256::from(2u8)).await.unwrap();
+    rpc.wait_for_receipt(paid).await.unwrap();
+
+    let path = format!("/v1/trace?start={deposit}&direction=backward&depth=3");
+    assert_error(operator(&shop, &shop.app.key, "GET", &path, None).await, 401, "unauthorized").await;
+    let response = operator(&shop, &token, "GET", &path, None).await;
+    assert_eq!(response.status(), 200);
+    let trace: Value = response.json().await.unwrap();
+    let origin = trace["terminals"].as_array().unwrap().iter().find(|t| t["why"] == "origin").cloned();
+    let origin = origin.unwrap_or_else(|| panic!("no origin: {trace:#}"));
+    assert_eq!(origin["address"].as_str().unwrap().to_lowercase(), SANCTIONED.to_lowercase());
+    assert_eq!(origin["amount"], (ether / U256::from(2u8)).to_string(), "half the go-between's ether: FIFO");
+    assert_eq!(origin["label"]["category"], "sanction", "{origin:#}");
+    assert_eq!(origin["hops"], 2);
+    assert!(trace["source"].as_str().unwrap().contains("trace_filter"), "{}", trace["source"]);
+
+    let svg = operator(&shop, &token, "GET", &format!("{path}&format=svg"), None).await;
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains(&SANCTIONED.to_lowercase()[..8]));
+    let csv = operator(&shop, &token, "GET", &format!("{path}&format=csv"), None).await.text().await.unwrap();
+    assert!(csv.starts_with("hop,time,block,tx,") && csv.lines().count() == 3, "{csv}");
+    let bad = operator(&shop, &token, "GET", "/v1/trace?start=0x12", None).await;
+    assert_error(bad, 422, "invalid_request").await;
 }

@@ -144,7 +144,11 @@ impl<'a> Run<'a> {
                 let mut request = base.clone();
                 match param["in"].as_str() {
                     Some("path") => drop(request.path.insert(name.clone(), text.clone())),
-                    Some("query") => request.query.push((name.clone(), text.clone())),
+                    // A required parameter is in the base request already: replace it.
+                    Some("query") => {
+                        request.query.retain(|(n, _)| *n != name);
+                        request.query.push((name.clone(), text.clone()))
+                    }
                     // Spaces around a header value are not part of it (RFC 9110 §5.5).
                     Some("header") if reqwest::header::HeaderValue::from_str(&text).is_ok() => {
                         request.headers.push((name.clone(), text.trim_matches([' ', '\t']).to_owned()))
