@@ -20,9 +20,11 @@ mod fill;
 pub mod memory;
 pub mod payouts;
 mod receiver;
+pub mod screening;
 pub mod settlement;
 mod setup;
 mod signer_process;
+pub mod trace;
 
 use std::path::PathBuf;
 use std::time::Duration;

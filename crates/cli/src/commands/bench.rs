@@ -1,4 +1,4 @@
-//! `coffer bench invoices`.
+//! `coffer bench …`: invoices, settlement, catch-up, payouts, memory, screening, trace.
 
 use std::time::Duration;
 
@@ -72,6 +72,17 @@ pub(crate) enum Command {
         #[arg(long, default_value = "sqlite")]
         database: String,
     },
+    /// Parse and load a screening list of many entries, then time a million checks.
+    Screening {
+        /// Entries in the list.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        /// Checks (half listed, half not).
+        #[arg(long, default_value_t = 1_000_000)]
+        checks: usize,
+    },
+    /// Stage about 10,000 transfers on anvil and trace five hops, beside the node's own time for the same requests.
+    Trace,
     /// Start a gateway watching many open invoices and read its resident memory.
     Memory {
         /// Open invoices.
@@ -136,6 +147,18 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
                 "coffer bench payouts: {payouts} payouts, {concurrency} in flight, {history} in the signer's history, {db}"
             );
             println!("{}", coffer_bench::payouts::run(&bench).await?);
+            return Ok(());
+        }
+        Command::Screening { entries, checks } => {
+            println!("coffer bench screening: {entries} entries, {checks} checks");
+            let bench = coffer_bench::screening::ScreeningBench { entries, checks };
+            println!("{}", coffer_bench::screening::run(&bench).map_err(anyhow::Error::msg)?);
+            return Ok(());
+        }
+        Command::Trace => {
+            println!("coffer bench trace: a staged graph on anvil, 5 hops forward (FIFO)");
+            let report = coffer_bench::trace::run(&coffer_bench::trace::TraceBench::default()).await;
+            println!("{}", report.map_err(anyhow::Error::msg)?);
             return Ok(());
         }
         Command::Memory { invoices, database: db } => {

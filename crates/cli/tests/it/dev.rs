@@ -127,6 +127,61 @@ async fn dev_runs_on_embedded_defaults_and_reuses_its_state() {
     let again = crate::support::run_err(coffer().args(["dev", "pay", id, "--dir"]).arg(&state));
     assert!(String::from_utf8_lossy(&again.stderr).contains("paid in full already"));
 
+    // Paid from a sanctioned address (the Ronin exploiter, on OFAC's list):
+    // held, never credited, and the operator sees and decides it.
+    let held: Value = client
+        .post(format!("{base}/v1/invoices"))
+        .bearer_auth(key)
+        .json(&json!({"amount": "3", "asset": "USDT"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held_id = held["id"].as_str().unwrap();
+    let sanctioned = "0x098B716B8Aaf21512996dC57EB0615e2383E2f96";
+    let paid =
+        crate::support::run_ok(coffer().args(["dev", "pay", held_id, "--from", sanctioned, "--dir"]).arg(&state));
+    assert!(paid.contains(sanctioned), "{paid}");
+    for _ in 0..200 {
+        let response = client.get(format!("{base}/v1/invoices/{held_id}")).bearer_auth(key).send().await.unwrap();
+        invoice = response.json().await.unwrap();
+        if invoice["exceptions"].as_array().is_some_and(|e| e.contains(&json!("held"))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(invoice["payments"][0]["hold"]["category"], "sanction", "{invoice:#}");
+    assert_ne!(invoice["status"], "settled", "{invoice:#}");
+    let balances: Value =
+        client.get(format!("{base}/v1/balances")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(balances["data"][0]["available"], "12.5", "not credited: {balances}");
+    let operator = info["operator_url"].as_str().unwrap();
+    let token_file = info["operator_token_file"].as_str().unwrap();
+    let listed = crate::support::run_ok(coffer().args([
+        "screening",
+        "held",
+        "--gateway",
+        operator,
+        "--operator-token-file",
+        token_file,
+    ]));
+    let pay_id = invoice["payments"][0]["id"].as_str().unwrap();
+    assert!(listed.contains(pay_id) && listed.contains("1 payment(s) held"), "{listed}");
+    let rejected = crate::support::run_ok(coffer().args([
+        "screening",
+        "reject",
+        pay_id,
+        "--reason",
+        "dev test",
+        "--gateway",
+        operator,
+        "--operator-token-file",
+        token_file,
+    ]));
+    assert!(rejected.contains("rejected"), "{rejected}");
+
     // The seed stays in the signer's directory, encrypted, readable by its
     // owner only, and neither it nor its dev-only passphrase appears
     // anywhere the gateway reads.
