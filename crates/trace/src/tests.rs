@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod allocation;
+mod conservation;
 mod lazarus;
 mod staged;

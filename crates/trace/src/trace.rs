@@ -26,6 +26,8 @@ pub enum Why {
     DepthLimit,
     /// The trace's address cap ended here.
     Truncated,
+    /// It came back to where the trace started (already counted when it left).
+    ReturnedToStart,
 }
 
 impl Why {
@@ -38,6 +40,7 @@ impl Why {
             (Self::Origin, _) => "came from here".to_owned(),
             (Self::DepthLimit, _) => "depth limit".to_owned(),
             (Self::Truncated, _) => "not followed (address cap)".to_owned(),
+            (Self::ReturnedToStart, _) => "back at the start".to_owned(),
         }
     }
 }

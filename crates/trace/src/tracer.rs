@@ -203,6 +203,7 @@ impl<S: TransferSource, L: Labels> Walk<'_, S, L> {
             return;
         }
         let next = self.next(&t);
+        self.dust.remove(&t.id);
         self.traced.insert(t.id, (t, amount));
         let hop = hop + 1;
         if self.hop.get(&next).is_none_or(|known| hop < *known) {
@@ -281,7 +282,8 @@ impl<S: TransferSource, L: Labels> Walk<'_, S, L> {
             let hops = self.hop.get(&address).copied().unwrap_or(0);
             let out = sent.get(&(address, asset)).copied().unwrap_or_default();
             let (why, left) = if self.starts.contains(&address) {
-                continue;
+                // Back where it started: counted when it left, so it ends here.
+                (Why::ReturnedToStart, amount)
             } else if label.as_ref().is_some_and(|l| l.stops) {
                 (Why::Reached, amount)
             } else if !self.expanded.contains(&address) {

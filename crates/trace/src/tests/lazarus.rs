@@ -48,6 +48,7 @@ fn by_hand(text: &str, start: &str) -> BTreeMap<String, u128> {
     // RFC 3339 in one offset sorts as text.
     rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     let mut lots: HashMap<String, VecDeque<(u128, u128)>> = HashMap::new();
+    let mut returned: Option<u128> = None;
     for (_, _, from, to, wei) in rows {
         if wei == 0 || from == to {
             continue;
@@ -70,11 +71,16 @@ fn by_hand(text: &str, start: &str) -> BTreeMap<String, u128> {
             }
             tainted
         };
-        if to != start {
+        if to == start {
+            // Back at the start: it ends there (it was counted when it left).
+            *returned.get_or_insert(0) += tainted;
+        } else {
             lots.entry(to).or_default().push_back((wei, tainted));
         }
     }
+    let back = returned.map(|r| (start.to_owned(), VecDeque::from([(r, r)])));
     lots.into_iter()
+        .chain(back)
         .map(|(address, queue)| (address, queue.iter().map(|l| l.1).sum::<u128>()))
         .filter(|(_, tainted)| *tainted > 0)
         .collect()
