@@ -24,6 +24,7 @@ mod builtin;
 mod category;
 mod csv;
 mod formats;
+mod hasher;
 mod set;
 mod tagpack;
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use coffer_domain::Address;
 
 use crate::address::{ChainAddress, classify};
+use crate::hasher::KeyedBuild;
 use crate::{Category, Entry, ListMeta, ParsedList};
 
 /// One list entry an address matched.
@@ -39,7 +40,7 @@ pub struct ScreeningSet {
     entries: Vec<Entry>,
     /// Each entry's list, as an index into `lists`.
     list_of: Vec<u32>,
-    evm: HashMap<Address, Vec<u32>>,
+    evm: HashMap<Address, Vec<u32>, KeyedBuild>,
     other: HashMap<String, Vec<u32>>,
     lists: Vec<ListMeta>,
 }
