@@ -51,8 +51,8 @@ async fn stage(rpc: &Rpc, fanout: &[usize]) -> Result<usize, String> {
     let gas_float = U256::from(10u64).pow(U256::from(21));
     rpc.call("evm_setAutomine", json!([false])).await.map_err(|e| e.to_string())?;
     let mut parents = vec![actor(0, 0)];
-    rpc.impersonate(actor(0, 0), gas_float).await.map_err(e)?;
     let mut amount = U256::from(10u64).pow(U256::from(24));
+    rpc.impersonate(actor(0, 0), amount + gas_float).await.map_err(e)?;
     let mut sent = 0;
     for (level, &children) in fanout.iter().enumerate() {
         amount /= U256::from(children as u64 + 1);
