@@ -82,7 +82,11 @@ pub(crate) enum Command {
         checks: usize,
     },
     /// Stage about 10,000 transfers on anvil and trace five hops, beside the node's own time for the same requests.
-    Trace,
+    Trace {
+        /// Children per address at each level: 10,10,10,9 stages 10,110 transfers.
+        #[arg(long, default_value = "10,10,10,9", value_delimiter = ',')]
+        fanout: Vec<usize>,
+    },
     /// Start a gateway watching many open invoices and read its resident memory.
     Memory {
         /// Open invoices.
@@ -155,9 +159,9 @@ pub(crate) async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", coffer_bench::screening::run(&bench).map_err(anyhow::Error::msg)?);
             return Ok(());
         }
-        Command::Trace => {
-            println!("coffer bench trace: a staged graph on anvil, 5 hops forward (FIFO)");
-            let report = coffer_bench::trace::run(&coffer_bench::trace::TraceBench::default()).await;
+        Command::Trace { fanout } => {
+            println!("coffer bench trace: a staged graph on anvil (fan-out {fanout:?}), 5 hops forward (FIFO)");
+            let report = coffer_bench::trace::run(&coffer_bench::trace::TraceBench { fanout }).await;
             println!("{}", report.map_err(anyhow::Error::msg)?);
             return Ok(());
         }
