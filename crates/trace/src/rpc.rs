@@ -213,30 +213,9 @@ impl RpcSource {
             let body = self.call("eth_getBlockByNumber", json!([format!("0x{block:x}"), true])).await?;
             let time = number(&body["timestamp"]).map(Timestamp::from_unix_secs).unwrap_or(Timestamp::from_millis(0));
             self.times.insert(block, time);
-            for tx in body["transactions"].as_array().into_iter().flatten() {
-                let value =
-                    tx["value"].as_str().and_then(|v| U256::from_str_radix(v.trim_start_matches("0x"), 16).ok());
-                let (Some(value), Some(from), Some(to), Some(hash)) =
-                    (value, address_of(&tx["from"]), address_of(&tx["to"]), hash(&tx["hash"]))
-                else {
-                    continue;
-                };
-                if value.is_zero() {
-                    continue;
-                }
-                let position = number(&tx["transactionIndex"]).unwrap_or(0);
-                let id = TransferId { tx: hash, index: 1 << 40 };
-                transfers.push(Transfer {
-                    id,
-                    block,
-                    seq: position << 24,
-                    time,
-                    from,
-                    to,
-                    asset: Asset::Native,
-                    amount: value,
-                });
-            }
+            transfers.extend(
+                body["transactions"].as_array().into_iter().flatten().filter_map(|tx| top_level(tx, block, time)),
+            );
         }
         Ok(MemorySource::new(transfers, "block scan"))
     }
@@ -264,24 +243,9 @@ impl TransferSource for RpcSource {
         }
         if receipt["status"].as_str() == Some("0x1") {
             let body = self.call("eth_getTransactionByHash", json!([tx])).await?;
-            let value = body["value"].as_str().and_then(|v| U256::from_str_radix(v.trim_start_matches("0x"), 16).ok());
-            if let (Some(value), Some(from), Some(to), Some(block)) =
-                (value, address_of(&body["from"]), address_of(&body["to"]), number(&body["blockNumber"]))
-                && !value.is_zero()
-            {
+            if let Some(block) = number(&body["blockNumber"]) {
                 let time = self.time(block).await?;
-                let position = number(&body["transactionIndex"]).unwrap_or(0);
-                let id = TransferId { tx, index: 1 << 40 };
-                out.push(Transfer {
-                    id,
-                    block,
-                    seq: position << 24,
-                    time,
-                    from,
-                    to,
-                    asset: Asset::Native,
-                    amount: value,
-                });
+                out.extend(top_level(&body, block, time));
             }
         }
         Ok(out)
@@ -299,6 +263,15 @@ impl TransferSource for RpcSource {
         };
         format!("blocks {}..={} over JSON-RPC; ERC-20 from Transfer logs; {how}", self.from, self.to)
     }
+}
+
+/// A transaction's own ether value, as a transfer (none if it moved none).
+fn top_level(tx: &Value, block: u64, time: Timestamp) -> Option<Transfer> {
+    let amount = tx["value"].as_str().and_then(|v| U256::from_str_radix(v.trim_start_matches("0x"), 16).ok())?;
+    let (from, to, hash) = (address_of(&tx["from"])?, address_of(&tx["to"])?, hash(&tx["hash"])?);
+    let seq = number(&tx["transactionIndex"]).unwrap_or(0) << 24;
+    let id = TransferId { tx: hash, index: 1 << 40 };
+    (!amount.is_zero()).then_some(Transfer { id, block, seq, time, from, to, asset: Asset::Native, amount })
 }
 
 fn number(value: &Value) -> Option<u64> {
