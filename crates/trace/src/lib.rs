@@ -36,7 +36,7 @@ pub use labels::{Label, Labels, NoLabels};
 pub use link::{LinkReport, Reach, SharedAddress, SharedTransaction, Step, link};
 pub use model::{Asset, Transfer, TransferId};
 pub use output::Units;
-pub use rpc::{Native, RpcSource};
+pub use rpc::{INDEX_NATIVE_UP_TO_BLOCKS, Native, RpcSource};
 pub use source::{MemorySource, SourceError, TransferSource};
 pub use trace::{Edge, Ignored, Node, Terminal, Trace, Why};
 pub use tracer::{Direction, Params, Start, trace};

@@ -4,6 +4,14 @@
 //! otherwise by scanning the range's blocks once (top-level transactions
 //! only). The trace says which it used. Every request is recorded, so a
 //! benchmark can time the node serving the same ones alone.
+//!
+//! Over a short range the native transfers are read once, unfiltered, and
+//! indexed here: most nodes (anvil, Reth) answer an address-filtered
+//! `trace_filter` by replaying every block of the range, so asking per
+//! address costs one replay of the range per address (a 10,000-transfer
+//! graph did not finish in 15 minutes that way). Over a long range an
+//! unfiltered read would be too large to hold, so it asks per address,
+//! which a node with a trace index (Erigon) answers cheaply.
 
 use std::collections::HashMap;
 
@@ -27,6 +35,13 @@ pub enum Native {
     BlockScan,
 }
 
+/// The longest range whose native transfers are read once and indexed
+/// (rather than asked for per address).
+pub const INDEX_NATIVE_UP_TO_BLOCKS: u64 = 2_048;
+
+/// Blocks per unfiltered `trace_filter` request, so no answer grows huge.
+const TRACE_CHUNK_BLOCKS: u64 = 32;
+
 /// A node, over a block range.
 pub struct RpcSource {
     client: RpcClient,
@@ -34,7 +49,8 @@ pub struct RpcSource {
     to: u64,
     tokens: Vec<Address>,
     native: Option<Native>,
-    scanned: Option<MemorySource>,
+    index_up_to: u64,
+    indexed: Option<MemorySource>,
     times: HashMap<u64, Timestamp>,
     queries: Vec<(String, Value)>,
 }
@@ -45,7 +61,24 @@ impl RpcSource {
     pub fn new(url: &str, from: u64, to: u64, tokens: Vec<Address>) -> Result<Self, SourceError> {
         let url = url.parse().map_err(|e| SourceError(format!("RPC URL {url:?}: {e}")))?;
         let client = ClientBuilder::default().http(url);
-        Ok(Self { client, from, to, tokens, native: None, scanned: None, times: HashMap::new(), queries: Vec::new() })
+        Ok(Self {
+            client,
+            from,
+            to,
+            tokens,
+            native: None,
+            index_up_to: INDEX_NATIVE_UP_TO_BLOCKS,
+            indexed: None,
+            times: HashMap::new(),
+            queries: Vec::new(),
+        })
+    }
+
+    /// Reads native transfers once for the whole range when it spans at
+    /// most `blocks` blocks (0: always per address).
+    pub fn index_native_up_to(mut self, blocks: u64) -> Self {
+        self.index_up_to = blocks;
+        self
     }
 
     /// The node's head block number.
@@ -145,9 +178,15 @@ impl RpcSource {
     }
 
     async fn native_transfers(&mut self, address: Address) -> Result<Vec<Transfer>, SourceError> {
-        if self.native != Some(Native::BlockScan) {
-            match self.traced(address).await {
-                Ok(found) => {
+        if self.indexed.is_none() && self.native != Some(Native::BlockScan) {
+            let whole_range = self.to.saturating_sub(self.from) < self.index_up_to;
+            let found = if whole_range { self.traced_range().await } else { self.traced(address).await };
+            match found {
+                Ok(Found::Range(index)) => {
+                    self.native = Some(Native::TraceFilter);
+                    self.indexed = Some(index);
+                }
+                Ok(Found::Address(found)) => {
                     self.native = Some(Native::TraceFilter);
                     return Ok(found);
                 }
@@ -155,17 +194,35 @@ impl RpcSource {
                 Err(_) => self.native = Some(Native::BlockScan),
             }
         }
-        if self.scanned.is_none() {
+        if self.indexed.is_none() {
             let scanned = self.scan().await?;
-            self.scanned = Some(scanned);
+            self.indexed = Some(scanned);
         }
-        match self.scanned.as_mut() {
-            Some(scanned) => scanned.history(address).await,
+        match self.indexed.as_mut() {
+            Some(indexed) => indexed.history(address).await,
             None => Ok(Vec::new()),
         }
     }
 
-    async fn traced(&mut self, address: Address) -> Result<Vec<Transfer>, SourceError> {
+    /// Every native transfer of the range, in chunks of blocks.
+    async fn traced_range(&mut self) -> Result<Found, SourceError> {
+        let mut out = Vec::new();
+        let mut start = self.from;
+        while start <= self.to {
+            let end = start.saturating_add(TRACE_CHUNK_BLOCKS - 1).min(self.to);
+            let filter = json!([{ "fromBlock": format!("0x{start:x}"), "toBlock": format!("0x{end:x}") }]);
+            let traces = self.call("trace_filter", filter).await?;
+            for trace in traces.as_array().into_iter().flatten() {
+                if let Some(t) = self.call_transfer(trace).await? {
+                    out.push(t);
+                }
+            }
+            start = end + 1;
+        }
+        Ok(Found::Range(MemorySource::new(out, "trace_filter")))
+    }
+
+    async fn traced(&mut self, address: Address) -> Result<Found, SourceError> {
         let (from, to) = self.range();
         let mut out = Vec::new();
         for side in ["fromAddress", "toAddress"] {
@@ -177,7 +234,7 @@ impl RpcSource {
                 }
             }
         }
-        Ok(out)
+        Ok(Found::Address(out))
     }
 
     async fn call_transfer(&mut self, trace: &Value) -> Result<Option<Transfer>, SourceError> {
@@ -191,6 +248,11 @@ impl RpcSource {
         else {
             return Ok(None);
         };
+        // A call that moves no ether is a contract call, not a transfer
+        // (the block scan leaves those out too); token spam is in the logs.
+        if value.is_zero() {
+            return Ok(None);
+        }
         let (Some(block), Some(tx)) = (number(&trace["blockNumber"]), hash(&trace["transactionHash"])) else {
             return Ok(None);
         };
@@ -263,6 +325,14 @@ impl TransferSource for RpcSource {
         };
         format!("blocks {}..={} over JSON-RPC; ERC-20 from Transfer logs; {how}", self.from, self.to)
     }
+}
+
+/// What one `trace_filter` read found.
+enum Found {
+    /// The whole range's native transfers, indexed.
+    Range(MemorySource),
+    /// One address's.
+    Address(Vec<Transfer>),
 }
 
 /// A transaction's own ether value, as a transfer (none if it moved none).

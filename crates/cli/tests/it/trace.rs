@@ -168,3 +168,29 @@ async fn a_staged_theft_on_anvil_is_traced_to_every_terminal_and_linked() {
     assert_eq!(paths.iter().copied().max(), Some(4), "E1 → P1 → P2 → P3 → C: {text}");
     assert!(text.contains("reached by ether-theft and usdt-theft"), "{text}");
 }
+
+/// Both ways of reading ether from the node (the range once, indexed here;
+/// or `trace_filter` per address) must find the same money.
+#[tokio::test]
+async fn reading_ether_once_per_range_or_per_address_finds_the_same_trace() {
+    use coffer_trace::{NoLabels, Params, RpcSource, Start};
+
+    let (stage, e1, _) = stage().await;
+    let url = stage.anvil.http_url();
+    let head = RpcSource::head(&url).await.unwrap();
+    let params = Params { max_depth: 6, ..Params::default() };
+    let start = Start::Addresses(vec![e1]);
+    let mut traces = Vec::new();
+    let mut filter_requests = Vec::new();
+    for index_up_to in [coffer_trace::INDEX_NATIVE_UP_TO_BLOCKS, 0] {
+        let mut source = RpcSource::new(&url, 0, head, Vec::new()).unwrap().index_native_up_to(index_up_to);
+        let trace = coffer_trace::trace(&mut source, &NoLabels, &start, &params).await.unwrap();
+        filter_requests.push(source.queries().iter().filter(|(method, _)| method == "trace_filter").count());
+        let json = serde_json::to_value(&trace).unwrap();
+        traces.push((json["edges"].clone(), json["terminals"].clone(), json["ignored"].clone()));
+    }
+    assert_eq!(traces[0], traces[1], "the same edges, terminals and ignored transfers");
+    assert!(traces[0].0.as_array().unwrap().len() >= 7, "the peel chain was followed: {:#}", traces[0].0);
+    assert_eq!(filter_requests[0], head.div_ceil(32).max(1) as usize, "one unfiltered read per 32 blocks");
+    assert!(filter_requests[1] >= 2 * 6, "two per address read: {filter_requests:?}");
+}
