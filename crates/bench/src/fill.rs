@@ -46,6 +46,7 @@ pub(crate) async fn fill(store: &dyn Store, spec: &FillSpec, count: usize) -> an
                 metadata: serde_json::Map::new(),
                 created_at: now,
                 expires_at: now.plus_secs(7 * 24 * 3600),
+                checkout: coffer_domain::Checkout::random()?,
             })
         })
         .collect::<anyhow::Result<_>>()?;

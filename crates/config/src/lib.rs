@@ -11,6 +11,7 @@
 //! database URL, RPC URLs) or reveal the business (the xpub, which links
 //! every deposit address) are [`Redacted`]: `Debug` never prints them.
 
+mod checkout;
 mod redacted;
 mod signer;
 mod validate;
@@ -23,6 +24,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use checkout::CheckoutConfig;
 pub use redacted::Redacted;
 pub use signer::{SignerConfig, SweepMinimum, SweepsConfig};
 
@@ -92,6 +94,9 @@ pub struct Config {
     /// (its backups, its configuration management) cannot act as the operator.
     #[serde(default)]
     pub operator_token_sha256: Option<String>,
+    /// The hosted checkout page.
+    #[serde(default)]
+    pub checkout: CheckoutConfig,
     /// Screening of deposits' senders and payouts' destinations (ADR 0015).
     #[serde(default)]
     pub screening: ScreeningConfig,
@@ -321,6 +326,7 @@ impl Default for Config {
             sweeps: SweepsConfig::default(),
             operator_token_sha256: None,
             screening: ScreeningConfig::default(),
+            checkout: CheckoutConfig::default(),
         }
     }
 }

@@ -70,6 +70,7 @@ impl Config {
         }
         http(&self.http)?;
         operator_listen_addr(self)?;
+        self.checkout.validate()?;
         let mut chain_ids = HashSet::new();
         for (i, chain) in self.chains.iter().enumerate() {
             self::chain(i, chain)?;

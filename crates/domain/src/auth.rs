@@ -43,7 +43,7 @@ pub struct MalformedToken;
 /// The operating system could not supply randomness.
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
-pub struct RandomnessUnavailable(String);
+pub struct RandomnessUnavailable(pub(crate) String);
 
 impl ApiKeyToken {
     /// A new token with a fresh id and 256 bits of OS randomness.

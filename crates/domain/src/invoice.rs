@@ -24,7 +24,7 @@ use std::str::FromStr;
 
 use alloy_primitives::Address;
 
-use crate::{Amount, Exceptions, InvoiceId, MerchantId, Timestamp};
+use crate::{Amount, Checkout, Exceptions, InvoiceId, MerchantId, Timestamp};
 
 /// Where an invoice is in its life.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -180,6 +180,8 @@ pub struct Invoice {
     pub created_at: Timestamp,
     /// When the payment window closes.
     pub expires_at: Timestamp,
+    /// Its hosted checkout page's token and the shop's return addresses.
+    pub checkout: Checkout,
 }
 
 #[cfg(test)]

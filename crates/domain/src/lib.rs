@@ -13,6 +13,7 @@
 mod asset_book;
 mod auth;
 mod chain;
+mod checkout;
 mod event;
 mod exception;
 mod hold;
@@ -31,6 +32,9 @@ mod time;
 pub use asset_book::{AssetBook, AssetLookupError};
 pub use auth::{ApiKeyToken, MalformedToken, RandomnessUnavailable, Scope, Scopes, SecretDigest, UnknownScope};
 pub use chain::{ChainId, HaltCode};
+pub use checkout::{
+    BadReturnUrl, Checkout, CheckoutToken, INVOICE_ID_PLACEHOLDER, MAX_RETURN_URL, MalformedCheckoutToken, ReturnUrl,
+};
 pub use event::{EventType, UnknownEventType, events_for_change};
 pub use exception::{Exception, Exceptions, UnknownException};
 pub use hold::{Hold, HoldAlreadyDecided, HoldReason, HoldState};

@@ -91,6 +91,7 @@ mod tests {
             metadata: Default::default(),
             created_at: Timestamp::from_millis(1_000),
             expires_at: Timestamp::from_millis(100_000),
+            checkout: crate::Checkout::random().unwrap(),
         }
     }
 

@@ -171,6 +171,12 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
 impl From<coffer_store::StoreError> for ApiError {
     fn from(err: coffer_store::StoreError) -> Self {
         use coffer_store::StoreError;

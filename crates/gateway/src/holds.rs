@@ -75,8 +75,14 @@ async fn plan(state: &AppState, payment: &Payment, to: HoldState, note: &str) ->
     };
     let now = Timestamp::now();
     let no_screening = coffer_watcher::NoScreening;
-    let rules =
-        Rules { chain_id: chain, confirmations, assets: &state.assets, hot_wallet: None, screener: &no_screening };
+    let rules = Rules {
+        chain_id: chain,
+        confirmations,
+        assets: &state.assets,
+        hot_wallet: None,
+        screener: &no_screening,
+        public_url: &state.public_url,
+    };
     let change = change_for(rules, &invoice, &mut payments, head, now, now).map_err(|e| ApiError::internal(&e))?;
     Ok(HoldDecision {
         payment_id: payment.id,

@@ -10,6 +10,7 @@ mod address_pool;
 pub mod admin;
 pub mod audit;
 mod auth;
+mod checkout;
 mod control;
 mod error;
 mod extract;
@@ -130,6 +131,10 @@ pub struct GatewayParts {
     sweeps: (Vec<coffer_domain::Amount>, Duration),
     /// The treasury view's settings.
     pub treasury: treasury::Treasury,
+    /// The checkout page's public origin and framing.
+    pub checkout: coffer_config::CheckoutConfig,
+    /// Each chain's name for people, as the checkout page shows it.
+    pub chain_names: std::collections::HashMap<coffer_domain::ChainId, String>,
     /// With SQLite, an exclusive lock on `<database>.gateway.lock`, held
     /// while the gateway runs: the SQLite store's single writer and its
     /// invoice cache assume one gateway per file (ADR 0002).
@@ -165,6 +170,8 @@ impl GatewayParts {
             watchers: coffer_watcher::Watchers::new(settings),
             webhooks: services::dispatch_config(&config.webhooks),
             http: config.http.clone(),
+            checkout: config.checkout.clone(),
+            chain_names: config.chains.iter().map(|c| (coffer_domain::ChainId(c.chain_id), c.name.clone())).collect(),
             operator_listen_addr: config.operator_listen_addr,
             assets,
             deriver,
@@ -215,7 +222,7 @@ pub struct Gateway {
 impl Gateway {
     /// Binds `addr` (port 0 picks a free port), checks that the database
     /// belongs to this xpub, and starts deriving deposit addresses.
-    pub async fn bind(addr: SocketAddr, parts: GatewayParts) -> Result<Self, StartError> {
+    pub async fn bind(addr: SocketAddr, mut parts: GatewayParts) -> Result<Self, StartError> {
         // The first deposit address names the wallet: a database refuses a second one.
         let first = parts.deriver.derive(DerivationIndex::try_from(0u64).unwrap_or_else(|_| unreachable!()))?;
         parts.store.bind_xpub(&first.address.to_checksum(None)).await?;
@@ -241,7 +248,20 @@ impl Gateway {
             }
             None => (None, None),
         };
+        let api_tcp = TcpListener::bind(addr).await.map_err(|source| StartError::Listen { addr, source })?;
+        let public_url: Arc<str> = match parts.checkout.public_origin() {
+            Some(origin) => origin.into(),
+            None => {
+                let bound = api_tcp.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+                format!("http://{bound}").into()
+            }
+        };
+        parts.watchers.set_public_url(&public_url);
         let state = AppState {
+            public_url,
+            frame_ancestors: parts.checkout.frame_ancestors.clone().into(),
+            chain_names: Arc::new(parts.chain_names),
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             addresses: Arc::new(AddressPool::start(parts.store.clone(), parts.deriver)),
             store: parts.store,
             assets,
@@ -256,7 +276,7 @@ impl Gateway {
             treasury: Arc::new(parts.treasury),
             screening: parts.screening,
         };
-        let (api, operator) = listeners(addr, parts.operator_listen_addr, &parts.http, &state).await?;
+        let (api, operator) = listeners(api_tcp, parts.operator_listen_addr, &parts.http, &state).await?;
         Ok(Self { api, operator, state, sweeps: parts.sweeps, _sqlite_lock: parts.sqlite_lock })
     }
 
@@ -307,6 +327,11 @@ impl Gateway {
         tasks.push(tokio::spawn(state.screening.clone().run(state.store.clone(), stopped.clone())));
         tasks.push(tokio::spawn(state.dispatcher.clone().run(until_stopped(stopped))));
         let listeners = [Some(self.api), self.operator].into_iter().flatten().collect();
+        let closing = state.closing.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = closing.send(true);
+        };
         let served = serve::serve(listeners, state.metrics.clone(), shutdown).await;
         let _ = stop.send(true);
         for task in tasks {
@@ -321,7 +346,7 @@ impl Gateway {
 
 /// Binds the API's address and, if set, the operator's.
 async fn listeners(
-    addr: SocketAddr,
+    api_tcp: TcpListener,
     operator_addr: Option<SocketAddr>,
     http: &coffer_config::HttpConfig,
     state: &AppState,
@@ -331,7 +356,7 @@ async fn listeners(
     };
     let (api_limits, operator_limits) = serve::Limits::from_config(http);
     let api = serve::Listener {
-        tcp: bind(addr).await?,
+        tcp: api_tcp,
         router: api_router(state.clone(), operator_addr.is_some()),
         limits: api_limits,
         name: "api",
@@ -362,6 +387,7 @@ fn api_router(state: AppState, operator_apart: bool) -> Router {
             std::future::ready((json, document.clone()))
         }),
     );
+    let api = api.merge(checkout::routes());
     let api = if operator_apart {
         // The documented routes include /healthz: hidden here, as if absent.
         api.layer(axum::middleware::from_fn(routes::system::served_apart))

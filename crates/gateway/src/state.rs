@@ -39,4 +39,14 @@ pub(crate) struct AppState {
     pub(crate) treasury: Arc<crate::treasury::Treasury>,
     /// The screening lists deposits and payouts are screened with.
     pub(crate) screening: Arc<crate::screening::Lists>,
+    /// The origin customers reach the gateway at (`[checkout] public_url`,
+    /// or the API's bound address), without a trailing slash.
+    pub(crate) public_url: Arc<str>,
+    /// Origins that may frame the checkout page.
+    pub(crate) frame_ancestors: Arc<[String]>,
+    /// Turns true when the gateway begins to shut down: open event streams
+    /// end then, so the connections they hold can drain.
+    pub(crate) closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Each chain's name for people.
+    pub(crate) chain_names: Arc<std::collections::HashMap<coffer_domain::ChainId, String>>,
 }

@@ -188,6 +188,8 @@ pub trait Store:
     async fn insert_invoice(&self, new: NewInvoice) -> Result<InsertOutcome>;
     /// The invoice with this id, if it belongs to this merchant.
     async fn invoice(&self, merchant_id: MerchantId, id: InvoiceId) -> Result<Option<Invoice>>;
+    /// The invoice whose checkout page `token` opens, whichever merchant's.
+    async fn invoice_by_checkout_token(&self, token: &coffer_domain::CheckoutToken) -> Result<Option<Invoice>>;
     /// A page of a merchant's invoices, newest first.
     async fn invoices(&self, query: InvoiceQuery) -> Result<Vec<Invoice>>;
 

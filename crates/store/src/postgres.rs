@@ -103,8 +103,9 @@ impl PgStore {
 
 const INSERT_INVOICE: &str = "INSERT INTO invoices (id, merchant_id, status, chain_id, asset, amount, derivation_index, \
                               address, order_id, metadata, created_at, expires_at, idempotency_key, \
-                              request_fingerprint) \
-                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CAST($10 AS JSONB), $11, $12, $13, $14) \
+                              request_fingerprint, checkout_token, description, success_url, cancel_url) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CAST($10 AS JSONB), $11, $12, $13, $14, \
+                              $15, $16, $17, $18) \
                               ON CONFLICT (merchant_id, idempotency_key) DO NOTHING";
 
 #[async_trait]
@@ -224,6 +225,10 @@ impl Store for PgStore {
 
     async fn invoice(&self, merchant_id: MerchantId, id: InvoiceId) -> Result<Option<Invoice>> {
         self.read_invoice(merchant_id, id).await
+    }
+
+    async fn invoice_by_checkout_token(&self, token: &coffer_domain::CheckoutToken) -> Result<Option<Invoice>> {
+        self.read_invoice_by_checkout_token(token).await
     }
 
     async fn invoices(&self, query: InvoiceQuery) -> Result<Vec<Invoice>> {

@@ -28,6 +28,17 @@ macro_rules! shared_reads {
                 row.map(TryInto::try_into).transpose()
             }
 
+            async fn read_invoice_by_checkout_token(
+                &self,
+                token: &coffer_domain::CheckoutToken,
+            ) -> $crate::Result<Option<coffer_domain::Invoice>> {
+                let row = sqlx::query_as::<_, $crate::rows::InvoiceRow>($crate::sql::INVOICE_BY_CHECKOUT_TOKEN)
+                    .bind(token.as_str())
+                    .fetch_optional(&self.reads)
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
             async fn read_api_keys(
                 &self,
                 merchant_id: coffer_domain::MerchantId,

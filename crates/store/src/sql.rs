@@ -5,7 +5,8 @@ macro_rules! invoice_select {
     ($($rest:literal),*) => {
         concat!(
             "SELECT id, merchant_id, status, chain_id, asset, amount, derivation_index, address, order_id, \
-             CAST(metadata AS TEXT) AS metadata, created_at, expires_at, exceptions FROM invoices ",
+             CAST(metadata AS TEXT) AS metadata, created_at, expires_at, exceptions, checkout_token, description, \
+             success_url, cancel_url FROM invoices ",
             $($rest),*
         )
     };
@@ -36,6 +37,7 @@ pub(crate) const RESERVE_DEPOSIT_INDICES: &str =
     "UPDATE counters SET value = value + $1 WHERE name = 'deposit_index' RETURNING value";
 
 pub(crate) const INVOICE: &str = invoice_select!("WHERE merchant_id = $1 AND id = $2");
+pub(crate) const INVOICE_BY_CHECKOUT_TOKEN: &str = invoice_select!("WHERE checkout_token = $1");
 pub(crate) const INVOICE_BY_IDEMPOTENCY_KEY: &str = invoice_select!("WHERE merchant_id = $1 AND idempotency_key = $2");
 pub(crate) const FINGERPRINT_BY_IDEMPOTENCY_KEY: &str =
     "SELECT request_fingerprint FROM invoices WHERE merchant_id = $1 AND idempotency_key = $2";

@@ -284,6 +284,7 @@ pub async fn queue_events(
         metadata: serde_json::Map::new(),
         created_at: Timestamp::now(),
         expires_at: Timestamp::now(),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     };
     store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
     let events = (0..count)
@@ -358,6 +359,7 @@ pub async fn displaced_payment(store: &dyn crate::Store, chain: ChainId) -> (Inv
         metadata: serde_json::Map::new(),
         created_at: Timestamp::now(),
         expires_at: Timestamp::now().plus_secs(900),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     };
     store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
     let block = |number: u64, tag: u8| BlockRef { number, hash: B256::repeat_byte(tag) };

@@ -51,6 +51,10 @@ pub(crate) struct Shared {
     pub(crate) health: Arc<ChainHealth>,
     pub(crate) stats: Arc<WatcherStats>,
     pub(crate) dispatcher: Option<Arc<Dispatcher>>,
+    /// Told after every step and expiry that changed something.
+    pub(crate) changes: Arc<crate::Changes>,
+    /// The gateway's public origin, for `checkout_url`.
+    pub(crate) public_url: Arc<str>,
 }
 
 impl Shared {
@@ -65,6 +69,7 @@ impl Shared {
             assets: &self.assets,
             hot_wallet: self.settings.hot_wallet,
             screener: &*self.settings.screener,
+            public_url: &self.public_url,
         }
     }
 
@@ -441,6 +446,7 @@ impl ChainWatcher {
         shared.health.progressed(tip.number, tip.timestamp, kind != UpdateKind::Committed);
         shared.health.set_watched(shared.watchlist.len() as u64);
         shared.stats.record(payments, bookings, settled, kind != UpdateKind::Committed);
+        shared.changes.raise();
         if payments + bookings + changes > 0 || kind != UpdateKind::Committed {
             tracing::info!(
                 chain = %shared.chain_id(), block = tip.number, ?kind, payments, bookings, changes, settled,

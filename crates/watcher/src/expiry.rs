@@ -90,6 +90,7 @@ async fn expire_due(shared: &Shared) -> Result<usize, coffer_store::StoreError> 
             .await?;
         tracing::info!(chain = %shared.chain_id(), count, "invoices expired");
         shared.dispatch(applied.deliveries);
+        shared.changes.raise();
     }
     Ok(count)
 }

@@ -11,6 +11,7 @@
 
 pub mod audit;
 mod chain_watcher;
+mod changes;
 mod expiry;
 mod intake;
 pub mod plan;
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use chain_watcher::{WatcherSettings, load_touched};
+pub use changes::Changes;
 pub use screen::{NoScreening, Screener};
 pub use stats::WatcherStats;
 pub use watchlist::Watchlist;
@@ -47,6 +49,8 @@ pub struct ChainHandle {
     pub stats: Arc<WatcherStats>,
     /// Confirmations the chain requires.
     pub confirmations: u32,
+    /// Raised whenever its invoices may have changed (checkout pages listen).
+    pub changes: Arc<Changes>,
     settings: WatcherSettings,
 }
 
@@ -61,6 +65,7 @@ impl ChainHandle {
 #[derive(Clone, Debug, Default)]
 pub struct Watchers {
     chains: HashMap<ChainId, ChainHandle>,
+    public_url: Arc<str>,
 }
 
 impl Watchers {
@@ -74,12 +79,19 @@ impl Watchers {
                     health: Arc::default(),
                     stats: Arc::default(),
                     confirmations: s.confirmations,
+                    changes: Arc::default(),
                     settings: s,
                 };
                 (handle.settings.spec.chain_id, handle)
             })
             .collect();
-        Self { chains }
+        Self { chains, public_url: Arc::from("") }
+    }
+
+    /// The origin `checkout_url` is made from in webhook payloads; set once
+    /// the gateway knows the address it serves at, before [`Watchers::start`].
+    pub fn set_public_url(&mut self, origin: &str) {
+        self.public_url = Arc::from(origin);
     }
 
     /// Starts each chain's watcher and expiry tasks; they run until `stop` turns true.
@@ -100,6 +112,8 @@ impl Watchers {
                 health: handle.health.clone(),
                 stats: handle.stats.clone(),
                 dispatcher: dispatcher.clone(),
+                changes: handle.changes.clone(),
+                public_url: self.public_url.clone(),
             };
             tasks.push(tokio::spawn(expiry::run(shared.clone(), stop.clone())));
             tasks.push(tokio::spawn(ChainWatcher::new(shared).run(stop.clone())));

@@ -27,6 +27,8 @@ pub struct Rules<'a> {
     pub hot_wallet: Option<Address>,
     /// Screens new payments' senders (ADR 0015).
     pub screener: &'a dyn crate::Screener,
+    /// The gateway's public origin, for the views' `checkout_url`.
+    pub public_url: &'a str,
 }
 
 impl Rules<'_> {
@@ -320,7 +322,7 @@ pub fn change_for(
         return Ok(None);
     }
     let after = Invoice { status: assessment.status, exceptions: assessment.exceptions, ..invoice.clone() };
-    let view = InvoiceView::new(&after, payments, head, rules.assets);
+    let view = InvoiceView::new(&after, payments, head, rules.assets, rules.public_url);
     let events = events_for_change((invoice.status, invoice.exceptions), (after.status, after.exceptions))
         .into_iter()
         .map(|kind| {

@@ -45,6 +45,10 @@ pub struct InvoiceView {
     pub address: String,
     /// EIP-681 payment request for wallets and QR codes; `null` as for `amount`.
     pub payment_uri: Option<String>,
+    /// The hosted checkout page to send the customer to. Its token is
+    /// random and unrelated to the id: the link opens this invoice only.
+    #[schema(example = "https://pay.example.com/pay/3f9a0c4e1b7d2a6f8e5c0b9d4a3e7f1c2b6d8a0e4f9c3b7a")]
+    pub checkout_url: String,
     /// Payments to the address that count, oldest first: those on the
     /// canonical chain, and booked ones whose block a reorganisation deeper
     /// than the confirmations removed (`state` says which). A payment whose
@@ -52,6 +56,8 @@ pub struct InvoiceView {
     pub payments: Vec<PaymentView>,
     /// The merchant's reference.
     pub order_id: Option<String>,
+    /// What the customer pays for, as shown on the checkout page.
+    pub description: Option<String>,
     /// The merchant's JSON object.
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
@@ -150,8 +156,15 @@ impl HoldView {
 
 impl InvoiceView {
     /// The view of `invoice` with its canonical `payments`, the chain's
-    /// processed head `head` (for confirmations), using `assets` for decimals.
-    pub fn new(invoice: &Invoice, payments: &[Payment], head: Option<u64>, assets: &AssetBook) -> Self {
+    /// processed head `head` (for confirmations), using `assets` for decimals
+    /// and the gateway's public origin `public_url` for `checkout_url`.
+    pub fn new(
+        invoice: &Invoice,
+        payments: &[Payment],
+        head: Option<u64>,
+        assets: &AssetBook,
+        public_url: &str,
+    ) -> Self {
         // Payments are stored only from processed blocks, so the processed head
         // is at least the newest of them, whatever a reader's copy of the head
         // says (the API's comes from the watcher a moment after the commit).
@@ -174,11 +187,13 @@ impl InvoiceView {
             chain_id: invoice.amount.asset().chain_id.0,
             address: address.to_checksum(None),
             payment_uri: asset.map(|a| payment_uri(a, address, &invoice.amount)),
+            checkout_url: format!("{public_url}/pay/{}", invoice.checkout.token),
             payments: payments
                 .iter()
                 .map(|p| PaymentView::new(invoice, p, head, assets.get(p.amount.asset())))
                 .collect(),
             order_id: invoice.order_id.clone(),
+            description: invoice.checkout.description.clone(),
             metadata: invoice.metadata.clone(),
             expires_at: invoice.expires_at.to_rfc3339(),
             created_at: invoice.created_at.to_rfc3339(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::receiver::DocumentedReceiver;
 use crate::support::{Running, coffer};
 
-fn wait_for_dev_json(dir: &Path, previous: Option<&Value>) -> Value {
+pub(crate) fn wait_for_dev_json(dir: &Path, previous: Option<&Value>) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(bytes) = std::fs::read(dir.join("dev.json"))

@@ -2,6 +2,8 @@
 
 mod approvals;
 mod audit;
+mod browser;
+mod checkout;
 mod crash;
 mod dev;
 mod dev_topup;

@@ -30,6 +30,7 @@ fn invoice(units: u64, status: InvoiceStatus) -> Invoice {
         metadata: serde_json::Map::new(),
         created_at: Timestamp::from_millis(CREATED),
         expires_at: Timestamp::from_millis(EXPIRES),
+        checkout: crate::Checkout::random().unwrap(),
     }
 }
 

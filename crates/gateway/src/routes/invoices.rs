@@ -28,6 +28,8 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// Longest `order_id`, in characters.
 pub(crate) const MAX_ORDER_ID: usize = 200;
+/// Longest `description`, in characters.
+pub(crate) const MAX_DESCRIPTION: usize = 500;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// A request for a new invoice. Only `amount` and `asset` are required.
@@ -51,11 +53,23 @@ pub(crate) struct CreateInvoice {
     #[schema(example = 900, minimum = 60)]
     #[serde(default, deserialize_with = "crate::input::whole_number")]
     expires_in_secs: Option<u64>,
+    /// What the customer pays for, shown on the checkout page (plain text).
+    #[schema(example = "2 × espresso beans, 250 g", max_length = 500)]
+    description: Option<String>,
+    /// Where the checkout page sends the customer once the invoice is
+    /// settled (absolute `http(s)`; `{INVOICE_ID}` is replaced by the id).
+    /// Coffer adds `coffer_invoice`, `coffer_status` and `coffer_signature`,
+    /// which the shop verifies with its webhook secret (see the README).
+    #[schema(example = "https://shop.example/thanks?order={INVOICE_ID}", max_length = 2000)]
+    success_url: Option<String>,
+    /// Where "back to the shop" on the checkout page goes before payment.
+    #[schema(example = "https://shop.example/cart", max_length = 2000)]
+    cancel_url: Option<String>,
 }
 
 /// The API's view of invoices, with their payments and the chain's
 /// processed head for confirmations (one query per chain in the page).
-async fn views(state: &AppState, invoices: Vec<Invoice>) -> Result<Vec<InvoiceView>, ApiError> {
+pub(crate) async fn views(state: &AppState, invoices: Vec<Invoice>) -> Result<Vec<InvoiceView>, ApiError> {
     if invoices.is_empty() {
         return Ok(Vec::new());
     }
@@ -78,7 +92,7 @@ async fn views(state: &AppState, invoices: Vec<Invoice>) -> Result<Vec<InvoiceVi
         .map(|invoice| {
             let paid = payments.get(&invoice.id).map_or(&[][..], Vec::as_slice);
             let head = heads.get(&invoice.amount.asset().chain_id).copied().flatten();
-            InvoiceView::new(invoice, paid, head, &state.assets)
+            InvoiceView::new(invoice, paid, head, &state.assets, &state.public_url)
         })
         .collect())
 }
@@ -99,6 +113,9 @@ struct Validated {
     order_id: Option<String>,
     metadata: Map<String, Value>,
     expiry_secs: u64,
+    description: Option<String>,
+    success_url: Option<coffer_domain::ReturnUrl>,
+    cancel_url: Option<coffer_domain::ReturnUrl>,
 }
 
 fn validate(state: &AppState, req: CreateInvoice) -> Result<Validated, ApiError> {
@@ -128,6 +145,15 @@ fn validate(state: &AppState, req: CreateInvoice) -> Result<Validated, ApiError>
     if let Some(order_id) = &req.order_id {
         crate::input::plain_text("order_id", order_id)?;
     }
+    if let Some(description) = &req.description {
+        if description.is_empty() || description.chars().count() > MAX_DESCRIPTION {
+            return Err(invalid(
+                ErrorCode::InvalidRequest,
+                format!("description must be 1 to {MAX_DESCRIPTION} characters"),
+            ));
+        }
+        crate::input::plain_text("description", description)?;
+    }
     if let Some(metadata) = &req.metadata {
         crate::input::metadata(metadata)?;
     }
@@ -138,25 +164,39 @@ fn validate(state: &AppState, req: CreateInvoice) -> Result<Validated, ApiError>
             format!("expires_in_secs must be between 60 and {}", state.expiry.max_secs),
         ));
     }
+    let return_url = |field: &str, url: Option<String>| {
+        url.map(|url| {
+            coffer_domain::ReturnUrl::parse(&url)
+                .map_err(|e| invalid(ErrorCode::InvalidRequest, format!("{field} {e}")))
+        })
+        .transpose()
+    };
     Ok(Validated {
         asset: asset.clone(),
         amount,
         order_id: req.order_id,
         metadata: req.metadata.unwrap_or_default(),
         expiry_secs: expiry,
+        description: req.description,
+        success_url: return_url("success_url", req.success_url)?,
+        cancel_url: return_url("cancel_url", req.cancel_url)?,
     })
 }
 
 /// SHA-256 over the request as understood (not as spelled), so that a retry
 /// that differs only in whitespace, key order or `usdt` vs `USDT` matches.
 fn fingerprint(validated: &Validated) -> [u8; 32] {
-    let Validated { asset, amount, order_id, metadata, expiry_secs: expiry } = validated;
+    let Validated { asset, amount, order_id, metadata, expiry_secs: expiry, description, success_url, cancel_url } =
+        validated;
     let normal = serde_json::json!({
         "asset": asset.id.to_string(),
         "units": amount.units().to_string(),
         "order_id": order_id,
         "metadata": metadata,
         "expires_in_secs": expiry,
+        "description": description,
+        "success_url": success_url.as_ref().map(|u| u.as_str()),
+        "cancel_url": cancel_url.as_ref().map(|u| u.as_str()),
     });
     Sha256::digest(normal.to_string().as_bytes()).into()
 }
@@ -206,11 +246,13 @@ pub(crate) async fn create(
     let key = idempotency_key(&headers)?;
     let validated = validate(&state, request)?;
     let idempotency = key.map(|key| Idempotency { key, fingerprint: fingerprint(&validated) });
+    let token = coffer_domain::CheckoutToken::random().map_err(|e| ApiError::internal(&e))?;
     let deposit = state.addresses.take().await.map_err(|e| {
         tracing::error!(error = %e, "no deposit address available");
         ApiError::new(ErrorCode::Unavailable, "no deposit address available; retry later")
     })?;
-    let Validated { amount, order_id, metadata, expiry_secs: expiry, .. } = validated;
+    let Validated { amount, order_id, metadata, expiry_secs: expiry, description, success_url, cancel_url, .. } =
+        validated;
     let now = Timestamp::now();
     let invoice = Invoice {
         id: InvoiceId::new(),
@@ -223,6 +265,7 @@ pub(crate) async fn create(
         metadata,
         created_at: now,
         expires_at: now.plus_secs(expiry),
+        checkout: coffer_domain::Checkout { token, description, success_url, cancel_url },
     };
     // Watched before it is stored, not after: a client that gives up drops
     // this future at any await, and the store may still commit what was
@@ -262,8 +305,11 @@ pub(crate) async fn create(
     };
     let location = format!("/v1/invoices/{}", invoice.id);
     // A new invoice has no payments yet (a replayed one may have some).
-    let body =
-        if replayed { view(&state, invoice).await? } else { InvoiceView::new(&invoice, &[], None, &state.assets) };
+    let body = if replayed {
+        view(&state, invoice).await?
+    } else {
+        InvoiceView::new(&invoice, &[], None, &state.assets, &state.public_url)
+    };
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);

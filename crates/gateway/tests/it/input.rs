@@ -140,6 +140,7 @@ async fn a_value_the_database_refuses_is_a_bug_not_an_outage(kind: Kind) {
         metadata: Map::new(),
         created_at: Timestamp::now(),
         expires_at: Timestamp::now().plus_secs(900),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     };
     match app.store.insert_invoice(NewInvoice { invoice, idempotency: None }).await {
         // SQLite stores a NUL like any other character.

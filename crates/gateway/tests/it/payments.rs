@@ -134,6 +134,7 @@ async fn an_expired_invoice_paid_late_settles_and_is_flagged(kind: Kind) {
         // On a whole second: block timestamps are whole seconds, and lateness
         // is judged by the block's time, not the watcher's.
         expires_at: Timestamp::from_millis((Timestamp::now().as_millis() / 1000 + 2) * 1000),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     };
     shop.app.store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
     shop.app.watchers.watch(&invoice);

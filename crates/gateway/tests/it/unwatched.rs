@@ -91,6 +91,7 @@ async fn an_open_invoice_the_watcher_never_heard_of_is_read_back_from_its_creati
         metadata: serde_json::Map::new(),
         created_at,
         expires_at: created_at.plus_secs(900),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     };
     // Paid, and confirmed, and the watcher past those blocks, before the
     // invoice's row commits: only reading the chain back can find the payment.
@@ -156,6 +157,7 @@ async fn a_reorganisation_under_a_read_back_does_not_stall_the_chain(kind: Kind)
         metadata: serde_json::Map::new(),
         created_at,
         expires_at: created_at.plus_secs(900),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     };
     shop.app.store.insert_invoice(NewInvoice { invoice: stray, idempotency: None }).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1200)).await;

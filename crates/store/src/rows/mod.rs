@@ -21,8 +21,8 @@ pub(crate) use payouts::{
 pub(crate) use webhooks::{DeliveryRow, DueRow, EndpointRow, events_text, parse_events};
 
 use coffer_domain::{
-    Address, Amount, ApiKeyId, AssetId, AssetSymbol, ChainId, DepositAddress, DerivationIndex, Invoice, InvoiceId,
-    InvoiceStatus, MerchantId, Scopes, SecretDigest, Timestamp, U256,
+    Address, Amount, ApiKeyId, AssetId, AssetSymbol, ChainId, Checkout, CheckoutToken, DepositAddress, DerivationIndex,
+    Invoice, InvoiceId, InvoiceStatus, MerchantId, ReturnUrl, Scopes, SecretDigest, Timestamp, U256,
 };
 use uuid::Uuid;
 
@@ -89,6 +89,10 @@ pub(crate) struct InvoiceRow {
     created_at: i64,
     expires_at: i64,
     exceptions: String,
+    checkout_token: Option<String>,
+    description: Option<String>,
+    success_url: Option<String>,
+    cancel_url: Option<String>,
 }
 
 impl TryFrom<InvoiceRow> for Invoice {
@@ -105,6 +109,20 @@ impl TryFrom<InvoiceRow> for Invoice {
             .ok_or_else(|| bad("derivation index out of range".into()))?;
         let address = Address::try_from(row.address.as_slice()).map_err(|_| bad("address is not 20 bytes".into()))?;
         let metadata = serde_json::from_str(&row.metadata).map_err(|e| bad(format!("metadata: {e}")))?;
+        let token = row
+            .checkout_token
+            .as_deref()
+            .and_then(|t| t.parse::<CheckoutToken>().ok())
+            .ok_or_else(|| bad("no valid checkout token".into()))?;
+        let return_url = |url: Option<String>, what: &str| {
+            url.map(|u| ReturnUrl::parse(&u).map_err(|e| bad(format!("{what} {e}")))).transpose()
+        };
+        let checkout = Checkout {
+            token,
+            description: row.description,
+            success_url: return_url(row.success_url, "success_url")?,
+            cancel_url: return_url(row.cancel_url, "cancel_url")?,
+        };
         Ok(Invoice {
             id: InvoiceId::from_uuid(row.id),
             merchant_id: MerchantId::from_uuid(row.merchant_id),
@@ -116,6 +134,7 @@ impl TryFrom<InvoiceRow> for Invoice {
             metadata,
             created_at: Timestamp::from_millis(row.created_at),
             expires_at: Timestamp::from_millis(row.expires_at),
+            checkout,
         })
     }
 }
@@ -141,6 +160,10 @@ macro_rules! bind_invoice {
             .bind(p.expires_at)
             .bind(idempotency.map(|i| i.key.clone()))
             .bind(idempotency.map(|i| i.fingerprint.to_vec()))
+            .bind(p.checkout_token)
+            .bind(p.description)
+            .bind(p.success_url)
+            .bind(p.cancel_url)
     }};
 }
 pub(crate) use bind_invoice;
@@ -159,6 +182,10 @@ pub(crate) struct InvoiceParams {
     pub(crate) metadata: String,
     pub(crate) created_at: i64,
     pub(crate) expires_at: i64,
+    pub(crate) checkout_token: String,
+    pub(crate) description: Option<String>,
+    pub(crate) success_url: Option<String>,
+    pub(crate) cancel_url: Option<String>,
 }
 
 impl InvoiceParams {
@@ -178,6 +205,10 @@ impl InvoiceParams {
             metadata: serde_json::Value::Object(invoice.metadata.clone()).to_string(),
             created_at: invoice.created_at.as_millis(),
             expires_at: invoice.expires_at.as_millis(),
+            checkout_token: invoice.checkout.token.as_str().to_owned(),
+            description: invoice.checkout.description.clone(),
+            success_url: invoice.checkout.success_url.as_ref().map(|u| u.as_str().to_owned()),
+            cancel_url: invoice.checkout.cancel_url.as_ref().map(|u| u.as_str().to_owned()),
         })
     }
 }

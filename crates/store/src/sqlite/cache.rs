@@ -208,6 +208,7 @@ mod tests {
             metadata: serde_json::Map::new(),
             created_at: Timestamp::from_millis(0),
             expires_at: Timestamp::from_millis(1),
+            checkout: coffer_domain::Checkout::random().unwrap(),
         }
     }
 

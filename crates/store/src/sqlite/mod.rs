@@ -219,6 +219,10 @@ impl Store for SqliteStore {
         Ok(invoice)
     }
 
+    async fn invoice_by_checkout_token(&self, token: &coffer_domain::CheckoutToken) -> Result<Option<Invoice>> {
+        self.read_invoice_by_checkout_token(token).await
+    }
+
     async fn invoices(&self, query: InvoiceQuery) -> Result<Vec<Invoice>> {
         self.read_invoices(query).await
     }

@@ -63,7 +63,8 @@ pub(super) async fn reserve_deposit_indices(conn: &mut SqliteConnection, count: 
 
 const INSERT_INVOICE: &str = "INSERT INTO invoices (id, merchant_id, status, chain_id, asset, amount, derivation_index, \
                               address, order_id, metadata, created_at, expires_at, idempotency_key, \
-                              request_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+                              request_fingerprint, checkout_token, description, success_url, cancel_url) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
 pub(super) async fn insert_invoice(conn: &mut SqliteConnection, new: NewInvoice) -> Result<InsertOutcome> {
     let merchant = new.invoice.merchant_id.as_uuid();

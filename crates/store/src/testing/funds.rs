@@ -52,6 +52,7 @@ pub async fn paid_invoice(
         metadata: serde_json::Map::new(),
         created_at: Timestamp::now(),
         expires_at: Timestamp::now().plus_secs(900),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     };
     store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
     let parent = store.chain_cursor(chain).await.unwrap();

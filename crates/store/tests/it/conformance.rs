@@ -68,6 +68,7 @@ pub(crate) fn invoice(merchant_id: MerchantId, index: u32) -> Invoice {
         metadata,
         created_at: Timestamp::from_millis(1_700_000_000_000),
         expires_at: Timestamp::from_millis(1_700_000_900_000),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     }
 }
 

@@ -40,6 +40,7 @@ fn invoice(units: u64) -> Invoice {
         metadata: serde_json::Map::new(),
         created_at: Timestamp::from_millis(CREATED),
         expires_at: Timestamp::from_millis(EXPIRES),
+        checkout: coffer_domain::Checkout::random().unwrap(),
     }
 }
 
@@ -108,6 +109,7 @@ impl Books {
             assets: &self.rules_assets,
             hot_wallet: Some(HOT),
             screener: &*self.screener,
+            public_url: "http://127.0.0.1:8080",
         };
         let lookup: HashMap<Address, InvoiceId> =
             self.touched.invoices.values().map(|i| (i.deposit.address, i.id)).collect();
@@ -362,6 +364,7 @@ fn settled_then_reorganised(books: &mut Books, inv: &Invoice, remined: Vec<Trans
         assets: &books.rules_assets,
         hot_wallet: None,
         screener: &NoScreening,
+        public_url: "http://127.0.0.1:8080",
     };
     let lookup: HashMap<Address, InvoiceId> = HashMap::from([(inv.deposit.address, inv.id)]);
     let touched = Touched {
@@ -412,6 +415,7 @@ fn a_booked_payment_not_re_mined_is_awaited_then_gone() {
         assets: &books.rules_assets,
         hot_wallet: None,
         screener: &NoScreening,
+        public_url: "http://127.0.0.1:8080",
     };
     let lookup = |_: &Address| Some(inv.id);
     let at = |head: u64| {
@@ -474,6 +478,7 @@ fn a_payment_from_a_listed_sender_is_held_booked_apart_and_never_settles_until_r
         assets: &books.rules_assets,
         hot_wallet: None,
         screener: &NoScreening,
+        public_url: "http://127.0.0.1:8080",
     };
     let now = Timestamp::from_millis(CREATED + 4_000);
     let released = change_for(rules, &invoice, &mut payments, Some(11), now, now).unwrap().unwrap();

@@ -77,6 +77,7 @@ impl Sim {
             metadata: serde_json::Map::new(),
             created_at: Timestamp::from_millis(1_700_000_000_000),
             expires_at: Timestamp::from_millis(1_700_000_900_000),
+            checkout: coffer_domain::Checkout::random().unwrap(),
         };
         store.insert_invoice(NewInvoice { invoice: invoice.clone(), idempotency: None }).await.unwrap();
         Some(Self {

@@ -26,10 +26,15 @@ const LEAF_NODE: usize = 11 * (size_of::<String>() + size_of::<Value>()) + 16;
 
 /// The estimated heap bytes of one cache entry: its slot in a generation's
 /// hash map (counted twice: a table is between half and seven eighths full),
-/// its order id and its metadata.
+/// its order id, its checkout token and return URLs, and its metadata.
 pub(super) fn entry_bytes(invoice: &Invoice) -> usize {
+    let checkout = &invoice.checkout;
+    let urls = [&checkout.success_url, &checkout.cancel_url];
     2 * size_of::<(InvoiceId, Invoice, usize)>()
         + invoice.order_id.as_ref().map_or(0, |o| allocation(o.capacity()))
+        + allocation(checkout.token.as_str().len())
+        + checkout.description.as_ref().map_or(0, |d| allocation(d.capacity()))
+        + urls.iter().map(|u| u.as_ref().map_or(0, |u| allocation(u.as_str().len()))).sum::<usize>()
         + map_bytes(&invoice.metadata)
 }
 
