@@ -87,7 +87,7 @@ impl ReturnUrl {
     /// Checks `url`. `javascript:`, `data:` and relative URLs are refused:
     /// the page turns this into a link and a redirect.
     pub fn parse(url: &str) -> Result<Self, BadReturnUrl> {
-        if url.len() > MAX_RETURN_URL {
+        if url.chars().count() > MAX_RETURN_URL {
             return Err(BadReturnUrl::TooLong);
         }
         if url.chars().any(|c| c.is_control() || c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`')) {

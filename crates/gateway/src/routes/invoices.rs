@@ -54,16 +54,16 @@ pub(crate) struct CreateInvoice {
     #[serde(default, deserialize_with = "crate::input::whole_number")]
     expires_in_secs: Option<u64>,
     /// What the customer pays for, shown on the checkout page (plain text).
-    #[schema(example = "2 × espresso beans, 250 g", max_length = 500)]
+    #[schema(schema_with = schemas::description)]
     description: Option<String>,
     /// Where the checkout page sends the customer once the invoice is
     /// settled (absolute `http(s)`; `{INVOICE_ID}` is replaced by the id).
     /// Coffer adds `coffer_invoice`, `coffer_status` and `coffer_signature`,
     /// which the shop verifies with its webhook secret (see the README).
-    #[schema(example = "https://shop.example/thanks?order={INVOICE_ID}", max_length = 2000)]
+    #[schema(schema_with = schemas::return_url)]
     success_url: Option<String>,
     /// Where "back to the shop" on the checkout page goes before payment.
-    #[schema(example = "https://shop.example/cart", max_length = 2000)]
+    #[schema(schema_with = schemas::return_url)]
     cancel_url: Option<String>,
 }
 

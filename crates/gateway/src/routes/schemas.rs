@@ -153,6 +153,38 @@ pub(crate) fn order_id() -> impl Into<RefOr<Schema>> {
         )))
 }
 
+/// `description`: printable text, as `order_id`, up to 500 characters.
+pub(crate) fn description() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .min_length(Some(1))
+        .max_length(Some(super::invoices::MAX_DESCRIPTION))
+        .pattern(Some(crate::input::PRINTABLE))
+        .examples(["2 bags of coffee beans, 250 g"])
+        .description(Some(format!(
+            "What the customer pays for, shown on the checkout page: 1 to {} characters, no control \
+             characters (`control_character`).",
+            super::invoices::MAX_DESCRIPTION
+        )))
+}
+
+/// What `coffer_domain::ReturnUrl::parse` accepts, as a pattern.
+const RETURN_URL: &str =
+    "^https?://[^\\s\"'<>`@:/?#\\u0000-\\u001f\\u007f-\\u009f][^\\s\"'<>`\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// `success_url` and `cancel_url`.
+pub(crate) fn return_url() -> impl Into<RefOr<Schema>> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(coffer_domain::MAX_RETURN_URL))
+        .pattern(Some(RETURN_URL))
+        .examples(["https://shop.example/thanks?order={INVOICE_ID}"])
+        .description(Some(
+            "An absolute http(s) URL of the shop, without spaces, quotes or angle brackets; `{INVOICE_ID}` is \
+             replaced by the invoice's id (`invalid_request`).",
+        ))
+}
+
 /// `limit` of every list: 1 to 100, or empty (absent).
 pub(crate) fn page_limit() -> impl Into<RefOr<Schema>> {
     OneOfBuilder::new()

@@ -96,7 +96,19 @@ async fn openapi_describes_the_routes_and_shapes_actually_served(kind: Kind) {
     let request_fields = keys(&schemas["CreateInvoice"]["properties"]);
     assert_eq!(
         request_fields,
-        ["amount", "asset", "chain_id", "expires_in_secs", "metadata", "order_id"].map(String::from).into()
+        [
+            "amount",
+            "asset",
+            "cancel_url",
+            "chain_id",
+            "description",
+            "expires_in_secs",
+            "metadata",
+            "order_id",
+            "success_url"
+        ]
+        .map(String::from)
+        .into()
     );
     let required: BTreeSet<String> = schemas["CreateInvoice"]["required"]
         .as_array()

@@ -130,6 +130,7 @@ impl Sim {
             assets: &self.assets,
             hot_wallet: None,
             screener: &coffer_watcher::NoScreening,
+            public_url: "http://127.0.0.1:8080",
         };
         let plan = plan_update(rules, &update, |a| owners.get(a).copied(), touched, now).map_err(|e| e.to_string())?;
         let tip = update.tip();
