@@ -259,6 +259,7 @@ impl Gateway {
         parts.watchers.set_public_url(&public_url);
         let state = AppState {
             public_url,
+            checkout_csp: checkout::csp_header(&parts.checkout.frame_ancestors),
             frame_ancestors: parts.checkout.frame_ancestors.clone().into(),
             chain_names: Arc::new(parts.chain_names),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),

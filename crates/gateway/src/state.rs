@@ -44,6 +44,8 @@ pub(crate) struct AppState {
     pub(crate) public_url: Arc<str>,
     /// Origins that may frame the checkout page.
     pub(crate) frame_ancestors: Arc<[String]>,
+    /// The checkout page's `Content-Security-Policy`, made once.
+    pub(crate) checkout_csp: axum::http::HeaderValue,
     /// Turns true when the gateway begins to shut down: open event streams
     /// end then, so the connections they hold can drain.
     pub(crate) closing: Arc<tokio::sync::watch::Sender<bool>>,

@@ -11,7 +11,7 @@ use crate::routes::invoices::views;
 use crate::state::AppState;
 
 /// One read of everything the page needs.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Loaded {
     invoice: Invoice,
     view: InvoiceView,
@@ -34,8 +34,7 @@ pub(crate) async fn load(state: &AppState, token: &CheckoutToken) -> Result<Opti
     let chain = invoice.amount.asset().chain_id;
     let chain_name = state.chain_names.get(&chain).cloned().unwrap_or_else(|| format!("chain {chain}"));
     let confirmations = state.watchers.chain(chain).map_or(1, |c| c.confirmations);
-    let mut one = views(state, vec![invoice.clone()]).await?;
-    let view = one.pop().ok_or_else(|| ApiError::internal(&"an invoice without its view"))?;
+    let view = view(state, &invoice).await?;
     Ok(Some(Loaded {
         invoice,
         view,
@@ -47,7 +46,23 @@ pub(crate) async fn load(state: &AppState, token: &CheckoutToken) -> Result<Opti
     }))
 }
 
+/// The API's view of `invoice`.
+async fn view(state: &AppState, invoice: &Invoice) -> Result<InvoiceView, ApiError> {
+    let mut one = views(state, vec![invoice.clone()]).await?;
+    one.pop().ok_or_else(|| ApiError::internal(&"an invoice without its view"))
+}
+
 impl Loaded {
+    /// The invoice and its view read again, for an open event stream: the
+    /// merchant, the chain and the signing endpoint stay as first read, so
+    /// each block costs an open page the invoice's reads alone.
+    pub(crate) async fn refresh(&self, state: &AppState) -> Result<Option<Loaded>, ApiError> {
+        let token = &self.invoice.checkout.token;
+        let Some(invoice) = state.store.invoice_by_checkout_token(token).await? else { return Ok(None) };
+        let view = view(state, &invoice).await?;
+        Ok(Some(Loaded { invoice, view, ..self.clone() }))
+    }
+
     /// The chain the invoice is on.
     pub(crate) fn chain_id(&self) -> ChainId {
         self.invoice.amount.asset().chain_id

@@ -21,12 +21,20 @@ pub(crate) fn content_security_policy(frame_ancestors: &[String]) -> String {
     )
 }
 
+/// [`content_security_policy`] as a header, made once when the gateway
+/// starts (the origins were validated then; should one still not fit a
+/// header, nothing may frame the page).
+pub(crate) fn csp_header(frame_ancestors: &[String]) -> HeaderValue {
+    HeaderValue::from_str(&content_security_policy(frame_ancestors))
+        .unwrap_or_else(|_| HeaderValue::from_static(NO_FRAMING_CSP))
+}
+
+const NO_FRAMING_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                              connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
 fn secure(state: &AppState, response: &mut Response) {
     let headers = response.headers_mut();
-    let csp = content_security_policy(&state.frame_ancestors);
-    if let Ok(csp) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, state.checkout_csp.clone());
     if state.frame_ancestors.is_empty() {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
@@ -72,6 +80,7 @@ mod tests {
         let csp = content_security_policy(&[]);
         assert!(csp.contains("script-src 'self';") && csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval") && !csp.contains('*'));
+        assert_eq!(csp, NO_FRAMING_CSP);
         let framed = content_security_policy(&["https://shop.example".into()]);
         assert!(framed.ends_with("frame-ancestors https://shop.example"));
     }

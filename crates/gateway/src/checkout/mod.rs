@@ -26,6 +26,7 @@ use serde::Deserialize;
 use crate::state::AppState;
 
 pub(crate) use facts::Loaded;
+pub(crate) use headers::csp_header;
 
 /// How often an open event stream looks again without a signal (an
 /// invalidation or a release happens outside the watcher).
@@ -78,58 +79,69 @@ async fn events(
 ) -> Response {
     let lang = lang(&query, &headers);
     let Ok(Some(first)) = load(&state, &token).await else { return not_found(&state, lang) };
-    let stream = updates(state.clone(), token, lang, first);
+    let stream = updates(state.clone(), lang, first);
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
     headers::page(&state, StatusCode::OK, sse)
 }
 
 /// Each time the chain's watcher signals (or [`RECHECK`] passes), the
-/// fragment is rendered again and sent if it changed; a final state ends
-/// the stream with `event: end`.
-fn updates(
-    state: AppState,
-    token: String,
-    lang: Lang,
-    first: Loaded,
-) -> impl Stream<Item = Result<Event, Infallible>> + Send {
+/// invoice is read again and its fragment sent if it changed; a final state
+/// sends its fragment, then `event: end` (the script closes the stream
+/// rather than let the browser reconnect), and ends it.
+fn updates(state: AppState, lang: Lang, first: Loaded) -> impl Stream<Item = Result<Event, Infallible>> + Send {
     let changes = state.watchers.chain(first.chain_id()).map(|chain| chain.changes.subscribe());
     let mut closing = state.closing.subscribe();
-    let begin = (state, token, lang, changes, Some(first), String::new(), false);
-    let stream =
-        futures_util::stream::unfold(begin, |(state, token, lang, mut changes, mut next, mut last, done)| async move {
-            if done {
+    let begin =
+        Open { state, lang, changes, current: first, fresh: true, last: String::new(), done: false, ended: false };
+    let stream = futures_util::stream::unfold(begin, |mut s| async move {
+        if s.done {
+            if s.ended {
                 return None;
             }
-            loop {
-                let loaded = match next.take() {
-                    Some(loaded) => loaded,
-                    None => {
-                        match changes.as_mut() {
-                            Some(changes) => {
-                                let _ = tokio::time::timeout(RECHECK, changes.changed()).await;
-                            }
-                            None => tokio::time::sleep(RECHECK).await,
-                        }
-                        match load(&state, &token).await {
-                            Ok(Some(loaded)) => loaded,
-                            _ => continue,
-                        }
+            s.ended = true;
+            return Some((Ok(Event::default().event("end").data("final")), s));
+        }
+        loop {
+            if !s.fresh {
+                match s.changes.as_mut() {
+                    Some(changes) => {
+                        let _ = tokio::time::timeout(RECHECK, changes.changed()).await;
                     }
-                };
-                let Ok(rendered) = loaded.render_fragment(lang) else { continue };
-                if rendered.html == last {
-                    continue;
+                    None => tokio::time::sleep(RECHECK).await,
                 }
-                last = rendered.html.clone();
-                let event = Event::default().event("state").data(rendered.html);
-                let finished = rendered.stage.is_final();
-                return Some((Ok(event), (state, token, lang, changes, None, last, finished)));
+                match s.current.refresh(&s.state).await {
+                    Ok(Some(loaded)) => s.current = loaded,
+                    _ => continue,
+                }
             }
-        });
+            s.fresh = false;
+            let Ok(rendered) = s.current.render_fragment(s.lang) else { continue };
+            if rendered.html == s.last {
+                continue;
+            }
+            s.last.clone_from(&rendered.html);
+            s.done = rendered.stage.is_final();
+            return Some((Ok(Event::default().event("state").data(rendered.html)), s));
+        }
+    });
     // Ends when the gateway shuts down (the browser reconnects elsewhere).
     futures_util::StreamExt::take_until(stream, async move {
         let _ = closing.wait_for(|closing| *closing).await;
     })
+}
+
+/// An open event stream's place.
+struct Open {
+    state: AppState,
+    lang: Lang,
+    changes: Option<tokio::sync::watch::Receiver<u64>>,
+    current: Loaded,
+    /// `current` has just been read and not yet rendered.
+    fresh: bool,
+    last: String,
+    /// A final state was sent; `ended`: and then `event: end`.
+    done: bool,
+    ended: bool,
 }
 
 /// The invoice a token opens; `Ok(None)` for a malformed or unknown token

@@ -141,31 +141,39 @@ pub(crate) fn asset() -> impl Into<RefOr<Schema>> {
 
 /// `order_id` of a new invoice.
 pub(crate) fn order_id() -> impl Into<RefOr<Schema>> {
+    printable_text(
+        super::invoices::MAX_ORDER_ID,
+        "A-1",
+        format!(
+            "The merchant's own reference: 1 to {} characters, no control characters (`control_character`).",
+            super::invoices::MAX_ORDER_ID
+        ),
+    )
+}
+
+/// A nullable string of 1 to `max` characters without control characters,
+/// as `crate::input::plain_text` checks it.
+fn printable_text(max: usize, example: &str, description: String) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
         .min_length(Some(1))
-        .max_length(Some(super::invoices::MAX_ORDER_ID))
+        .max_length(Some(max))
         .pattern(Some(crate::input::PRINTABLE))
-        .examples(["A-1"])
-        .description(Some(format!(
-            "The merchant's own reference: 1 to {} characters, no control characters (`control_character`).",
-            super::invoices::MAX_ORDER_ID
-        )))
+        .examples([example])
+        .description(Some(description))
 }
 
 /// `description`: printable text, as `order_id`, up to 500 characters.
 pub(crate) fn description() -> impl Into<RefOr<Schema>> {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .min_length(Some(1))
-        .max_length(Some(super::invoices::MAX_DESCRIPTION))
-        .pattern(Some(crate::input::PRINTABLE))
-        .examples(["2 bags of coffee beans, 250 g"])
-        .description(Some(format!(
+    printable_text(
+        super::invoices::MAX_DESCRIPTION,
+        "2 bags of coffee beans, 250 g",
+        format!(
             "What the customer pays for, shown on the checkout page: 1 to {} characters, no control \
              characters (`control_character`).",
             super::invoices::MAX_DESCRIPTION
-        )))
+        ),
+    )
 }
 
 /// What `coffer_domain::ReturnUrl::parse` accepts, as a pattern.
