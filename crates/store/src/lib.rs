@@ -18,6 +18,7 @@
 
 mod audit;
 mod chain;
+mod console;
 mod control;
 mod error;
 mod ledger;
@@ -45,6 +46,7 @@ pub use chain::{
     Applied, Booking, ChainBlock, ChainHalt, ChainStep, ChainStore, DisplacedResolution, InvoiceChange, InvoiceChanges,
     LedgerPosting, NewEvent, Recovery, Settlement,
 };
+pub use console::{ConsoleLink, ConsoleRole, ConsoleSession, ConsoleStore, InvoiceSearch};
 pub use control::{BroadcastEvent, ControlChange, ControlStore, StoredControl};
 pub use error::StoreError;
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
@@ -146,6 +148,7 @@ pub struct InvoiceQuery {
 #[async_trait]
 pub trait Store:
     ChainStore
+    + ConsoleStore
     + LedgerStore
     + WebhookStore
     + PayoutStore

@@ -50,6 +50,7 @@ crate::shared::audit_store!(PgStore, sqlx::PgConnection, " FOR UPDATE");
 crate::shared::payout_store!(PgStore, sqlx::PgConnection, sqlx::Postgres);
 crate::shared::sweep_store!(PgStore, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
 crate::shared::screening_store!(PgStore, sqlx::PgConnection);
+crate::shared::console_store!(PgStore, sqlx::Postgres);
 
 impl PgStore {
     /// Runs `op` in one transaction, committed if it returns `Ok`.

@@ -86,6 +86,7 @@ crate::shared::audit_store!(SqliteStore, sqlx::SqliteConnection, "");
 crate::shared::payout_store!(SqliteStore, sqlx::SqliteConnection, sqlx::Sqlite);
 crate::shared::sweep_store!(SqliteStore, None::<&str>);
 crate::shared::screening_store!(SqliteStore, sqlx::SqliteConnection);
+crate::shared::console_store!(SqliteStore, sqlx::Sqlite);
 
 impl SqliteStore {
     /// Runs `op` as one atomic write (a savepoint in the writer's next batch).

@@ -7,6 +7,7 @@ mod audit;
 mod cancelled_writes;
 mod chain;
 mod conformance;
+mod console;
 mod payouts;
 mod sweeps;
 mod webhooks;
