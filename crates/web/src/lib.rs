@@ -1,6 +1,7 @@
 //! Coffer's pages, rendered on the server: the hosted checkout page (its
 //! words in several languages, its QR code drawn here as SVG) and the
-//! small script and stylesheet it loads from the gateway itself.
+//! small script and stylesheet it loads from the gateway itself, and the
+//! console's pages for merchants and the operator (plain forms, no script).
 //!
 //! **Invariant:** presentation only. This crate reads no database and
 //! makes no request; the gateway gathers the [`checkout::Facts`] through
@@ -9,6 +10,7 @@
 //! (only the QR code's SVG, drawn here from no markup, is inserted raw).
 
 pub mod checkout;
+pub mod console;
 pub mod i18n;
 pub mod qr;
 
