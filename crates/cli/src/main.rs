@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::approvals::{approve, control, keygen};
 use crate::commands::{
-    admin, audit, bench, chain, config, dev, drill, gateway, ledger, screening, signer, trace, treasury,
+    admin, audit, bench, chain, config, console, dev, drill, gateway, ledger, screening, signer, trace, treasury,
 };
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
@@ -48,6 +48,9 @@ enum Command {
     /// Export the gateway's audit log and verify a log offline.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Sign merchants and the operator in to the web console.
+    #[command(subcommand)]
+    Console(console::Command),
     /// The signer's own commands; run them on the signer host, never on the gateway's.
     #[command(subcommand)]
     Signer(signer::Command),
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
             Command::Merchant(cmd) => admin::merchant(cmd).await,
             Command::Apikey(cmd) => admin::api_key(cmd).await,
             Command::Audit(cmd) => audit::run(cmd).await,
+            Command::Console(cmd) => console::run(cmd).await,
             Command::Signer(cmd) => signer::run(cmd).await,
             Command::Config(cmd) => config::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,

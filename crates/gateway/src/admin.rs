@@ -34,6 +34,37 @@ pub enum AdminError {
     /// No randomness for an operator token.
     #[error("the operating system's random number generator failed: {0}")]
     OperatorToken(String),
+    /// No such merchant, for a console link.
+    #[error("no merchant {0}; `coffer merchant list` shows them")]
+    NoSuchMerchant(MerchantId),
+}
+
+/// Makes a one-time console sign-in link for a merchant or the operator,
+/// usable once within [`crate::CONSOLE_LINK_LIFETIME`]; returns its URL
+/// under `public_url` (the only copy of its secret: the store keeps a digest).
+pub async fn create_console_link(
+    store: &dyn Store,
+    role: coffer_store::ConsoleRole,
+    public_url: &str,
+) -> Result<(String, Timestamp), AdminError> {
+    if let coffer_store::ConsoleRole::Merchant(id) = role
+        && store.merchant(id).await?.is_none()
+    {
+        return Err(AdminError::NoSuchMerchant(id));
+    }
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| AdminError::OperatorToken(e.to_string()))?;
+    let secret = hex::encode(bytes);
+    let now = Timestamp::now();
+    let link = coffer_store::ConsoleLink {
+        digest: crate::console::session::digest(&secret),
+        role,
+        created_at: now,
+        expires_at: now.plus(crate::console::session::LINK_LIFETIME),
+    };
+    store.create_console_link_audited(&link, &audit::console_link_created(&link)).await?;
+    let base = public_url.trim_end_matches('/');
+    Ok((format!("{base}/console/sign-in?link={secret}"), link.expires_at))
 }
 
 /// Creates a merchant.

@@ -6,11 +6,14 @@
 //! `webhook.registered`, `webhook.deleted`, `chain.halt_resolved`,
 //! `config.loaded`, `payout.requested`, `payout.<status>`,
 //! `payout.approval_relayed`, `screening.list_imported`,
-//! `screening.released`, `screening.rejected`, and what the gateway learns of the signer's
-//! controls: `signer.frozen`, `signer.unfrozen`, `signer.policy_changed`.
+//! `screening.released`, `screening.rejected`, what the gateway learns of the signer's
+//! controls: `signer.frozen`, `signer.unfrozen`, `signer.policy_changed`, and the
+//! console's: `console.link_created`, `console.signed_in`, `console.signed_out`,
+//! `console.webhook_redelivered`.
 //! The actor is [`OPERATOR`] for commands run on the host and requests
 //! with the operator's token, the API key's id for a merchant's request,
-//! [`GATEWAY`] for what the gateway does on its own.
+//! [`GATEWAY`] for what the gateway does on its own, and `console:<12 hex>`
+//! for a console session (the same name on its sign-in and on each act).
 //!
 //! **Invariant:** no record carries a secret: no API-key secret or digest,
 //! no webhook signing secret, no configuration value that is `Redacted`.
@@ -226,4 +229,45 @@ pub fn halt_resolved(chain_id: ChainId, decision: HaltDecision, note: &str, at: 
         fields.insert("until_block".into(), json!(block));
     }
     record(at, OPERATOR, "chain.halt_resolved", format!("chain:{}", chain_id.0), detail)
+}
+
+/// The subject of a console record: the merchant, or the operator.
+fn console_subject(role: coffer_store::ConsoleRole) -> String {
+    role.merchant().map_or_else(|| OPERATOR.to_owned(), |m| m.to_string())
+}
+
+/// `console.link_created`, by the operator: for whom, until when (never the link).
+pub fn console_link_created(link: &coffer_store::ConsoleLink) -> Record {
+    let detail = json!({ "expires_at": link.expires_at.to_rfc3339() });
+    record(link.created_at, OPERATOR, "console.link_created", console_subject(link.role), detail)
+}
+
+/// `console.signed_in`: the session's actor name (used by every later
+/// console record of it), how it was opened, and until when.
+pub fn console_signed_in(session: &coffer_store::ConsoleSession, actor: &str) -> Record {
+    let detail = json!({ "opened_by": session.opened_by, "expires_at": session.expires_at.to_rfc3339() });
+    record(session.created_at, actor, "console.signed_in", console_subject(session.role), detail)
+}
+
+/// `console.signed_out`.
+pub fn console_signed_out(role: coffer_store::ConsoleRole, actor: &str, at: Timestamp) -> Record {
+    record(at, actor, "console.signed_out", console_subject(role), json!({}))
+}
+
+/// `console.webhook_redelivered`: which delivery of which invoice was
+/// sent again, and the new delivery's id.
+pub fn console_redelivered(
+    merchant_id: MerchantId,
+    actor: &str,
+    invoice: coffer_domain::InvoiceId,
+    delivery: coffer_domain::DeliveryId,
+    created: coffer_domain::DeliveryId,
+    at: Timestamp,
+) -> Record {
+    let detail = json!({
+        "merchant_id": merchant_id.to_string(),
+        "invoice_id": invoice.to_string(),
+        "new_delivery_id": created.to_string(),
+    });
+    record(at, actor, "console.webhook_redelivered", delivery.to_string(), detail)
 }

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod audit;
 mod auth;
 mod checkout;
+pub(crate) mod console;
 mod control;
 mod error;
 mod extract;
@@ -47,6 +48,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::KEY_CACHE_TTL;
+pub use console::session::LINK_LIFETIME as CONSOLE_LINK_LIFETIME;
 pub use error::{ApiError, ErrorCode};
 pub use routes::invoices::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 pub use state::ExpiryPolicy;
@@ -388,7 +390,7 @@ fn api_router(state: AppState, operator_apart: bool) -> Router {
             std::future::ready((json, document.clone()))
         }),
     );
-    let api = api.merge(checkout::routes());
+    let api = api.merge(checkout::routes()).merge(console::routes());
     let api = if operator_apart {
         // The documented routes include /healthz: hidden here, as if absent.
         api.layer(axum::middleware::from_fn(routes::system::served_apart))

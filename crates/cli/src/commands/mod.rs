@@ -6,6 +6,7 @@ pub(crate) mod audit;
 pub(crate) mod bench;
 pub(crate) mod chain;
 pub(crate) mod config;
+pub(crate) mod console;
 pub(crate) mod dev;
 pub(crate) mod drill;
 pub(crate) mod gateway;

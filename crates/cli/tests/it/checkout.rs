@@ -14,17 +14,19 @@ use crate::browser::{self, Browser, decode_qr, keep_screenshot};
 use crate::dev::wait_for_dev_json;
 use crate::support::{Running, coffer, run_ok};
 
-struct Dev {
+/// `coffer dev` in a directory of its own, and a client of its API.
+pub(crate) struct Dev {
     _process: Running,
     _dir: tempfile::TempDir,
     state: std::path::PathBuf,
-    base: String,
-    key: String,
+    pub(crate) base: String,
+    pub(crate) key: String,
+    pub(crate) merchant: String,
     http: reqwest::Client,
 }
 
 impl Dev {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".coffer-dev");
         let process = Running::spawn(coffer().args(["dev", "--listen", "127.0.0.1:0", "--dir"]).arg(&state));
@@ -34,19 +36,20 @@ impl Dev {
             _dir: dir,
             base: info["gateway_url"].as_str().unwrap().to_owned(),
             key: info["api_key"].as_str().unwrap().to_owned(),
+            merchant: info["merchant_id"].as_str().unwrap().to_owned(),
             state,
             http: reqwest::Client::new(),
         }
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Value {
         let response = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.key).json(&body).send().await;
         let response = response.unwrap();
         assert!(response.status().is_success(), "{path}: {}", response.status());
         response.json().await.unwrap()
     }
 
-    fn pay(&self, invoice: &str, amount: Option<&str>) -> String {
+    pub(crate) fn pay(&self, invoice: &str, amount: Option<&str>) -> String {
         let mut command = coffer();
         command.args(["dev", "pay", invoice]);
         if let Some(amount) = amount {
@@ -55,8 +58,13 @@ impl Dev {
         run_ok(command.arg("--dir").arg(&self.state))
     }
 
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.state
+    }
+
+    /// `coffer <args> --config <the dev configuration>`, run to success.
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
+        run_ok(coffer().args(args).arg("--config").arg(self.state.join("coffer.toml")))
     }
 }
 

@@ -4,6 +4,7 @@ mod approvals;
 mod audit;
 mod browser;
 mod checkout;
+mod console;
 mod crash;
 mod dev;
 mod dev_topup;

@@ -139,6 +139,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
 
+    let store = parts.store.clone();
     let gateway = Gateway::bind(config.listen_addr, parts)
         .await
         .with_context(|| format!("is another program on {}? pass --listen 127.0.0.1:PORT", config.listen_addr))?;
@@ -164,6 +165,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         operator_token_file: operator_token_file.clone(),
     };
     write_private(&info_path, &serde_json::to_vec_pretty(&info)?)?;
+    let merchant_role = coffer_store::ConsoleRole::Merchant(merchant_id);
+    let (console_link, _) = admin::create_console_link(&*store, merchant_role, &gateway_url).await?;
     println!(
         "\nCoffer dev: gateway on {gateway_url}, chain {ANVIL_CHAIN_ID} on {rpc} (a block every {secs} s), \
          test USDT at {usdt}\n(state in {dir}, details in {info_file})\n\n  \
@@ -171,6 +174,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
          -H 'Content-Type: application/json' -d '{{\"amount\":\"12.50\",\"asset\":\"USDT\"}}'\n  \
          coffer dev pay inv_…\n  coffer dev payout --amount 5 --asset USDT --to 0x…\n  \
          coffer screening held --gateway {operator_url} --operator-token-file {token_file}\n\n\
+         The console, signed in as the demo shop (this link works once, for 15 minutes; \
+         `coffer console link` makes another):\n  {console_link}\n\n\
          Ctrl-C stops everything.\n",
         token_file = operator_token_file.display(),
         rpc = anvil.http_url(),

@@ -1,0 +1,260 @@
+//! The web console against `coffer dev`: a merchant signs in with a
+//! one-time link in a real Chromium, finds an invoice paid on the dev chain,
+//! reads its story (payment, ledger lines, deliveries) and redelivers a webhook, and each step lands on the audit log. Then, as an
+//! attacker with plain HTTP: another merchant's session, a form without its
+//! CSRF token, a post from another site, a spent link and a revoked key all
+//! get nothing.
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use reqwest::header::{CONTENT_TYPE, COOKIE, ORIGIN, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::browser::{self, Browser, keep_screenshot};
+use crate::checkout::Dev;
+use crate::http_double::Double;
+
+fn link_for(dev: &Dev, merchant: &str) -> String {
+    let out = dev.cli(&["console", "link", "--merchant", merchant, "--base-url", &dev.base]);
+    let link = out.trim().to_owned();
+    assert!(link.starts_with(&format!("{}/console/sign-in?link=", dev.base)), "{link}");
+    link
+}
+
+fn audit_log(dev: &Dev) -> Vec<Value> {
+    let out = dev.cli(&["audit", "export"]);
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn secret_of(link: &str) -> &str {
+    link.rsplit('=').next().unwrap()
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// An `application/x-www-form-urlencoded` body, as a browser encodes a form.
+fn form(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| {
+        text.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
+/// A client that follows no redirect, so every answer is seen as sent.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Signs in over plain HTTP as a browser would post the form: the session cookie.
+async fn sign_in(dev: &Dev, field: &str, value: &str) -> reqwest::Response {
+    client()
+        .post(format!("{}/console/sign-in", dev.base))
+        .header(ORIGIN, &dev.base)
+        .header(CONTENT_TYPE, FORM)
+        .body(form(&[(field, value)]))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/console"), "{set}");
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn get(dev: &Dev, cookie: &str, path: &str) -> (u16, String) {
+    let answer = client().get(format!("{}{path}", dev.base)).header(COOKIE, cookie).send().await.unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+/// The `csrf` token of the first form on a page.
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_merchant_signs_in_finds_an_invoice_and_redelivers_its_webhook() {
+    if !browser::available() {
+        return;
+    }
+    let dev = Dev::start();
+    let receiver = Double::start(vec![("POST", "/hooks".into(), 200, "{}".into())]);
+    let events = json!(["invoice.settled"]);
+    dev.post("/v1/webhooks", json!({"url": format!("{}/hooks", receiver.url), "events": events})).await;
+    let order = "ORDER-<b>42</b>";
+    let invoice = dev.post("/v1/invoices", json!({"amount": "0.01", "asset": "ETH", "order_id": order})).await;
+    let id = invoice["id"].as_str().unwrap().to_owned();
+    dev.post("/v1/invoices", json!({"amount": "3", "asset": "USDT", "order_id": "OTHER-1"})).await;
+    dev.pay(&id, None);
+    wait_until("the settlement's webhook arrives", || receiver.posted("/hooks").len() == 1);
+
+    let page = Browser::start(true).await;
+    page.client.set_window_size(1100, 1300).await.unwrap();
+    page.client.goto(&link_for(&dev, &dev.merchant)).await.unwrap();
+    // Opening the link signs no one in; the button does.
+    page.client.find(Locator::Css("#use-link")).await.unwrap().click().await.unwrap();
+    wait_for_page(&page, "invoices").await;
+    assert_eq!(page.text("#signed-in-as").await, "Demo shop");
+    let cookies = page.client.get_all_cookies().await.unwrap();
+    let cookie = cookies.iter().find(|c| c.name() == "coffer_console").unwrap();
+    assert_eq!((cookie.http_only(), cookie.path()), (Some(true), Some("/console")));
+    assert_eq!(format!("{:?}", cookie.same_site()), "Some(Strict)");
+
+    let search = page.client.find(Locator::Css("#search")).await.unwrap();
+    search.send_keys(order).await.unwrap();
+    page.client.find(Locator::Css("#filter")).await.unwrap().click().await.unwrap();
+    wait_for_page(&page, "invoices").await;
+    let rows = page.client.find_all(Locator::Css("#invoices tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1, "the search finds the one invoice");
+    assert_eq!(page.text("#invoices tbody td.order").await, order, "markup in an order id is text");
+    page.client.find(Locator::LinkText(&id)).await.unwrap().click().await.unwrap();
+    wait_for_page(&page, "invoice").await;
+    assert_eq!(page.text("#invoice-id").await, id);
+    assert!(page.text("#invoice-facts").await.contains("settled"));
+    let payment = page.text("#payments tbody tr").await;
+    assert!(payment.contains("0.01 ETH") && payment.contains("of 2") && payment.contains("confirmed"), "{payment}");
+    let ledger = page.text("#ledger").await;
+    assert!(ledger.contains("receipt") && ledger.contains("settlement") && ledger.contains("Your balance"), "{ledger}");
+    assert_eq!(page.text("#deliveries tbody td.state").await, "delivered");
+    keep_screenshot("console-invoice.png", &page.screenshot_page().await);
+
+    page.client.find(Locator::Css("button.redeliver")).await.unwrap().click().await.unwrap();
+    wait_for_page(&page, "invoice").await;
+    assert!(page.text("#flash").await.starts_with("Queued again"), "{}", page.text("#flash").await);
+    assert_eq!(page.client.find_all(Locator::Css("#deliveries tbody tr")).await.unwrap().len(), 2);
+    wait_until("the redelivery arrives", || receiver.posted("/hooks").len() == 2);
+    let bodies = receiver.posted("/hooks");
+    assert_eq!(bodies[0]["id"], bodies[1]["id"], "the same event, sent again");
+
+    // Every step is on the audit log, under one actor name.
+    let log = audit_log(&dev);
+    let find = |action: &str| log.iter().rev().find(|e| e["action"] == action).cloned().unwrap_or_default();
+    let signed_in = find("console.signed_in");
+    let redelivered = find("console.webhook_redelivered");
+    assert_eq!(signed_in["subject"], dev.merchant.as_str());
+    assert_eq!(redelivered["detail"]["invoice_id"], id.as_str());
+    assert!(signed_in["actor"].as_str().unwrap().starts_with("console:"));
+    assert_eq!(signed_in["actor"], redelivered["actor"], "the action names the sign-in it came from");
+    assert!(log.iter().any(|e| e["action"] == "console.link_created"));
+    dev.cli(&["audit", "verify"]);
+
+    page.client.find(Locator::Css("#sign-out")).await.unwrap().click().await.unwrap();
+    wait_for_page(&page, "sign-in").await;
+    page.client.goto(&format!("{}/console/invoices/{id}", dev.base)).await.unwrap();
+    wait_for_page(&page, "sign-in").await;
+    assert!(audit_log(&dev).iter().any(|e| e["action"] == "console.signed_out"));
+}
+
+#[tokio::test]
+async fn another_merchant_a_forged_form_a_spent_link_and_a_revoked_key_get_nothing() {
+    let dev = Dev::start();
+    let invoice = dev.post("/v1/invoices", json!({"amount": "1", "asset": "USDT", "order_id": "MINE-1"})).await;
+    let id = invoice["id"].as_str().unwrap().to_owned();
+
+    // The shop's own session.
+    let link = link_for(&dev, &dev.merchant);
+    let signed = sign_in(&dev, "link", secret_of(&link)).await;
+    assert_eq!(signed.status(), 303);
+    let mine = session_cookie(&signed);
+    let (status, html) = get(&dev, &mine, &format!("/console/invoices/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("MINE-1"));
+    let csrf = csrf_of(&html);
+
+    // The link works once.
+    assert_eq!(sign_in(&dev, "link", secret_of(&link)).await.status(), 401);
+
+    // Another merchant, signed in with its own link, sees nothing of it.
+    let other = dev.cli(&["merchant", "create", "--name", "Other shop"]).trim().to_owned();
+    let theirs = session_cookie(&sign_in(&dev, "link", secret_of(&link_for(&dev, &other))).await);
+    let (status, html) = get(&dev, &theirs, &format!("/console/invoices/{id}")).await;
+    assert_eq!(status, 404, "{html}");
+    assert!(!html.contains("MINE-1"));
+    let (_, list) = get(&dev, &theirs, "/console/invoices?q=MINE-1").await;
+    assert!(list.contains("No invoices match") && !list.contains(&id));
+    let (_, list) = get(&dev, &theirs, &format!("/console/invoices?q={}", invoice["address"].as_str().unwrap())).await;
+    assert!(list.contains("No invoices match"));
+
+    // Forms without the session's token, or from another site, are refused.
+    let sign_out = format!("{}/console/sign-out", dev.base);
+    let post = |form: Vec<(&'static str, String)>, origin: &str| {
+        let body: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let request = client().post(&sign_out).header(COOKIE, &mine).header(ORIGIN, origin);
+        request.header(CONTENT_TYPE, FORM).body(self::form(&body)).send()
+    };
+    let answer = post(vec![], &dev.base).await.unwrap();
+    assert_eq!(answer.status(), 403);
+    assert!(answer.text().await.unwrap().contains("csrf_token_invalid"));
+    let answer = post(vec![("csrf", "0".repeat(48))], &dev.base).await.unwrap();
+    assert_eq!(answer.status(), 403, "a wrong token");
+    // Their own token on our session: tokens belong to sessions.
+    let (_, their_page) = get(&dev, &theirs, "/console/invoices").await;
+    assert_eq!(post(vec![("csrf", csrf_of(&their_page))], &dev.base).await.unwrap().status(), 403);
+    let answer = post(vec![("csrf", csrf.clone())], "http://evil.example").await.unwrap();
+    assert_eq!(answer.status(), 403);
+    assert!(answer.text().await.unwrap().contains("cross_site"));
+    assert_eq!(get(&dev, &mine, "/console/invoices").await.0, 200, "still signed in after the refusals");
+    assert_eq!(post(vec![("csrf", csrf)], &dev.base).await.unwrap().status(), 303, "the real form signs out");
+    assert_eq!(get(&dev, &mine, "/console/invoices").await.0, 303, "and the cookie opens nothing after");
+
+    // An API key signs in, and its session ends when the key is revoked.
+    let key_session = sign_in(&dev, "api_key", &dev.key).await;
+    assert_eq!(key_session.status(), 303);
+    let by_key = session_cookie(&key_session);
+    assert_eq!(get(&dev, &by_key, "/console/invoices").await.0, 200);
+    assert_eq!(sign_in(&dev, "api_key", "coffer_sk_00000000000000000000000000000000_x").await.status(), 401);
+    let key_id = dev.key.split('_').nth(2).unwrap();
+    dev.cli(&["apikey", "revoke", &format!("key_{key_id}")]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&dev, &by_key, "/console/invoices").await.0 != 303 {
+        assert!(Instant::now() < deadline, "a revoked key's session must end");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The console's pages run no script and cannot be framed.
+    let answer = client().get(format!("{}/console/sign-in", dev.base)).send().await.unwrap();
+    let csp = answer.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(
+        !csp.contains("script-src") && csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'")
+    );
+    assert_eq!(answer.headers()["x-frame-options"], "DENY");
+    assert_eq!(answer.headers()["cache-control"], "no-store");
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until the console shows `page` (its `main#console[data-page]`).
+async fn wait_for_page(page: &Browser, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(main) = page.client.find(Locator::Css("main#console")).await
+            && let Ok(Some(now)) = main.attr("data-page").await
+            && now == name
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the console did not show {name:?}: {}",
+            page.client.source().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
