@@ -236,6 +236,16 @@ impl Store for PgStore {
         self.read_invoices(query).await
     }
 
+    async fn expire_invoice(&self, merchant_id: MerchantId, id: InvoiceId, at: Timestamp) -> Result<Option<Invoice>> {
+        let row: Option<crate::rows::InvoiceRow> = sqlx::query_as(sql::EXPIRE_INVOICE)
+            .bind(merchant_id.as_uuid())
+            .bind(id.as_uuid())
+            .bind(at.as_millis())
+            .fetch_optional(&self.reads)
+            .await?;
+        row.map(Invoice::try_from).transpose()
+    }
+
     async fn ping(&self) -> Result<()> {
         self.read_ping().await
     }

@@ -1,16 +1,27 @@
 //! SQL text both backends share. `$n` placeholders work in SQLite and
 //! PostgreSQL alike; statements that differ live with their backend.
 
-macro_rules! invoice_select {
-    ($($rest:literal),*) => {
-        concat!(
-            "SELECT id, merchant_id, status, chain_id, asset, amount, derivation_index, address, order_id, \
-             CAST(metadata AS TEXT) AS metadata, created_at, expires_at, exceptions, checkout_token, description, \
-             success_url, cancel_url FROM invoices ",
-            $($rest),*
-        )
+/// The columns `InvoiceRow` reads.
+macro_rules! invoice_columns {
+    () => {
+        "id, merchant_id, status, chain_id, asset, amount, derivation_index, address, order_id, \
+         CAST(metadata AS TEXT) AS metadata, created_at, expires_at, exceptions, checkout_token, description, \
+         success_url, cancel_url"
     };
 }
+
+macro_rules! invoice_select {
+    ($($rest:literal),*) => {
+        concat!("SELECT ", invoice_columns!(), " FROM invoices ", $($rest),*)
+    };
+}
+
+/// Brings an open invoice's expiry forward to `$3` (see [`crate::Store::expire_invoice`]).
+pub(crate) const EXPIRE_INVOICE: &str = concat!(
+    "UPDATE invoices SET expires_at = $3 WHERE merchant_id = $1 AND id = $2 AND status IN ('new', 'processing') \
+     AND expires_at > $3 RETURNING ",
+    invoice_columns!()
+);
 
 /// The columns `InvoiceRow` reads, as a `SELECT … FROM invoices` to extend.
 pub(crate) const INVOICE_COLUMNS: &str = invoice_select!();

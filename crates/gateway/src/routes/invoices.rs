@@ -450,3 +450,39 @@ pub(crate) async fn invalidate(
     state.dispatcher.wake();
     Ok(Json(shown))
 }
+
+error_responses!(
+    /// What `POST /v1/invoices/{id}/expire` refuses: no such invoice, or one already settled or invalid.
+    ExpireErrors = [AUTHENTICATED, &[NotFound, InvalidState]]
+);
+
+/// Expires an invoice now: the shop's cart was abandoned or changed, and
+/// its customer must not pay this invoice any more (Stripe's "expire a
+/// checkout session"). Its expiry moves to now; the watcher marks it
+/// `expired` within a second or two, once it has read the chain up to now,
+/// so a payment already made still counts, and a late one is recorded as
+/// for any expired invoice. An expired invoice is answered as it is.
+#[utoipa::path(post, path = "/v1/invoices/{id}/expire", tag = "invoices", operation_id = "expire_invoice",
+    params(("id" = String, Path, description = "Invoice id, `inv_…`", pattern = "^inv_[0-9a-fA-F]{32}$")),
+    security(("api_key" = ["invoices:write"])),
+    responses((status = 200, description = "The invoice, its expiry now (also when it was expired already)",
+        body = InvoiceView), ExpireErrors))]
+pub(crate) async fn expire(
+    State(state): State<AppState>,
+    CanWrite(caller): CanWrite,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<InvoiceView>, ApiError> {
+    let id: InvoiceId = id.parse().map_err(|_| ApiError::not_found("invoice"))?;
+    let invoice = match state.store.expire_invoice(caller.merchant_id, id, Timestamp::now()).await? {
+        Some(changed) => changed,
+        None => {
+            let found = state.store.invoice(caller.merchant_id, id).await?;
+            let found = found.ok_or_else(|| ApiError::not_found("invoice"))?;
+            if matches!(found.status, InvoiceStatus::Settled | InvoiceStatus::Invalid) {
+                return Err(invalid(ErrorCode::InvalidState, format!("a {} invoice cannot expire", found.status)));
+            }
+            found // expired already, or due already: the same answer, safe to retry
+        }
+    };
+    Ok(Json(view(&state, invoice).await?))
+}

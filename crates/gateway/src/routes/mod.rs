@@ -78,6 +78,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::create, invoices::list))
         .routes(routes!(invoices::get))
         .routes(routes!(invoices::invalidate))
+        .routes(routes!(invoices::expire))
         .routes(routes!(balances::list))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::delete))

@@ -15,6 +15,7 @@ on_both_backends!(
     same_idempotency_key_with_another_body_is_a_conflict,
     pages_follow_the_cursor_newest_first,
     bad_pagination_is_refused,
+    expiring_now_moves_the_expiry_once_and_only_for_the_merchants_open_invoice,
 );
 
 /// Milliseconds since the epoch of an RFC 3339 timestamp the API wrote.
@@ -171,4 +172,27 @@ pub(crate) fn assert_distinct(invoices: &[Value]) {
     let addresses: HashSet<_> = invoices.iter().map(|i| i["address"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), invoices.len(), "ids are unique");
     assert_eq!(addresses.len(), invoices.len(), "deposit addresses are unique");
+}
+
+async fn expiring_now_moves_the_expiry_once_and_only_for_the_merchants_open_invoice(kind: Kind) {
+    let Some(app) = spawn_app(kind).await else { return };
+    let inv = app.create_ok(json!({"amount": "3", "asset": "USDT", "expires_in_secs": 3600})).await;
+    let id = inv["id"].as_str().unwrap();
+    let path = format!("/v1/invoices/{id}/expire");
+    let (_, other_key) = app.other_merchant().await;
+    let theirs = app.client.post(app.url(&path)).bearer_auth(&other_key).send().await.unwrap();
+    assert_error(theirs, 404, "not_found").await;
+
+    let before = time(&inv["expires_at"]);
+    let expired = app.post_ok(&path, json!({})).await;
+    let now = time(&expired["expires_at"]);
+    assert!(now < before - 3_500_000, "moved to now: {} -> {}", inv["expires_at"], expired["expires_at"]);
+    let again = app.post_ok(&path, json!({})).await;
+    assert_eq!(again["expires_at"], expired["expires_at"], "a retry moves nothing and answers the same");
+
+    let gone = app.create_ok(json!({"amount": "3", "asset": "USDT"})).await;
+    let gone_id = gone["id"].as_str().unwrap();
+    app.post_ok(&format!("/v1/invoices/{gone_id}/invalidate"), json!({})).await;
+    let refused = app.post(&format!("/v1/invoices/{gone_id}/expire"), json!({})).await;
+    assert_error(refused, 409, "invalid_state").await;
 }

@@ -73,6 +73,7 @@ async fn openapi_describes_the_routes_and_shapes_actually_served(kind: Kind) {
         "/v1/balances",
         "/v1/invoices",
         "/v1/invoices/{id}",
+        "/v1/invoices/{id}/expire",
         "/v1/invoices/{id}/invalidate",
         "/v1/payouts",
         "/v1/payouts/{id}",

@@ -228,6 +228,16 @@ impl Store for SqliteStore {
         self.read_invoices(query).await
     }
 
+    async fn expire_invoice(&self, merchant_id: MerchantId, id: InvoiceId, at: Timestamp) -> Result<Option<Invoice>> {
+        let cache = std::sync::Arc::clone(&self.invoices);
+        let recache = move |changed: &Option<Invoice>| {
+            if let Some(invoice) = changed {
+                cache.put(invoice.clone());
+            }
+        };
+        self.writer.write_then(move |c| Box::pin(ops::expire_invoice(c, merchant_id, id, at)), recache).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.read_ping().await
     }

@@ -98,3 +98,18 @@ pub(super) async fn insert_invoice(conn: &mut SqliteConnection, new: NewInvoice)
         }),
     }
 }
+
+pub(super) async fn expire_invoice(
+    conn: &mut SqliteConnection,
+    merchant_id: coffer_domain::MerchantId,
+    id: coffer_domain::InvoiceId,
+    at: Timestamp,
+) -> Result<Option<Invoice>> {
+    let row: Option<InvoiceRow> = sqlx::query_as(sql::EXPIRE_INVOICE)
+        .bind(merchant_id.as_uuid())
+        .bind(id.as_uuid())
+        .bind(at.as_millis())
+        .fetch_optional(conn)
+        .await?;
+    row.map(Invoice::try_from).transpose()
+}

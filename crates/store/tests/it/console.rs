@@ -16,6 +16,7 @@ on_both_backends!(
     a_link_opens_one_session_for_its_own_role_before_it_expires,
     a_session_ends_once_and_each_open_and_end_is_logged,
     the_search_finds_by_order_id_or_address_and_never_another_merchants,
+    expiring_now_moves_only_an_open_invoice_of_the_merchant_and_is_read_back,
 );
 
 fn record(action: &str) -> Record {
@@ -117,4 +118,23 @@ async fn the_search_finds_by_order_id_or_address_and_never_another_merchants(kin
     // Nothing booked or delivered yet; another merchant reads nothing of Acme's.
     assert!(f.store.invoice_entries(acme, mine.id).await.unwrap().is_empty());
     assert!(f.store.invoice_deliveries(other, mine.id).await.unwrap().is_empty());
+}
+
+async fn expiring_now_moves_only_an_open_invoice_of_the_merchant_and_is_read_back(kind: Kind) {
+    let Some(f) = fixture(kind).await else { return };
+    let (acme, other) = (merchant(&*f.store, "Acme").await, merchant(&*f.store, "Other").await);
+    let open = invoice(acme, 1);
+    f.store.insert_invoice(plain(open.clone())).await.unwrap();
+    let now = Timestamp::from_millis(open.expires_at.as_millis() - 60_000);
+    assert!(f.store.expire_invoice(other, open.id, now).await.unwrap().is_none(), "not another merchant's");
+    let moved = f.store.expire_invoice(acme, open.id, now).await.unwrap().unwrap();
+    assert_eq!((moved.id, moved.expires_at, moved.status), (open.id, now, InvoiceStatus::New));
+    // Read back (through the SQLite store's cache too) as changed.
+    assert_eq!(f.store.invoice(acme, open.id).await.unwrap().unwrap().expires_at, now);
+    let later = Timestamp::from_millis(now.as_millis() + 1);
+    assert!(f.store.expire_invoice(acme, open.id, later).await.unwrap().is_none(), "never later than it was");
+    let mut settled = invoice(acme, 2);
+    settled.status = InvoiceStatus::Settled;
+    f.store.insert_invoice(plain(settled.clone())).await.unwrap();
+    assert!(f.store.expire_invoice(acme, settled.id, now).await.unwrap().is_none(), "a settled invoice stays");
 }
