@@ -89,6 +89,27 @@ impl Rpc {
         self.call("anvil_mine", json!([format!("0x{blocks:x}")])).await.map(drop).map_err(Into::into)
     }
 
+    /// Replaces the newest `depth` blocks with as many empty ones: their
+    /// transactions are gone, as when another chain wins (`anvil_reorg`).
+    pub async fn reorg(&self, depth: u64) -> Result<(), DevnetError> {
+        self.call("anvil_reorg", json!([depth, []])).await.map(drop).map_err(Into::into)
+    }
+
+    /// Mines one block stamped no earlier than the wall clock's next second,
+    /// whatever the chain's clock says (after `anvil_reorg` it runs behind).
+    pub async fn mine_at_wall_clock(&self) -> Result<(), DevnetError> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        // Refused when the chain is already ahead of the wall clock; then any next block will do.
+        let _ = self.call("evm_setNextBlockTimestamp", json!([now + 1])).await;
+        self.mine(1).await
+    }
+
+    /// Mines a block every `secs` seconds from now on, instead of one per
+    /// transaction (`evm_setIntervalMining`).
+    pub async fn set_interval_mining(&self, secs: u64) -> Result<(), DevnetError> {
+        self.call("evm_setIntervalMining", json!([secs])).await.map(drop).map_err(Into::into)
+    }
+
     /// Whether each transaction is mined at once in its own block.
     pub async fn set_automine(&self, on: bool) -> Result<(), DevnetError> {
         self.call("evm_setAutomine", json!([on])).await.map(drop).map_err(Into::into)

@@ -11,6 +11,7 @@
 
 pub mod checkout;
 pub mod console;
+pub mod dev_panel;
 pub mod i18n;
 pub mod qr;
 

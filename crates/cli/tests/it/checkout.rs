@@ -22,14 +22,22 @@ pub(crate) struct Dev {
     pub(crate) base: String,
     pub(crate) key: String,
     pub(crate) merchant: String,
+    /// dev.json.
+    pub(crate) info: Value,
     http: reqwest::Client,
 }
 
 impl Dev {
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With more arguments for `coffer dev` (`--block-time 3600`, say).
+    pub(crate) fn start_with(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join(".coffer-dev");
-        let process = Running::spawn(coffer().args(["dev", "--listen", "127.0.0.1:0", "--dir"]).arg(&state));
+        let process =
+            Running::spawn(coffer().args(["dev", "--listen", "127.0.0.1:0"]).args(args).arg("--dir").arg(&state));
         let info = wait_for_dev_json(&state, None);
         Self {
             _process: process,
@@ -37,6 +45,7 @@ impl Dev {
             base: info["gateway_url"].as_str().unwrap().to_owned(),
             key: info["api_key"].as_str().unwrap().to_owned(),
             merchant: info["merchant_id"].as_str().unwrap().to_owned(),
+            info,
             state,
             http: reqwest::Client::new(),
         }

@@ -7,6 +7,7 @@ mod checkout;
 mod console;
 mod crash;
 mod dev;
+mod dev_panel;
 mod dev_topup;
 mod dev_treasury;
 mod drill;

@@ -15,6 +15,7 @@
 //! `operator-token.dev-only`, so `coffer screening held|release|reject`
 //! work against the dev gateway.
 
+mod panel;
 mod pay;
 mod payout;
 mod signer;
@@ -46,6 +47,9 @@ pub(crate) struct Args {
     /// Seconds between blocks on the dev chain.
     #[arg(long, default_value_t = 1, value_name = "SECS")]
     block_time: u64,
+    /// Where the dev panel listens (pay, mine, reorganise, expire); default: a free loopback port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    panel_listen: SocketAddr,
 }
 
 #[derive(clap::Subcommand)]
@@ -57,7 +61,7 @@ enum Command {
 }
 
 /// `dev.json`: what a client or a script needs to talk to the dev gateway and chain.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct DevInfo {
     pub(crate) gateway_url: String,
     pub(crate) api_key: String,
@@ -78,6 +82,19 @@ pub(crate) struct DevInfo {
     pub(crate) operator_url: String,
     /// Their bearer token, for `--operator-token-file`.
     pub(crate) operator_token_file: PathBuf,
+    /// The dev panel (empty in a dev.json of an older `coffer dev`).
+    #[serde(default)]
+    pub(crate) panel_url: String,
+}
+
+impl DevInfo {
+    /// The `dev.json` in `dir`, as a running `coffer dev` wrote it.
+    pub(crate) fn read(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join("dev.json");
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("reading {} (is `coffer dev` running?)", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not what `coffer dev` writes", path.display()))
+    }
 }
 
 /// What the gateway's dev configuration says about the treasury.
@@ -105,10 +122,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let xpub = signer_public.xpub.clone();
     let (request_key_file, request_key) = signer::gateway_request_key(&dir)?;
 
-    let options =
-        AnvilOptions { block_time_secs: Some(args.block_time.max(1)), state_file: Some(dir.join("anvil-state.json")) };
+    // Each transaction mined at once while setting up (the test USDT's
+    // deployment waits for its block), then a block every --block-time.
+    let options = AnvilOptions { block_time_secs: None, state_file: Some(dir.join("anvil-state.json")) };
     let anvil = Anvil::spawn(options).await.context("starting the dev chain (anvil)")?;
     let usdt = dev_token(&anvil).await?;
+    anvil.rpc().set_interval_mining(args.block_time.max(1)).await.context("setting the dev chain's block time")?;
     let cold = signer::cold_address();
     let dev_signer = signer::DevSigner::start(&dir, &anvil, usdt.address, &request_key, cold)?;
     let config_path = dir.join("coffer.toml");
@@ -140,12 +159,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     };
 
     let store = parts.store.clone();
+    let panel_config = config.clone();
     let gateway = Gateway::bind(config.listen_addr, parts)
         .await
         .with_context(|| format!("is another program on {}? pass --listen 127.0.0.1:PORT", config.listen_addr))?;
     let gateway_url = format!("http://{}", gateway.local_addr()?);
     let operator_url = gateway.operator_addr().map(|a| format!("http://{a}")).context("the operator listener")?;
-    let info = DevInfo {
+    let mut info = DevInfo {
         gateway_url: gateway_url.clone(),
         api_key: api_key.clone(),
         merchant_id,
@@ -163,7 +183,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         cold_wallet: cold.to_checksum(None),
         operator_url: operator_url.clone(),
         operator_token_file: operator_token_file.clone(),
+        panel_url: String::new(),
     };
+    let (panel_url, panel) = panel::start(args.panel_listen, info.clone(), panel_config).await?;
+    info.panel_url = panel_url.clone();
     write_private(&info_path, &serde_json::to_vec_pretty(&info)?)?;
     let merchant_role = coffer_store::ConsoleRole::Merchant(merchant_id);
     let (console_link, _) = admin::create_console_link(&*store, merchant_role, &gateway_url).await?;
@@ -174,6 +197,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
          -H 'Content-Type: application/json' -d '{{\"amount\":\"12.50\",\"asset\":\"USDT\"}}'\n  \
          coffer dev pay inv_…\n  coffer dev payout --amount 5 --asset USDT --to 0x…\n  \
          coffer screening held --gateway {operator_url} --operator-token-file {token_file}\n\n\
+         The dev panel (pay, mine blocks, stage a reorganisation, expire now): {panel_url}\n\n\
          The console, signed in as the demo shop (this link works once, for 15 minutes; \
          `coffer console link` makes another):\n  {console_link}\n\n\
          Ctrl-C stops everything.\n",
@@ -185,6 +209,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         info_file = info_path.display(),
     );
     gateway.serve(stop).await?;
+    panel.abort();
     drop(dev_signer); // its own process: SIGTERM, so it finishes what it is writing
     drop(anvil); // saves the chain's state, then stops
     Ok(())

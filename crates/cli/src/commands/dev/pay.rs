@@ -27,16 +27,51 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
-    let info_path = dir.join("dev.json");
-    let info: DevInfo = serde_json::from_slice(
-        &std::fs::read(&info_path)
-            .with_context(|| format!("reading {} (is `coffer dev` running?)", info_path.display()))?,
-    )
-    .with_context(|| format!("{} is not what `coffer dev` writes", info_path.display()))?;
+    let info = DevInfo::read(dir)?;
     let config = coffer_config::Config::load(Some(&info.config)).context("the dev configuration")?;
+    let paid = pay(&info, &config, &args.invoice, args.amount.as_deref(), args.from, false).await?;
+    println!(
+        "paid {} {} from {} to {} in transaction {} (block {}); the invoice settles after {} confirmations:\n  \
+         curl -s {}/v1/invoices/{} -H 'Authorization: Bearer {}'",
+        paid.amount,
+        paid.symbol,
+        paid.payer,
+        paid.to,
+        paid.tx,
+        paid.block.map_or("?".to_owned(), |b| b.to_string()),
+        config.chains.iter().find(|c| c.chain_id == paid.chain_id).map_or(0, |c| c.confirmations),
+        info.gateway_url,
+        args.invoice,
+        info.api_key,
+    );
+    Ok(())
+}
+
+/// A payment made on the dev chain.
+pub(crate) struct Paid {
+    pub(crate) amount: String,
+    pub(crate) symbol: String,
+    pub(crate) chain_id: u64,
+    pub(crate) payer: Address,
+    pub(crate) to: Address,
+    pub(crate) tx: alloy_primitives::B256,
+    pub(crate) block: Option<u64>,
+}
+
+/// Pays `invoice` (what is still due, or `amount`) from a dev account or
+/// from `from`, and waits until it is mined; with `mine_now`, mines its
+/// block at once instead of waiting for the chain's next one.
+pub(crate) async fn pay(
+    info: &DevInfo,
+    config: &coffer_config::Config,
+    invoice_id: &str,
+    amount: Option<&str>,
+    from: Option<Address>,
+    mine_now: bool,
+) -> anyhow::Result<Paid> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let response = client
-        .get(format!("{}/v1/invoices/{}", info.gateway_url, args.invoice))
+        .get(format!("{}/v1/invoices/{invoice_id}", info.gateway_url))
         .bearer_auth(&info.api_key)
         .send()
         .await
@@ -55,24 +90,24 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
         .resolve(symbol.parse().map_err(|e| anyhow!("{e}"))?, Some(coffer_domain::ChainId(chain_id)))
         .map_err(|e| anyhow!("{e}"))?
         .clone();
-    let units = match &args.amount {
+    let units = match amount {
         Some(text) => asset.parse_amount(text).map_err(|e| anyhow!("--amount: {e}"))?.units(),
         None => {
             let due = parse_units(field("amount_units")?)?.saturating_sub(parse_units(field("paid_units")?)?);
             if due.is_zero() {
-                bail!("invoice {} is paid in full already; pass --amount to pay more", args.invoice);
+                bail!("invoice {invoice_id} is paid in full already; pass an amount to pay more");
             }
             due
         }
     };
     if units.is_zero() {
-        bail!("--amount must be more than zero");
+        bail!("the amount must be more than zero");
     }
     let to: Address = field("address")?.parse().context("the invoice's address")?;
 
     let rpc = Rpc::new(info.rpc_url.clone());
     let accounts = rpc.accounts().await.context("the dev chain (is `coffer dev` running?)")?;
-    let payer = match args.from {
+    let payer = match from {
         Some(from) => {
             // Enough ether for an ETH invoice and its gas, whatever it had.
             let wei =
@@ -92,19 +127,20 @@ pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
             token.send_transfer(&rpc, payer, to, units).await?
         }
     };
+    if mine_now {
+        rpc.mine(1).await?;
+    }
     let receipt = rpc.wait_for_receipt(tx).await?;
     let block = receipt["blockNumber"].as_str().and_then(|b| u64::from_str_radix(b.trim_start_matches("0x"), 16).ok());
-    println!(
-        "paid {} {symbol} from {payer} to {to} in transaction {tx} (block {}); the invoice settles after {} confirmations:\n  \
-         curl -s {}/v1/invoices/{} -H 'Authorization: Bearer {}'",
-        coffer_domain::format_units(units, asset.decimals),
-        block.map_or("?".to_owned(), |b| b.to_string()),
-        config.chains.iter().find(|c| c.chain_id == chain_id).map_or(0, |c| c.confirmations),
-        info.gateway_url,
-        args.invoice,
-        info.api_key,
-    );
-    Ok(())
+    Ok(Paid {
+        amount: coffer_domain::format_units(units, asset.decimals),
+        symbol: symbol.to_owned(),
+        chain_id,
+        payer,
+        to,
+        tx,
+        block,
+    })
 }
 
 fn parse_units(text: &str) -> anyhow::Result<U256> {

@@ -30,12 +30,7 @@ pub(crate) struct Args {
 const FINAL: [&str; 3] = ["confirmed", "refused", "failed"];
 
 pub(crate) async fn run(dir: &Path, args: Args) -> anyhow::Result<()> {
-    let info_path = dir.join("dev.json");
-    let info: DevInfo = serde_json::from_slice(
-        &std::fs::read(&info_path)
-            .with_context(|| format!("reading {} (is `coffer dev` running?)", info_path.display()))?,
-    )
-    .with_context(|| format!("{} is not what `coffer dev` writes", info_path.display()))?;
+    let info = DevInfo::read(dir)?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let mut key = [0u8; 16];
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the idempotency key: {e}"))?;
