@@ -12,6 +12,7 @@
 
 mod asset_book;
 mod auth;
+mod branding;
 mod chain;
 mod checkout;
 mod event;
@@ -31,6 +32,7 @@ mod time;
 
 pub use asset_book::{AssetBook, AssetLookupError};
 pub use auth::{ApiKeyToken, MalformedToken, RandomnessUnavailable, Scope, Scopes, SecretDigest, UnknownScope};
+pub use branding::{BadColor, BadLogo, BrandColor, Branding, Logo, LogoType, MAX_LOGO_BYTES};
 pub use chain::{ChainId, HaltCode};
 pub use checkout::{
     BadReturnUrl, Checkout, CheckoutToken, INVOICE_ID_PLACEHOLDER, MAX_RETURN_URL, MalformedCheckoutToken, ReturnUrl,

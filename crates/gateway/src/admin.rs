@@ -39,6 +39,37 @@ pub enum AdminError {
     NoSuchMerchant(MerchantId),
 }
 
+/// A change to a merchant's branding: `None` keeps a part as it is,
+/// `Some(None)` removes it.
+#[derive(Clone, Debug, Default)]
+pub struct BrandingChange {
+    /// The accent colour.
+    pub color: Option<Option<coffer_domain::BrandColor>>,
+    /// The logo.
+    pub logo: Option<Option<coffer_domain::Logo>>,
+}
+
+/// Changes a merchant's checkout branding; returns it as it now is.
+pub async fn set_branding(
+    store: &dyn Store,
+    merchant: MerchantId,
+    change: BrandingChange,
+) -> Result<coffer_domain::Branding, AdminError> {
+    if store.merchant(merchant).await?.is_none() {
+        return Err(AdminError::NoSuchMerchant(merchant));
+    }
+    let mut branding = store.branding(merchant).await?;
+    if let Some(color) = change.color {
+        branding.color = color;
+    }
+    if let Some(logo) = change.logo {
+        branding.logo = logo;
+    }
+    let now = Timestamp::now();
+    store.set_branding_audited(merchant, &branding, now, &audit::branding_changed(merchant, &branding, now)).await?;
+    Ok(branding)
+}
+
 /// Makes a one-time console sign-in link for a merchant or the operator,
 /// usable once within [`crate::CONSOLE_LINK_LIFETIME`]; returns its URL
 /// under `public_url` (the only copy of its secret: the store keeps a digest).

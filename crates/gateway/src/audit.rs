@@ -2,7 +2,7 @@
 //! privileged act, built here so every action name is in one place.
 //!
 //! Actions are stable dotted names (verifiers and alerts match on them):
-//! `merchant.created`, `api_key.created`, `api_key.revoked`,
+//! `merchant.created`, `merchant.branding_changed`, `api_key.created`, `api_key.revoked`,
 //! `webhook.registered`, `webhook.deleted`, `chain.halt_resolved`,
 //! `config.loaded`, `payout.requested`, `payout.<status>`,
 //! `payout.approval_relayed`, `screening.list_imported`,
@@ -270,4 +270,19 @@ pub fn console_redelivered(
         "new_delivery_id": created.to_string(),
     });
     record(at, actor, "console.webhook_redelivered", delivery.to_string(), detail)
+}
+
+/// `merchant.branding_changed`, by the operator: the colour, and the
+/// logo's type, size and SHA-256 (not its bytes).
+pub fn branding_changed(merchant: MerchantId, branding: &coffer_domain::Branding, at: Timestamp) -> Record {
+    use sha2::Digest as _;
+    let logo = branding.logo.as_ref().map(|logo| {
+        json!({
+            "type": logo.kind().mime(),
+            "bytes": logo.bytes().len(),
+            "sha256": hex::encode(sha2::Sha256::digest(logo.bytes())),
+        })
+    });
+    let detail = json!({ "color": branding.color.map(|c| c.to_string()), "logo": logo });
+    record(at, OPERATOR, "merchant.branding_changed", merchant.to_string(), detail)
 }

@@ -17,6 +17,7 @@
 //! that returns `Err` has changed nothing (each write is one transaction).
 
 mod audit;
+mod branding;
 mod chain;
 mod console;
 mod control;
@@ -42,6 +43,7 @@ use async_trait::async_trait;
 use coffer_domain::{ApiKeyId, Invoice, InvoiceId, InvoiceStatus, MerchantId, Scopes, SecretDigest, Timestamp};
 
 pub use audit::{AuditStore, AuditedActs};
+pub use branding::BrandingStore;
 pub use chain::{
     Applied, Booking, ChainBlock, ChainHalt, ChainStep, ChainStore, DisplacedResolution, InvoiceChange, InvoiceChanges,
     LedgerPosting, NewEvent, Recovery, Settlement,
@@ -148,6 +150,7 @@ pub struct InvoiceQuery {
 #[async_trait]
 pub trait Store:
     ChainStore
+    + BrandingStore
     + ConsoleStore
     + LedgerStore
     + WebhookStore

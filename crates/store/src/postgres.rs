@@ -51,6 +51,7 @@ crate::shared::payout_store!(PgStore, sqlx::PgConnection, sqlx::Postgres);
 crate::shared::sweep_store!(PgStore, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
 crate::shared::screening_store!(PgStore, sqlx::PgConnection);
 crate::shared::console_store!(PgStore, sqlx::Postgres);
+crate::shared::branding_store!(PgStore);
 
 impl PgStore {
     /// Runs `op` in one transaction, committed if it returns `Ok`.

@@ -71,6 +71,12 @@ pub struct Facts<'a> {
     pub success_link: Option<String>,
     /// The signed link back to the shop before paying.
     pub cancel_link: Option<String>,
+    /// The merchant's logo, served by the gateway (`/pay/{token}/logo`).
+    pub logo_path: Option<String>,
+    /// The merchant's colours, as a stylesheet the gateway serves
+    /// (`/pay/{token}/theme.css`): a style attribute would need
+    /// `style-src 'unsafe-inline'`.
+    pub theme_path: Option<String>,
 }
 
 /// Where the customer stands, in the page's terms.
@@ -182,6 +188,7 @@ pub struct Countdown {
 pub struct Main {
     state: &'static str,
     merchant: String,
+    logo: Option<String>,
     order_id: Option<String>,
     description: Option<String>,
     title: String,
@@ -204,6 +211,7 @@ struct Page<'a> {
     title: String,
     refresh: Option<String>,
     languages: Vec<(&'static str, String, bool)>,
+    theme: Option<String>,
     m: &'a Main,
 }
 
@@ -243,6 +251,7 @@ pub fn page(facts: &Facts<'_>) -> Result<Rendered, askama::Error> {
         title: fill(t.page_title, &[("merchant", facts.merchant)]),
         refresh,
         languages,
+        theme: facts.theme_path.clone(),
         m: &main,
     };
     Ok(Rendered { html: page.render()?, stage })
@@ -328,6 +337,7 @@ fn main(facts: &Facts<'_>) -> (Stage, Main) {
     let main = Main {
         state: stage.name(),
         merchant: facts.merchant.to_owned(),
+        logo: facts.logo_path.clone(),
         order_id: facts.order_id.map(str::to_owned),
         description: facts.description.map(str::to_owned),
         title: title.to_owned(),
@@ -422,3 +432,22 @@ fn plain_page(lang: &str, title: &str, body: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A merchant's colours as a stylesheet (`/pay/{token}/theme.css`): the
+/// accent, and text on it dark or light as the accent's luminance asks.
+pub fn theme_css(color: coffer_domain::BrandColor) -> String {
+    let on_accent = if wants_dark_text(color) { "#14181b" } else { "#ffffff" };
+    format!(":root {{ --accent: {color}; --on-accent: {on_accent}; }}\n")
+}
+
+/// Whether text on `color` should be dark: its relative luminance (WCAG
+/// 2.x) is above the point where black contrasts more than white.
+fn wants_dark_text(color: coffer_domain::BrandColor) -> bool {
+    let linear = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.039_28 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    };
+    let [r, g, b] = color.rgb().map(linear);
+    // Contrast with white (1.05 / (L + 0.05)) falls below contrast with black ((L + 0.05) / 0.05).
+    0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179
+}

@@ -24,6 +24,27 @@ pub(crate) enum MerchantCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Set a merchant's look on its checkout page: an accent colour and a
+    /// logo (PNG or JPEG, at most 128 KiB). Parts not named stay as they are.
+    Brand {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The merchant (`mer_…`).
+        #[arg(long)]
+        merchant: MerchantId,
+        /// The accent colour, `#rrggbb`.
+        #[arg(long, conflicts_with = "no_color")]
+        color: Option<String>,
+        /// Remove the colour (the page's own green).
+        #[arg(long)]
+        no_color: bool,
+        /// A PNG or JPEG file.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_logo")]
+        logo: Option<std::path::PathBuf>,
+        /// Remove the logo.
+        #[arg(long)]
+        no_logo: bool,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -78,6 +99,24 @@ pub(crate) async fn merchant(command: MerchantCommand) -> anyhow::Result<()> {
             for m in open_store(&config).await?.merchants().await? {
                 println!("{}\t{}\t{}", m.id, m.created_at.to_rfc3339(), printable(&m.name));
             }
+        }
+        MerchantCommand::Brand { config, merchant, color, no_color, logo, no_logo } => {
+            let mut change = admin::BrandingChange::default();
+            if let Some(color) = color {
+                change.color = Some(Some(color.parse()?));
+            } else if no_color {
+                change.color = Some(None);
+            }
+            if let Some(path) = logo {
+                let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                change.logo = Some(Some(coffer_domain::Logo::new(bytes).with_context(|| path.display().to_string())?));
+            } else if no_logo {
+                change.logo = Some(None);
+            }
+            let branding = admin::set_branding(&*open_store(&config).await?, merchant, change).await?;
+            let color = branding.color.map_or_else(|| "none".to_owned(), |c| c.to_string());
+            let logo = branding.logo.map_or_else(|| "none".to_owned(), |l| format!("{l:?}"));
+            eprintln!("{merchant}: colour {color}, logo {logo}");
         }
     }
     Ok(())

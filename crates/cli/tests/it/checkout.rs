@@ -77,6 +77,36 @@ impl Dev {
     }
 }
 
+/// A 96×96 PNG logo: a coffee-brown ring on a transparent ground, drawn here.
+pub(crate) fn logo_png() -> Vec<u8> {
+    let size = 96u32;
+    let mut pixels = Vec::with_capacity((size * size * 4) as usize);
+    for y in 0..size {
+        for x in 0..size {
+            let (dx, dy) = (f64::from(x) - 47.5, f64::from(y) - 47.5);
+            let r = (dx * dx + dy * dy).sqrt();
+            let inside = (28.0..46.0).contains(&r) || r < 14.0;
+            pixels.extend_from_slice(if inside { &[0x6b, 0x3e, 0x26, 0xff] } else { &[0, 0, 0, 0] });
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, size, size);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header().unwrap().write_image_data(&pixels).unwrap();
+    out
+}
+
+impl Dev {
+    /// Brands the demo shop with `coffer merchant brand`.
+    pub(crate) fn brand(&self, color: &str) {
+        let logo = self.state.join("logo.png");
+        std::fs::write(&logo, logo_png()).unwrap();
+        let logo = logo.to_str().unwrap().to_owned();
+        self.cli(&["merchant", "brand", "--merchant", &self.merchant, "--color", color, "--logo", &logo]);
+    }
+}
+
 /// What a shop does with the return link: recompute the signature over
 /// `<t>.coffer-return.v1.<invoice>.<status>` with its webhook secret.
 fn verify_return_link(link: &str, secret: &str) -> Result<(String, String), String> {
@@ -121,6 +151,7 @@ async fn a_customer_pays_in_two_parts_and_watches_the_page_settle_without_a_relo
         return;
     }
     let dev = Dev::start();
+    dev.brand("#6b3e26");
     let hook =
         dev.post("/v1/webhooks", json!({"url": "http://127.0.0.1:9/hooks", "events": ["invoice.settled"]})).await;
     let secret = hook["secret"].as_str().unwrap().to_owned();
@@ -144,6 +175,10 @@ async fn a_customer_pays_in_two_parts_and_watches_the_page_settle_without_a_relo
     page.client.goto(url).await.unwrap();
     page.wait_for_state("waiting", Duration::from_secs(10)).await;
     assert_eq!(page.text("#order-id").await, hostile, "markup in an order id is shown as text");
+    let shown = page.eval("const i = document.getElementById('logo'); return [i.complete, i.naturalWidth]").await;
+    assert_eq!(shown, json!([true, 96]), "the merchant's logo, from the gateway");
+    let accent = "return getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()";
+    assert_eq!(page.eval(accent).await, json!("#6b3e26"), "and its colour, from the theme stylesheet");
     assert_eq!(page.eval("return window.__pwned === undefined").await, json!(true), "and never runs");
     assert!(page.text("#status-body").await.contains("0.01 ETH on anvil"));
     assert_eq!(page.attr("#return-link", "href").await.unwrap().split('?').next(), Some("http://127.0.0.1:9/cart"));
@@ -257,4 +292,28 @@ async fn the_page_sends_strict_headers_no_cookie_and_one_link_opens_one_invoice(
     }
     let events = reqwest::get(format!("{url_one}/events")).await.unwrap();
     assert_eq!(events.headers()["content-type"], "text/event-stream");
+
+    // Branding is served under the page's token, as an image and a stylesheet.
+    assert_eq!(reqwest::get(format!("{url_one}/logo")).await.unwrap().status(), 404, "none yet");
+    dev.brand("#ffd400");
+    let html = reqwest::get(url_one).await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("src=\"/pay/{}/logo\"", token(url_one))), "{html}");
+    let logo = reqwest::get(format!("{url_one}/logo")).await.unwrap();
+    assert_eq!(logo.headers()["content-type"], "image/png");
+    assert_eq!(logo.headers()["x-content-type-options"], "nosniff");
+    assert!(logo.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert_eq!(logo.bytes().await.unwrap().to_vec(), logo_png());
+    let theme = reqwest::get(format!("{url_one}/theme.css")).await.unwrap().text().await.unwrap();
+    assert_eq!(theme, ":root { --accent: #ffd400; --on-accent: #14181b; }\n", "dark text on a light colour");
+    assert_eq!(reqwest::get(format!("{}/pay/{}/logo", dev.base, "0".repeat(48))).await.unwrap().status(), 404);
+    // An SVG (it could carry script) and a colour that is not one are refused.
+    let svg = dev.dir().join("logo.svg");
+    std::fs::write(&svg, "<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>").unwrap();
+    let config = dev.dir().join("coffer.toml");
+    for args in [["--logo", svg.to_str().unwrap()], ["--color", "#fff;}body{display:none"]] {
+        let refused = crate::support::run_err(
+            coffer().args(["merchant", "brand", "--merchant", &dev.merchant]).args(args).arg("--config").arg(&config),
+        );
+        assert!(!refused.stderr.is_empty());
+    }
 }

@@ -20,6 +20,8 @@ pub(crate) struct Loaded {
     chain_name: String,
     confirmations: u32,
     endpoint: Option<WebhookEndpoint>,
+    /// Where the merchant's logo and theme are served, if it has them.
+    branding: (Option<String>, Option<String>),
 }
 
 /// The invoice `token` opens, with its view; `None` if none does (or its
@@ -35,7 +37,9 @@ pub(crate) async fn load(state: &AppState, token: &CheckoutToken) -> Result<Opti
     let chain_name = state.chain_names.get(&chain).cloned().unwrap_or_else(|| format!("chain {chain}"));
     let confirmations = state.watchers.chain(chain).map_or(1, |c| c.confirmations);
     let view = view(state, &invoice).await?;
+    let branding = super::branding::paths(&state.store.branding(invoice.merchant_id).await?, &invoice.checkout.token);
     Ok(Some(Loaded {
+        branding,
         invoice,
         view,
         asset,
@@ -111,6 +115,8 @@ impl Loaded {
             events_path: format!("/pay/{token}/events?lang={}", lang.tag()),
             success_link: link(&invoice.checkout.success_url),
             cancel_link: link(&invoice.checkout.cancel_url),
+            logo_path: self.branding.0.clone(),
+            theme_path: self.branding.1.clone(),
         }
     }
 }

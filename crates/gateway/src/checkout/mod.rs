@@ -5,6 +5,7 @@
 //! page and `GET /v1/invoices/{id}` can never disagree; `coffer-web`
 //! turns them into words and HTML.
 
+mod branding;
 mod facts;
 mod headers;
 pub(crate) mod return_link;
@@ -43,6 +44,8 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/pay/{token}", get(page))
         .route("/pay/{token}/events", get(events))
+        .route("/pay/{token}/logo", get(branding::logo))
+        .route("/pay/{token}/theme.css", get(branding::theme))
         .route("/pay/assets/checkout.js", get(script))
         .route("/pay/assets/checkout.css", get(stylesheet))
         .layer(axum::middleware::from_fn(headers::no_cookies))

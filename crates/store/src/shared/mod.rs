@@ -5,6 +5,7 @@
 
 mod audit;
 mod audited_acts;
+mod branding;
 mod chain;
 mod chain_writes;
 pub(crate) mod console;
@@ -22,6 +23,7 @@ use coffer_domain::{Account, Exceptions, InvoiceId, InvoiceStatus, Side, Transac
 
 pub(crate) use audit::audit_store;
 pub(crate) use audited_acts::audited_acts;
+pub(crate) use branding::branding_store;
 pub(crate) use chain::chain_store;
 pub(crate) use chain_writes::chain_writes;
 pub(crate) use console::console_store;

@@ -87,6 +87,7 @@ crate::shared::payout_store!(SqliteStore, sqlx::SqliteConnection, sqlx::Sqlite);
 crate::shared::sweep_store!(SqliteStore, None::<&str>);
 crate::shared::screening_store!(SqliteStore, sqlx::SqliteConnection);
 crate::shared::console_store!(SqliteStore, sqlx::Sqlite);
+crate::shared::branding_store!(SqliteStore);
 
 impl SqliteStore {
     /// Runs `op` as one atomic write (a savepoint in the writer's next batch).

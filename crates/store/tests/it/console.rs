@@ -1,7 +1,7 @@
 //! The console's sessions and reads on both backends: a link opens one
 //! session, only for its own role and before it expires; sessions end
 //! once; every open and end is on the audit log with its act; the reads
-//! never cross merchants.
+//! never cross merchants. And the merchant's checkout branding.
 
 use coffer_audit::Record;
 use coffer_domain::{InvoiceStatus, MerchantId, Timestamp};
@@ -17,6 +17,7 @@ on_both_backends!(
     a_session_ends_once_and_each_open_and_end_is_logged,
     the_search_finds_by_order_id_or_address_and_never_another_merchants,
     expiring_now_moves_only_an_open_invoice_of_the_merchant_and_is_read_back,
+    branding_is_replaced_whole_logged_and_checked_again_when_read,
 );
 
 fn record(action: &str) -> Record {
@@ -137,4 +138,32 @@ async fn expiring_now_moves_only_an_open_invoice_of_the_merchant_and_is_read_bac
     settled.status = InvoiceStatus::Settled;
     f.store.insert_invoice(plain(settled.clone())).await.unwrap();
     assert!(f.store.expire_invoice(acme, settled.id, now).await.unwrap().is_none(), "a settled invoice stays");
+}
+
+async fn branding_is_replaced_whole_logged_and_checked_again_when_read(kind: Kind) {
+    use coffer_domain::{BrandColor, Branding, Logo};
+    let Some(f) = fixture(kind).await else { return };
+    let acme = merchant(&*f.store, "Acme").await;
+    assert_eq!(f.store.branding(acme).await.unwrap(), Branding::default());
+    let png = b"\x89PNG\r\n\x1a\n-a-logo".to_vec();
+    let branded =
+        Branding { color: Some("#ffd400".parse::<BrandColor>().unwrap()), logo: Some(Logo::new(png).unwrap()) };
+    let at = Timestamp::from_millis(7);
+    f.store.set_branding_audited(acme, &branded, at, &record("merchant.branding_changed")).await.unwrap();
+    assert_eq!(f.store.branding(acme).await.unwrap(), branded);
+    let plain = Branding { color: branded.color, logo: None };
+    f.store.set_branding_audited(acme, &plain, at, &record("merchant.branding_changed")).await.unwrap();
+    assert_eq!(f.store.branding(acme).await.unwrap(), plain, "replaced whole: the logo is gone");
+    let unknown = f.store.set_branding_audited(MerchantId::new(), &plain, at, &record("x")).await;
+    assert!(unknown.is_err());
+    assert_eq!(all_entries(&*f.store).await.len(), 2, "one record per change, none for the refusal");
+
+    // An SVG written into the row behind the gateway's back is not served.
+    let hex: String = b"<svg onload=alert(1)>".iter().map(|b| format!("{b:02x}")).collect();
+    let literal = match kind {
+        Kind::Sqlite => format!("x'{hex}'"),
+        Kind::Postgres => format!("'\\x{hex}'::bytea"),
+    };
+    f.db.execute_raw(&format!("UPDATE merchant_branding SET logo = {literal}, logo_type = 'image/png'")).await;
+    assert!(f.store.branding(acme).await.is_err());
 }

@@ -43,6 +43,8 @@ fn facts(asset: &Asset) -> Facts<'_> {
         events_path: "/pay/abc/events".into(),
         success_link: None,
         cancel_link: None,
+        logo_path: None,
+        theme_path: None,
     }
 }
 
@@ -166,4 +168,27 @@ fn every_language_renders_every_stage() {
             assert!(fragment(&f).unwrap().html.starts_with("<main id=\"checkout\""));
         }
     }
+}
+
+#[test]
+fn a_merchant_s_theme_is_a_stylesheet_and_its_logo_an_image_of_the_gateway() {
+    let asset = usdt();
+    let mut branded = facts(&asset);
+    branded.logo_path = Some("/pay/abc/logo".into());
+    branded.theme_path = Some("/pay/abc/theme.css".into());
+    let html = page(&branded).unwrap().html;
+    assert!(html.contains(r#"<link rel="stylesheet" href="/pay/abc/theme.css">"#));
+    assert!(html.contains(r#"<img class="logo" id="logo" src="/pay/abc/logo" alt="">"#));
+    assert!(!html.contains("style="), "no style attribute: the CSP allows none");
+    let plain = page(&facts(&asset)).unwrap().html;
+    assert!(!plain.contains("theme.css") && !plain.contains("id=\"logo\""));
+    let css = crate::checkout::theme_css("#ffd400".parse().unwrap());
+    assert_eq!(css, ":root { --accent: #ffd400; --on-accent: #14181b; }\n");
+}
+
+#[test]
+fn text_is_dark_on_light_colours_and_light_on_dark_ones() {
+    let on = |c: &str| crate::checkout::theme_css(c.parse().unwrap());
+    assert!(on("#ffffff").contains("--on-accent: #14181b") && on("#ffd400").contains("--on-accent: #14181b"));
+    assert!(on("#0b6e4f").contains("--on-accent: #ffffff") && on("#000000").contains("--on-accent: #ffffff"));
 }
