@@ -39,10 +39,24 @@ impl CheckoutConfig {
         Ok(())
     }
 
-    /// `public_url` without a trailing slash, if set.
+    /// `public_url` as a browser serialises its origin (the `Origin` header
+    /// the console compares with): no trailing slash, the host in lower
+    /// case, no default port.
     pub fn public_origin(&self) -> Option<String> {
-        self.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned())
+        self.public_url.as_deref().map(serialised_origin)
     }
+}
+
+fn serialised_origin(url: &str) -> String {
+    let url = url.trim_end_matches('/').to_ascii_lowercase();
+    for (scheme, default_port) in [("https://", ":443"), ("http://", ":80")] {
+        if url.starts_with(scheme)
+            && let Some(host) = url.strip_suffix(default_port)
+        {
+            return host.to_owned();
+        }
+    }
+    url
 }
 
 /// `http(s)://host[:port]` and nothing else: it goes into links and into a
@@ -57,6 +71,15 @@ fn is_origin(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_public_origin_is_what_a_browser_sends() {
+        let origin = |url: &str| CheckoutConfig { public_url: Some(url.into()), ..Default::default() }.public_origin();
+        assert_eq!(origin("https://Pay.Example.com:443/").as_deref(), Some("https://pay.example.com"));
+        assert_eq!(origin("http://127.0.0.1:80").as_deref(), Some("http://127.0.0.1"));
+        assert_eq!(origin("https://pay.example.com:8443").as_deref(), Some("https://pay.example.com:8443"));
+        assert_eq!(origin("http://shop:4430").as_deref(), Some("http://shop:4430"));
+    }
 
     #[test]
     fn only_plain_origins_pass() {

@@ -39,6 +39,17 @@ pub enum AdminError {
     NoSuchMerchant(MerchantId),
 }
 
+/// Ends live console sessions at once: a merchant's, the operator's, or
+/// (`None`) everyone's. Returns how many ended.
+pub async fn end_console_sessions(
+    store: &dyn Store,
+    role: Option<coffer_store::ConsoleRole>,
+) -> Result<u64, AdminError> {
+    let now = Timestamp::now();
+    let (ended, _) = store.end_console_sessions_audited(role, now, &audit::console_sessions_ended(role, now)).await?;
+    Ok(ended)
+}
+
 /// A change to a merchant's branding: `None` keeps a part as it is,
 /// `Some(None)` removes it.
 #[derive(Clone, Debug, Default)]

@@ -9,7 +9,7 @@
 //! `screening.released`, `screening.rejected`, what the gateway learns of the signer's
 //! controls: `signer.frozen`, `signer.unfrozen`, `signer.policy_changed`, and the
 //! console's: `console.link_created`, `console.signed_in`, `console.signed_out`,
-//! `console.webhook_redelivered`.
+//! `console.webhook_redelivered`, `console.sessions_ended`.
 //! The actor is [`OPERATOR`] for commands run on the host and requests
 //! with the operator's token, the API key's id for a merchant's request,
 //! [`GATEWAY`] for what the gateway does on its own, and `console:<12 hex>`
@@ -285,4 +285,12 @@ pub fn branding_changed(merchant: MerchantId, branding: &coffer_domain::Branding
     });
     let detail = json!({ "color": branding.color.map(|c| c.to_string()), "logo": logo });
     record(at, OPERATOR, "merchant.branding_changed", merchant.to_string(), detail)
+}
+
+/// `console.sessions_ended`, by the operator on the host: whose sessions
+/// (a merchant, the operator, or everyone's), and how many were live is
+/// known only after the act, so it is not in the record.
+pub fn console_sessions_ended(role: Option<coffer_store::ConsoleRole>, at: Timestamp) -> Record {
+    let subject = role.map_or_else(|| "all".to_owned(), console_subject);
+    record(at, OPERATOR, "console.sessions_ended", subject, json!({}))
 }

@@ -390,7 +390,9 @@ fn api_router(state: AppState, operator_apart: bool) -> Router {
             std::future::ready((json, document.clone()))
         }),
     );
-    let api = api.merge(checkout::routes()).merge(console::routes());
+    // With the operator's routes apart, the operator's console is there too.
+    let scope = if operator_apart { console::Audience::MERCHANTS } else { console::Audience::BOTH };
+    let api = api.merge(checkout::routes()).merge(console::routes(scope));
     let api = if operator_apart {
         // The documented routes include /healthz: hidden here, as if absent.
         api.layer(axum::middleware::from_fn(routes::system::served_apart))
@@ -413,7 +415,8 @@ fn operator_router(state: AppState) -> Router {
         .route("/v1/operator/holds", get(routes::holds::list))
         .route("/v1/operator/payments/{id}/release", axum::routing::post(routes::holds::release))
         .route("/v1/operator/payments/{id}/reject", axum::routing::post(routes::holds::reject))
-        .route("/v1/trace", get(routes::trace::get));
+        .route("/v1/trace", get(routes::trace::get))
+        .merge(console::routes(console::Audience::OPERATOR));
     with_layers(operator, state)
 }
 

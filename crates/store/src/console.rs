@@ -2,7 +2,8 @@
 //! open, and the reads that tell one invoice's whole story.
 //!
 //! **Contract:** only SHA-256 digests of link and session secrets are
-//! stored; a link opens at most one session, before it expires; every
+//! stored (a session's form token is derived from its secret, so it is not
+//! stored either); a link opens at most one session, before it expires; every
 //! session opened or ended is written together with its audit record, in
 //! one transaction. Every read of invoices, ledger lines and deliveries is
 //! bounded to one merchant by the caller's [`MerchantId`], as the API's are.
@@ -52,8 +53,6 @@ pub struct ConsoleSession {
     pub digest: [u8; 32],
     /// Whom it acts for.
     pub role: ConsoleRole,
-    /// The token each of its forms carries.
-    pub csrf: String,
     /// `link`, or `api_key:<id>`.
     pub opened_by: String,
     /// When it was opened.
@@ -122,6 +121,15 @@ pub trait ConsoleStore: Send + Sync {
         at: Timestamp,
         record: &Record,
     ) -> Result<Option<Entry>>;
+    /// Ends every live session of `role` (every session, for `None`) at
+    /// `at`, with `record` (written even when none was live: the operator
+    /// acted); returns how many ended.
+    async fn end_console_sessions_audited(
+        &self,
+        role: Option<ConsoleRole>,
+        at: Timestamp,
+        record: &Record,
+    ) -> Result<(u64, Entry)>;
     /// A merchant's invoices as the console lists them.
     async fn search_invoices(&self, search: &InvoiceSearch) -> Result<Vec<Invoice>>;
     /// The ledger entries of one invoice's transactions, if it is the

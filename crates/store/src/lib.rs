@@ -199,7 +199,9 @@ pub trait Store:
     /// A page of a merchant's invoices, newest first.
     async fn invoices(&self, query: InvoiceQuery) -> Result<Vec<Invoice>>;
     /// Brings the expiry of the merchant's invoice forward to `at`, if it is
-    /// still open (`new` or `processing`) and due later; returns it as
+    /// still `new` (nothing received: a part-paid invoice keeps its window,
+    /// since a payment re-mined after a reorganisation must still be on
+    /// time) and due later; returns it as
     /// changed, or `None` if nothing changed. The watcher then expires it
     /// by its usual rule (once the chain has been read up to `at`).
     async fn expire_invoice(&self, merchant_id: MerchantId, id: InvoiceId, at: Timestamp) -> Result<Option<Invoice>>;

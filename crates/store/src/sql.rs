@@ -18,7 +18,7 @@ macro_rules! invoice_select {
 
 /// Brings an open invoice's expiry forward to `$3` (see [`crate::Store::expire_invoice`]).
 pub(crate) const EXPIRE_INVOICE: &str = concat!(
-    "UPDATE invoices SET expires_at = $3 WHERE merchant_id = $1 AND id = $2 AND status IN ('new', 'processing') \
+    "UPDATE invoices SET expires_at = $3 WHERE merchant_id = $1 AND id = $2 AND status = 'new' \
      AND expires_at > $3 RETURNING ",
     invoice_columns!()
 );

@@ -201,6 +201,9 @@ pub struct Story {
     pub entries: Vec<EntryLine>,
     /// Its webhook deliveries.
     pub deliveries: Vec<DeliveryLine>,
+    /// Whether the session may not read webhooks (an API key without
+    /// `webhooks:read`): then deliveries are not shown at all.
+    pub webhooks_hidden: bool,
 }
 
 #[derive(Template)]
@@ -287,6 +290,7 @@ mod tests {
             id: "inv_1".into(),
             facts: vec![("Order".into(), "<script>x()</script>".into())],
             checkout_url: "http://x/pay/t".into(),
+            webhooks_hidden: false,
             payments: vec![],
             entries: vec![],
             deliveries: vec![DeliveryLine {

@@ -57,9 +57,13 @@ fn client() -> reqwest::Client {
 
 /// Signs in over plain HTTP as a browser would post the form: the session cookie.
 async fn sign_in(dev: &Dev, field: &str, value: &str) -> reqwest::Response {
+    sign_in_at(&dev.base, field, value).await
+}
+
+async fn sign_in_at(base: &str, field: &str, value: &str) -> reqwest::Response {
     client()
-        .post(format!("{}/console/sign-in", dev.base))
-        .header(ORIGIN, &dev.base)
+        .post(format!("{base}/console/sign-in"))
+        .header(ORIGIN, base)
         .header(CONTENT_TYPE, FORM)
         .body(form(&[(field, value)]))
         .send()
@@ -74,7 +78,11 @@ fn session_cookie(response: &reqwest::Response) -> String {
 }
 
 async fn get(dev: &Dev, cookie: &str, path: &str) -> (u16, String) {
-    let answer = client().get(format!("{}{path}", dev.base)).header(COOKIE, cookie).send().await.unwrap();
+    get_at(&dev.base, cookie, path).await
+}
+
+async fn get_at(base: &str, cookie: &str, path: &str) -> (u16, String) {
+    let answer = client().get(format!("{base}{path}")).header(COOKIE, cookie).send().await.unwrap();
     (answer.status().as_u16(), answer.text().await.unwrap())
 }
 
@@ -208,6 +216,32 @@ async fn another_merchant_a_forged_form_a_spent_link_and_a_revoked_key_get_nothi
     assert_eq!(post(vec![("csrf", csrf)], &dev.base).await.unwrap().status(), 303, "the real form signs out");
     assert_eq!(get(&dev, &mine, "/console/invoices").await.0, 303, "and the cookie opens nothing after");
 
+    // The operator revokes the other shop's sessions from the host.
+    assert_eq!(get(&dev, &theirs, "/console/invoices").await.0, 200);
+    dev.cli(&["console", "sign-out", "--merchant", &other]);
+    assert_eq!(get(&dev, &theirs, "/console/invoices").await.0, 303, "signed out by the operator");
+
+    // The operator's console is on the operator's own listener only (dev
+    // serves the operator's routes apart): refused on the public one, and
+    // that refusal does not spend the link.
+    let operator_url = dev.info["operator_url"].as_str().unwrap();
+    let operator_link = dev.cli(&["console", "link", "--operator", "--base-url", operator_url]);
+    let secret = secret_of(operator_link.trim());
+    assert_eq!(sign_in(&dev, "link", secret).await.status(), 401, "not on the public listener");
+    let operator = session_cookie(&sign_in_at(operator_url, "link", secret).await);
+    let (status, html) = get_at(operator_url, &operator, "/console/merchants").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Demo shop") && html.contains("Other shop"));
+    assert_eq!(get_at(operator_url, &mine_again(&dev).await, "/console/merchants").await.0, 303, "no merchant there");
+    assert_eq!(get_at(operator_url, &mine_again(&dev).await, "/console/invoices").await.0, 303);
+
+    // A key that may read invoices but not webhooks sees no deliveries.
+    let reader = dev.cli(&["apikey", "create", "--merchant", &dev.merchant, "--scopes", "invoices:read"]);
+    let by_reader = session_cookie(&sign_in(&dev, "api_key", reader.trim()).await);
+    let (status, html) = get(&dev, &by_reader, &format!("/console/invoices/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("webhooks-hidden") && !html.contains("id=\"deliveries\""));
+
     // An API key signs in, and its session ends when the key is revoked.
     let key_session = sign_in(&dev, "api_key", &dev.key).await;
     assert_eq!(key_session.status(), 303);
@@ -257,4 +291,9 @@ async fn wait_for_page(page: &Browser, name: &str) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A fresh session of the demo shop, from a new link.
+async fn mine_again(dev: &Dev) -> String {
+    session_cookie(&sign_in(dev, "link", secret_of(&link_for(dev, &dev.merchant))).await)
 }

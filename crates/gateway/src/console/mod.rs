@@ -10,6 +10,7 @@
 mod pages;
 pub(crate) mod session;
 
+use axum::Extension;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -24,10 +25,11 @@ use serde::Deserialize;
 use crate::audit;
 use crate::error::ApiError;
 use crate::state::AppState;
+pub(crate) use session::Audience;
 use session::Signed;
 
 /// The console's routes, added to the API's router.
-pub(crate) fn routes() -> Router<AppState> {
+pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
     Router::new()
         .route("/console", get(home))
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
@@ -38,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/console/merchants", get(merchants))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/{*rest}", get(|| async { not_found() }))
+        .layer(axum::Extension(scope))
 }
 
 /// Its headers: no script may run, nothing may frame it, nothing is cached.
@@ -86,8 +89,12 @@ fn refused(code: &str, body: &str) -> Response {
 
 /// The live session of a merchant; the sign-in page otherwise, and "no
 /// such page" for the operator.
-async fn merchant_session(state: &AppState, headers: &HeaderMap) -> Result<(Signed, MerchantId), Response> {
-    match session::signed_in(state, headers).await {
+async fn merchant_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Audience,
+) -> Result<(Signed, MerchantId), Response> {
+    match session::signed_in(state, headers, scope).await {
         Ok(Some(signed)) => match signed.session.role {
             ConsoleRole::Merchant(merchant) => Ok((signed, merchant)),
             ConsoleRole::Operator => Err(not_found()),
@@ -101,8 +108,8 @@ fn not_found() -> Response {
     page(StatusCode::NOT_FOUND, web::message(&Chrome::default(), "No such page", "Nothing here for this session."))
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match session::signed_in(&state, &headers).await {
+async fn home(State(state): State<AppState>, Extension(scope): Extension<Audience>, headers: HeaderMap) -> Response {
+    match session::signed_in(&state, &headers, scope).await {
         Ok(Some(signed)) => secure(Redirect::to(pages::home(signed.session.role)).into_response()),
         Ok(None) => to_sign_in(),
         Err(e) => failed(&e),
@@ -125,21 +132,28 @@ struct SignInForm {
     api_key: Option<String>,
 }
 
-async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Response {
-    if !session::same_origin(&state, &headers) {
+async fn sign_in(
+    State(state): State<AppState>,
+    Extension(scope): Extension<Audience>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if !session::same_origin(&state, &headers, scope) {
         return refused("cross_site", "This form came from another site.");
     }
     let now = Timestamp::now();
     let (role, opened_by, link) = if let Some(link) = form.link.as_deref() {
         let digest = session::digest(link);
         match state.store.console_link(digest).await {
-            Ok(Some((found, false))) if found.expires_at > now => (found.role, "link".to_owned(), Some(digest)),
+            Ok(Some((found, false))) if found.expires_at > now && scope.serves(found.role) => {
+                (found.role, "link".to_owned(), Some(digest))
+            }
             Ok(_) => return sign_in_refused(),
             Err(e) => return failed(&e.into()),
         }
     } else if let Some(key) = form.api_key.as_deref() {
         match session::verify_key(&state, key).await {
-            Some(record) if record.scopes.contains(Scope::InvoicesRead) => {
+            Some(record) if scope.merchants && record.scopes.contains(Scope::InvoicesRead) => {
                 (ConsoleRole::Merchant(record.merchant_id), format!("api_key:{}", record.id), None)
             }
             _ => return sign_in_refused(),
@@ -147,14 +161,13 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     } else {
         return sign_in_refused();
     };
-    let (secret, csrf) = match (session::secret(), session::secret()) {
-        (Ok(secret), Ok(csrf)) => (secret, csrf),
-        (Err(e), _) | (_, Err(e)) => return failed(&e),
+    let secret = match session::secret() {
+        Ok(secret) => secret,
+        Err(e) => return failed(&e),
     };
     let session = ConsoleSession {
         digest: session::digest(&secret),
         role,
-        csrf,
         opened_by,
         created_at: now,
         expires_at: now.plus(session::SESSION_LIFETIME),
@@ -164,7 +177,7 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): 
     match state.store.open_console_session_audited(&session, link, &record).await {
         Ok(Some(_)) => {
             let mut response = Redirect::to(pages::home(role)).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, Some(&secret)));
+            response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, scope, Some(&secret)));
             secure(response)
         }
         Ok(None) => sign_in_refused(), // the link was used meanwhile
@@ -187,23 +200,28 @@ struct CsrfForm {
 }
 
 /// The session a form post acts for, once its origin and token pass.
-async fn acting(state: &AppState, headers: &HeaderMap, form: &CsrfForm) -> Result<Signed, Response> {
-    if !session::same_origin(state, headers) {
+async fn acting(state: &AppState, headers: &HeaderMap, scope: Audience, form: &CsrfForm) -> Result<Signed, Response> {
+    if !session::same_origin(state, headers, scope) {
         return Err(refused("cross_site", "This form came from another site."));
     }
-    let signed = match session::signed_in(state, headers).await {
+    let signed = match session::signed_in(state, headers, scope).await {
         Ok(Some(signed)) => signed,
         Ok(None) => return Err(to_sign_in()),
         Err(e) => return Err(failed(&e)),
     };
-    if !session::csrf_matches(&signed.session, form.csrf.as_deref()) {
+    if !session::csrf_matches(&signed, form.csrf.as_deref()) {
         return Err(refused("csrf_token_invalid", "This form is out of date or was not made by the console."));
     }
     Ok(signed)
 }
 
-async fn sign_out(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
-    let signed = match acting(&state, &headers, &form).await {
+async fn sign_out(
+    State(state): State<AppState>,
+    Extension(scope): Extension<Audience>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let signed = match acting(&state, &headers, scope, &form).await {
         Ok(signed) => signed,
         Err(response) => return response,
     };
@@ -213,16 +231,17 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap, Form(form):
         return failed(&e.into());
     }
     let mut response = Redirect::to("/console/sign-in").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, None));
+    response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, scope, None));
     secure(response)
 }
 
 async fn invoices(
     State(state): State<AppState>,
+    Extension(scope): Extension<Audience>,
     headers: HeaderMap,
     Query(query): Query<pages::ListQuery>,
 ) -> Response {
-    let (signed, merchant) = match merchant_session(&state, &headers).await {
+    let (signed, merchant) = match merchant_session(&state, &headers, scope).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -241,17 +260,18 @@ struct Flash {
 
 async fn invoice(
     State(state): State<AppState>,
+    Extension(scope): Extension<Audience>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let (signed, merchant) = match merchant_session(&state, &headers).await {
+    let (signed, merchant) = match merchant_session(&state, &headers, scope).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let Ok(id) = id.parse::<InvoiceId>() else { return not_found() };
     let page = async {
-        let Some(story) = pages::story(&state, merchant, id).await? else { return Ok(not_found()) };
+        let Some(story) = pages::story(&state, &signed, merchant, id).await? else { return Ok(not_found()) };
         let flash = flash.done.as_deref().and_then(pages::flash);
         let chrome = pages::chrome(&state, &signed, flash).await?;
         Ok::<_, ApiError>(rendered(web::invoice(&chrome, &story)))
@@ -261,11 +281,12 @@ async fn invoice(
 
 async fn redeliver(
     State(state): State<AppState>,
+    Extension(scope): Extension<Audience>,
     headers: HeaderMap,
     Path((id, delivery)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let signed = match acting(&state, &headers, &form).await {
+    let signed = match acting(&state, &headers, scope, &form).await {
         Ok(signed) => signed,
         Err(response) => return response,
     };
@@ -313,8 +334,12 @@ fn back_to(id: InvoiceId, done: &str) -> Response {
     secure(Redirect::to(&format!("/console/invoices/{id}?done={done}")).into_response())
 }
 
-async fn merchants(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match session::signed_in(&state, &headers).await {
+async fn merchants(
+    State(state): State<AppState>,
+    Extension(scope): Extension<Audience>,
+    headers: HeaderMap,
+) -> Response {
+    match session::signed_in(&state, &headers, scope).await {
         Ok(Some(signed)) if signed.session.role == ConsoleRole::Operator => {
             let page = async {
                 let chrome = pages::chrome(&state, &signed, None).await?;

@@ -38,7 +38,7 @@ pub(super) async fn chrome(state: &AppState, signed: &Signed, flash: Option<Stri
             ("Operator".to_owned(), vec![("/console/merchants".to_owned(), "Merchants".to_owned())])
         }
     };
-    Ok(Chrome { who: Some(who), csrf: signed.session.csrf.clone(), nav, flash })
+    Ok(Chrome { who: Some(who), csrf: signed.csrf.clone(), nav, flash })
 }
 
 /// What an action's `?done=` says, for known codes only (the text is ours).
@@ -99,15 +99,26 @@ pub(super) async fn invoice_list(
 }
 
 /// One invoice's story, if it is the merchant's.
-pub(super) async fn story(state: &AppState, merchant: MerchantId, id: InvoiceId) -> Result<Option<Story>, ApiError> {
+pub(super) async fn story(
+    state: &AppState,
+    signed: &Signed,
+    merchant: MerchantId,
+    id: InvoiceId,
+) -> Result<Option<Story>, ApiError> {
     let Some(invoice) = state.store.invoice(merchant, id).await? else { return Ok(None) };
     let chain = invoice.amount.asset().chain_id;
     let confirmations = state.watchers.chain(chain).map_or(1, |c| c.confirmations);
     let chain_name = state.chain_names.get(&chain).cloned().unwrap_or_else(|| format!("chain {chain}"));
     let Some(view) = views(state, vec![invoice.clone()]).await?.pop() else { return Ok(None) };
     let entries = state.store.invoice_entries(merchant, id).await?;
-    let deliveries = state.store.invoice_deliveries(merchant, id).await?;
-    let endpoints = state.store.webhooks(merchant).await?;
+    // Webhook endpoints and deliveries, as the API shows them: to a key
+    // session only with webhooks:read (endpoint URLs may carry tokens).
+    let webhooks = signed.may(state, coffer_domain::Scope::WebhooksRead).await?;
+    let (deliveries, endpoints) = if webhooks {
+        (state.store.invoice_deliveries(merchant, id).await?, state.store.webhooks(merchant).await?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let unit = |text: &Option<String>, units: &str| format!("{} {}", text.as_deref().unwrap_or(units), view.asset);
     let mut facts = vec![
         ("Status".to_owned(), view.status.to_owned()),
@@ -163,6 +174,7 @@ pub(super) async fn story(state: &AppState, merchant: MerchantId, id: InvoiceId)
         })
         .collect();
     Ok(Some(Story {
+        webhooks_hidden: !webhooks,
         id: id.to_string(),
         facts,
         checkout_url: view.checkout_url.clone(),

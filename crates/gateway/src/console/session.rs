@@ -1,8 +1,12 @@
 //! Who is signed in to the console, and whether a form may act.
 //!
 //! A session is a random 192-bit secret in an `HttpOnly`, `SameSite=Strict`
-//! cookie scoped to `/console` (`Secure` when the public URL is https);
-//! the store keeps only its SHA-256. Sessions end at sign-out or after
+//! cookie: `__Host-coffer_console` (`Secure`, `Path=/`, so no sibling
+//! subdomain can plant one) when the public URL is https, `coffer_console`
+//! scoped to `/console` on plain http (development). A request carrying two
+//! cookies of that name is treated as signed out. The store keeps only the
+//! secret's SHA-256; the form token is derived from the secret, so a copy
+//! of the database holds neither. Sessions end at sign-out or after
 //! [`SESSION_LIFETIME`], whatever happens meanwhile. One opened with an
 //! API key also ends the moment that key is revoked, and acts only within
 //! its scopes. Every form carries the session's CSRF token, compared in
@@ -20,8 +24,38 @@ use subtle::ConstantTimeEq as _;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The session cookie's name.
-pub(crate) const COOKIE: &str = "coffer_console";
+/// Which sessions a listener's console serves: with the operator's routes
+/// served apart, the public listener serves merchants only and the
+/// operator's listener the operator only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Audience {
+    pub(crate) merchants: bool,
+    pub(crate) operator: bool,
+}
+
+impl Audience {
+    pub(crate) const BOTH: Self = Self { merchants: true, operator: true };
+    pub(crate) const MERCHANTS: Self = Self { merchants: true, operator: false };
+    pub(crate) const OPERATOR: Self = Self { merchants: false, operator: true };
+
+    pub(crate) fn serves(self, role: ConsoleRole) -> bool {
+        match role {
+            ConsoleRole::Merchant(_) => self.merchants,
+            ConsoleRole::Operator => self.operator,
+        }
+    }
+
+    /// The cookie's name: its own on the operator's listener (cookies do
+    /// not tell ports apart), and `__Host-` on https.
+    fn cookie(self, state: &AppState) -> &'static str {
+        match (state.public_url.starts_with("https://"), self == Self::OPERATOR) {
+            (true, false) => "__Host-coffer_console",
+            (true, true) => "__Host-coffer_console_operator",
+            (false, false) => "coffer_console",
+            (false, true) => "coffer_console_operator",
+        }
+    }
+}
 /// How long a session lasts, however active.
 pub(crate) const SESSION_LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// How long a sign-in link stays usable.
@@ -45,12 +79,23 @@ pub(crate) fn actor(digest: &[u8; 32]) -> String {
     format!("console:{}", &hex::encode(digest)[..12])
 }
 
+/// A session's form token: derived from its secret, so it is stored
+/// nowhere and differs for every session.
+pub(crate) fn csrf_token(secret: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"coffer-console-csrf.v1:");
+    hash.update(secret.as_bytes());
+    hex::encode(&hash.finalize()[..24])
+}
+
 /// A live session, read from its cookie.
 #[derive(Clone, Debug)]
 pub(crate) struct Signed {
     pub(crate) session: ConsoleSession,
     /// The API key it was opened with, if it was.
     pub(crate) key: Option<ApiKeyId>,
+    /// Its form token.
+    pub(crate) csrf: String,
 }
 
 impl Signed {
@@ -70,15 +115,26 @@ impl Signed {
     }
 }
 
-/// The live session the request's cookie names, if any.
-pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<Signed>, ApiError> {
-    let Some(secret) = cookie(headers) else { return Ok(None) };
+/// The live session the request's cookie names, if this listener serves it.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Audience,
+) -> Result<Option<Signed>, ApiError> {
+    let Some(secret) = cookie(headers, scope.cookie(state)) else { return Ok(None) };
     let Some(session) = state.store.console_session(digest(&secret)).await? else { return Ok(None) };
-    if !session.is_live(Timestamp::now()) {
+    if !session.is_live(Timestamp::now()) || !scope.serves(session.role) {
         return Ok(None);
     }
-    let key = session.opened_by.strip_prefix("api_key:").and_then(|id| id.parse().ok());
-    let signed = Signed { session, key };
+    // Anything but a link or a key it can name is no session at all.
+    let key = match session.opened_by.as_str() {
+        "link" => None,
+        other => match other.strip_prefix("api_key:").and_then(|id| id.parse().ok()) {
+            Some(key) => Some(key),
+            None => return Ok(None),
+        },
+    };
+    let signed = Signed { session, key, csrf: csrf_token(&secret) };
     // A session opened with a key that has since been revoked ends with it.
     if signed.key.is_some() && !signed.may(state, Scope::InvoicesRead).await? {
         return Ok(None);
@@ -86,41 +142,51 @@ pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<O
     Ok(Some(signed))
 }
 
-/// The session cookie's value, if the request carries one that could be ours.
-fn cookie(headers: &HeaderMap) -> Option<String> {
-    headers
+/// The session cookie's value: exactly one cookie of that name, shaped as
+/// ours. Two (one planted beside ours, say) count as none.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|value| value.len() == 48 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|(n, _)| *n == name)
+        .map(|(_, value)| value);
+    let value = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
+    Some(value.to_owned()).filter(|value| value.len() == 48 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `Set-Cookie` for a new session (`secret`), or to clear it (`None`).
-pub(crate) fn set_cookie(state: &AppState, secret: Option<&str>) -> HeaderValue {
-    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let text = match secret {
-        Some(secret) => format!(
-            "{COOKIE}={secret}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-            SESSION_LIFETIME.as_secs()
-        ),
-        None => format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+pub(crate) fn set_cookie(state: &AppState, scope: Audience, secret: Option<&str>) -> HeaderValue {
+    let name = scope.cookie(state);
+    let (path, secure) = if name.starts_with("__Host-") { ("/", "; Secure") } else { ("/console", "") };
+    let (value, age) = match secret {
+        Some(secret) => (secret, SESSION_LIFETIME.as_secs()),
+        None => ("", 0),
     };
+    let text = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={age}{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("coffer_console=; Max-Age=0"))
 }
 
 /// Whether a form post came from the console's own pages: not from
 /// another site by its `Sec-Fetch-Site`, nor from another origin by its
-/// `Origin`. Browsers send at least one of them on every form post.
-pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+/// `Origin` (the public origin; on the operator's own listener, the one the
+/// browser addressed, which a page of another site cannot make its own
+/// origin). Browsers send at least one of them on every form post.
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap, scope: Audience) -> bool {
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if matches!(site, Some("cross-site" | "same-site")) {
         return false;
     }
     match headers.get(header::ORIGIN).map(|v| v.to_str()) {
+        Some(Ok(origin)) if scope == Audience::OPERATOR => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            host.is_some_and(|host| origin == format!("http://{host}"))
+        }
         Some(Ok(origin)) => origin == &*state.public_url,
         Some(Err(_)) => false,
         None => true,
@@ -128,8 +194,8 @@ pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// Whether `given` is the session's form token.
-pub(crate) fn csrf_matches(session: &ConsoleSession, given: Option<&str>) -> bool {
-    given.is_some_and(|given| bool::from(given.as_bytes().ct_eq(session.csrf.as_bytes())))
+pub(crate) fn csrf_matches(signed: &Signed, given: Option<&str>) -> bool {
+    given.is_some_and(|given| bool::from(given.as_bytes().ct_eq(signed.csrf.as_bytes())))
 }
 
 /// The API key a sign-in form names, checked as the API checks it: the
@@ -148,12 +214,25 @@ mod tests {
     fn only_a_well_formed_cookie_of_ours_is_read() {
         let mut headers = HeaderMap::new();
         let good = "a".repeat(48);
-        headers.insert(header::COOKIE, HeaderValue::from_str(&format!("x=1; {COOKIE}={good}; y=2")).unwrap());
-        assert_eq!(cookie(&headers), Some(good));
+        let name = "coffer_console";
+        headers.insert(header::COOKIE, HeaderValue::from_str(&format!("x=1; {name}={good}; y=2")).unwrap());
+        assert_eq!(cookie(&headers, name), Some(good.clone()));
+        let planted = format!("{name}={}; {name}={good}", "b".repeat(48));
+        headers.insert(header::COOKIE, HeaderValue::from_str(&planted).unwrap());
+        assert_eq!(cookie(&headers, name), None, "a second cookie of our name: signed out, not the first");
         headers.insert(header::COOKIE, HeaderValue::from_static("coffer_console=' OR 1=1 --"));
-        assert_eq!(cookie(&headers), None);
+        assert_eq!(cookie(&headers, name), None);
         headers.insert(header::COOKIE, HeaderValue::from_static("coffer_consolex=aaaa"));
-        assert_eq!(cookie(&headers), None);
+        assert_eq!(cookie(&headers, name), None);
+    }
+
+    #[test]
+    fn the_form_token_is_the_session_s_own_and_not_its_secret() {
+        let (one, two) = (csrf_token(&"a".repeat(48)), csrf_token(&"b".repeat(48)));
+        assert_eq!(one.len(), 48);
+        assert_ne!(one, two);
+        assert_ne!(one, "a".repeat(48));
+        assert_eq!(one, csrf_token(&"a".repeat(48)));
     }
 
     #[test]

@@ -452,13 +452,14 @@ pub(crate) async fn invalidate(
 }
 
 error_responses!(
-    /// What `POST /v1/invoices/{id}/expire` refuses: no such invoice, or one already settled or invalid.
+    /// What `POST /v1/invoices/{id}/expire` refuses: no such invoice, or one paid in part, settled or invalid.
     ExpireErrors = [AUTHENTICATED, &[NotFound, InvalidState]]
 );
 
 /// Expires an invoice now: the shop's cart was abandoned or changed, and
 /// its customer must not pay this invoice any more (Stripe's "expire a
-/// checkout session"). Its expiry moves to now; the watcher marks it
+/// checkout session"). Only an invoice that has received nothing: its
+/// expiry moves to now, and the watcher marks it
 /// `expired` within a second or two, once it has read the chain up to now,
 /// so a payment already made still counts, and a late one is recorded as
 /// for any expired invoice. An expired invoice is answered as it is.
@@ -478,10 +479,19 @@ pub(crate) async fn expire(
         None => {
             let found = state.store.invoice(caller.merchant_id, id).await?;
             let found = found.ok_or_else(|| ApiError::not_found("invoice"))?;
-            if matches!(found.status, InvoiceStatus::Settled | InvoiceStatus::Invalid) {
-                return Err(invalid(ErrorCode::InvalidState, format!("a {} invoice cannot expire", found.status)));
+            match found.status {
+                InvoiceStatus::Processing => {
+                    return Err(invalid(
+                        ErrorCode::InvalidState,
+                        "this invoice has received a payment; it keeps its window (invalidate it to refuse it)",
+                    ));
+                }
+                InvoiceStatus::Settled | InvoiceStatus::Invalid => {
+                    return Err(invalid(ErrorCode::InvalidState, format!("a {} invoice cannot expire", found.status)));
+                }
+                // Expired already, or due already: the same answer, safe to retry.
+                InvoiceStatus::New | InvoiceStatus::Expired => found,
             }
-            found // expired already, or due already: the same answer, safe to retry
         }
     };
     Ok(Json(view(&state, invoice).await?))

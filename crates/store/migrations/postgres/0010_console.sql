@@ -11,7 +11,6 @@ CREATE TABLE console_links (
 CREATE TABLE console_sessions (
     digest      BYTEA PRIMARY KEY CHECK (length(digest) = 32),
     merchant_id UUID REFERENCES merchants (id),
-    csrf        TEXT NOT NULL CHECK (length(csrf) = 48),
     opened_by   TEXT NOT NULL,
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL,

@@ -14,9 +14,6 @@ CREATE TABLE console_links (
 CREATE TABLE console_sessions (
     digest      BLOB PRIMARY KEY NOT NULL CHECK (length(digest) = 32),
     merchant_id BLOB REFERENCES merchants (id),
-    -- The token every form of this session carries (not a secret of the
-    -- session itself: knowing it opens nothing without the cookie).
-    csrf        TEXT NOT NULL CHECK (length(csrf) = 48),
     -- How the session was opened: 'link' or 'api_key:<key id>'.
     opened_by   TEXT NOT NULL,
     created_at  INTEGER NOT NULL,

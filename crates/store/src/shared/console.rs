@@ -14,14 +14,13 @@ pub(crate) fn digest(table: &'static str, bytes: &[u8]) -> Result<[u8; 32], crat
     bytes.try_into().map_err(|_| crate::StoreError::corrupt(table, "a digest is not 32 bytes"))
 }
 
-pub(crate) type SessionRow = (Vec<u8>, Option<uuid::Uuid>, String, String, i64, i64, Option<i64>);
+pub(crate) type SessionRow = (Vec<u8>, Option<uuid::Uuid>, String, i64, i64, Option<i64>);
 
 pub(crate) fn session(row: SessionRow) -> Result<crate::ConsoleSession, crate::StoreError> {
-    let (digest_bytes, merchant, csrf, opened_by, created_at, expires_at, ended_at) = row;
+    let (digest_bytes, merchant, opened_by, created_at, expires_at, ended_at) = row;
     Ok(crate::ConsoleSession {
         digest: digest("console_sessions", &digest_bytes)?,
         role: role(merchant),
-        csrf,
         opened_by,
         created_at: coffer_domain::Timestamp::from_millis(created_at),
         expires_at: coffer_domain::Timestamp::from_millis(expires_at),
@@ -110,12 +109,11 @@ macro_rules! console_store {
                             }
                         }
                         sqlx::query(
-                            "INSERT INTO console_sessions (digest, merchant_id, csrf, opened_by, created_at, expires_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6)",
+                            "INSERT INTO console_sessions (digest, merchant_id, opened_by, created_at, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5)",
                         )
                         .bind(session.digest.as_slice())
                         .bind(session.role.merchant().map(|m| m.as_uuid()))
-                        .bind(&session.csrf)
                         .bind(&session.opened_by)
                         .bind(session.created_at.as_millis())
                         .bind(session.expires_at.as_millis())
@@ -129,7 +127,7 @@ macro_rules! console_store {
 
             async fn console_session(&self, digest: [u8; 32]) -> $crate::Result<Option<$crate::ConsoleSession>> {
                 let row: Option<$crate::shared::console::SessionRow> = sqlx::query_as(
-                    "SELECT digest, merchant_id, csrf, opened_by, created_at, expires_at, ended_at \
+                    "SELECT digest, merchant_id, opened_by, created_at, expires_at, ended_at \
                      FROM console_sessions WHERE digest = $1",
                 )
                 .bind(digest.as_slice())
@@ -157,6 +155,35 @@ macro_rules! console_store {
                             return Ok(None);
                         }
                         audit_writes::append(conn, &record).await.map(Some)
+                    })
+                })
+                .await
+            }
+
+            async fn end_console_sessions_audited(
+                &self,
+                role: Option<$crate::ConsoleRole>,
+                at: coffer_domain::Timestamp,
+                record: &coffer_audit::Record,
+            ) -> $crate::Result<(u64, coffer_audit::Entry)> {
+                let record = record.clone();
+                self.transaction(move |conn| {
+                    Box::pin(async move {
+                        let mut query = sqlx::QueryBuilder::<$db>::new("UPDATE console_sessions SET ended_at = ");
+                        query.push_bind(at.as_millis()).push(" WHERE ended_at IS NULL AND expires_at > ");
+                        query.push_bind(at.as_millis());
+                        match role {
+                            Some($crate::ConsoleRole::Merchant(id)) => {
+                                query.push(" AND merchant_id = ").push_bind(id.as_uuid());
+                            }
+                            Some($crate::ConsoleRole::Operator) => {
+                                query.push(" AND merchant_id IS NULL");
+                            }
+                            None => {}
+                        }
+                        let ended = query.build().execute(&mut *conn).await?.rows_affected();
+                        let entry = audit_writes::append(conn, &record).await?;
+                        Ok((ended, entry))
                     })
                 })
                 .await

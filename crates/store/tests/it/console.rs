@@ -37,7 +37,6 @@ fn session(byte: u8, role: ConsoleRole, at: i64) -> ConsoleSession {
     ConsoleSession {
         digest: [byte; 32],
         role,
-        csrf: "c".repeat(48),
         opened_by: "link".into(),
         created_at: Timestamp::from_millis(at),
         expires_at: Timestamp::from_millis(at + 1_000),
@@ -94,6 +93,25 @@ async fn a_session_ends_once_and_each_open_and_end_is_logged(kind: Kind) {
     assert!(!ended.is_live(Timestamp::from_millis(5_200)));
     let actions: Vec<String> = all_entries(&*f.store).await.into_iter().map(|e| e.record.action).collect();
     assert_eq!(actions, ["console.signed_in", "console.signed_out"]);
+
+    // The operator ends a merchant's sessions from the host: only those.
+    let (acme, other) = (merchant(&*f.store, "Acme").await, merchant(&*f.store, "Other").await);
+    for (byte, role) in
+        [(5, ConsoleRole::Merchant(acme)), (6, ConsoleRole::Merchant(other)), (7, ConsoleRole::Operator)]
+    {
+        let live = session(byte, role, 5_000);
+        f.store.open_console_session_audited(&live, None, &record("console.signed_in")).await.unwrap().unwrap();
+    }
+    let ended_record = record("console.ended");
+    let ended = f.store.end_console_sessions_audited(Some(ConsoleRole::Merchant(acme)), at, &ended_record);
+    assert_eq!(ended.await.unwrap().0, 1);
+    let mut live = Vec::new();
+    for byte in [5u8, 6, 7] {
+        live.push(f.store.console_session([byte; 32]).await.unwrap().unwrap().ended_at.is_none());
+    }
+    assert_eq!(live, [false, true, true]);
+    let all = f.store.end_console_sessions_audited(None, at, &record("console.ended")).await.unwrap();
+    assert_eq!(all.0, 2);
 }
 
 async fn the_search_finds_by_order_id_or_address_and_never_another_merchants(kind: Kind) {
@@ -138,6 +156,13 @@ async fn expiring_now_moves_only_an_open_invoice_of_the_merchant_and_is_read_bac
     settled.status = InvoiceStatus::Settled;
     f.store.insert_invoice(plain(settled.clone())).await.unwrap();
     assert!(f.store.expire_invoice(acme, settled.id, now).await.unwrap().is_none(), "a settled invoice stays");
+    let mut part_paid = invoice(acme, 3);
+    part_paid.status = InvoiceStatus::Processing;
+    f.store.insert_invoice(plain(part_paid.clone())).await.unwrap();
+    assert!(
+        f.store.expire_invoice(acme, part_paid.id, now).await.unwrap().is_none(),
+        "a part-paid one keeps its window"
+    );
 }
 
 async fn branding_is_replaced_whole_logged_and_checked_again_when_read(kind: Kind) {

@@ -57,6 +57,7 @@ pub(crate) async fn start(
         .route("/expire", post(expire))
         .route("/mine", post(mine))
         .route("/reorg", post(reorg))
+        .layer(axum::middleware::from_fn_with_state(panel.clone(), guard))
         .with_state(panel);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -64,6 +65,30 @@ pub(crate) async fn start(
         }
     });
     Ok((url, task))
+}
+
+/// Every answer: only for requests addressed to the panel's own address (a
+/// DNS-rebinding page names another host), never framed, no script.
+async fn guard(State(panel): State<Panel>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+    if host.is_none_or(|host| panel.origin.strip_prefix("http://") != Some(host)) {
+        return (StatusCode::MISDIRECTED_REQUEST, "the dev panel answers at its own address only").into_response();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    response
+}
+
+fn is_invoice_id(text: &str) -> bool {
+    text.parse::<coffer_domain::InvoiceId>().is_ok()
 }
 
 impl Panel {
@@ -150,6 +175,9 @@ async fn pay_invoice(State(panel): State<Panel>, headers: HeaderMap, Form(form):
     if !panel.posted_by_its_own_page(&headers) {
         return refused();
     }
+    if !is_invoice_id(&form.invoice) {
+        return panel.say("Not paid: that is not an invoice id.".to_owned());
+    }
     let amount = form.amount.as_deref().map(str::trim).filter(|a| !a.is_empty());
     // Mined at once: the panel works with any block time, even "never".
     let said = match pay(&panel.info, &panel.config, &form.invoice, amount, None, true).await {
@@ -170,7 +198,7 @@ async fn expire(State(panel): State<Panel>, headers: HeaderMap, Form(form): Form
     if !panel.posted_by_its_own_page(&headers) {
         return refused();
     }
-    if !form.invoice.starts_with("inv_") || !form.invoice[4..].bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_invoice_id(&form.invoice) {
         return panel.say("Not expired: that is not an invoice id.".to_owned());
     }
     let expired = panel.api(reqwest::Method::POST, &format!("/v1/invoices/{}/expire", form.invoice)).await;
