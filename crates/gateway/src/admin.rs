@@ -128,6 +128,17 @@ pub async fn create_api_key(
     scopes: Scopes,
     label: &str,
 ) -> Result<(ApiKeyToken, ApiKeyRecord), AdminError> {
+    create_api_key_by(store, merchant_id, scopes, label, audit::OPERATOR).await
+}
+
+/// [`create_api_key`], by `actor` on the audit log.
+pub(crate) async fn create_api_key_by(
+    store: &dyn Store,
+    merchant_id: MerchantId,
+    scopes: Scopes,
+    label: &str,
+    actor: &str,
+) -> Result<(ApiKeyToken, ApiKeyRecord), AdminError> {
     if scopes.is_empty() {
         return Err(AdminError::NoScopes);
     }
@@ -144,14 +155,19 @@ pub async fn create_api_key(
         created_at: Timestamp::now(),
         revoked_at: None,
     };
-    store.create_api_key_audited(&record, &audit::api_key_created(&record)).await?;
+    store.create_api_key_audited(&record, &audit::api_key_created_by(&record, actor)).await?;
     Ok((token, record))
 }
 
 /// Revokes a key; every gateway refuses it within [`crate::KEY_CACHE_TTL`].
 pub async fn revoke_api_key(store: &dyn Store, id: ApiKeyId) -> Result<(), AdminError> {
+    revoke_api_key_by(store, id, audit::OPERATOR).await
+}
+
+/// [`revoke_api_key`], by `actor` on the audit log.
+pub(crate) async fn revoke_api_key_by(store: &dyn Store, id: ApiKeyId, actor: &str) -> Result<(), AdminError> {
     let at = Timestamp::now();
-    match store.revoke_api_key_audited(id, at, &audit::api_key_revoked(id, at)).await? {
+    match store.revoke_api_key_audited(id, at, &audit::api_key_revoked_by(id, at, actor)).await? {
         Some(_) => Ok(()),
         None => Err(AdminError::NoSuchKey(id)),
     }

@@ -45,17 +45,27 @@ pub fn merchant_created(merchant: &Merchant) -> Record {
 /// `api_key.created`, by the operator: the key's id, merchant, scopes and
 /// label, never its secret or digest.
 pub fn api_key_created(key: &ApiKeyRecord) -> Record {
+    api_key_created_by(key, OPERATOR)
+}
+
+/// `api_key.created`, by `actor` (a console session).
+pub fn api_key_created_by(key: &ApiKeyRecord, actor: &str) -> Record {
     let detail = json!({
         "merchant_id": key.merchant_id.to_string(),
         "scopes": key.scopes.to_string(),
         "label": key.label,
     });
-    record(key.created_at, OPERATOR, "api_key.created", key.id.to_string(), detail)
+    record(key.created_at, actor, "api_key.created", key.id.to_string(), detail)
 }
 
 /// `api_key.revoked`, by the operator.
 pub fn api_key_revoked(id: ApiKeyId, at: Timestamp) -> Record {
-    record(at, OPERATOR, "api_key.revoked", id.to_string(), json!({}))
+    api_key_revoked_by(id, at, OPERATOR)
+}
+
+/// `api_key.revoked`, by `actor` (a console session).
+pub fn api_key_revoked_by(id: ApiKeyId, at: Timestamp, actor: &str) -> Record {
+    record(at, actor, "api_key.revoked", id.to_string(), json!({}))
 }
 
 /// `webhook.registered`, by the merchant's key: where deliveries go and
@@ -136,6 +146,7 @@ pub fn hold_decided(
     to: coffer_domain::HoldState,
     note: &str,
     at: Timestamp,
+    actor: &str,
 ) -> Record {
     let reason = payment.hold.as_ref().map(|h| &h.reason);
     let detail = json!({
@@ -151,7 +162,7 @@ pub fn hold_decided(
         "reason": note,
     });
     let action = if to == coffer_domain::HoldState::Released { "screening.released" } else { "screening.rejected" };
-    record(at, OPERATOR, action, payment.id.to_string(), detail)
+    record(at, actor, action, payment.id.to_string(), detail)
 }
 
 /// `screening.list_imported`, by the operator: a list's name, format,

@@ -23,7 +23,14 @@ const ATTEMPTS: usize = 5;
 
 /// Releases (`release`) or rejects the held payment named `short` (its
 /// `pay_…` text), for `note`; returns the payment as decided.
-pub(crate) async fn decide(state: &AppState, short: [u8; 16], release: bool, note: &str) -> Result<Payment, ApiError> {
+/// `actor` names who decided on the audit log.
+pub(crate) async fn decide(
+    state: &AppState,
+    short: [u8; 16],
+    release: bool,
+    note: &str,
+    actor: &str,
+) -> Result<Payment, ApiError> {
     if note.trim().is_empty() {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "reason must say why (it goes on the audit log)"));
     }
@@ -34,7 +41,7 @@ pub(crate) async fn decide(state: &AppState, short: [u8; 16], release: bool, not
         })?;
         let to = hold.state.decide(release).map_err(|e| ApiError::new(ErrorCode::InvalidState, e.to_string()))?;
         let decision = plan(state, &payment, to, note).await?;
-        let record = crate::audit::hold_decided(&payment, to, note, decision.at);
+        let record = crate::audit::hold_decided(&payment, to, note, decision.at, actor);
         match state.store.decide_hold_audited(decision, &record).await {
             Ok((applied, _)) => {
                 state.dispatcher.dispatch(applied.deliveries);

@@ -271,6 +271,106 @@ pub fn merchants(chrome: &Chrome, merchants: &[MerchantLine]) -> Result<String, 
     .render()
 }
 
+/// A button on one row: a form posting to `path`, with a required note
+/// (its placeholder) when the act needs a reason on the audit log.
+#[derive(Clone, Debug)]
+pub struct RowAction {
+    /// Where the form posts.
+    pub path: String,
+    /// The button's text.
+    pub label: String,
+    /// The button's class (tests find it by this).
+    pub class: String,
+    /// The note's placeholder, if the act needs one.
+    pub note: Option<String>,
+}
+
+/// One row of a section's table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// What identifies it (`data-key`).
+    pub key: String,
+    /// Its cells, as text.
+    pub cells: Vec<String>,
+    /// Its buttons.
+    pub actions: Vec<RowAction>,
+}
+
+/// A form under a section's table (create a key, ask for a payout).
+#[derive(Clone, Debug)]
+pub struct SectionForm {
+    /// Its id.
+    pub id: String,
+    /// Where it posts.
+    pub path: String,
+    /// `(name, label, placeholder)` of each text field.
+    pub fields: Vec<(String, String, String)>,
+    /// The button's text.
+    pub button: String,
+}
+
+/// A part of a page: a title, some lines, a table and perhaps a form.
+#[derive(Clone, Debug, Default)]
+pub struct Section {
+    /// Its id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Lines above the table.
+    pub intro: Vec<String>,
+    /// The table's headings.
+    pub heads: Vec<String>,
+    /// Its rows.
+    pub rows: Vec<Row>,
+    /// What to say when there are none.
+    pub empty: String,
+    /// A form below.
+    pub form: Option<SectionForm>,
+}
+
+impl Section {
+    fn has_actions(&self) -> bool {
+        self.rows.iter().any(|r| !r.actions.is_empty())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/sections.html")]
+struct Sections<'a> {
+    title: &'a str,
+    page: &'a str,
+    who: Option<String>,
+    csrf: &'a str,
+    nav: &'a [(String, String)],
+    flash: Option<String>,
+    heading: &'a str,
+    revealed: Option<(&'a str, &'a str)>,
+    sections: &'a [Section],
+}
+
+/// A page of sections (balances, payouts, keys, chains, holds…);
+/// `revealed` shows a secret once (a new API key) above them.
+pub fn sections(
+    chrome: &Chrome,
+    page: &str,
+    heading: &str,
+    revealed: Option<(&str, &str)>,
+    sections: &[Section],
+) -> Result<String, askama::Error> {
+    Sections {
+        title: heading,
+        page,
+        who: chrome.who.clone(),
+        csrf: &chrome.csrf,
+        nav: &chrome.nav,
+        flash: chrome.flash.clone(),
+        heading,
+        revealed,
+        sections,
+    }
+    .render()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +410,27 @@ mod tests {
         assert!(!html.contains("<script>x()") && html.contains("x()"), "shown, as text");
         assert!(!html.contains("<b>Shop</b>") && !html.contains("\"><img>"));
         assert!(!html.contains("<script"), "the console runs no script");
+    }
+
+    #[test]
+    fn every_row_action_and_section_form_carries_the_token() {
+        let action = |path: &str| RowAction { path: path.into(), label: "Go".into(), class: "go".into(), note: None };
+        let section = Section {
+            id: "s".into(),
+            heads: vec!["A".into()],
+            rows: vec![Row {
+                key: "k".into(),
+                cells: vec!["<i>x</i>".into()],
+                actions: vec![action("/a"), action("/b")],
+            }],
+            form: Some(SectionForm { id: "f".into(), path: "/c".into(), fields: vec![], button: "Make".into() }),
+            ..Section::default()
+        };
+        let html = sections(&chrome(), "p", "Page", Some(("Shown once", "secret")), &[section]).unwrap();
+        let forms = html.matches("<form method=\"post\"").count();
+        let tokens = html.matches(&format!("name=\"csrf\" value=\"{}\"", "c".repeat(48))).count();
+        assert_eq!((forms, tokens), (4, 4), "sign-out, two row actions, one section form");
+        assert!(!html.contains("<i>x</i>"));
     }
 
     #[test]

@@ -297,3 +297,108 @@ async fn wait_for_page(page: &Browser, name: &str) {
 async fn mine_again(dev: &Dev) -> String {
     session_cookie(&sign_in(dev, "link", secret_of(&link_for(dev, &dev.merchant))).await)
 }
+
+/// Posts a console form with the session's cookie and token, from its own origin.
+async fn post_form(base: &str, cookie: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    client()
+        .post(format!("{base}{path}"))
+        .header(COOKIE, cookie)
+        .header(ORIGIN, base)
+        .header(CONTENT_TYPE, FORM)
+        .body(form(fields))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_operator_releases_a_held_payment_and_a_shop_manages_its_keys_in_the_console() {
+    let dev = Dev::start();
+    let invoice = dev.post("/v1/invoices", json!({"amount": "3", "asset": "USDT"})).await;
+    let id = invoice["id"].as_str().unwrap().to_owned();
+    // The Ronin exploiter, on OFAC's list: the payment is held.
+    let sanctioned = "0x098B716B8Aaf21512996dC57EB0615e2383E2f96";
+    crate::support::run_ok(
+        crate::support::coffer().args(["dev", "pay", &id, "--from", sanctioned, "--dir"]).arg(dev.dir()),
+    );
+
+    let operator_url = dev.info["operator_url"].as_str().unwrap();
+    let link = dev.cli(&["console", "link", "--operator", "--base-url", operator_url]);
+    let operator = session_cookie(&sign_in_at(operator_url, "link", secret_of(link.trim())).await);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (held, pay_id) = loop {
+        let (_, html) = get_at(operator_url, &operator, "/console/holds").await;
+        if let Some(rest) = html.split("data-key=\"").nth(1) {
+            break (html.clone(), rest.split('"').next().unwrap().to_owned());
+        }
+        assert!(Instant::now() < deadline, "no held payment listed: {html}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(held.contains(&id) && held.contains("sanction"), "{held}");
+    let csrf = csrf_of(&held);
+    let release = format!("/console/holds/{pay_id}/release");
+    let unexplained = post_form(operator_url, &operator, &release, &[("csrf", &csrf), ("note", " ")]).await;
+    assert_eq!(location(&unexplained), "/console/holds?done=note_needed", "a decision needs a reason");
+    let why = "KYC-4411: the sender is our customer, listed in error";
+    let released = post_form(operator_url, &operator, &release, &[("csrf", &csrf), ("note", why)]).await;
+    assert_eq!(location(&released), "/console/holds?done=released");
+    let log = audit_log(&dev);
+    let entry = log.iter().find(|e| e["action"] == "screening.released").unwrap();
+    assert!(entry["actor"].as_str().unwrap().starts_with("console:") && entry["detail"]["reason"] == why, "{entry}");
+    let (_, chains) = get_at(operator_url, &operator, "/console/chains").await;
+    assert!(chains.contains("anvil (31337)"), "{chains}");
+
+    // The shop, signed in with a link, makes a read-only key and revokes it.
+    let shop = session_cookie(&sign_in(&dev, "link", secret_of(&link_for(&dev, &dev.merchant))).await);
+    let (_, keys) = get(&dev, &shop, "/console/keys").await;
+    let csrf = csrf_of(&keys);
+    let fields = [("csrf", csrf.as_str()), ("label", "reports"), ("scopes", "invoices:read")];
+    let made = post_form(&dev.base, &shop, "/console/keys", &fields).await.text().await.unwrap();
+    let token = made.split("id=\"revealed-value\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let read = |token: String| {
+        let http = http.clone();
+        let url = format!("{}/v1/invoices", dev.base);
+        async move { http.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(read(token.clone()).await, 200, "the new key works");
+    let key_id = format!("key_{}", token.split('_').nth(2).unwrap());
+    let created =
+        audit_log(&dev).into_iter().find(|e| e["action"] == "api_key.created" && e["subject"] == key_id.as_str());
+    assert!(created.unwrap()["actor"].as_str().unwrap().starts_with("console:"));
+    let revoked = post_form(&dev.base, &shop, &format!("/console/keys/{key_id}/revoke"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&revoked), "/console/keys");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read(token.clone()).await != 401 {
+        assert!(Instant::now() < deadline, "a revoked key must stop working");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Another shop's key is not ours to revoke; a key's session makes no keys.
+    let other = dev.cli(&["merchant", "create", "--name", "Other shop"]).trim().to_owned();
+    let theirs = dev.cli(&["apikey", "create", "--merchant", &other, "--scopes", "invoices:read"]);
+    let their_id = format!("key_{}", theirs.trim().split('_').nth(2).unwrap());
+    let answer = post_form(&dev.base, &shop, &format!("/console/keys/{their_id}/revoke"), &[("csrf", &csrf)]).await;
+    assert_eq!(answer.status(), 404);
+    assert_eq!(read(theirs.trim().to_owned()).await, 200, "still working");
+    let by_key = session_cookie(&sign_in(&dev, "api_key", &dev.key).await);
+    let (_, page) = get(&dev, &by_key, "/console/keys").await;
+    assert!(!page.contains("id=\"new-key\""), "no form to make one");
+    let key_csrf = csrf_of(&page);
+    let answer =
+        post_form(&dev.base, &by_key, "/console/keys", &[("csrf", &key_csrf), ("scopes", "payouts:write")]).await;
+    assert_eq!(answer.status(), 403);
+    assert!(answer.text().await.unwrap().contains("key_session_cannot_manage_keys"));
+
+    // Balances and payouts, as the API has them.
+    let (status, balances) = get(&dev, &shop, "/console/balances").await;
+    assert_eq!(status, 200);
+    assert!(balances.contains("id=\"balances\""), "{balances}");
+    let (status, payouts) = get(&dev, &shop, "/console/payouts").await;
+    assert_eq!(status, 200);
+    assert!(payouts.contains("No payout yet"));
+}

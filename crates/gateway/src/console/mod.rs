@@ -7,6 +7,8 @@
 //! [`session`] for the cookie and the CSRF rules. Every sign-in, sign-out
 //! and action lands on the audit log. The pages run no script at all.
 
+mod account;
+mod operator;
 mod pages;
 pub(crate) mod session;
 
@@ -38,6 +40,13 @@ pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
         .route("/console/invoices/{id}", get(invoice))
         .route("/console/invoices/{id}/deliveries/{delivery}/redeliver", post(redeliver))
         .route("/console/merchants", get(merchants))
+        .route("/console/chains", get(operator::chains))
+        .route("/console/holds", get(operator::holds))
+        .route("/console/holds/{id}/{decision}", post(operator::decide))
+        .route("/console/balances", get(account::balances))
+        .route("/console/payouts", get(account::payouts))
+        .route("/console/keys", get(account::keys).post(account::create_key))
+        .route("/console/keys/{id}/revoke", post(account::revoke_key))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/{*rest}", get(|| async { not_found() }))
         .layer(axum::Extension(scope))
@@ -47,7 +56,7 @@ pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
                    frame-ancestors 'none'";
 
-fn secure(mut response: Response) -> Response {
+pub(super) fn secure(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -60,36 +69,36 @@ fn secure(mut response: Response) -> Response {
     response
 }
 
-fn page(status: StatusCode, html: String) -> Response {
+pub(super) fn page(status: StatusCode, html: String) -> Response {
     secure((status, Html(html)).into_response())
 }
 
-fn rendered(html: Result<String, askama::Error>) -> Response {
+pub(super) fn rendered(html: Result<String, askama::Error>) -> Response {
     match html {
         Ok(html) => page(StatusCode::OK, html),
         Err(e) => failed(&ApiError::internal(&e)),
     }
 }
 
-fn failed(error: &ApiError) -> Response {
+pub(super) fn failed(error: &ApiError) -> Response {
     tracing::warn!(%error, "a console page failed");
     let body = "The console could not read this just now; try again in a moment.";
     page(StatusCode::SERVICE_UNAVAILABLE, web::message(&Chrome::default(), "Temporarily unavailable", body))
 }
 
-fn to_sign_in() -> Response {
+pub(super) fn to_sign_in() -> Response {
     secure(Redirect::to("/console/sign-in").into_response())
 }
 
 /// A refused form: the page says why, with a stable code.
-fn refused(code: &str, body: &str) -> Response {
+pub(super) fn refused(code: &str, body: &str) -> Response {
     let text = format!("{body} (code: {code})");
     page(StatusCode::FORBIDDEN, web::message(&Chrome::default(), "Refused", &text))
 }
 
 /// The live session of a merchant; the sign-in page otherwise, and "no
 /// such page" for the operator.
-async fn merchant_session(
+pub(super) async fn merchant_session(
     state: &AppState,
     headers: &HeaderMap,
     scope: Audience,
@@ -104,7 +113,7 @@ async fn merchant_session(
     }
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     page(StatusCode::NOT_FOUND, web::message(&Chrome::default(), "No such page", "Nothing here for this session."))
 }
 
@@ -195,12 +204,17 @@ fn sign_in_refused() -> Response {
 
 /// Every form's token.
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(super) struct CsrfForm {
     csrf: Option<String>,
 }
 
 /// The session a form post acts for, once its origin and token pass.
-async fn acting(state: &AppState, headers: &HeaderMap, scope: Audience, form: &CsrfForm) -> Result<Signed, Response> {
+pub(super) async fn acting(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Audience,
+    csrf: Option<&str>,
+) -> Result<Signed, Response> {
     if !session::same_origin(state, headers, scope) {
         return Err(refused("cross_site", "This form came from another site."));
     }
@@ -209,7 +223,7 @@ async fn acting(state: &AppState, headers: &HeaderMap, scope: Audience, form: &C
         Ok(None) => return Err(to_sign_in()),
         Err(e) => return Err(failed(&e)),
     };
-    if !session::csrf_matches(&signed, form.csrf.as_deref()) {
+    if !session::csrf_matches(&signed, csrf) {
         return Err(refused("csrf_token_invalid", "This form is out of date or was not made by the console."));
     }
     Ok(signed)
@@ -221,7 +235,7 @@ async fn sign_out(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let signed = match acting(&state, &headers, scope, &form).await {
+    let signed = match acting(&state, &headers, scope, form.csrf.as_deref()).await {
         Ok(signed) => signed,
         Err(response) => return response,
     };
@@ -286,7 +300,7 @@ async fn redeliver(
     Path((id, delivery)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let signed = match acting(&state, &headers, scope, &form).await {
+    let signed = match acting(&state, &headers, scope, form.csrf.as_deref()).await {
         Ok(signed) => signed,
         Err(response) => return response,
     };
@@ -330,7 +344,7 @@ async fn redeliver(
 }
 
 /// Post/redirect/get: back to the invoice, saying what happened.
-fn back_to(id: InvoiceId, done: &str) -> Response {
+pub(super) fn back_to(id: InvoiceId, done: &str) -> Response {
     secure(Redirect::to(&format!("/console/invoices/{id}?done={done}")).into_response())
 }
 

@@ -32,13 +32,26 @@ pub(super) async fn chrome(state: &AppState, signed: &Signed, flash: Option<Stri
     let (who, nav) = match signed.session.role {
         ConsoleRole::Merchant(id) => {
             let name = state.store.merchant(id).await?.map_or_else(|| id.to_string(), |m| m.name);
-            (name, vec![("/console/invoices".to_owned(), "Invoices".to_owned())])
+            (
+                name,
+                nav(&[
+                    ("invoices", "Invoices"),
+                    ("balances", "Balances"),
+                    ("payouts", "Payouts"),
+                    ("keys", "API keys"),
+                ]),
+            )
         }
-        ConsoleRole::Operator => {
-            ("Operator".to_owned(), vec![("/console/merchants".to_owned(), "Merchants".to_owned())])
-        }
+        ConsoleRole::Operator => (
+            "Operator".to_owned(),
+            nav(&[("merchants", "Merchants"), ("chains", "Chains"), ("holds", "Held payments")]),
+        ),
     };
     Ok(Chrome { who: Some(who), csrf: signed.csrf.clone(), nav, flash })
+}
+
+fn nav(pages: &[(&str, &str)]) -> Vec<(String, String)> {
+    pages.iter().map(|(path, label)| (format!("/console/{path}"), (*label).to_owned())).collect()
 }
 
 /// What an action's `?done=` says, for known codes only (the text is ours).
@@ -47,6 +60,10 @@ pub(super) fn flash(code: &str) -> Option<String> {
         "redelivered" => "Queued again: the delivery is sent now, and shows below as a new row.",
         "pending" => "Not queued: a delivery of this event to this endpoint is still being retried.",
         "rate_limited" => "Not queued: too many redeliveries this minute; try again shortly.",
+        "released" => "Released: the payment counts from now on.",
+        "rejected" => "Rejected: the payment stays on the held account.",
+        "note_needed" => "Not decided: say why, in 1 to 1000 characters (it goes on the audit log).",
+        "not_decided" => "Not decided: the payment is no longer held, or changed meanwhile; see the list.",
         _ => return None,
     };
     Some(text.to_owned())

@@ -169,6 +169,6 @@ async fn decide(state: AppState, id: &str, release: bool, reason: &str) -> Resul
     if reason.trim().is_empty() || reason.chars().count() > 1000 {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "reason must say why, in 1 to 1000 characters"));
     }
-    let payment = crate::holds::decide(&state, short, release, reason).await?;
+    let payment = crate::holds::decide(&state, short, release, reason, crate::audit::OPERATOR).await?;
     Ok(Json(HeldPaymentView::new(&state, &payment)))
 }
