@@ -351,6 +351,13 @@ async fn the_operator_releases_a_held_payment_and_a_shop_manages_its_keys_in_the
     assert!(entry["actor"].as_str().unwrap().starts_with("console:") && entry["detail"]["reason"] == why, "{entry}");
     let (_, chains) = get_at(operator_url, &operator, "/console/chains").await;
     assert!(chains.contains("anvil (31337)"), "{chains}");
+    let (_, treasury) = get_at(operator_url, &operator, "/console/treasury").await;
+    assert!(treasury.contains("USDT (31337)") && treasury.contains("ETH (31337)"), "{treasury}");
+    let (_, signer) = get_at(operator_url, &operator, "/console/signer").await;
+    let freeze = format!("coffer freeze --key YOUR.key --gateway {operator_url}");
+    assert!(signer.contains("Not frozen") && signer.contains(&freeze), "{signer}");
+    assert!(signer.contains("No payout is waiting for approvers"));
+    assert_eq!(get(&dev, &mine_again(&dev).await, "/console/treasury").await.0, 404, "not a merchant's page");
 
     // The shop, signed in with a link, makes a read-only key and revokes it.
     let shop = session_cookie(&sign_in(&dev, "link", secret_of(&link_for(&dev, &dev.merchant))).await);

@@ -8,6 +8,7 @@
 //! and action lands on the audit log. The pages run no script at all.
 
 mod account;
+mod money;
 mod operator;
 mod pages;
 pub(crate) mod session;
@@ -41,6 +42,8 @@ pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
         .route("/console/invoices/{id}/deliveries/{delivery}/redeliver", post(redeliver))
         .route("/console/merchants", get(merchants))
         .route("/console/chains", get(operator::chains))
+        .route("/console/treasury", get(money::treasury))
+        .route("/console/signer", get(money::signer))
         .route("/console/holds", get(operator::holds))
         .route("/console/holds/{id}/{decision}", post(operator::decide))
         .route("/console/balances", get(account::balances))

@@ -21,7 +21,11 @@ use crate::state::AppState;
 /// Most held payments one page lists.
 const HOLDS_LISTED: u32 = 500;
 
-async fn operator_session(state: &AppState, headers: &HeaderMap, audience: Audience) -> Result<Signed, Response> {
+pub(super) async fn operator_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    audience: Audience,
+) -> Result<Signed, Response> {
     match session::signed_in(state, headers, audience).await {
         Ok(Some(signed)) if signed.session.role == ConsoleRole::Operator => Ok(signed),
         Ok(Some(_)) => Err(not_found()),

@@ -44,7 +44,13 @@ pub(super) async fn chrome(state: &AppState, signed: &Signed, flash: Option<Stri
         }
         ConsoleRole::Operator => (
             "Operator".to_owned(),
-            nav(&[("merchants", "Merchants"), ("chains", "Chains"), ("holds", "Held payments")]),
+            nav(&[
+                ("merchants", "Merchants"),
+                ("treasury", "Treasury"),
+                ("signer", "Signer"),
+                ("chains", "Chains"),
+                ("holds", "Held payments"),
+            ]),
         ),
     };
     Ok(Chrome { who: Some(who), csrf: signed.csrf.clone(), nav, flash })

@@ -92,7 +92,7 @@ fn reading(assets: &AssetBook, asset: AssetId, reading: &ChainReading) -> Readin
     }
 }
 
-fn view(assets: &AssetBook, line: &TreasuryLine) -> TreasuryLineView {
+pub(crate) fn view(assets: &AssetBook, line: &TreasuryLine) -> TreasuryLineView {
     let b = &line.books;
     let figure = |units| Figure::of(assets, b.asset, units);
     TreasuryLineView {
