@@ -86,10 +86,10 @@ pub fn webhook_deleted(by: ApiKeyId, merchant_id: MerchantId, id: WebhookId, at:
     record(at, &by.to_string(), "webhook.deleted", id.to_string(), detail)
 }
 
-/// `payout.requested`, by the merchant's key: what was asked, of whose
+/// `payout.requested`, by the merchant's key (or a console session): what was asked, of whose
 /// balance, to where.
-pub fn payout_requested(by: ApiKeyId, payout: &Payout, at: Timestamp) -> Record {
-    record(at, &by.to_string(), "payout.requested", payout.id.to_string(), payout_detail(payout))
+pub fn payout_requested(by: &str, payout: &Payout, at: Timestamp) -> Record {
+    record(at, by, "payout.requested", payout.id.to_string(), payout_detail(payout))
 }
 
 /// `payout.<status>`, by the gateway: what the signer answered changed the payout.

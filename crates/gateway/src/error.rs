@@ -173,7 +173,10 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.code, self.message)
+        // The stable code as the API spells it (`insufficient_balance`).
+        let code = serde_json::to_value(self.code).ok();
+        let code = code.as_ref().and_then(|c| c.as_str()).unwrap_or("error");
+        write!(f, "{} ({code})", self.message)
     }
 }
 

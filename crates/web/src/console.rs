@@ -305,6 +305,8 @@ pub struct SectionForm {
     pub path: String,
     /// `(name, label, placeholder)` of each text field.
     pub fields: Vec<(String, String, String)>,
+    /// `(name, value)` of each hidden field (an idempotency key).
+    pub hidden: Vec<(String, String)>,
     /// The button's text.
     pub button: String,
 }
@@ -423,7 +425,13 @@ mod tests {
                 cells: vec!["<i>x</i>".into()],
                 actions: vec![action("/a"), action("/b")],
             }],
-            form: Some(SectionForm { id: "f".into(), path: "/c".into(), fields: vec![], button: "Make".into() }),
+            form: Some(SectionForm {
+                id: "f".into(),
+                path: "/c".into(),
+                fields: vec![],
+                hidden: vec![],
+                button: "Make".into(),
+            }),
             ..Section::default()
         };
         let html = sections(&chrome(), "p", "Page", Some(("Shown once", "secret")), &[section]).unwrap();

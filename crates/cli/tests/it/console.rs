@@ -408,4 +408,50 @@ async fn the_operator_releases_a_held_payment_and_a_shop_manages_its_keys_in_the
     let (status, payouts) = get(&dev, &shop, "/console/payouts").await;
     assert_eq!(status, 200);
     assert!(payouts.contains("No payout yet"));
+
+    // The released payment settled the invoice: the shop asks for a payout
+    // of part of it. The form's key makes a double submit reserve once.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !get(&dev, &shop, "/console/balances").await.1.contains(">3<") {
+        assert!(Instant::now() < deadline, "the released payment never reached the balance");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, payouts) = get(&dev, &shop, "/console/payouts").await;
+    let key = payouts.split("name=\"idempotency_key\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let to = "0x000000000000000000000000000000000000dEaD";
+    let too_much = [
+        ("csrf", csrf.as_str()),
+        ("amount", "30"),
+        ("asset", "USDT"),
+        ("destination", to),
+        ("idempotency_key", "console-x"),
+    ];
+    let refused = post_form(&dev.base, &shop, "/console/payouts", &too_much).await.text().await.unwrap();
+    assert!(refused.contains("(insufficient_balance)"), "{refused}");
+    let ask =
+        [("csrf", csrf.as_str()), ("amount", "1"), ("asset", "USDT"), ("destination", to), ("idempotency_key", &key)];
+    for _ in 0..2 {
+        let asked = post_form(&dev.base, &shop, "/console/payouts", &ask).await;
+        assert_eq!(location(&asked), "/console/payouts?done=payout_reserved");
+    }
+    let log = audit_log(&dev);
+    let requested: Vec<_> = log.iter().filter(|e| e["action"] == "payout.requested").collect();
+    assert_eq!(requested.len(), 1, "one payout for two posts of one form");
+    assert!(requested[0]["actor"].as_str().unwrap().starts_with("console:"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, page) = get(&dev, &shop, "/console/payouts").await;
+        // The signer's verdict, whichever it is: sent, or refused with its
+        // rule tag (here the hot wallet may not hold the swept USDT yet).
+        if page.contains(">broadcast<") || page.contains(">confirmed<") {
+            break;
+        }
+        if let Some(verdict) = page.split("<td>refused: ").nth(1) {
+            let verdict = verdict.split("</td>").next().unwrap();
+            assert!(verdict.ends_with(')') && verdict.contains('.'), "a refusal names its rule: {verdict}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no verdict from the signer: {page}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -1,5 +1,6 @@
 //! A merchant's own pages beside its invoices: balances (from the ledger),
-//! payouts (status and the signer's verdict), and API keys (create, revoke).
+//! payouts (ask for one, through the API's own `request_payout`; status and
+//! the signer's verdict), and API keys (create, revoke).
 //!
 //! Keys are managed only by a session opened with a sign-in link: a session
 //! opened with an API key could otherwise mint a key with more scopes than
@@ -7,7 +8,7 @@
 
 use axum::Extension;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use coffer_domain::{ApiKeyId, MerchantId, Scope, Scopes};
@@ -78,64 +79,141 @@ pub(super) async fn payouts(
     State(state): State<AppState>,
     Extension(audience): Extension<Audience>,
     headers: HeaderMap,
+    Query(done): Query<super::operator::Done>,
 ) -> Response {
     let (signed, merchant) = match merchant_session(&state, &headers, audience).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let page = async {
-        if !signed.may(&state, Scope::PayoutsRead).await? {
-            return Ok(refused("insufficient_scope", "The API key this session signed in with lacks payouts:read."));
-        }
-        let query = PayoutQuery {
-            merchant_id: merchant,
-            status: None,
-            asset: None,
-            chain_id: None,
-            before: None,
-            limit: PAYOUTS_LISTED,
-        };
-        let rows = state
-            .store
-            .payouts(query)
-            .await?
-            .iter()
-            .map(|payout| {
-                // The API's own view of it, so the two never disagree.
-                let view = serde_json::to_value(crate::payout_view::PayoutView::new(payout, &state.assets))
-                    .unwrap_or_default();
-                let verdict = match &payout.refusal {
-                    Some(refusal) => format!("refused: {} ({})", refusal.message, refusal.rule),
-                    None => payout.failure.clone().unwrap_or_else(|| "—".into()),
-                };
-                Row {
-                    key: payout.id.to_string(),
-                    cells: vec![
-                        payout.created_at.to_rfc3339(),
-                        payout.id.to_string(),
-                        format!("{} {}", text(&view, "amount"), text(&view, "asset")),
-                        payout.destination.to_checksum(None),
-                        text(&view, "status"),
-                        verdict,
-                        payout.tx_hash.map_or_else(|| "—".into(), |tx| tx.to_string()),
-                    ],
-                    actions: vec![],
-                }
-            })
-            .collect();
-        let heads = ["Asked", "Payout", "Amount", "To", "Status", "Signer's verdict", "Transaction"];
-        let section = Section {
-            id: "payouts".into(),
-            intro: vec!["Ask for one with POST /v1/payouts; the signer decides by its own policy.".into()],
-            heads: heads.map(String::from).to_vec(),
-            rows,
-            empty: "No payout yet.".into(),
-            ..Section::default()
-        };
-        let chrome = pages::chrome(&state, &signed, None).await?;
-        Ok::<_, ApiError>(rendered(web::sections(&chrome, "payouts", "Payouts", None, &[section])))
+    let flash = done.code().and_then(pages::flash);
+    payouts_page(&state, &signed, merchant, flash).await.unwrap_or_else(|e| failed(&e))
+}
+
+async fn payouts_page(
+    state: &AppState,
+    signed: &Signed,
+    merchant: MerchantId,
+    flash: Option<String>,
+) -> Result<Response, ApiError> {
+    if !signed.may(state, Scope::PayoutsRead).await? {
+        return Ok(refused("insufficient_scope", "The API key this session signed in with lacks payouts:read."));
+    }
+    let query = PayoutQuery {
+        merchant_id: merchant,
+        status: None,
+        asset: None,
+        chain_id: None,
+        before: None,
+        limit: PAYOUTS_LISTED,
     };
-    page.await.unwrap_or_else(|e| failed(&e))
+    let rows = state
+        .store
+        .payouts(query)
+        .await?
+        .iter()
+        .map(|payout| {
+            // The API's own view of it, so the two never disagree.
+            let view =
+                serde_json::to_value(crate::payout_view::PayoutView::new(payout, &state.assets)).unwrap_or_default();
+            let verdict = match &payout.refusal {
+                Some(refusal) => format!("refused: {} ({})", refusal.message, refusal.rule),
+                None => payout.failure.clone().unwrap_or_else(|| "—".into()),
+            };
+            Row {
+                key: payout.id.to_string(),
+                cells: vec![
+                    payout.created_at.to_rfc3339(),
+                    payout.id.to_string(),
+                    format!("{} {}", text(&view, "amount"), text(&view, "asset")),
+                    payout.destination.to_checksum(None),
+                    text(&view, "status"),
+                    verdict,
+                    payout.tx_hash.map_or_else(|| "—".into(), |tx| tx.to_string()),
+                ],
+                actions: vec![],
+            }
+        })
+        .collect();
+    // Asking moves money: only a session that may (a link's, or a key's with payouts:write).
+    let form = if state.outbox.is_some() && signed.may(state, Scope::PayoutsWrite).await? {
+        // One key per form shown: a double submit reserves once.
+        Some(SectionForm {
+            id: "new-payout".into(),
+            path: "/console/payouts".into(),
+            fields: vec![
+                ("amount".into(), "Amount".into(), "12.5".into()),
+                ("asset".into(), "Asset".into(), "USDT".into()),
+                ("destination".into(), "To".into(), "0x…".into()),
+            ],
+            hidden: vec![("idempotency_key".into(), format!("console-{}", super::session::secret()?))],
+            button: "Ask for a payout".into(),
+        })
+    } else {
+        None
+    };
+    let heads = ["Asked", "Payout", "Amount", "To", "Status", "Signer's verdict", "Transaction"];
+    let section = Section {
+        id: "payouts".into(),
+        intro: vec![
+            "The amount is reserved at once; the signer decides by its own policy, and a refusal gives back the \
+             reservation with the rule that refused it."
+                .into(),
+        ],
+        heads: heads.map(String::from).to_vec(),
+        rows,
+        empty: "No payout yet.".into(),
+        form,
+        ..Section::default()
+    };
+    let chrome = pages::chrome(state, signed, flash).await?;
+    Ok(rendered(web::sections(&chrome, "payouts", "Payouts", None, &[section])))
+}
+
+#[derive(Deserialize)]
+pub(super) struct NewPayout {
+    csrf: Option<String>,
+    amount: Option<String>,
+    asset: Option<String>,
+    destination: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+pub(super) async fn create_payout(
+    State(state): State<AppState>,
+    Extension(audience): Extension<Audience>,
+    headers: HeaderMap,
+    Form(form): Form<NewPayout>,
+) -> Response {
+    let signed = match acting(&state, &headers, audience, form.csrf.as_deref()).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    let ConsoleRole::Merchant(merchant) = signed.session.role else { return not_found() };
+    match signed.may(&state, Scope::PayoutsWrite).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return refused("insufficient_scope", "The API key this session signed in with lacks payouts:write.");
+        }
+        Err(e) => return failed(&e),
+    }
+    let key = form
+        .idempotency_key
+        .filter(|k| k.starts_with("console-") && k.len() <= 64 && k.bytes().all(|b| b.is_ascii_graphic()));
+    let request = crate::routes::payouts::CreatePayout {
+        amount: serde_json::Value::String(form.amount.unwrap_or_default().trim().to_owned()),
+        asset: form.asset.unwrap_or_default().trim().to_owned(),
+        chain_id: None,
+        destination: form.destination.unwrap_or_default().trim().to_owned(),
+        refund_of: None,
+    };
+    match crate::routes::payouts::request_payout(&state, merchant, &signed.actor(), request, key).await {
+        Ok(_) => secure(Redirect::to("/console/payouts?done=payout_reserved").into_response()),
+        // The API's own refusal, with its stable code.
+        Err(e) => {
+            let flash = Some(format!("No payout: {e}"));
+            payouts_page(&state, &signed, merchant, flash).await.unwrap_or_else(|e| failed(&e))
+        }
+    }
 }
 
 /// The keys page, with a new key's token shown once when one was just made.
@@ -179,6 +257,7 @@ async fn keys_page(
             ("label".into(), "Label".into(), "where it is used".into()),
             ("scopes".into(), "Scopes".into(), "invoices:read,invoices:write".into()),
         ],
+        hidden: vec![],
         button: "Create a key".into(),
     });
     let intro = if manages {

@@ -47,7 +47,7 @@ pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
         .route("/console/holds", get(operator::holds))
         .route("/console/holds/{id}/{decision}", post(operator::decide))
         .route("/console/balances", get(account::balances))
-        .route("/console/payouts", get(account::payouts))
+        .route("/console/payouts", get(account::payouts).post(account::create_payout))
         .route("/console/keys", get(account::keys).post(account::create_key))
         .route("/console/keys/{id}/revoke", post(account::revoke_key))
         .route("/console/assets/console.css", get(stylesheet))

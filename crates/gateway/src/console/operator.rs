@@ -39,6 +39,12 @@ pub(super) struct Done {
     done: Option<String>,
 }
 
+impl Done {
+    pub(super) fn code(&self) -> Option<&str> {
+        self.done.as_deref()
+    }
+}
+
 pub(super) async fn chains(
     State(state): State<AppState>,
     Extension(audience): Extension<Audience>,

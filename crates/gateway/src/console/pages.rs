@@ -67,6 +67,7 @@ pub(super) fn flash(code: &str) -> Option<String> {
         "pending" => "Not queued: a delivery of this event to this endpoint is still being retried.",
         "rate_limited" => "Not queued: too many redeliveries this minute; try again shortly.",
         "released" => "Released: the payment counts from now on.",
+        "payout_reserved" => "Reserved and handed to the signer: its verdict shows below as it comes.",
         "rejected" => "Rejected: the payment stays on the held account.",
         "note_needed" => "Not decided: say why, in 1 to 1000 characters (it goes on the audit log).",
         "not_decided" => "Not decided: the payment is no longer held, or changed meanwhile; see the list.",

@@ -36,17 +36,17 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreatePayout {
     #[schema(schema_with = schemas::payout_amount)]
-    amount: Value,
+    pub(crate) amount: Value,
     #[schema(schema_with = schemas::asset)]
-    asset: String,
+    pub(crate) asset: String,
     /// The chain to pay on; needed only when the asset is on several.
     #[schema(example = 31337)]
     #[serde(default, deserialize_with = "crate::input::whole_number")]
-    chain_id: Option<u64>,
+    pub(crate) chain_id: Option<u64>,
     #[schema(schema_with = schemas::destination)]
-    destination: String,
+    pub(crate) destination: String,
     #[schema(schema_with = schemas::refund_of)]
-    refund_of: Option<String>,
+    pub(crate) refund_of: Option<String>,
 }
 
 error_responses!(
@@ -90,9 +90,32 @@ pub(crate) async fn create(
     headers: HeaderMap,
     ApiJson(request): ApiJson<CreatePayout>,
 ) -> Result<Response, ApiError> {
-    // The request is checked first: a wrong one is wrong whether or not payouts are served.
     let key = idempotency_key(&headers)?;
-    let checked = input::check(&state, caller.merchant_id, request).await?;
+    let (payout, replayed) =
+        request_payout(&state, caller.merchant_id, &caller.key_id.to_string(), request, key).await?;
+    let mut response = (StatusCode::CREATED, Json(PayoutView::new(&payout, &state.assets))).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/payouts/{}", payout.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if replayed {
+        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Reserves a payout of `merchant`'s balance and hands it to the signer's
+/// outbox, for `actor` on the audit log (an API key's id, or a console
+/// session's name): the API's `POST /v1/payouts` and the console both call
+/// this. Returns the payout and whether it was a replay of `key`'s.
+pub(crate) async fn request_payout(
+    state: &AppState,
+    merchant: coffer_domain::MerchantId,
+    actor: &str,
+    request: CreatePayout,
+    key: Option<String>,
+) -> Result<(Payout, bool), ApiError> {
+    // The request is checked first: a wrong one is wrong whether or not payouts are served.
+    let checked = input::check(state, merchant, request).await?;
     let Some(outbox) = state.outbox.clone() else {
         return Err(ApiError::new(ErrorCode::PayoutsUnavailable, "this gateway has no [signer] configured"));
     };
@@ -100,7 +123,7 @@ pub(crate) async fn create(
     let now = Timestamp::now();
     let payout = Payout {
         id: PayoutId::new(),
-        merchant_id: caller.merchant_id,
+        merchant_id: merchant,
         amount: checked.amount,
         destination: checked.destination,
         status: PayoutStatus::Pending,
@@ -132,7 +155,7 @@ pub(crate) async fn create(
         payload: event_payload(event_id, EventType::PayoutPending, now, &view),
     };
     let new = NewPayout {
-        audit: crate::audit::payout_requested(caller.key_id, &payout, now),
+        audit: crate::audit::payout_requested(actor, &payout, now),
         intent: serde_json::to_string(&intent).map_err(|e| ApiError::internal(&e))?,
         refund_limit: checked.refund.map(|r| r.max),
         payout,
@@ -141,49 +164,39 @@ pub(crate) async fn create(
         at: now,
         lease_until: now.plus(state.dispatcher.lease()),
     };
-    let (payout, replayed) = match state.store.create_payout(new).await? {
+    match state.store.create_payout(new).await? {
         CreatedPayout::Created(payout, deliveries) => {
             tracing::info!(payout = %payout.id, amount = %payout.amount.units(), asset = %payout.amount.asset(), "payout reserved");
             outbox.wake();
             state.dispatcher.dispatch(deliveries);
-            (payout, false)
+            Ok((payout, false))
         }
-        CreatedPayout::Replayed(payout) => (payout, true),
-        CreatedPayout::IdempotencyMismatch => {
-            return Err(ApiError::new(
-                ErrorCode::IdempotencyConflict,
-                "this Idempotency-Key was already used with a different request",
-            ));
-        }
+        CreatedPayout::Replayed(payout) => Ok((payout, true)),
+        CreatedPayout::IdempotencyMismatch => Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
+            "this Idempotency-Key was already used with a different request",
+        )),
         CreatedPayout::InsufficientBalance { available } => {
             let shown = state
                 .assets
                 .get(available.asset())
                 .map_or(available.units().to_string(), |a| a.format_amount(&available));
-            return Err(ApiError::new(
+            Err(ApiError::new(
                 ErrorCode::InsufficientBalance,
                 format!("the available balance is {shown} {}; the payout is more", available.asset().symbol),
-            ));
+            ))
         }
         CreatedPayout::RefundExceeded { refundable } => {
             let shown = state
                 .assets
                 .get(refundable.asset())
                 .map_or(refundable.units().to_string(), |a| a.format_amount(&refundable));
-            return Err(ApiError::new(
+            Err(ApiError::new(
                 ErrorCode::RefundExceedsInvoice,
                 format!("the invoice has {shown} {} left to refund", refundable.asset().symbol),
-            ));
+            ))
         }
-    };
-    let mut response = (StatusCode::CREATED, Json(PayoutView::new(&payout, &state.assets))).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/v1/payouts/{}", payout.id)) {
-        response.headers_mut().insert(header::LOCATION, location);
     }
-    if replayed {
-        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
-    Ok(response)
 }
 
 /// One payout. Another merchant's payout answers 404, as an unknown one does.
