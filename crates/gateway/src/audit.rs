@@ -70,20 +70,20 @@ pub fn api_key_revoked_by(id: ApiKeyId, at: Timestamp, actor: &str) -> Record {
 
 /// `webhook.registered`, by the merchant's key: where deliveries go and
 /// which events, never the signing secret.
-pub fn webhook_registered(by: ApiKeyId, endpoint: &WebhookEndpoint) -> Record {
+pub fn webhook_registered(by: &str, endpoint: &WebhookEndpoint) -> Record {
     let events: Vec<&str> = endpoint.events.iter().map(|e| e.as_str()).collect();
     let detail = json!({
         "merchant_id": endpoint.merchant_id.to_string(),
         "url": endpoint.url,
         "events": events,
     });
-    record(endpoint.created_at, &by.to_string(), "webhook.registered", endpoint.id.to_string(), detail)
+    record(endpoint.created_at, by, "webhook.registered", endpoint.id.to_string(), detail)
 }
 
 /// `webhook.deleted`, by the merchant's key.
-pub fn webhook_deleted(by: ApiKeyId, merchant_id: MerchantId, id: WebhookId, at: Timestamp) -> Record {
+pub fn webhook_deleted(by: &str, merchant_id: MerchantId, id: WebhookId, at: Timestamp) -> Record {
     let detail = json!({ "merchant_id": merchant_id.to_string() });
-    record(at, &by.to_string(), "webhook.deleted", id.to_string(), detail)
+    record(at, by, "webhook.deleted", id.to_string(), detail)
 }
 
 /// `payout.requested`, by the merchant's key (or a console session): what was asked, of whose

@@ -316,7 +316,7 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 #[tokio::test]
-async fn the_operator_releases_a_held_payment_and_a_shop_manages_its_keys_in_the_console() {
+async fn the_operator_decides_a_hold_and_a_shop_manages_keys_webhooks_and_payouts() {
     let dev = Dev::start();
     let invoice = dev.post("/v1/invoices", json!({"amount": "3", "asset": "USDT"})).await;
     let id = invoice["id"].as_str().unwrap().to_owned();
@@ -408,6 +408,31 @@ async fn the_operator_releases_a_held_payment_and_a_shop_manages_its_keys_in_the
     let (status, payouts) = get(&dev, &shop, "/console/payouts").await;
     assert_eq!(status, 200);
     assert!(payouts.contains("No payout yet"));
+
+    // Webhook endpoints: registered (its secret shown once), listed by the
+    // API too, and deleted, each under the session's name.
+    let hooks =
+        [("csrf", csrf.as_str()), ("url", "http://127.0.0.1:9/hooks"), ("events", "invoice.settled, invoice.expired")];
+    let shown = post_form(&dev.base, &shop, "/console/webhooks", &hooks).await.text().await.unwrap();
+    let secret = shown.split("id=\"revealed-value\">").nth(1).unwrap().split('<').next().unwrap();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let listed: Value =
+        http.get(format!("{}/v1/webhooks", dev.base)).bearer_auth(&dev.key).send().await.unwrap().json().await.unwrap();
+    let endpoint = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed["data"][0]["events"], json!(["invoice.settled", "invoice.expired"]));
+    let bad = [("csrf", csrf.as_str()), ("url", "ftp://example.com/x"), ("events", "invoice.settled")];
+    let refused = post_form(&dev.base, &shop, "/console/webhooks", &bad).await.text().await.unwrap();
+    assert!(refused.contains("(invalid_webhook_url)"), "{refused}");
+    let gone = post_form(&dev.base, &shop, &format!("/console/webhooks/{endpoint}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(location(&gone), "/console/webhooks");
+    let listed: Value =
+        http.get(format!("{}/v1/webhooks", dev.base)).bearer_auth(&dev.key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"], json!([]));
+    let log = audit_log(&dev);
+    for action in ["webhook.registered", "webhook.deleted"] {
+        let entry = log.iter().find(|e| e["action"] == action).unwrap();
+        assert!(entry["actor"].as_str().unwrap().starts_with("console:"), "{entry}");
+    }
 
     // The released payment settled the invoice: the shop asks for a payout
     // of part of it. The form's key makes a double submit reserve once.

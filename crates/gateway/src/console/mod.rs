@@ -12,6 +12,7 @@ mod money;
 mod operator;
 mod pages;
 pub(crate) mod session;
+mod webhooks;
 
 use axum::Extension;
 use axum::Form;
@@ -49,6 +50,8 @@ pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
         .route("/console/balances", get(account::balances))
         .route("/console/payouts", get(account::payouts).post(account::create_payout))
         .route("/console/keys", get(account::keys).post(account::create_key))
+        .route("/console/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/console/webhooks/{id}/delete", post(webhooks::delete))
         .route("/console/keys/{id}/revoke", post(account::revoke_key))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/{*rest}", get(|| async { not_found() }))

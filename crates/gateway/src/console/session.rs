@@ -103,6 +103,20 @@ impl Signed {
         actor(&self.session.digest)
     }
 
+    /// Everything the session may do: all of it for a link's; an API
+    /// key's scopes for a key's (none once it is revoked).
+    pub(crate) async fn scopes(&self, state: &AppState) -> Result<coffer_domain::Scopes, ApiError> {
+        let Some(key) = self.key else { return Ok(coffer_domain::Scopes::from_iter(Scope::ALL)) };
+        Ok(match state.store.api_key(key).await? {
+            Some(record)
+                if record.revoked_at.is_none() && ConsoleRole::Merchant(record.merchant_id) == self.session.role =>
+            {
+                record.scopes
+            }
+            _ => coffer_domain::Scopes::default(),
+        })
+    }
+
     /// Whether the session may do what `scope` covers: a link's session
     /// may do all its merchant may; an API key's, what that key may, while
     /// it is not revoked.

@@ -203,23 +203,38 @@ pub(crate) async fn create(
     CanRegisterWebhooks(caller): CanRegisterWebhooks,
     ApiJson(request): ApiJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
-    let events = parse_events(&request.events)?;
+    let actor = caller.key_id.to_string();
+    let (endpoint, secret) =
+        register(&state, caller.merchant_id, caller.scopes, &actor, &request.url, &request.events).await?;
+    let body = CreatedWebhook { endpoint: WebhookView::from(&endpoint), secret };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Registers an endpoint for `merchant`, for a caller with `scopes`, by
+/// `actor` on the audit log (an API key's id or a console session's name):
+/// the API and the console both call this. Returns it and its secret.
+pub(crate) async fn register(
+    state: &AppState,
+    merchant: coffer_domain::MerchantId,
+    scopes: coffer_domain::Scopes,
+    actor: &str,
+    url: &str,
+    events: &[String],
+) -> Result<(WebhookEndpoint, String), ApiError> {
+    let events = parse_events(events)?;
     // Payout deliveries carry payouts (destinations, amounts): only for a key that may read them.
-    if events.iter().any(|e| e.is_payout()) && !caller.scopes.contains(coffer_domain::Scope::PayoutsRead) {
+    if events.iter().any(|e| e.is_payout()) && !scopes.contains(coffer_domain::Scope::PayoutsRead) {
         return Err(ApiError::new(
             ErrorCode::InsufficientScope,
             "subscribing to payout.* events also needs the payouts:read scope: deliveries carry whole payouts",
         ));
     }
-    let url = state
-        .url_policy
-        .check(&request.url)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::InvalidWebhookUrl, e.to_string()))?;
+    let url =
+        state.url_policy.check(url).await.map_err(|e| ApiError::new(ErrorCode::InvalidWebhookUrl, e.to_string()))?;
     let secret = coffer_webhooks::signature::generate_secret().map_err(|e| ApiError::internal(&e))?;
     let endpoint = WebhookEndpoint {
         id: WebhookId::new(),
-        merchant_id: caller.merchant_id,
+        merchant_id: merchant,
         url: url.to_string(),
         events,
         secret: secret.clone(),
@@ -227,15 +242,14 @@ pub(crate) async fn create(
     };
     // The store counts and inserts in one write: a burst of registrations
     // cannot pass the cap together. The audit entry goes in the same write.
-    let record = audit::webhook_registered(caller.key_id, &endpoint);
+    let record = audit::webhook_registered(actor, &endpoint);
     if state.store.register_webhook_audited(&endpoint, MAX_WEBHOOK_ENDPOINTS, &record).await?.is_none() {
         return Err(ApiError::new(
             ErrorCode::InvalidState,
             format!("a merchant may have at most {MAX_WEBHOOK_ENDPOINTS} endpoints; delete one first"),
         ));
     }
-    let body = CreatedWebhook { endpoint: WebhookView::from(&endpoint), secret };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((endpoint, secret))
 }
 
 /// The merchant's endpoints (never their secrets).
@@ -274,12 +288,23 @@ pub(crate) async fn delete(
     CanWriteWebhooks(caller): CanWriteWebhooks,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (id, at) = (endpoint_id(&id)?, Timestamp::now());
-    let record = audit::webhook_deleted(caller.key_id, caller.merchant_id, id, at);
-    if state.store.delete_webhook_audited(caller.merchant_id, id, at, &record).await?.is_some() {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("webhook"))
+    remove(&state, caller.merchant_id, endpoint_id(&id)?, &caller.key_id.to_string()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes `merchant`'s endpoint `id`, by `actor` on the audit log; 404 for
+/// none (or another merchant's).
+pub(crate) async fn remove(
+    state: &AppState,
+    merchant: coffer_domain::MerchantId,
+    id: WebhookId,
+    actor: &str,
+) -> Result<(), ApiError> {
+    let at = Timestamp::now();
+    let record = audit::webhook_deleted(actor, merchant, id, at);
+    match state.store.delete_webhook_audited(merchant, id, at, &record).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found("webhook")),
     }
 }
 
