@@ -38,6 +38,7 @@ pub(super) async fn chrome(state: &AppState, signed: &Signed, flash: Option<Stri
                     ("invoices", "Invoices"),
                     ("balances", "Balances"),
                     ("payouts", "Payouts"),
+                    ("webhooks", "Webhooks"),
                     ("keys", "API keys"),
                 ]),
             )
