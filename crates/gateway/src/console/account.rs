@@ -17,7 +17,7 @@ use coffer_web::console::{self as web, Row, RowAction, Section, SectionForm};
 use serde::Deserialize;
 
 use super::session::{Audience, Signed};
-use super::{acting, failed, merchant_session, not_found, pages, refused, rendered, secure};
+use super::{acting, failed, lacks, merchant_acting, merchant_session, not_found, pages, refused, rendered, secure};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -42,8 +42,8 @@ pub(super) async fn balances(
         Err(response) => return response,
     };
     let page = async {
-        if !signed.may(&state, Scope::BalancesRead).await? {
-            return Ok(refused("insufficient_scope", "The API key this session signed in with lacks balances:read."));
+        if !signed.may(Scope::BalancesRead) {
+            return Ok(lacks(Scope::BalancesRead));
         }
         let rows = state
             .store
@@ -95,8 +95,8 @@ async fn payouts_page(
     merchant: MerchantId,
     flash: Option<String>,
 ) -> Result<Response, ApiError> {
-    if !signed.may(state, Scope::PayoutsRead).await? {
-        return Ok(refused("insufficient_scope", "The API key this session signed in with lacks payouts:read."));
+    if !signed.may(Scope::PayoutsRead) {
+        return Ok(lacks(Scope::PayoutsRead));
     }
     let query = PayoutQuery {
         merchant_id: merchant,
@@ -135,7 +135,7 @@ async fn payouts_page(
         })
         .collect();
     // Asking moves money: only a session that may (a link's, or a key's with payouts:write).
-    let form = if state.outbox.is_some() && signed.may(state, Scope::PayoutsWrite).await? {
+    let form = if state.outbox.is_some() && signed.may(Scope::PayoutsWrite) {
         // One key per form shown: a double submit reserves once.
         Some(SectionForm {
             id: "new-payout".into(),
@@ -184,17 +184,12 @@ pub(super) async fn create_payout(
     headers: HeaderMap,
     Form(form): Form<NewPayout>,
 ) -> Response {
-    let signed = match acting(&state, &headers, audience, form.csrf.as_deref()).await {
-        Ok(signed) => signed,
+    let (signed, merchant) = match merchant_acting(&state, &headers, audience, form.csrf.as_deref()).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let ConsoleRole::Merchant(merchant) = signed.session.role else { return not_found() };
-    match signed.may(&state, Scope::PayoutsWrite).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return refused("insufficient_scope", "The API key this session signed in with lacks payouts:write.");
-        }
-        Err(e) => return failed(&e),
+    if !signed.may(Scope::PayoutsWrite) {
+        return lacks(Scope::PayoutsWrite);
     }
     let key = form
         .idempotency_key

@@ -33,7 +33,7 @@ pub(crate) use session::Audience;
 use session::Signed;
 
 /// The console's routes, added to the API's router.
-pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
+pub(crate) fn routes(audience: session::Audience) -> Router<AppState> {
     Router::new()
         .route("/console", get(home))
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
@@ -55,7 +55,7 @@ pub(crate) fn routes(scope: session::Audience) -> Router<AppState> {
         .route("/console/keys/{id}/revoke", post(account::revoke_key))
         .route("/console/assets/console.css", get(stylesheet))
         .route("/console/{*rest}", get(|| async { not_found() }))
-        .layer(axum::Extension(scope))
+        .layer(axum::Extension(audience))
 }
 
 /// Its headers: no script may run, nothing may frame it, nothing is cached.
@@ -96,6 +96,11 @@ pub(super) fn to_sign_in() -> Response {
     secure(Redirect::to("/console/sign-in").into_response())
 }
 
+/// The refusal for a session whose API key lacks `scope`.
+pub(super) fn lacks(scope: Scope) -> Response {
+    refused("insufficient_scope", &format!("The API key this session signed in with lacks {scope}."))
+}
+
 /// A refused form: the page says why, with a stable code.
 pub(super) fn refused(code: &str, body: &str) -> Response {
     let text = format!("{body} (code: {code})");
@@ -107,9 +112,9 @@ pub(super) fn refused(code: &str, body: &str) -> Response {
 pub(super) async fn merchant_session(
     state: &AppState,
     headers: &HeaderMap,
-    scope: Audience,
+    audience: Audience,
 ) -> Result<(Signed, MerchantId), Response> {
-    match session::signed_in(state, headers, scope).await {
+    match session::signed_in(state, headers, audience).await {
         Ok(Some(signed)) => match signed.session.role {
             ConsoleRole::Merchant(merchant) => Ok((signed, merchant)),
             ConsoleRole::Operator => Err(not_found()),
@@ -123,8 +128,8 @@ pub(super) fn not_found() -> Response {
     page(StatusCode::NOT_FOUND, web::message(&Chrome::default(), "No such page", "Nothing here for this session."))
 }
 
-async fn home(State(state): State<AppState>, Extension(scope): Extension<Audience>, headers: HeaderMap) -> Response {
-    match session::signed_in(&state, &headers, scope).await {
+async fn home(State(state): State<AppState>, Extension(audience): Extension<Audience>, headers: HeaderMap) -> Response {
+    match session::signed_in(&state, &headers, audience).await {
         Ok(Some(signed)) => secure(Redirect::to(pages::home(signed.session.role)).into_response()),
         Ok(None) => to_sign_in(),
         Err(e) => failed(&e),
@@ -149,18 +154,18 @@ struct SignInForm {
 
 async fn sign_in(
     State(state): State<AppState>,
-    Extension(scope): Extension<Audience>,
+    Extension(audience): Extension<Audience>,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !session::same_origin(&state, &headers, scope) {
+    if !session::same_origin(&state, &headers, audience) {
         return refused("cross_site", "This form came from another site.");
     }
     let now = Timestamp::now();
     let (role, opened_by, link) = if let Some(link) = form.link.as_deref() {
         let digest = session::digest(link);
         match state.store.console_link(digest).await {
-            Ok(Some((found, false))) if found.expires_at > now && scope.serves(found.role) => {
+            Ok(Some((found, false))) if found.expires_at > now && audience.serves(found.role) => {
                 (found.role, "link".to_owned(), Some(digest))
             }
             Ok(_) => return sign_in_refused(),
@@ -168,7 +173,7 @@ async fn sign_in(
         }
     } else if let Some(key) = form.api_key.as_deref() {
         match session::verify_key(&state, key).await {
-            Some(record) if scope.merchants && record.scopes.contains(Scope::InvoicesRead) => {
+            Some(record) if audience.merchants && record.scopes.contains(Scope::InvoicesRead) => {
                 (ConsoleRole::Merchant(record.merchant_id), format!("api_key:{}", record.id), None)
             }
             _ => return sign_in_refused(),
@@ -192,7 +197,7 @@ async fn sign_in(
     match state.store.open_console_session_audited(&session, link, &record).await {
         Ok(Some(_)) => {
             let mut response = Redirect::to(pages::home(role)).into_response();
-            response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, scope, Some(&secret)));
+            response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, audience, Some(&secret)));
             secure(response)
         }
         Ok(None) => sign_in_refused(), // the link was used meanwhile
@@ -218,13 +223,13 @@ pub(super) struct CsrfForm {
 pub(super) async fn acting(
     state: &AppState,
     headers: &HeaderMap,
-    scope: Audience,
+    audience: Audience,
     csrf: Option<&str>,
 ) -> Result<Signed, Response> {
-    if !session::same_origin(state, headers, scope) {
+    if !session::same_origin(state, headers, audience) {
         return Err(refused("cross_site", "This form came from another site."));
     }
-    let signed = match session::signed_in(state, headers, scope).await {
+    let signed = match session::signed_in(state, headers, audience).await {
         Ok(Some(signed)) => signed,
         Ok(None) => return Err(to_sign_in()),
         Err(e) => return Err(failed(&e)),
@@ -235,13 +240,27 @@ pub(super) async fn acting(
     Ok(signed)
 }
 
+/// [`acting`], for a merchant's session only ("no such page" for the operator's).
+pub(super) async fn merchant_acting(
+    state: &AppState,
+    headers: &HeaderMap,
+    audience: Audience,
+    csrf: Option<&str>,
+) -> Result<(Signed, MerchantId), Response> {
+    let signed = acting(state, headers, audience, csrf).await?;
+    match signed.session.role {
+        ConsoleRole::Merchant(merchant) => Ok((signed, merchant)),
+        ConsoleRole::Operator => Err(not_found()),
+    }
+}
+
 async fn sign_out(
     State(state): State<AppState>,
-    Extension(scope): Extension<Audience>,
+    Extension(audience): Extension<Audience>,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let signed = match acting(&state, &headers, scope, form.csrf.as_deref()).await {
+    let signed = match acting(&state, &headers, audience, form.csrf.as_deref()).await {
         Ok(signed) => signed,
         Err(response) => return response,
     };
@@ -251,17 +270,17 @@ async fn sign_out(
         return failed(&e.into());
     }
     let mut response = Redirect::to("/console/sign-in").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, scope, None));
+    response.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&state, audience, None));
     secure(response)
 }
 
 async fn invoices(
     State(state): State<AppState>,
-    Extension(scope): Extension<Audience>,
+    Extension(audience): Extension<Audience>,
     headers: HeaderMap,
     Query(query): Query<pages::ListQuery>,
 ) -> Response {
-    let (signed, merchant) = match merchant_session(&state, &headers, scope).await {
+    let (signed, merchant) = match merchant_session(&state, &headers, audience).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -280,12 +299,12 @@ struct Flash {
 
 async fn invoice(
     State(state): State<AppState>,
-    Extension(scope): Extension<Audience>,
+    Extension(audience): Extension<Audience>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let (signed, merchant) = match merchant_session(&state, &headers, scope).await {
+    let (signed, merchant) = match merchant_session(&state, &headers, audience).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -301,25 +320,20 @@ async fn invoice(
 
 async fn redeliver(
     State(state): State<AppState>,
-    Extension(scope): Extension<Audience>,
+    Extension(audience): Extension<Audience>,
     headers: HeaderMap,
     Path((id, delivery)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let signed = match acting(&state, &headers, scope, form.csrf.as_deref()).await {
-        Ok(signed) => signed,
+    let (signed, merchant) = match merchant_acting(&state, &headers, audience, form.csrf.as_deref()).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let ConsoleRole::Merchant(merchant) = signed.session.role else { return not_found() };
     let (Ok(id), Ok(delivery)) = (id.parse::<InvoiceId>(), delivery.parse::<DeliveryId>()) else {
         return not_found();
     };
-    match signed.may(&state, Scope::WebhooksWrite).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return refused("insufficient_scope", "The API key this session signed in with lacks webhooks:write.");
-        }
-        Err(e) => return failed(&e),
+    if !signed.may(Scope::WebhooksWrite) {
+        return lacks(Scope::WebhooksWrite);
     }
     // The delivery must be one of this invoice's, of this merchant's.
     let deliveries = match state.store.invoice_deliveries(merchant, id).await {
@@ -356,10 +370,10 @@ pub(super) fn back_to(id: InvoiceId, done: &str) -> Response {
 
 async fn merchants(
     State(state): State<AppState>,
-    Extension(scope): Extension<Audience>,
+    Extension(audience): Extension<Audience>,
     headers: HeaderMap,
 ) -> Response {
-    match session::signed_in(&state, &headers, scope).await {
+    match session::signed_in(&state, &headers, audience).await {
         Ok(Some(signed)) if signed.session.role == ConsoleRole::Operator => {
             let page = async {
                 let chrome = pages::chrome(&state, &signed, None).await?;

@@ -138,7 +138,7 @@ pub(super) async fn story(
     let entries = state.store.invoice_entries(merchant, id).await?;
     // Webhook endpoints and deliveries, as the API shows them: to a key
     // session only with webhooks:read (endpoint URLs may carry tokens).
-    let webhooks = signed.may(state, coffer_domain::Scope::WebhooksRead).await?;
+    let webhooks = signed.may(coffer_domain::Scope::WebhooksRead);
     let (deliveries, endpoints) = if webhooks {
         (state.store.invoice_deliveries(merchant, id).await?, state.store.webhooks(merchant).await?)
     } else {

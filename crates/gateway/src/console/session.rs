@@ -94,6 +94,9 @@ pub(crate) struct Signed {
     pub(crate) session: ConsoleSession,
     /// The API key it was opened with, if it was.
     pub(crate) key: Option<ApiKeyId>,
+    /// What it may do: all of it for a link's; its key's scopes for a
+    /// key's, as read with the session on this request.
+    scopes: coffer_domain::Scopes,
     /// Its form token.
     pub(crate) csrf: String,
 }
@@ -103,57 +106,50 @@ impl Signed {
         actor(&self.session.digest)
     }
 
-    /// Everything the session may do: all of it for a link's; an API
-    /// key's scopes for a key's (none once it is revoked).
-    pub(crate) async fn scopes(&self, state: &AppState) -> Result<coffer_domain::Scopes, ApiError> {
-        let Some(key) = self.key else { return Ok(coffer_domain::Scopes::from_iter(Scope::ALL)) };
-        Ok(match state.store.api_key(key).await? {
-            Some(record)
-                if record.revoked_at.is_none() && ConsoleRole::Merchant(record.merchant_id) == self.session.role =>
-            {
-                record.scopes
-            }
-            _ => coffer_domain::Scopes::default(),
-        })
+    /// Everything the session may do.
+    pub(crate) fn scopes(&self) -> coffer_domain::Scopes {
+        self.scopes
     }
 
-    /// Whether the session may do what `scope` covers: a link's session
-    /// may do all its merchant may; an API key's, what that key may, while
-    /// it is not revoked.
-    pub(crate) async fn may(&self, state: &AppState, scope: Scope) -> Result<bool, ApiError> {
-        let Some(key) = self.key else { return Ok(true) };
-        let Some(record) = state.store.api_key(key).await? else { return Ok(false) };
-        Ok(record.revoked_at.is_none()
-            && record.scopes.contains(scope)
-            && ConsoleRole::Merchant(record.merchant_id) == self.session.role)
+    /// Whether the session may do what `scope` covers.
+    pub(crate) fn may(&self, scope: Scope) -> bool {
+        self.scopes.contains(scope)
     }
 }
 
 /// The live session the request's cookie names, if this listener serves it.
+/// A key's session is read with its key, once: it is no session once the
+/// key is revoked, gone, another merchant's, or may not read invoices.
 pub(crate) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
-    scope: Audience,
+    audience: Audience,
 ) -> Result<Option<Signed>, ApiError> {
-    let Some(secret) = cookie(headers, scope.cookie(state)) else { return Ok(None) };
+    let Some(secret) = cookie(headers, audience.cookie(state)) else { return Ok(None) };
     let Some(session) = state.store.console_session(digest(&secret)).await? else { return Ok(None) };
-    if !session.is_live(Timestamp::now()) || !scope.serves(session.role) {
+    if !session.is_live(Timestamp::now()) || !audience.serves(session.role) {
         return Ok(None);
     }
     // Anything but a link or a key it can name is no session at all.
-    let key = match session.opened_by.as_str() {
-        "link" => None,
-        other => match other.strip_prefix("api_key:").and_then(|id| id.parse().ok()) {
-            Some(key) => Some(key),
-            None => return Ok(None),
-        },
+    let (key, scopes) = match session.opened_by.as_str() {
+        "link" => (None, coffer_domain::Scopes::from_iter(Scope::ALL)),
+        other => {
+            let Some(id) = other.strip_prefix("api_key:").and_then(|id| id.parse::<ApiKeyId>().ok()) else {
+                return Ok(None);
+            };
+            match state.store.api_key(id).await? {
+                Some(record)
+                    if record.revoked_at.is_none()
+                        && ConsoleRole::Merchant(record.merchant_id) == session.role
+                        && record.scopes.contains(Scope::InvoicesRead) =>
+                {
+                    (Some(id), record.scopes)
+                }
+                _ => return Ok(None),
+            }
+        }
     };
-    let signed = Signed { session, key, csrf: csrf_token(&secret) };
-    // A session opened with a key that has since been revoked ends with it.
-    if signed.key.is_some() && !signed.may(state, Scope::InvoicesRead).await? {
-        return Ok(None);
-    }
-    Ok(Some(signed))
+    Ok(Some(Signed { session, key, scopes, csrf: csrf_token(&secret) }))
 }
 
 /// The session cookie's value: exactly one cookie of that name, shaped as
@@ -175,8 +171,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Set-Cookie` for a new session (`secret`), or to clear it (`None`).
-pub(crate) fn set_cookie(state: &AppState, scope: Audience, secret: Option<&str>) -> HeaderValue {
-    let name = scope.cookie(state);
+pub(crate) fn set_cookie(state: &AppState, audience: Audience, secret: Option<&str>) -> HeaderValue {
+    let name = audience.cookie(state);
     let (path, secure) = if name.starts_with("__Host-") { ("/", "; Secure") } else { ("/console", "") };
     let (value, age) = match secret {
         Some(secret) => (secret, SESSION_LIFETIME.as_secs()),
@@ -191,13 +187,13 @@ pub(crate) fn set_cookie(state: &AppState, scope: Audience, secret: Option<&str>
 /// `Origin` (the public origin; on the operator's own listener, the one the
 /// browser addressed, which a page of another site cannot make its own
 /// origin). Browsers send at least one of them on every form post.
-pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap, scope: Audience) -> bool {
+pub(crate) fn same_origin(state: &AppState, headers: &HeaderMap, audience: Audience) -> bool {
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if matches!(site, Some("cross-site" | "same-site")) {
         return false;
     }
     match headers.get(header::ORIGIN).map(|v| v.to_str()) {
-        Some(Ok(origin)) if scope == Audience::OPERATOR => {
+        Some(Ok(origin)) if audience == Audience::OPERATOR => {
             let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
             host.is_some_and(|host| origin == format!("http://{host}"))
         }

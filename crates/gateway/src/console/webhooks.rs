@@ -9,12 +9,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use coffer_domain::{MerchantId, Scope, WebhookId};
-use coffer_store::ConsoleRole;
 use coffer_web::console::{self as web, Row, RowAction, Section, SectionForm};
 use serde::Deserialize;
 
 use super::session::{Audience, Signed};
-use super::{acting, failed, merchant_session, not_found, pages, refused, rendered, secure};
+use super::{failed, lacks, merchant_acting, merchant_session, not_found, pages, rendered, secure};
 use crate::error::ApiError;
 use crate::routes::webhooks::{register, remove};
 use crate::state::AppState;
@@ -26,10 +25,10 @@ async fn page(
     revealed: Option<&str>,
     flash: Option<String>,
 ) -> Result<Response, ApiError> {
-    if !signed.may(state, Scope::WebhooksRead).await? {
-        return Ok(refused("insufficient_scope", "The API key this session signed in with lacks webhooks:read."));
+    if !signed.may(Scope::WebhooksRead) {
+        return Ok(lacks(Scope::WebhooksRead));
     }
-    let writes = signed.may(state, Scope::WebhooksWrite).await?;
+    let writes = signed.may(Scope::WebhooksWrite);
     let rows = state
         .store
         .webhooks(merchant)
@@ -105,13 +104,12 @@ pub(super) async fn create(
     headers: HeaderMap,
     Form(form): Form<NewEndpoint>,
 ) -> Response {
-    let signed = match acting(&state, &headers, audience, form.csrf.as_deref()).await {
-        Ok(signed) => signed,
+    let (signed, merchant) = match merchant_acting(&state, &headers, audience, form.csrf.as_deref()).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let ConsoleRole::Merchant(merchant) = signed.session.role else { return not_found() };
     let result = async {
-        let scopes = signed.scopes(&state).await?;
+        let scopes = signed.scopes();
         if !scopes.contains(Scope::WebhooksWrite) || !scopes.contains(Scope::InvoicesRead) {
             return Ok(Err("This session may not register endpoints (webhooks:write and invoices:read).".to_owned()));
         }
@@ -146,18 +144,13 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     Form(form): Form<super::CsrfForm>,
 ) -> Response {
-    let signed = match acting(&state, &headers, audience, form.csrf.as_deref()).await {
-        Ok(signed) => signed,
+    let (signed, merchant) = match merchant_acting(&state, &headers, audience, form.csrf.as_deref()).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
-    let ConsoleRole::Merchant(merchant) = signed.session.role else { return not_found() };
     let Ok(id) = id.parse::<WebhookId>() else { return not_found() };
-    match signed.may(&state, Scope::WebhooksWrite).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return refused("insufficient_scope", "The API key this session signed in with lacks webhooks:write.");
-        }
-        Err(e) => return failed(&e),
+    if !signed.may(Scope::WebhooksWrite) {
+        return lacks(Scope::WebhooksWrite);
     }
     match remove(&state, merchant, id, &signed.actor()).await {
         Ok(()) => secure(Redirect::to("/console/webhooks").into_response()),
