@@ -26,17 +26,15 @@ pub struct Chrome {
 struct SignIn<'a> {
     title: &'a str,
     page: &'a str,
-    who: Option<String>,
-    csrf: &'a str,
-    nav: &'a [(String, String)],
-    flash: Option<String>,
+    c: &'a Chrome,
     link_token: Option<&'a str>,
 }
 
 /// The sign-in page: with `link_token`, one button that uses that link
 /// (a GET never signs in, so a link preview cannot spend the link).
 pub fn sign_in(link_token: Option<&str>, flash: Option<String>) -> Result<String, askama::Error> {
-    SignIn { title: "Sign in", page: "sign-in", who: None, csrf: "", nav: &[], flash, link_token }.render()
+    let chrome = Chrome { flash, ..Chrome::default() };
+    SignIn { title: "Sign in", page: "sign-in", c: &chrome, link_token }.render()
 }
 
 #[derive(Template)]
@@ -44,26 +42,14 @@ pub fn sign_in(link_token: Option<&str>, flash: Option<String>) -> Result<String
 struct Message<'a> {
     title: &'a str,
     page: &'a str,
-    who: Option<String>,
-    csrf: &'a str,
-    nav: &'a [(String, String)],
-    flash: Option<String>,
+    c: &'a Chrome,
     heading: &'a str,
     body: &'a str,
 }
 
 /// A page that only says something (a refusal, a page not found).
 pub fn message(chrome: &Chrome, heading: &str, body: &str) -> String {
-    let page = Message {
-        title: heading,
-        page: "message",
-        who: chrome.who.clone(),
-        csrf: &chrome.csrf,
-        nav: &chrome.nav,
-        flash: chrome.flash.clone(),
-        heading,
-        body,
-    };
+    let page = Message { title: heading, page: "message", c: chrome, heading, body };
     page.render().unwrap_or_else(|_| heading.to_owned())
 }
 
@@ -106,10 +92,7 @@ pub struct InvoiceList {
 struct Invoices<'a> {
     title: &'a str,
     page: &'a str,
-    who: Option<String>,
-    csrf: &'a str,
-    nav: &'a [(String, String)],
-    flash: Option<String>,
+    c: &'a Chrome,
     statuses: &'a [(String, String, bool)],
     exceptions: &'a [(String, String, bool)],
     q: &'a str,
@@ -122,10 +105,7 @@ pub fn invoices(chrome: &Chrome, list: &InvoiceList) -> Result<String, askama::E
     Invoices {
         title: "Invoices",
         page: "invoices",
-        who: chrome.who.clone(),
-        csrf: &chrome.csrf,
-        nav: &chrome.nav,
-        flash: chrome.flash.clone(),
+        c: chrome,
         statuses: &list.statuses,
         exceptions: &list.exceptions,
         q: &list.q,
@@ -211,25 +191,13 @@ pub struct Story {
 struct InvoicePage<'a> {
     title: &'a str,
     page: &'a str,
-    who: Option<String>,
-    csrf: &'a str,
-    nav: &'a [(String, String)],
-    flash: Option<String>,
+    c: &'a Chrome,
     s: &'a Story,
 }
 
 /// One invoice's page.
 pub fn invoice(chrome: &Chrome, story: &Story) -> Result<String, askama::Error> {
-    InvoicePage {
-        title: &story.id,
-        page: "invoice",
-        who: chrome.who.clone(),
-        csrf: &chrome.csrf,
-        nav: &chrome.nav,
-        flash: chrome.flash.clone(),
-        s: story,
-    }
-    .render()
+    InvoicePage { title: &story.id, page: "invoice", c: chrome, s: story }.render()
 }
 
 /// A merchant in the operator's list.
@@ -250,25 +218,13 @@ pub struct MerchantLine {
 struct Merchants<'a> {
     title: &'a str,
     page: &'a str,
-    who: Option<String>,
-    csrf: &'a str,
-    nav: &'a [(String, String)],
-    flash: Option<String>,
+    c: &'a Chrome,
     merchants: &'a [MerchantLine],
 }
 
 /// The operator's list of merchants.
 pub fn merchants(chrome: &Chrome, merchants: &[MerchantLine]) -> Result<String, askama::Error> {
-    Merchants {
-        title: "Merchants",
-        page: "merchants",
-        who: chrome.who.clone(),
-        csrf: &chrome.csrf,
-        nav: &chrome.nav,
-        flash: chrome.flash.clone(),
-        merchants,
-    }
-    .render()
+    Merchants { title: "Merchants", page: "merchants", c: chrome, merchants }.render()
 }
 
 /// A button on one row: a form posting to `path`, with a required note
@@ -341,10 +297,7 @@ impl Section {
 struct Sections<'a> {
     title: &'a str,
     page: &'a str,
-    who: Option<String>,
-    csrf: &'a str,
-    nav: &'a [(String, String)],
-    flash: Option<String>,
+    c: &'a Chrome,
     heading: &'a str,
     revealed: Option<(&'a str, &'a str)>,
     sections: &'a [Section],
@@ -359,18 +312,7 @@ pub fn sections(
     revealed: Option<(&str, &str)>,
     sections: &[Section],
 ) -> Result<String, askama::Error> {
-    Sections {
-        title: heading,
-        page,
-        who: chrome.who.clone(),
-        csrf: &chrome.csrf,
-        nav: &chrome.nav,
-        flash: chrome.flash.clone(),
-        heading,
-        revealed,
-        sections,
-    }
-    .render()
+    Sections { title: heading, page, c: chrome, heading, revealed, sections }.render()
 }
 
 #[cfg(test)]
