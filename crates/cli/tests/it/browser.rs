@@ -110,9 +110,27 @@ impl Browser {
         self.client.execute(script, Vec::new()).await.unwrap()
     }
 
-    /// A PNG of the element `css`.
+    /// A PNG of the element `css`. The event stream may swap the element
+    /// for a fresh copy between finding and shooting it (a stale element):
+    /// then it is found again.
     pub(crate) async fn screenshot(&self, css: &str) -> Vec<u8> {
-        self.client.find(Locator::Css(css)).await.unwrap().screenshot().await.unwrap()
+        let mut tries = 0;
+        loop {
+            let shot = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.screenshot().await,
+                Err(e) => Err(e),
+            };
+            match shot {
+                Ok(png) => return png,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference && tries < 20 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("no screenshot of {css}: {e}"),
+            }
+        }
     }
 
     /// A PNG of the whole window.
