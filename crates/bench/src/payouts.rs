@@ -1,8 +1,9 @@
 //! `coffer bench payouts`: payout requests through a real gateway process
 //! and a real signer process, against anvil, with a large history already
 //! in the signer's spend ledger. Prints requests per second at the API and
-//! the signer's own decision time (authenticate, every rule, sign, persist),
-//! read from the signer's histogram. Nothing is asserted on time.
+//! the signer's own decision time (authenticate, every rule, sign, commit),
+//! and that decision until its commit is on disk, read from the signer's
+//! histograms. Nothing is asserted on time.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -46,10 +47,18 @@ pub struct PayoutReport {
     /// The signer's decision time: p50 and p99, in microseconds (read from
     /// a histogram with 15% buckets, interpolated within the bucket).
     pub decision_micros: [f64; 2],
+    /// The decision until its commit is on disk (the decision and the wait
+    /// for the shared fsync that covers it): p50 and p99 in microseconds.
+    pub durable_micros: [f64; 2],
     /// A payout request's whole time at the signer, arrival to answer (the
     /// decision, the node's gas estimate, the wait for the decision lock,
-    /// the broadcast): p50 and p99 in microseconds.
+    /// the waits for the disk, the broadcast): p50 and p99 in microseconds.
     pub request_micros: [f64; 2],
+    /// The store's fsyncs during the run, and their p50 and p99 in
+    /// microseconds (one covers every commit made while it waited).
+    pub syncs: u64,
+    /// See [`PayoutReport::syncs`].
+    pub sync_micros: [f64; 2],
     /// History rows in the spend ledger.
     pub history: u64,
     /// Decisions that signed (the rest were refused: a bench whose payouts
@@ -62,8 +71,8 @@ impl std::fmt::Display for PayoutReport {
         write!(
             f,
             "payouts: {} accepted at {:.0}/s; the signer decided {} at {:.0}/s ({} signed); decision p50 {:.2} ms, \
-             p99 {:.2} ms; whole request at the signer p50 {:.2} ms, p99 {:.2} ms (with {} earlier payouts in its spend \
-             ledger)",
+             p99 {:.2} ms; durable decision p50 {:.2} ms, p99 {:.2} ms; whole request at the signer p50 {:.2} ms, p99 {:.2} ms; {} fsyncs of its store, p50 {:.2} ms, \
+             p99 {:.2} ms (with {} earlier payouts in its spend ledger)",
             self.accepted,
             self.api_per_second,
             self.decisions,
@@ -71,8 +80,13 @@ impl std::fmt::Display for PayoutReport {
             self.signed,
             self.decision_micros[0] / 1000.0,
             self.decision_micros[1] / 1000.0,
+            self.durable_micros[0] / 1000.0,
+            self.durable_micros[1] / 1000.0,
             self.request_micros[0] / 1000.0,
             self.request_micros[1] / 1000.0,
+            self.syncs,
+            self.sync_micros[0] / 1000.0,
+            self.sync_micros[1] / 1000.0,
             self.history
         )
     }
@@ -144,7 +158,7 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
     let base = format!("http://{}", gateway.addr);
     wait_for_balance(&client, &base, &env.api_key).await?;
 
-    let [before, requests_before] = signer.histograms().await?;
+    let [before, durable_before, requests_before, syncs_before] = signer.histograms().await?;
     let started = Instant::now();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -181,7 +195,7 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
     // The outbox hands them to the signer; wait until it has decided them all.
     let deadline = Instant::now() + Duration::from_secs(300);
     let decisions = loop {
-        let [now, _] = signer.histograms().await?;
+        let [now, _, _, _] = signer.histograms().await?;
         let decided = now.last().map_or(0, |b| b.1) - before.last().map_or(0, |b| b.1);
         if decided >= accepted as u64 || Instant::now() > deadline {
             break decided;
@@ -189,13 +203,15 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let all = started.elapsed();
-    let [after, requests_after] = signer.histograms().await?;
+    let [after, durable_after, requests_after, syncs_after] = signer.histograms().await?;
     let signed = signer.outcome("broadcast").await?;
     let during = |after: &[(f64, u64)], before: &[(f64, u64)]| -> Vec<(f64, u64)> {
         after.iter().zip(before).map(|(a, b)| (a.0, a.1 - b.1)).collect()
     };
     let run = during(&after, &before);
+    let durable = during(&durable_after, &durable_before);
     let requests = during(&requests_after, &requests_before);
+    let syncs = during(&syncs_after, &syncs_before);
     gateway.stop().await;
     signer.stop().await;
     env.cleanup().await;
@@ -205,7 +221,10 @@ pub async fn run(bench: &PayoutBench) -> anyhow::Result<PayoutReport> {
         decisions,
         decisions_per_second: decisions as f64 / all.as_secs_f64(),
         decision_micros: [quantile(&run, 0.5), quantile(&run, 0.99)],
+        durable_micros: [quantile(&durable, 0.5), quantile(&durable, 0.99)],
         request_micros: [quantile(&requests, 0.5), quantile(&requests, 0.99)],
+        syncs: syncs.last().map_or(0, |b| b.1),
+        sync_micros: [quantile(&syncs, 0.5), quantile(&syncs, 0.99)],
         history: bench.history,
         signed,
     })

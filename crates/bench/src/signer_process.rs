@@ -86,12 +86,15 @@ impl Signer {
             .map_or(0, |v| v as u64))
     }
 
-    /// The decision-time histogram and the payout-request one.
-    pub(crate) async fn histograms(&self) -> anyhow::Result<[Vec<(f64, u64)>; 2]> {
+    /// The decision-time histogram, the durable-decision one, the
+    /// payout-request one and the store's fsync one.
+    pub(crate) async fn histograms(&self) -> anyhow::Result<[Vec<(f64, u64)>; 4]> {
         let text = reqwest::get(format!("{}/metrics", self.url)).await?.text().await?;
         Ok([
             buckets(&text, "coffer_signer_decision_seconds_bucket")?,
+            buckets(&text, "coffer_signer_durable_decision_seconds_bucket")?,
             buckets(&text, "coffer_signer_payout_request_seconds_bucket")?,
+            buckets(&text, "coffer_signer_store_sync_seconds_bucket")?,
         ])
     }
 }

@@ -1,5 +1,6 @@
 //! The signer's own metrics: decisions by outcome, refusals by rule, and
-//! the time a decision takes (authenticate, every rule, sign, persist).
+//! the time a decision takes (authenticate, every rule, sign, commit) and
+//! the wait for its commit to reach the disk.
 
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -29,6 +30,9 @@ pub(crate) struct Metrics {
     outcomes: Family<StateLabel, Counter<u64, AtomicU64>>,
     decisions: Histogram,
     requests: Histogram,
+    durable: Histogram,
+    durable_decisions: Histogram,
+    syncs: Histogram,
     frozen: Gauge,
     policy_version: Gauge,
 }
@@ -42,12 +46,16 @@ impl Default for Metrics {
         let buckets = || prometheus_client::metrics::histogram::exponential_buckets(0.00005, 1.15, 72);
         let decisions = Histogram::new(buckets());
         let requests = Histogram::new(buckets());
+        let durable = Histogram::new(buckets());
+        let durable_decisions = Histogram::new(buckets());
+        let syncs = Histogram::new(buckets());
         registry.register("refusals", "Requests and intents refused, by rule tag", refusals.clone());
         registry.register("outcomes", "Decisions and their later states, by state", outcomes.clone());
         registry.register(
             "decision_seconds",
-            "Time a decision takes: authenticating the request, every rule, signing and persisting \
-             (not the wait for the decision lock, nor the node's gas estimate before it)",
+            "Time a decision takes: authenticating the request, every rule, signing and committing \
+             (not the wait for the decision lock, nor the node's gas estimate before it, nor the \
+             shared fsync that makes the commit durable: durable_wait_seconds)",
             decisions.clone(),
         );
         registry.register(
@@ -56,11 +64,35 @@ impl Default for Metrics {
              the wait for the decision lock and the broadcast",
             requests.clone(),
         );
+        registry.register(
+            "durable_wait_seconds",
+            "Time an answer or a broadcast waits for the store's commits to reach the disk \
+             (one fsync of the WAL, shared by every commit made while it runs)",
+            durable.clone(),
+        );
+        registry.register(
+            "durable_decision_seconds",
+            "A payout decision until it is on disk: decision_seconds and the wait for the fsync that \
+             covers its commit",
+            durable_decisions.clone(),
+        );
+        registry.register("store_sync_seconds", "Time one fdatasync of the store's WAL took", syncs.clone());
         let frozen = Gauge::default();
         let policy_version = Gauge::default();
         registry.register("frozen", "1 while outgoing payments are frozen, 0 otherwise", frozen.clone());
         registry.register("policy_version", "The policy version every decision now records", policy_version.clone());
-        Self { registry, refusals, outcomes, decisions, requests, frozen, policy_version }
+        Self {
+            registry,
+            refusals,
+            outcomes,
+            decisions,
+            requests,
+            durable,
+            durable_decisions,
+            syncs,
+            frozen,
+            policy_version,
+        }
     }
 }
 
@@ -93,6 +125,18 @@ impl Metrics {
 
     pub(crate) fn decision_time(&self, elapsed: Duration) {
         self.decisions.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn durable_time(&self, elapsed: Duration) {
+        self.durable.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn durable_decision_time(&self, elapsed: Duration) {
+        self.durable_decisions.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn sync_time(&self, elapsed: Duration) {
+        self.syncs.observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn request_time(&self, elapsed: Duration) {

@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use coffer_signer_api::auth::headers;
@@ -49,10 +50,27 @@ pub(crate) fn router(engine: Arc<Engine>, decider: Handle) -> Router {
         .route(&format!("{}/{{id}}", paths::REQUESTS), get(status))
         .route(&format!("{}/{{id}}/{}", paths::PAYOUTS, paths::APPROVALS), post(approve))
         .route(paths::CONTROL, get(control_state).post(control))
+        // Only the answers that speak of the store wait for it.
+        .route_layer(middleware::from_fn_with_state(service.clone(), durable_answers))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(service)
+}
+
+/// Every answer waits until the store's commits are on disk (group commit,
+/// [`crate::store::Durability`]): nobody may hear of a decision that a
+/// power cut could still take back. The payout's whole-request time is
+/// measured here, so it includes that wait.
+async fn durable_answers(State(service): State<Arc<Service>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let payout = request.method() == Method::POST && request.uri().path() == paths::PAYOUTS;
+    let response = next.run(request).await;
+    service.engine.durable().await;
+    if payout {
+        service.engine.metrics.request_time(started.elapsed());
+    }
+    response
 }
 
 impl Service {
@@ -153,10 +171,18 @@ async fn pay(
     match serde_json::from_slice::<PayoutIntent>(&body) {
         Ok(intent) => {
             let (engine, nonce, authenticated) = (service.engine.clone(), auth.nonce, started.elapsed());
-            let answer = service.decide(async move { engine.pay(&auth, intent, authenticated).await }).await;
-            let response = service.answer(&nonce, answer);
-            service.engine.metrics.request_time(started.elapsed());
-            response
+            let decided = on_engine(&service.decider, async move { engine.pay(&auth, intent, authenticated).await });
+            let answer = match decided.await.unwrap_or(Err(EngineError::Stopped)) {
+                Ok(paid) => {
+                    // Released here, so the next decisions do not queue behind
+                    // its fsync; spawned, so a caller that goes away cannot
+                    // cut it short.
+                    let engine = service.engine.clone();
+                    tokio::spawn(async move { engine.release(paid).await }).await.map_err(|_| EngineError::Stopped)
+                }
+                Err(e) => Err(e),
+            };
+            service.answer(&nonce, answer)
         }
         Err(e) => bad_body(&service, &auth.nonce, &e),
     }

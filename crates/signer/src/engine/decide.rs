@@ -32,6 +32,16 @@ pub(crate) enum Answer {
     Unknown,
 }
 
+/// A payout decided and committed, not yet released ([`Engine::release`]).
+#[derive(Debug)]
+pub(crate) struct Paid {
+    answer: Answer,
+    /// The transaction it signed, to broadcast once the commit is on disk.
+    signed: Option<TxRow>,
+    /// The decision's time (authentication and the time the lock was held).
+    decided: std::time::Duration,
+}
+
 /// A signed spend, to record in the windows after the commit.
 #[derive(Debug)]
 pub(crate) struct WindowSpend {
@@ -221,7 +231,8 @@ impl Engine {
         Ok(())
     }
 
-    /// `pay payout P`. `authenticated` is what reading and authenticating
+    /// `pay payout P`, decided: what [`Engine::release`] then makes durable
+    /// and broadcasts. `authenticated` is what reading and authenticating
     /// the request took: the decision's time is that and the time the lock
     /// is held, not the wait for it nor the node's gas estimate before it.
     pub(crate) async fn pay(
@@ -229,7 +240,7 @@ impl Engine {
         auth: &Authenticated,
         intent: PayoutIntent,
         authenticated: std::time::Duration,
-    ) -> Result<Answer, EngineError> {
+    ) -> Result<Paid, EngineError> {
         // The node's estimate, before the lock: the one chain fact a
         // decision cannot take from the view (it depends on the destination).
         let gas = self.payout_gas(&intent).await;
@@ -247,7 +258,8 @@ impl Engine {
             } else {
                 tx.commit()?
             }
-            return self.answer_early(inner, early, &id).await;
+            let answer = self.answer_early(inner, early, &id).await?;
+            return Ok(Paid { answer, signed: None, decided: authenticated + locked.elapsed() });
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
@@ -269,17 +281,23 @@ impl Engine {
         store::insert_request(&tx, &row, now)?;
         tx.commit()?;
         self.committed(inner, head, frozen, spend, &state);
-        self.metrics.decision_time(authenticated + locked.elapsed());
-        drop(guard);
-        // Its own transaction only: the tracker sends whatever else waits.
-        if let Some(signed) = signed {
+        let decided = authenticated + locked.elapsed();
+        self.metrics.decision_time(decided);
+        let outcome = Outcome { id: RequestId::Payout(intent.id), state, policy_version: row.policy_version };
+        Ok(Paid { answer: Answer::Outcome(Box::new(outcome)), signed, decided })
+    }
+
+    /// After [`Engine::pay`], off the engine's thread (where the next
+    /// decisions run): the decision on disk, then its own transaction
+    /// broadcast (the tracker sends whatever else waits).
+    pub(crate) async fn release(&self, paid: Paid) -> Answer {
+        let syncing = std::time::Instant::now();
+        self.durable().await;
+        if let Some(signed) = paid.signed {
+            self.metrics.durable_decision_time(paid.decided + syncing.elapsed());
             self.send(&signed).await;
         }
-        Ok(Answer::Outcome(Box::new(Outcome {
-            id: RequestId::Payout(intent.id),
-            state,
-            policy_version: row.policy_version,
-        })))
+        paid.answer
     }
 
     /// The policy's verdict on a payout and, when it says sign, the signed

@@ -101,6 +101,8 @@ pub(crate) struct Engine {
     /// transaction that changed it commits.
     policy: std::sync::RwLock<Arc<Policy>>,
     pub(crate) inner: Mutex<Inner>,
+    /// Makes the store's commits durable before anything leaves ([`Engine::durable`]).
+    durability: store::Durability,
 }
 
 /// Seconds since the epoch, the signer's own clock.
@@ -128,7 +130,7 @@ impl Engine {
         screening: ScreeningSet,
         metrics: Arc<Metrics>,
     ) -> Result<Self, EngineError> {
-        let conn = store::open(&config.database_path())?;
+        let (conn, durability) = store::open_grouped(&config.database_path())?;
         let mut windows = Windows::default();
         for spend in store::spends_since(&conn, Windows::replay_from(now()))? {
             if let Some(spend) = decide::window_spend(&config, &spend) {
@@ -146,9 +148,32 @@ impl Engine {
         }
         let inner = Mutex::new(Inner { conn, windows, audit, alarms: Alarms::default() });
         let policy = std::sync::RwLock::new(Arc::new(policy));
-        let engine = Self { config, keys, rpcs, screening, metrics, views: view::Views::default(), policy, inner };
+        let views = view::Views::default();
+        let engine = Self { config, keys, rpcs, screening, metrics, views, policy, inner, durability };
         engine.log_start(stored.as_ref()).await?;
         Ok(engine)
+    }
+
+    /// Returns once every commit made so far is on disk: call it before
+    /// anything leaves the signer (a broadcast, an answer). A failed sync
+    /// ends the process: after one, the kernel may have dropped the pages
+    /// and a later sync may succeed without them (PostgreSQL's rule since
+    /// 2018), so nothing the signer decided since can be trusted to stay.
+    pub(crate) async fn durable(&self) {
+        let waited = std::time::Instant::now();
+        match self.durability.wait().await {
+            Ok(synced) => {
+                if let Some(took) = synced {
+                    self.metrics.sync_time(took);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "syncing the signer's database failed; stopping before anything else leaves");
+                eprintln!("coffer signer: syncing its database failed ({e}); stopping at once");
+                std::process::abort();
+            }
+        }
+        self.metrics.durable_time(waited.elapsed());
     }
 
     /// The policy in force now.

@@ -2,8 +2,10 @@
 //!
 //! One connection, owned by the engine behind its lock: the signer is one
 //! process, and its decisions are serialised anyway (one decision reads the
-//! windows the previous one wrote). `synchronous=FULL` in WAL mode, so a
-//! commit is on disk before a signed transaction leaves the process.
+//! windows the previous one wrote). WAL mode; the engine's connection
+//! commits with `synchronous=NORMAL` and makes its commits durable before
+//! anything leaves the process by a shared fsync ([`durable`], group
+//! commit), the offline tools' with `synchronous=FULL`.
 //!
 //! The statements run synchronously on the calling thread (rusqlite), on
 //! the engine's own thread for decisions: a decision is some fifteen
@@ -13,12 +15,14 @@
 
 mod audit;
 mod controls;
+mod durable;
 mod rows;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::time::Duration;
 
+pub(crate) use durable::Durability;
 #[cfg(test)]
 pub(crate) use rows::Unincluded;
 pub(crate) use rows::{RequestRow, SpendRow, TxRow, TxState};
@@ -38,6 +42,14 @@ pub enum StoreError {
         /// What was wrong.
         detail: String,
     },
+    /// The WAL beside the database could not be opened for syncing.
+    #[error("the signer's database log {path}: {source}")]
+    Wal {
+        /// The WAL's path.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
 }
 
 pub(crate) type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -54,7 +66,18 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_controls.sql"),
 ];
 
-/// Opens (creating and migrating) the signer's database.
+/// Opens the signer's database for the engine: commits return once in the
+/// WAL, and [`Durability::wait`] makes them durable before anything leaves.
+pub(crate) fn open_grouped(path: &Path) -> Result<(Connection, Durability)> {
+    let conn = open(path)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let durability = Durability::watch(&conn, path)
+        .map_err(|source| StoreError::Wal { path: format!("{}-wal", path.display()), source })?;
+    Ok((conn, durability))
+}
+
+/// Opens (creating and migrating) the signer's database; every commit is
+/// on disk when it returns (`synchronous=FULL`).
 pub(crate) fn open(path: &Path) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
