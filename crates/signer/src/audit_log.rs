@@ -16,9 +16,11 @@ pub struct SignerAudit {
 }
 
 /// Reads both from the signer's database (a running signer may keep writing;
-/// what was committed before the read is what is read).
+/// what was committed before the read is what is read, and synced first:
+/// the running signer syncs its commits only before they leave it).
 pub async fn read_audit(config: &SignerConfig) -> Result<SignerAudit, StoreError> {
     let conn = store::open(&config.database_path())?;
+    store::sync_wal(&config.database_path())?;
     let entries = store::audit_entries(&conn)?;
     let anchors = store::gateway_heads(&conn)?.into_iter().map(|(at_ms, head)| Anchor { at_ms, head }).collect();
     Ok(SignerAudit { entries, anchors })

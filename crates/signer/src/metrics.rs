@@ -61,7 +61,7 @@ impl Default for Metrics {
         registry.register(
             "payout_request_seconds",
             "Time from a payout request's arrival to its answer: the decision, the node's gas estimate, \
-             the wait for the decision lock and the broadcast",
+             the wait for the decision lock, the waits for the disk and the broadcast",
             requests.clone(),
         );
         registry.register(
@@ -72,11 +72,15 @@ impl Default for Metrics {
         );
         registry.register(
             "durable_decision_seconds",
-            "A payout decision until it is on disk: decision_seconds and the wait for the fsync that \
-             covers its commit",
+            "A payout decision that signed, until it is on disk: decision_seconds and the wait for the \
+             fsync that covers its commit",
             durable_decisions.clone(),
         );
-        registry.register("store_sync_seconds", "Time one fdatasync of the store's WAL took", syncs.clone());
+        registry.register(
+            "store_sync_seconds",
+            "Time one fdatasync of the store's WAL took (the engine's own; SQLite's checkpoints sync apart)",
+            syncs.clone(),
+        );
         let frozen = Gauge::default();
         let policy_version = Gauge::default();
         registry.register("frozen", "1 while outgoing payments are frozen, 0 otherwise", frozen.clone());

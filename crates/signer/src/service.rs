@@ -50,10 +50,11 @@ pub(crate) fn router(engine: Arc<Engine>, decider: Handle) -> Router {
         .route(&format!("{}/{{id}}", paths::REQUESTS), get(status))
         .route(&format!("{}/{{id}}/{}", paths::PAYOUTS, paths::APPROVALS), post(approve))
         .route(paths::CONTROL, get(control_state).post(control))
+        // The metrics count decisions as they commit, so they wait too.
+        .route("/metrics", get(metrics))
         // Only the answers that speak of the store wait for it.
         .route_layer(middleware::from_fn_with_state(service.clone(), durable_answers))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(service)
 }

@@ -40,6 +40,8 @@ pub(crate) struct Paid {
     signed: Option<TxRow>,
     /// The decision's time (authentication and the time the lock was held).
     decided: std::time::Duration,
+    /// When it committed: its time on disk counts from here, hand-offs included.
+    committed: std::time::Instant,
 }
 
 /// A signed spend, to record in the windows after the commit.
@@ -259,7 +261,8 @@ impl Engine {
                 tx.commit()?
             }
             let answer = self.answer_early(inner, early, &id).await?;
-            return Ok(Paid { answer, signed: None, decided: authenticated + locked.elapsed() });
+            let (decided, committed) = (authenticated + locked.elapsed(), std::time::Instant::now());
+            return Ok(Paid { answer, signed: None, decided, committed });
         }
         let now = decision_time(&inner.windows);
         let mut head = inner.audit;
@@ -281,20 +284,19 @@ impl Engine {
         store::insert_request(&tx, &row, now)?;
         tx.commit()?;
         self.committed(inner, head, frozen, spend, &state);
-        let decided = authenticated + locked.elapsed();
+        let (decided, committed) = (authenticated + locked.elapsed(), std::time::Instant::now());
         self.metrics.decision_time(decided);
         let outcome = Outcome { id: RequestId::Payout(intent.id), state, policy_version: row.policy_version };
-        Ok(Paid { answer: Answer::Outcome(Box::new(outcome)), signed, decided })
+        Ok(Paid { answer: Answer::Outcome(Box::new(outcome)), signed, decided, committed })
     }
 
     /// After [`Engine::pay`], off the engine's thread (where the next
     /// decisions run): the decision on disk, then its own transaction
     /// broadcast (the tracker sends whatever else waits).
     pub(crate) async fn release(&self, paid: Paid) -> Answer {
-        let syncing = std::time::Instant::now();
         self.durable().await;
         if let Some(signed) = paid.signed {
-            self.metrics.durable_decision_time(paid.decided + syncing.elapsed());
+            self.metrics.durable_decision_time(paid.decided + paid.committed.elapsed());
             self.send(&signed).await;
         }
         paid.answer

@@ -23,13 +23,12 @@
 use std::fs::File;
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use rusqlite::hooks::Wal;
-use tokio::sync::watch;
 
 /// Commits SQLite finished writing to a WAL, by any connection of this
 /// process that [`Durability::watch`] watches. One counter for the
@@ -45,103 +44,103 @@ fn counted(_: &Wal, _pages: std::ffi::c_int) -> rusqlite::Result<()> {
 type SyncFn = Arc<dyn Fn() -> io::Result<()> + Send + Sync>;
 type CountFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 
-/// What the syncs have done, in commits counted.
-#[derive(Clone, Copy, Debug, Default)]
-struct Progress {
-    /// Every commit up to this count is on disk.
-    synced: u64,
-    /// The most a sync now running (or finished) will cover.
-    started: u64,
-}
-
 /// Makes every commit made so far durable, sharing one sync among the
 /// callers that wait at the same time, and syncing nothing when nothing
 /// was committed since the last sync.
 pub(crate) struct Durability {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     sync: SyncFn,
     commits: CountFn,
-    progress: watch::Sender<Progress>,
+    /// One sync at a time: two at once on one file could split an I/O error
+    /// between them, and the one that did not see it would report its
+    /// commits durable.
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Every commit up to this count is on disk.
+    synced: u64,
+    /// A sync failed: from then on every wait fails (after a failed fsync
+    /// the kernel may have dropped the pages, and a later one would report
+    /// them clean: PostgreSQL's "fsyncgate", 2018).
+    failed: bool,
 }
 
 impl Durability {
-    /// For `conn`, open on the database at `db_path` in WAL mode: counts its
-    /// commits (SQLite's WAL hook runs once the commit is written, so the
-    /// count never runs ahead of the file) and syncs the WAL beside it,
-    /// which SQLite keeps (the same inode, truncated or overwritten in
-    /// place) while a connection is open. The WAL hook replaces automatic
-    /// checkpoints, which the store does not use.
-    pub(crate) fn watch(conn: &Connection, db_path: &Path) -> io::Result<Self> {
-        let mut wal = db_path.as_os_str().to_owned();
-        wal.push("-wal");
+    /// For `conn`, open in WAL mode: counts its commits (SQLite's WAL hook
+    /// runs once a commit is written, so the count never runs ahead of the
+    /// file) and syncs the WAL beside the file SQLite opened, which it keeps
+    /// (the same inode, truncated or overwritten in place) while a
+    /// connection is open. The hook replaces automatic checkpoints, which
+    /// the store does not use; setting `wal_autocheckpoint` on this
+    /// connection later would replace the hook and must not be done.
+    pub(crate) fn watch(conn: &Connection) -> io::Result<Self> {
+        let path = conn.path().filter(|p| !p.is_empty()).ok_or_else(|| io::Error::other("not a file database"))?;
+        let wal = format!("{path}-wal");
         // Read-only is enough for fdatasync on Linux; never create it, so a
         // wrong path fails here rather than syncing a file SQLite never uses.
         let file = Arc::new(File::open(Path::new(&wal))?);
+        // What an earlier process left unsynced (it was killed) is synced
+        // before this one says anything.
+        file.sync_data()?;
         conn.wal_hook(Some(counted));
         Ok(Self::with(Arc::new(move || file.sync_data()), Arc::new(|| COMMITS.load(Ordering::SeqCst))))
     }
 
     fn with(sync: SyncFn, commits: CountFn) -> Self {
-        Self { sync, commits, progress: watch::Sender::new(Progress::default()) }
+        Self { inner: Arc::new(Inner { sync, commits, state: Mutex::new(State::default()) }) }
     }
 
     /// Returns once every commit that returned before this call is on disk,
     /// with the time the sync took when this caller ran it.
     ///
-    /// A sync covers every commit counted before it started. A caller waits
-    /// for a running sync only if that one covers it, and starts its own
-    /// otherwise, so no caller waits longer than one sync after its commit.
+    /// A sync covers every commit counted before it started; a caller whose
+    /// commits a finished sync covers returns without one of its own. The
+    /// work runs to its end even if the caller goes away (it is not an
+    /// await point that can be cut short).
     pub(crate) async fn wait(&self) -> io::Result<Option<Duration>> {
-        let wanted = (self.commits)();
-        let mut seen = self.progress.subscribe();
-        loop {
-            let mut covers = None;
-            self.progress.send_if_modified(|p| {
-                if p.synced < wanted && p.started < wanted {
-                    let count = (self.commits)();
-                    p.started = count;
-                    covers = Some(count);
-                }
-                false
-            });
-            if let Some(covers) = covers {
-                return self.sync_up_to(covers).await.map(Some);
+        let wanted = (self.inner.commits)();
+        let inner = self.inner.clone();
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            // In place: the worker's other tasks move to another meanwhile.
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| inner.wait_blocking(wanted))
             }
-            if seen.borrow_and_update().synced >= wanted {
-                return Ok(None);
-            }
-            // A running sync covers this caller: its end (or its failure,
-            // which sends `started` back so the next one starts afresh).
-            seen.changed().await.map_err(io::Error::other)?;
-        }
-    }
-
-    async fn sync_up_to(&self, covers: u64) -> io::Result<Duration> {
-        let started = Instant::now();
-        let done = run_blocking(&self.sync).await;
-        match done {
-            Ok(()) => {
-                self.progress.send_modify(|p| p.synced = p.synced.max(covers));
-                Ok(started.elapsed())
-            }
-            Err(e) => {
-                self.progress.send_modify(|p| p.started = p.synced);
-                Err(e)
-            }
+            Err(_) => inner.wait_blocking(wanted),
+            // The engine's single thread: the next decisions must not wait
+            // for the disk.
+            Ok(_) => tokio::task::spawn_blocking(move || inner.wait_blocking(wanted))
+                .await
+                .map_err(io::Error::other)
+                .and_then(|r| r),
         }
     }
 }
 
-/// Runs the sync without stalling other tasks: in place on a
-/// multi-threaded runtime (its other tasks move to another worker
-/// meanwhile), on the blocking pool from the engine's single thread, where
-/// the next decisions would otherwise wait for the disk.
-async fn run_blocking(sync: &SyncFn) -> io::Result<()> {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| sync()),
-        Err(_) => sync(),
-        Ok(_) => {
-            let sync = sync.clone();
-            tokio::task::spawn_blocking(move || sync()).await.map_err(io::Error::other).and_then(|r| r)
+impl Inner {
+    fn wait_blocking(&self, wanted: u64) -> io::Result<Option<Duration>> {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.failed {
+            return Err(io::Error::other("an earlier sync of the signer's database failed"));
+        }
+        if state.synced >= wanted {
+            return Ok(None);
+        }
+        let covers = (self.commits)();
+        let started = Instant::now();
+        match (self.sync)() {
+            Ok(()) => {
+                state.synced = covers;
+                Ok(Some(started.elapsed()))
+            }
+            Err(e) => {
+                state.failed = true;
+                Err(e)
+            }
         }
     }
 }
@@ -169,9 +168,9 @@ mod tests {
             Arc::new(move || {
                 let upto = d.written.load(Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(2));
-                // Syncs may overlap: what one made durable stays durable.
                 let mut durable = d.durable.lock().unwrap();
-                *durable = (*durable).max(upto);
+                assert!(upto >= *durable, "two syncs overlapped");
+                *durable = upto;
                 drop(durable);
                 d.syncs.fetch_add(1, Ordering::SeqCst);
                 Ok(())
@@ -206,17 +205,19 @@ mod tests {
         assert_eq!(disk.syncs.load(Ordering::SeqCst), syncs, "nothing was committed, yet it synced");
     }
 
-    #[tokio::test]
-    async fn a_failed_sync_is_an_error_and_the_next_caller_syncs_again() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_a_failed_sync_every_wait_fails_even_where_a_later_sync_would_succeed() {
         let calls = Arc::new(AtomicU64::new(0));
-        let c = calls.clone();
+        let (c, commits) = (calls.clone(), Arc::new(AtomicU64::new(1)));
+        let counted = commits.clone();
         let durability = Durability::with(
             Arc::new(move || if c.fetch_add(1, Ordering::SeqCst) == 0 { Err(io::Error::other("EIO")) } else { Ok(()) }),
-            Arc::new(|| 1),
+            Arc::new(move || counted.load(Ordering::SeqCst)),
         );
         assert!(durability.wait().await.is_err());
-        durability.wait().await.unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        commits.fetch_add(1, Ordering::SeqCst);
+        assert!(durability.wait().await.is_err(), "a sync after a failed one was trusted");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "it synced again after a failure");
     }
 
     #[tokio::test]
@@ -227,8 +228,8 @@ mod tests {
         let before = COMMITS.load(Ordering::SeqCst);
         conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
         assert!(COMMITS.load(Ordering::SeqCst) > before, "an autocommit statement was not counted");
-        durability.wait().await.unwrap();
-        assert!(durability.progress.borrow().synced > before);
+        assert!(durability.wait().await.unwrap().is_some(), "a commit was left unsynced");
+        assert!(durability.inner.state.lock().unwrap().synced > before);
         let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
         assert_eq!(synchronous, 1, "the engine's connection commits with synchronous=NORMAL");
     }
@@ -236,8 +237,10 @@ mod tests {
     #[test]
     fn the_wal_must_exist() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open_in_memory().unwrap();
-        let error = Durability::watch(&conn, &dir.path().join("signer.db")).err().unwrap();
+        // Not in WAL mode: SQLite keeps no -wal file beside it.
+        let conn = Connection::open(dir.path().join("signer.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (x)").unwrap();
+        let error = Durability::watch(&conn).err().unwrap();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
     }
 }

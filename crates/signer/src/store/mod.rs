@@ -71,9 +71,23 @@ const MIGRATIONS: &[&str] = &[
 pub(crate) fn open_grouped(path: &Path) -> Result<(Connection, Durability)> {
     let conn = open(path)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let durability = Durability::watch(&conn, path)
-        .map_err(|source| StoreError::Wal { path: format!("{}-wal", path.display()), source })?;
+    let durability = Durability::watch(&conn).map_err(|source| wal_error(path, source))?;
     Ok((conn, durability))
+}
+
+/// Puts what a running signer committed on disk before another process
+/// reads it (an export must not show entries a power cut could take back).
+pub(crate) fn sync_wal(path: &Path) -> Result<()> {
+    let wal = format!("{}-wal", path.display());
+    match std::fs::File::open(&wal) {
+        Ok(file) => file.sync_data().map_err(|source| wal_error(path, source)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(wal_error(path, source)),
+    }
+}
+
+fn wal_error(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Wal { path: format!("{}-wal", path.display()), source }
 }
 
 /// Opens (creating and migrating) the signer's database; every commit is
