@@ -65,6 +65,9 @@ pub struct HealthSnapshot {
     pub since_progress: Duration,
     /// While halted: why, for tools.
     pub halt: Option<coffer_domain::HaltCode>,
+    /// The chain's lease, while this gateway holds it: its epoch and how
+    /// long it has held it.
+    pub lease: Option<(i64, Duration)>,
 }
 
 #[derive(Debug)]
@@ -80,6 +83,7 @@ struct Inner {
     watched: u64,
     progress_at: Instant,
     halt: Option<coffer_domain::HaltCode>,
+    lease: Option<(i64, Instant)>,
 }
 
 /// Shared between a chain's watcher (which writes) and the API (which reads).
@@ -103,6 +107,7 @@ impl Default for ChainHealth {
                 watched: 0,
                 progress_at: Instant::now(),
                 halt: None,
+                lease: None,
             }),
         }
     }
@@ -171,9 +176,20 @@ impl ChainHealth {
         });
     }
 
-    /// Another gateway follows the chain.
+    /// Another gateway follows the chain (this one holds no lease on it).
     pub fn standby(&self) {
-        self.with(|i| i.state = HealthState::Standby);
+        self.with(|i| {
+            i.state = HealthState::Standby;
+            i.lease = None;
+        });
+    }
+
+    /// This gateway took the chain's lease at `epoch`: it follows the chain.
+    pub fn leading(&self, epoch: i64) {
+        self.with(|i| {
+            i.state = HealthState::Starting;
+            i.lease = Some((epoch, Instant::now()));
+        });
     }
 
     /// How many invoices are watched.
@@ -209,6 +225,7 @@ impl ChainHealth {
             watched: inner.watched,
             since_progress: inner.progress_at.elapsed(),
             halt: inner.halt,
+            lease: inner.lease.map(|(epoch, since)| (epoch, since.elapsed())),
         }
     }
 }

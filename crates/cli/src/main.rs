@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::approvals::{approve, control, keygen};
 use crate::commands::{
-    admin, audit, bench, chain, config, console, dev, drill, gateway, ledger, screening, signer, trace, treasury,
+    admin, audit, bench, chain, config, console, dev, drill, fleet, gateway, ledger, screening, signer, trace, treasury,
 };
 
 /// Coffer: a self-hosted crypto payment gateway whose gateway host holds no keys.
@@ -39,6 +39,9 @@ enum Command {
     /// displaced payments) and resolve a halt.
     #[command(subcommand)]
     Chain(chain::Command),
+    /// Which gateway of a fleet runs each chain's watcher (the leases, their
+    /// holders, epochs and ages, as the database holds them).
+    Fleet(fleet::Args),
     /// Create and list merchants.
     #[command(subcommand)]
     Merchant(admin::MerchantCommand),
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
             Command::Ledger(cmd) => ledger::run(cmd).await,
             Command::Treasury(cmd) => treasury::run(cmd).await,
             Command::Chain(cmd) => chain::run(cmd).await,
+            Command::Fleet(args) => fleet::run(args).await,
             Command::Merchant(cmd) => admin::merchant(cmd).await,
             Command::Apikey(cmd) => admin::api_key(cmd).await,
             Command::Audit(cmd) => audit::run(cmd).await,

@@ -74,6 +74,10 @@ pub struct Config {
     /// How long after its expiry an unpaid invoice is still watched, so a
     /// late payment is seen (and reported `paid_late`), in seconds.
     pub late_payment_window_secs: u64,
+    /// A fleet's leases (a chain's watcher runs on the one gateway holding
+    /// its lease): their length, in seconds. A takeover after a holder
+    /// vanishes waits this long; the holder renews every third of it.
+    pub lease_secs: u64,
     /// Webhook delivery.
     #[serde(default)]
     pub webhooks: WebhookConfig,
@@ -319,6 +323,7 @@ impl Default for Config {
             default_invoice_expiry_secs: 900,
             max_invoice_expiry_secs: 7 * 24 * 3600,
             late_payment_window_secs: 24 * 3600,
+            lease_secs: 10,
             webhooks: WebhookConfig::default(),
             chains: Vec::new(),
             assets: Vec::new(),

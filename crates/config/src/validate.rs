@@ -40,6 +40,9 @@ impl Config {
         if self.late_payment_window_secs > MAX_EXPIRY_SECS {
             return Err(ConfigError::invalid("late_payment_window_secs", "must be at most 31536000 (one year)"));
         }
+        if !(3..=300).contains(&self.lease_secs) {
+            return Err(ConfigError::invalid("lease_secs", "must be between 3 and 300"));
+        }
         let hooks = &self.webhooks;
         if !(1..=120).contains(&hooks.timeout_secs) {
             return Err(ConfigError::invalid("webhooks.timeout_secs", "must be between 1 and 120"));

@@ -169,7 +169,12 @@ impl GatewayParts {
             signer: services::signer(config)?,
             sweeps: (config.sweep_minimums(), Duration::from_secs(config.sweeps.interval_secs)),
             treasury: services::treasury(config, &settings),
-            watchers: coffer_watcher::Watchers::new(settings),
+            watchers: {
+                let mut watchers = coffer_watcher::Watchers::new(settings);
+                let lease = Duration::from_secs(config.lease_secs);
+                watchers.set_fleet(coffer_watcher::FleetSettings { lease, ..Default::default() });
+                watchers
+            },
             webhooks: services::dispatch_config(&config.webhooks),
             http: config.http.clone(),
             checkout: config.checkout.clone(),

@@ -198,6 +198,7 @@ fn live(state: &AppState) -> Registry {
     let gauge = || Family::<ChainLabels, Gauge>::default();
     let counter = || Family::<ChainLabels, Counter>::default();
     let (head, cursor, watched, healthy) = (gauge(), gauge(), gauge(), gauge());
+    let (leading, epoch, lease_age) = (gauge(), gauge(), gauge());
     let (errors, reorgs, payments, bookings, settlements) = (counter(), counter(), counter(), counter(), counter());
     for (chain_id, handle) in state.watchers.chains() {
         let labels = ChainLabels { chain_id: chain_id.0 };
@@ -207,6 +208,9 @@ fn live(state: &AppState) -> Registry {
         cursor.get_or_create(&labels).set(h.tip.map_or(-1, as_i64));
         watched.get_or_create(&labels).set(as_i64(h.watched));
         healthy.get_or_create(&labels).set(i64::from(h.state.is_healthy()));
+        leading.get_or_create(&labels).set(i64::from(h.lease.is_some()));
+        epoch.get_or_create(&labels).set(h.lease.map_or(-1, |(e, _)| e));
+        lease_age.get_or_create(&labels).set(h.lease.map_or(-1, |(_, age)| as_i64(age.as_secs())));
         errors.get_or_create(&labels).inc_by(h.errors);
         reorgs.get_or_create(&labels).inc_by(h.reorgs);
         payments.get_or_create(&labels).inc_by(handle.stats.payments.load(Relaxed));
@@ -217,6 +221,13 @@ fn live(state: &AppState) -> Registry {
     registry.register("chain_cursor_block", "The last block processed (-1: not yet)", cursor);
     registry.register("chain_watched_invoices", "Open invoices whose address is watched", watched);
     registry.register("chain_healthy", "1 while the chain is followed, 0 while unreachable or halted", healthy);
+    registry.register("chain_lease_held", "1 while this gateway holds the chain's lease (runs its watcher)", leading);
+    registry.register("chain_lease_epoch", "The epoch of the chain's lease this gateway holds (-1: none)", epoch);
+    registry.register(
+        "chain_lease_age_seconds",
+        "How long this gateway has held the chain's lease (-1: not)",
+        lease_age,
+    );
     registry.register("chain_errors", "Failed watcher steps (node or database)", errors);
     registry.register("chain_reorgs", "Reorganisations applied", reorgs);
     registry.register("payments_seen", "Payments recorded", payments);

@@ -112,6 +112,11 @@ pub struct InvoiceChange {
 pub struct ChainStep {
     /// The chain.
     pub chain_id: ChainId,
+    /// The lease its writer holds (the chain's, in a fleet): the step is
+    /// written only if that lease is still held at that epoch
+    /// ([`crate::StoreError::Fenced`] otherwise). `None` for tools and tests
+    /// that hold none.
+    pub fence: Option<crate::Fence>,
     /// The cursor this step was computed on; `None` for a chain's first step.
     pub parent: Option<BlockRef>,
     /// The cursor after the step.
@@ -162,6 +167,8 @@ pub struct InvoiceChanges {
     pub at: Timestamp,
     /// Leases on the deliveries created, as in [`ChainStep::lease_until`].
     pub lease_until: Timestamp,
+    /// As [`ChainStep::fence`].
+    pub fence: Option<crate::Fence>,
 }
 
 /// A chain's watcher stopped for a person (see [`HaltCode`]).

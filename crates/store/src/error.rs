@@ -45,6 +45,15 @@ pub enum StoreError {
     CommitFailed(String),
     /// A chain step was computed on a cursor that is no longer the stored
     /// one: another watcher moved it, or the step was applied already.
+    /// The writer's lease lapsed or passed to another gateway: nothing was
+    /// written, and the writer must step down.
+    #[error("the lease {name} is no longer held at epoch {epoch}; nothing was written")]
+    Fenced {
+        /// The lease.
+        name: String,
+        /// The epoch the write carried.
+        epoch: i64,
+    },
     /// Nothing was written; recompute from the store.
     #[error("the chain cursor of chain {chain_id} moved since the step was computed; nothing was written")]
     CursorMoved {

@@ -22,6 +22,7 @@ mod chain;
 mod console;
 mod control;
 mod error;
+mod leases;
 mod ledger;
 mod payouts;
 mod postgres;
@@ -51,6 +52,7 @@ pub use chain::{
 pub use console::{ConsoleLink, ConsoleRole, ConsoleSession, ConsoleStore, InvoiceSearch};
 pub use control::{BroadcastEvent, ControlChange, ControlStore, StoredControl};
 pub use error::StoreError;
+pub use leases::{Fence, LeaseRow, LeaseStore};
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
 pub use payouts::{
     AnswerChange, CreatedPayout, NewPayout, OutboxEntry, OutboxNext, OutboxState, PayoutQuery, PayoutStore,
@@ -160,6 +162,7 @@ pub trait Store:
     + ScreeningStore
     + AuditStore
     + AuditedActs
+    + LeaseStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -23,6 +23,9 @@ const CONNECTIONS: u32 = 16;
 #[derive(Debug)]
 pub struct PgStore {
     reads: PgPool,
+    /// Leases only, with statement and lock timeouts: a wedged database
+    /// cannot hold a renewal (or a gateway's stop) for long.
+    leases: PgPool,
 }
 
 impl PgStore {
@@ -31,19 +34,25 @@ impl PgStore {
     /// an advisory lock, so gateways starting together do not race.
     pub async fn connect(url: &str) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
+        let lease_options = options.clone().options([("statement_timeout", "2000"), ("lock_timeout", "1000")]);
         let pool = PgPoolOptions::new().max_connections(CONNECTIONS).connect_with(options).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { reads: pool })
+        let leases = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect_lazy_with(lease_options);
+        Ok(Self { reads: pool, leases })
     }
 
     /// Closes every connection.
     pub async fn close(&self) {
         self.reads.close().await;
+        self.leases.close().await;
     }
 }
 
 shared_reads!(PgStore);
-crate::shared::chain_store!(PgStore, sqlx::PgConnection, sqlx::Postgres);
+crate::shared::chain_store!(PgStore, sqlx::PgConnection, sqlx::Postgres, crate::leases::PG);
 crate::shared::ledger_store!(PgStore, Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"));
 crate::shared::webhook_store!(PgStore, sqlx::Postgres);
 crate::shared::audit_store!(PgStore, sqlx::PgConnection, " FOR UPDATE");
@@ -52,6 +61,7 @@ crate::shared::sweep_store!(PgStore, Some("SET TRANSACTION ISOLATION LEVEL REPEA
 crate::shared::screening_store!(PgStore, sqlx::PgConnection);
 crate::shared::console_store!(PgStore, sqlx::Postgres);
 crate::shared::branding_store!(PgStore);
+crate::leases::lease_store!(PgStore, sqlx::PgConnection, crate::leases::PG);
 
 impl PgStore {
     /// Runs `op` in one transaction, committed if it returns `Ok`.
@@ -88,6 +98,22 @@ impl PgStore {
     {
         let mut conn = self.reads.acquire().await?;
         op(&mut conn).await
+    }
+
+    /// One lease statement, on the leases' own pool.
+    async fn lease_write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        let mut conn = self.leases.acquire().await?;
+        op(&mut conn).await
+    }
+
+    fn lease_reads(&self) -> &PgPool {
+        &self.leases
     }
 
     /// As [`PgStore::transaction`]: the invoices it changes need nothing

@@ -305,7 +305,11 @@ pub async fn queue_events(
         events,
     };
     let at = Timestamp::now();
-    store.apply_invoice_changes(InvoiceChanges { changes: vec![change], at, lease_until }).await.unwrap().deliveries
+    store
+        .apply_invoice_changes(InvoiceChanges { fence: None, changes: vec![change], at, lease_until })
+        .await
+        .unwrap()
+        .deliveries
 }
 
 impl Drop for TestDatabase {
@@ -384,6 +388,7 @@ pub async fn displaced_payment(store: &dyn crate::Store, chain: ChainId) -> (Inv
         hold: None,
     };
     let step = |parent, tip: BlockRef| ChainStep {
+        fence: None,
         chain_id: chain,
         parent,
         tip,

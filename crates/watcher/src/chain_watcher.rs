@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) changes: Arc<crate::Changes>,
     /// The gateway's public origin, for `checkout_url`.
     pub(crate) public_url: Arc<str>,
+    /// The chain's lease as held by this gateway: every step carries it.
+    pub(crate) fence: Option<coffer_store::Fence>,
 }
 
 impl Shared {
@@ -415,6 +417,7 @@ impl ChainWatcher {
         })?;
         let tip = update.tip();
         let step = ChainStep {
+            fence: shared.fence.clone(),
             chain_id: shared.chain_id(),
             parent: update.parent,
             tip: tip.block_ref(),

@@ -86,7 +86,12 @@ async fn expire_due(shared: &Shared) -> Result<usize, coffer_store::StoreError> 
     if count > 0 {
         let applied = shared
             .store
-            .apply_invoice_changes(InvoiceChanges { changes, at: now, lease_until: shared.lease_until(now) })
+            .apply_invoice_changes(InvoiceChanges {
+                fence: shared.fence.clone(),
+                changes,
+                at: now,
+                lease_until: shared.lease_until(now),
+            })
             .await?;
         tracing::info!(chain = %shared.chain_id(), count, "invoices expired");
         shared.dispatch(applied.deliveries);

@@ -14,6 +14,7 @@ mod chain_watcher;
 mod changes;
 mod expiry;
 mod intake;
+mod lease;
 pub mod plan;
 mod screen;
 mod stats;
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use chain_watcher::{WatcherSettings, load_touched};
 pub use changes::Changes;
+pub use lease::FleetSettings;
 pub use screen::{NoScreening, Screener};
 pub use stats::WatcherStats;
 pub use watchlist::Watchlist;
@@ -66,6 +68,7 @@ impl ChainHandle {
 pub struct Watchers {
     chains: HashMap<ChainId, ChainHandle>,
     public_url: Arc<str>,
+    fleet: FleetSettings,
 }
 
 impl Watchers {
@@ -85,7 +88,7 @@ impl Watchers {
                 (handle.settings.spec.chain_id, handle)
             })
             .collect();
-        Self { chains, public_url: Arc::from("") }
+        Self { chains, public_url: Arc::from(""), fleet: FleetSettings::default() }
     }
 
     /// The origin `checkout_url` is made from in webhook payloads; set once
@@ -94,7 +97,20 @@ impl Watchers {
         self.public_url = Arc::from(origin);
     }
 
-    /// Starts each chain's watcher and expiry tasks; they run until `stop` turns true.
+    /// Who this gateway is in a fleet and how long its leases last; set
+    /// before [`Watchers::start`].
+    pub fn set_fleet(&mut self, fleet: FleetSettings) {
+        self.fleet = fleet;
+    }
+
+    /// This gateway's name as a lease holder.
+    pub fn holder(&self) -> &str {
+        &self.fleet.holder
+    }
+
+    /// Starts each chain's watcher and expiry, under the chain's lease
+    /// (`chain:<id>`, [`lease`]): on the one gateway of a fleet holding it,
+    /// until `stop` turns true.
     pub fn start(
         &self,
         store: Arc<dyn Store>,
@@ -114,9 +130,19 @@ impl Watchers {
                 dispatcher: dispatcher.clone(),
                 changes: handle.changes.clone(),
                 public_url: self.public_url.clone(),
+                fence: None,
             };
-            tasks.push(tokio::spawn(expiry::run(shared.clone(), stop.clone())));
-            tasks.push(tokio::spawn(ChainWatcher::new(shared).run(stop.clone())));
+            let name = format!("chain:{}", shared.chain_id());
+            let health = shared.health.clone();
+            let job = move |fence: coffer_store::Fence, stop: watch::Receiver<bool>| {
+                let shared = Shared { fence: Some(fence), ..shared.clone() };
+                async move {
+                    let expiry = tokio::spawn(expiry::run(shared.clone(), stop.clone()));
+                    ChainWatcher::new(shared).run(stop).await;
+                    let _ = expiry.await;
+                }
+            };
+            tasks.push(tokio::spawn(lease::lead(store.clone(), name, self.fleet.clone(), health, stop.clone(), job)));
         }
         tasks
     }

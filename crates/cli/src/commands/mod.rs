@@ -9,6 +9,7 @@ pub(crate) mod config;
 pub(crate) mod console;
 pub(crate) mod dev;
 pub(crate) mod drill;
+pub(crate) mod fleet;
 pub(crate) mod gateway;
 pub(crate) mod ledger;
 pub(crate) mod screening;

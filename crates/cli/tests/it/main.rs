@@ -11,6 +11,7 @@ mod dev_panel;
 mod dev_topup;
 mod dev_treasury;
 mod drill;
+mod fleet;
 mod gateway;
 mod halts;
 mod http_double;

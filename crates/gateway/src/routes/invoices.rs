@@ -435,7 +435,7 @@ pub(crate) async fn invalidate(
         events: vec![coffer_store::NewEvent { id: event_id, kind, payload }],
     };
     // Due at once: the dispatcher, woken below, sends it.
-    let changes = coffer_store::InvoiceChanges { changes: vec![change], at: now, lease_until: now };
+    let changes = coffer_store::InvoiceChanges { fence: None, changes: vec![change], at: now, lease_until: now };
     match state.store.apply_invoice_changes(changes).await {
         Ok(_) => {}
         Err(coffer_store::StoreError::Stale(_)) => {

@@ -22,6 +22,44 @@ pub(crate) struct Health {
     database: &'static str,
     /// One entry per configured chain.
     chains: Vec<ChainHealthView>,
+    /// This gateway's name as a lease holder.
+    instance: String,
+    /// The fleet's leases (one per chain: who runs its watcher), from the
+    /// database; empty when it is unavailable.
+    leases: Vec<LeaseView>,
+}
+
+/// A lease, as the database holds it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LeaseView {
+    /// `chain:<id>`.
+    name: String,
+    /// The gateway holding it (or that held it last).
+    holder: String,
+    /// Grows on every change of holder.
+    epoch: i64,
+    /// Whether it is held now (not lapsed).
+    held: bool,
+    /// Whether this gateway holds it.
+    mine: bool,
+    /// Seconds since the holder took it.
+    age_secs: i64,
+    /// Milliseconds until it lapses unless renewed (negative: lapsed).
+    expires_in_ms: i64,
+}
+
+impl LeaseView {
+    pub(crate) fn of(row: coffer_store::LeaseRow, me: &str) -> Self {
+        Self {
+            held: row.held(),
+            mine: row.holder == me && row.held(),
+            age_secs: (row.now_ms - row.acquired_at_ms) / 1000,
+            expires_in_ms: row.expires_at_ms - row.now_ms,
+            name: row.name,
+            holder: row.holder,
+            epoch: row.epoch,
+        }
+    }
 }
 
 /// One chain's watcher.
@@ -97,14 +135,24 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
             internal_transfers: internal.as_str(),
         })
         .collect();
+    let instance = state.watchers.holder().to_owned();
     match state.store.ping().await {
         Ok(()) => {
             let status = if chains_ok { "ok" } else { "degraded" };
-            (StatusCode::OK, Json(Health { status, database: "ok", chains }))
+            let leases = match state.store.leases().await {
+                Ok(rows) => rows.into_iter().map(|row| LeaseView::of(row, &instance)).collect(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "health check: reading the leases");
+                    Vec::new()
+                }
+            };
+            (StatusCode::OK, Json(Health { status, database: "ok", chains, instance, leases }))
         }
         Err(err) => {
             tracing::warn!(error = %err, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database: "unavailable", chains }))
+            let health =
+                Health { status: "unavailable", database: "unavailable", chains, instance, leases: Vec::new() };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(health))
         }
     }
 }

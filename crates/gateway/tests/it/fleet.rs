@@ -77,3 +77,67 @@ async fn two_gateways_under_invoice_load_keep_the_shared_cursor_moving() {
     assert!(created > 20, "invoices kept coming while the chain moved: {created}");
     shop.assert_books().await;
 }
+
+/// `/healthz` of `app`: its instance name and the chain's lease as the database holds it.
+async fn lease_seen_by(app: &TestApp) -> (String, serde_json::Value, String) {
+    let health: serde_json::Value = app.client.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let lease = health["leases"].as_array().unwrap().iter().find(|l| l["name"] == "chain:31337").cloned();
+    let state = health["chains"][0]["state"].as_str().unwrap_or_default().to_owned();
+    (health["instance"].as_str().unwrap().to_owned(), lease.unwrap_or_default(), state)
+}
+
+/// Polls `app`'s `/healthz` until `done` holds (15 s at most): the lease's
+/// standby poll runs every third of `lease_secs` (10 s by default).
+async fn until_lease(
+    app: &TestApp,
+    what: &str,
+    done: impl Fn(&str, &serde_json::Value, &str) -> bool,
+) -> serde_json::Value {
+    let mut last = Default::default();
+    for _ in 0..300 {
+        let (instance, lease, state) = lease_seen_by(app).await;
+        if done(&instance, &lease, &state) {
+            return lease;
+        }
+        last = (instance, lease, state);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} never happened: {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_gateway_holds_the_chain_lease_and_another_takes_over_when_it_stops() {
+    let anvil = coffer_devnet::Anvil::spawn(coffer_devnet::AnvilOptions::default()).await.unwrap();
+    let url = anvil.http_url();
+    let options = ChainOptions::default();
+    let Some(mut shop) = shop_with_options(Kind::Postgres, 1, anvil, url.clone(), &options).await else { return };
+    let first = until_lease(&shop.app, "the first gateway taking the lease", |me, lease, _| {
+        lease["holder"] == me && lease["mine"] == true
+    })
+    .await;
+    let config = crate::shop::shop_config_with(&shop.app.db, &url, shop.token.address, 1, &options);
+    let second = spawn_app_with(shop.app.db.clone(), &config).await;
+    until_lease(&second, "the second gateway standing by", |me, lease, state| {
+        lease["holder"] != me && lease["mine"] == false && state == "standby"
+    })
+    .await;
+
+    // The holder follows the chain.
+    let paid = shop.invoice("USDT", "1").await;
+    shop.pay(&paid, "USDT", 1_000_000).await;
+    shop.mine(1).await;
+    shop.until_status(paid["id"].as_str().unwrap(), "settled").await;
+
+    // It stops (a deploy): it gives the lease back, and the other takes it
+    // at the next epoch without waiting for the lease to lapse.
+    let leader = std::mem::replace(&mut shop.app, second);
+    leader.stop().await;
+    let next =
+        until_lease(&shop.app, "the takeover", |me, lease, _| lease["holder"] == me && lease["mine"] == true).await;
+    assert_eq!(next["epoch"].as_i64().unwrap(), first["epoch"].as_i64().unwrap() + 1, "{next}");
+    let later = shop.invoice("USDT", "2").await;
+    shop.pay(&later, "USDT", 2_000_000).await;
+    shop.mine(1).await;
+    shop.until_status(later["id"].as_str().unwrap(), "settled").await;
+    shop.assert_books().await;
+}

@@ -5,8 +5,8 @@
 //! given: the SQLite store refreshes its cache after the commit).
 
 macro_rules! chain_store {
-    ($store:ty, $conn:ty, $db:ty) => {
-        $crate::shared::chain_writes!($conn, $db);
+    ($store:ty, $conn:ty, $db:ty, $leases:expr) => {
+        $crate::shared::chain_writes!($conn, $db, $leases);
 
         impl $store {
             /// The payments of these invoices whose state meets `condition`, oldest block first.
@@ -71,6 +71,7 @@ macro_rules! chain_store {
                 self
                     .transaction_changing(changed, move |conn| {
                         Box::pin(async move {
+                            chain_writes::check_fence(&mut *conn, changes.fence.as_ref()).await?;
                             let mut postings = Vec::new();
                             let deliveries = chain_writes::apply_changes(
                                 &mut *conn,

@@ -8,7 +8,7 @@
 //! changed fewer fails as a whole (stale data), and nothing of it is kept.
 
 macro_rules! chain_writes {
-    ($conn:ty, $db:ty) => {
+    ($conn:ty, $db:ty, $leases:expr) => {
         mod chain_writes {
             use std::collections::HashMap;
 
@@ -47,7 +47,25 @@ macro_rules! chain_writes {
             const BOOKABLE_HELD: &str =
                 "state = 'canonical' AND booked_at IS NULL AND hold_state IN ('held', 'rejected')";
 
+            /// Refuses the write unless `fence` still holds its lease: first in
+            /// the transaction, and on PostgreSQL the lease row stays share-locked
+            /// until the commit, so a takeover waits for this write to finish.
+            pub(super) async fn check_fence(conn: &mut $conn, fence: Option<&$crate::Fence>) -> Result<()> {
+                let Some(fence) = fence else { return Ok(()) };
+                let held: Option<i64> = sqlx::query_scalar($leases.fence)
+                    .bind(&fence.name)
+                    .bind(&fence.holder)
+                    .bind(fence.epoch)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match held {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError::Fenced { name: fence.name.clone(), epoch: fence.epoch }),
+                }
+            }
+
             pub(super) async fn apply_step(conn: &mut $conn, step: &ChainStep) -> Result<Applied> {
+                check_fence(conn, step.fence.as_ref()).await?;
                 let chain = to_i64(step.chain_id.0, "chain id")?;
                 move_cursor(conn, step, chain).await?;
                 if let Some(height) = step.revert_above {

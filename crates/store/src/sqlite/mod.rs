@@ -79,7 +79,7 @@ impl SqliteStore {
 }
 
 shared_reads!(SqliteStore);
-crate::shared::chain_store!(SqliteStore, sqlx::SqliteConnection, sqlx::Sqlite);
+crate::shared::chain_store!(SqliteStore, sqlx::SqliteConnection, sqlx::Sqlite, crate::leases::SQLITE);
 crate::shared::ledger_store!(SqliteStore, None::<&str>);
 crate::shared::webhook_store!(SqliteStore, sqlx::Sqlite);
 crate::shared::audit_store!(SqliteStore, sqlx::SqliteConnection, "");
@@ -88,6 +88,7 @@ crate::shared::sweep_store!(SqliteStore, None::<&str>);
 crate::shared::screening_store!(SqliteStore, sqlx::SqliteConnection);
 crate::shared::console_store!(SqliteStore, sqlx::Sqlite);
 crate::shared::branding_store!(SqliteStore);
+crate::leases::lease_store!(SqliteStore, sqlx::SqliteConnection, crate::leases::SQLITE);
 
 impl SqliteStore {
     /// Runs `op` as one atomic write (a savepoint in the writer's next batch).
@@ -111,6 +112,21 @@ impl SqliteStore {
             + 'static,
     {
         self.writer.write(op).await
+    }
+
+    /// One lease statement, through the writer (the only writer there is).
+    async fn lease_write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut sqlx::SqliteConnection) -> futures_util::future::BoxFuture<'c, Result<T>>
+            + Send
+            + 'static,
+    {
+        self.write(op).await
+    }
+
+    fn lease_reads(&self) -> &sqlx::SqlitePool {
+        &self.reads
     }
 
     /// As [`SqliteStore::transaction`], for a write that changes these

@@ -107,6 +107,7 @@ pub async fn paid_invoice(
         settled.exceptions = exceptions;
     }
     let step = ChainStep {
+        fence: None,
         chain_id: chain,
         parent,
         tip,

@@ -69,7 +69,8 @@ async fn an_invoice_change_whose_caller_gave_up_is_read_alike_everywhere(kind: K
     let Some(f) = fixture(kind).await else { return };
     let inv = cached_invoice(&f).await;
     let at = Timestamp::now();
-    let invalidate = InvoiceChanges { changes: vec![change(&inv, InvoiceStatus::Invalid)], at, lease_until: at };
+    let invalidate =
+        InvoiceChanges { fence: None, changes: vec![change(&inv, InvoiceStatus::Invalid)], at, lease_until: at };
     give_up_on(&f, f.store.apply_invoice_changes(invalidate)).await;
     let after = read_alike(&*f.store, &inv).await.unwrap();
     if kind == Kind::Sqlite {
@@ -82,6 +83,7 @@ async fn a_chain_step_whose_caller_gave_up_is_read_alike_everywhere(kind: Kind) 
     let inv = cached_invoice(&f).await;
     let at = Timestamp::now();
     let step = ChainStep {
+        fence: None,
         chain_id: ChainId(31337),
         parent: None,
         tip: BlockRef { number: 7, hash: B256::repeat_byte(7) },

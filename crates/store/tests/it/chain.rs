@@ -29,15 +29,16 @@ on_both_backends!(
     remembered_blocks_follow_the_step,
 );
 
-const CHAIN: ChainId = ChainId(31337);
-const AT: i64 = 1_700_000_100_000;
+pub(crate) const CHAIN: ChainId = ChainId(31337);
+pub(crate) const AT: i64 = 1_700_000_100_000;
 
-fn block(number: u64, tag: u8) -> BlockRef {
+pub(crate) fn block(number: u64, tag: u8) -> BlockRef {
     BlockRef { number, hash: B256::repeat_byte(tag) }
 }
 
-fn step(parent: Option<BlockRef>, tip: BlockRef) -> ChainStep {
+pub(crate) fn step(parent: Option<BlockRef>, tip: BlockRef) -> ChainStep {
     ChainStep {
+        fence: None,
         chain_id: CHAIN,
         parent,
         tip,
@@ -54,7 +55,7 @@ fn step(parent: Option<BlockRef>, tip: BlockRef) -> ChainStep {
     }
 }
 
-fn payment(invoice: &Invoice, units: u64, at: BlockRef, log_index: u64) -> Payment {
+pub(crate) fn payment(invoice: &Invoice, units: u64, at: BlockRef, log_index: u64) -> Payment {
     let tx_hash = B256::repeat_byte(0xee);
     Payment {
         id: PaymentId::of(CHAIN, at.hash, tx_hash, Some(log_index)),
@@ -105,7 +106,7 @@ fn settle(invoice: &Invoice, from: InvoiceStatus, paid: &[&Payment]) -> InvoiceC
     }
 }
 
-async fn open_invoice(store: &dyn Store, index: u32) -> Invoice {
+pub(crate) async fn open_invoice(store: &dyn Store, index: u32) -> Invoice {
     let merchant = merchant(store, "Acme").await;
     let invoice = invoice(merchant, index);
     store.insert_invoice(plain(invoice.clone())).await.unwrap();
@@ -381,7 +382,7 @@ async fn invoice_changes_apply_only_to_the_status_they_were_computed_from(kind: 
         events: Vec::new(),
     };
     let at = Timestamp::from_millis(AT);
-    let batch = |changes| InvoiceChanges { changes, at, lease_until: at };
+    let batch = |changes| InvoiceChanges { fence: None, changes, at, lease_until: at };
     f.store.apply_invoice_changes(batch(vec![change(InvoiceStatus::New, InvoiceStatus::Expired)])).await.unwrap();
     let stored = f.store.invoice(inv.merchant_id, inv.id).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.exceptions), (InvoiceStatus::Expired, partial));
@@ -445,7 +446,7 @@ async fn watch_lists_and_expiry_queries_find_the_right_invoices(kind: Kind) {
         events: Vec::new(),
     };
     let changes = vec![to(&expired, InvoiceStatus::Expired), to(&invalid, InvoiceStatus::Invalid)];
-    f.store.apply_invoice_changes(InvoiceChanges { changes, at, lease_until: at }).await.unwrap();
+    f.store.apply_invoice_changes(InvoiceChanges { fence: None, changes, at, lease_until: at }).await.unwrap();
 
     let mut watched = Vec::new();
     let count = f.store.watched_invoices(CHAIN, expired.expires_at, &mut |a, id| watched.push((a, id))).await.unwrap();

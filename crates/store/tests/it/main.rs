@@ -8,6 +8,7 @@ mod cancelled_writes;
 mod chain;
 mod conformance;
 mod console;
+mod leases;
 mod payouts;
 mod sweeps;
 mod webhooks;

@@ -53,7 +53,12 @@ async fn expire_one(store: &dyn Store, merchant_id: MerchantId, index: u32, due:
     };
     let at = Timestamp::from_millis(AT);
     store
-        .apply_invoice_changes(InvoiceChanges { changes: vec![change], at, lease_until: Timestamp::from_millis(due) })
+        .apply_invoice_changes(InvoiceChanges {
+            fence: None,
+            changes: vec![change],
+            at,
+            lease_until: Timestamp::from_millis(due),
+        })
         .await
         .unwrap();
     event

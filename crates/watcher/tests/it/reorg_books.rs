@@ -135,6 +135,7 @@ impl Sim {
         let plan = plan_update(rules, &update, |a| owners.get(a).copied(), touched, now).map_err(|e| e.to_string())?;
         let tip = update.tip();
         let step = ChainStep {
+            fence: None,
             chain_id: CHAIN,
             parent: update.parent,
             tip: tip.block_ref(),

@@ -1,0 +1,181 @@
+//! Two gateway processes on one PostgreSQL: the one holding the chain's
+//! lease is frozen with SIGSTOP while payments arrive. The other takes the
+//! lease once it lapses and settles them; the frozen one, resumed with
+//! SIGCONT, steps down and writes nothing; every payment counts once.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, U256};
+use coffer_devnet::{Anvil, AnvilOptions, deploy_test_usdt};
+use coffer_store::testing::{Kind, TestDatabase};
+use serde_json::{Value, json};
+
+use crate::support::{Running, XPUB, coffer, run_ok};
+
+/// The chain's lease as `base`'s `/healthz` shows it, and its chain state.
+async fn lease_at(client: &reqwest::Client, base: &str) -> (Value, String, String) {
+    let health: Value = client.get(format!("{base}/healthz")).send().await.unwrap().json().await.unwrap();
+    let lease = health["leases"].as_array().unwrap().iter().find(|l| l["name"] == "chain:31337").cloned();
+    let state = health["chains"][0]["state"].as_str().unwrap_or_default().to_owned();
+    (lease.unwrap_or_default(), state, health["instance"].as_str().unwrap().to_owned())
+}
+
+async fn until(what: &str, within: Duration, mut done: impl AsyncFnMut() -> Option<Value>) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = done().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn signal(gateway: &Running, name: &str) {
+    let status = std::process::Command::new("kill").args([name, &gateway.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes() {
+    let Some(db) = TestDatabase::new(Kind::Postgres).await else { return };
+    let anvil = Anvil::spawn(AnvilOptions::default()).await.unwrap();
+    let rpc = anvil.rpc();
+    let token = deploy_test_usdt(rpc).await.unwrap();
+    let payer = rpc.accounts().await.unwrap()[1];
+    token.mint(rpc, payer, U256::from(1_000_000_000u64)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("coffer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"data_dir = "{data}"
+listen_addr = "127.0.0.1:0"
+database_url = "{url}"
+xpub = "{XPUB}"
+log_filter = "warn"
+lease_secs = 3
+[[chains]]
+chain_id = 31337
+name = "anvil"
+rpc_url = "{rpc}"
+confirmations = 1
+poll_interval_ms = 50
+unwatched_check_secs = 1
+[[assets]]
+symbol = "USDT"
+chain_id = 31337
+contract = "{usdt}"
+decimals = 6
+"#,
+            data = dir.path().display(),
+            url = db.url(),
+            rpc = anvil.http_url(),
+            usdt = token.address,
+        ),
+    )
+    .unwrap();
+    let merchant = run_ok(coffer().args(["merchant", "create", "--name", "Shop", "--config"]).arg(&config));
+    let key = run_ok(
+        coffer()
+            .args(["apikey", "create", "--scopes", "invoices:read,invoices:write,balances:read", "--merchant"])
+            .arg(merchant.trim())
+            .arg("--config")
+            .arg(&config),
+    );
+    let key = key.trim().to_owned();
+    let client = reqwest::Client::new();
+
+    let mut first = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
+    let first_base = first.wait_for_listen();
+    let held = until("the first gateway taking the lease", Duration::from_secs(10), async || {
+        let (lease, _, me) = lease_at(&client, &first_base).await;
+        (lease["holder"] == me.as_str() && lease["mine"] == true).then_some(lease)
+    })
+    .await;
+    let mut second = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
+    let second_base = second.wait_for_listen();
+    until("the second gateway standing by", Duration::from_secs(10), async || {
+        let (lease, state, me) = lease_at(&client, &second_base).await;
+        (lease["holder"] != me.as_str() && state == "standby").then_some(lease)
+    })
+    .await;
+
+    let pay = async |base: &str, units: u64| -> String {
+        let created: Value = client
+            .post(format!("{base}/v1/invoices"))
+            .bearer_auth(&key)
+            .json(&json!({"amount": (units / 1_000_000).to_string(), "asset": "USDT"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let to: Address = created["address"].as_str().unwrap().parse().unwrap();
+        let tx = token.send_transfer(rpc, payer, to, U256::from(units)).await.unwrap();
+        rpc.wait_for_receipt(tx).await.unwrap();
+        created["id"].as_str().unwrap().to_owned()
+    };
+    let settled = async |base: &str, id: &str, within: Duration| -> Value {
+        until(&format!("invoice {id} settling"), within, async || {
+            let seen: Value = client
+                .get(format!("{base}/v1/invoices/{id}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (seen["status"] == "settled").then_some(seen)
+        })
+        .await
+    };
+    let before = pay(&first_base, 1_000_000).await;
+    rpc.mine(1).await.unwrap();
+    settled(&first_base, &before, Duration::from_secs(10)).await;
+
+    // Frozen mid-work, as by a stalled VM: its lease lapses; payments keep coming.
+    signal(&first, "-STOP");
+    let frozen_at = Instant::now();
+    let during = pay(&second_base, 2_000_000).await;
+    rpc.mine(1).await.unwrap();
+    let taken = until("the takeover", Duration::from_secs(10), async || {
+        let (lease, _, me) = lease_at(&client, &second_base).await;
+        (lease["holder"] == me.as_str() && lease["mine"] == true).then_some(lease)
+    })
+    .await;
+    let takeover = frozen_at.elapsed();
+    assert_eq!(taken["epoch"].as_i64().unwrap(), held["epoch"].as_i64().unwrap() + 1, "{taken}");
+    settled(&second_base, &during, Duration::from_secs(10)).await;
+    eprintln!("takeover {} ms after SIGSTOP (lease_secs = 3)", takeover.as_millis());
+
+    // Woken, the old leader finds the lease moved on and stands by.
+    signal(&first, "-CONT");
+    until("the old leader standing by", Duration::from_secs(10), async || {
+        let (lease, state, me) = lease_at(&client, &first_base).await;
+        (lease["holder"] != me.as_str() && state == "standby").then_some(lease)
+    })
+    .await;
+    let after = pay(&first_base, 3_000_000).await;
+    rpc.mine(1).await.unwrap();
+    settled(&first_base, &after, Duration::from_secs(10)).await;
+
+    for id in [&before, &during, &after] {
+        let seen = settled(&second_base, id, Duration::from_secs(1)).await;
+        assert_eq!(seen["payments"].as_array().unwrap().len(), 1, "{seen:#}");
+    }
+    let balances: Value =
+        client.get(format!("{second_base}/v1/balances")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(balances["data"][0]["available_units"], "6000000", "every payment once: {balances}");
+    let fleet = run_ok(coffer().args(["fleet", "--config"]).arg(&config));
+    assert!(fleet.contains(&format!("chain:31337  holder {}", lease_at(&client, &second_base).await.2)), "{fleet}");
+    assert!(fleet.contains(&format!("epoch {}", taken["epoch"])), "{fleet}");
+    let ledger = run_ok(coffer().args(["ledger", "check", "--config"]).arg(&config));
+    assert!(ledger.contains("ledger ok"), "{ledger}");
+    assert!(first.terminate().success());
+    assert!(second.terminate().success());
+}

@@ -1,0 +1,133 @@
+//! A chain's watcher and its expiry run on one gateway of a fleet at a
+//! time: the one holding the chain's lease (`chain:<id>`, in the store's
+//! `leases` table). The others stand by and take the lease when it lapses.
+//!
+//! The holder renews every third of the lease's length and steps down
+//! (stops its jobs) when a renewal says the lease moved on, or when it could
+//! not renew for so long that the lease may have lapsed. Stepping down is
+//! only the polite half: every write of the jobs carries the lease's
+//! [`Fence`], and the store refuses it inside its own transaction once the
+//! lease has moved on, so a holder that was paused, partitioned or slow
+//! writes nothing after another took over even before it notices.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use coffer_chain::ChainHealth;
+use coffer_store::{Fence, Store};
+use tokio::sync::watch;
+
+/// Who this gateway is in the fleet, and how long its leases last.
+#[derive(Clone, Debug)]
+pub struct FleetSettings {
+    /// This process: unique per start (`host:pid:start-ms`).
+    pub holder: Arc<str>,
+    /// A lease's length; a takeover after a holder vanishes waits this long.
+    pub lease: Duration,
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        let holder = format!("{}:{}:{started}", host.trim(), std::process::id());
+        Self { holder: Arc::from(holder), lease: Duration::from_secs(10) }
+    }
+}
+
+/// How holding a lease ended.
+enum Ended {
+    /// The gateway is stopping: the lease is given back.
+    Stopping,
+    /// It moved on, or may have: step down and stand by.
+    Lost,
+}
+
+/// Runs `job` whenever this gateway holds `name`, until `stop`.
+pub(crate) async fn lead<F, Fut>(
+    store: Arc<dyn Store>,
+    name: String,
+    fleet: FleetSettings,
+    health: Arc<ChainHealth>,
+    mut stop: watch::Receiver<bool>,
+    mut job: F,
+) where
+    F: FnMut(Fence, watch::Receiver<bool>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let renew_every = fleet.lease / 3;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let fence = match store.take_lease(&name, &fleet.holder, fleet.lease).await {
+            Ok(Some(fence)) => fence,
+            Ok(None) => {
+                health.standby();
+                if wait(&mut stop, renew_every).await {
+                    return;
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(lease = %name, error = %e, "cannot take the lease; trying again");
+                health.failed(&format!("taking the lease {name}: {e}"));
+                if wait(&mut stop, renew_every).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        tracing::info!(lease = %name, epoch = fence.epoch, holder = %fleet.holder, "took the lease");
+        health.leading(fence.epoch);
+        let (end_job, job_stop) = watch::channel(false);
+        let mut running = tokio::spawn(job(fence.clone(), job_stop));
+        // The lease lasts at least `lease` from when the last renewal was asked.
+        let mut asked_ok = Instant::now();
+        let ended = loop {
+            tokio::select! {
+                _ = stop.changed() => break Ended::Stopping,
+                _ = &mut running => break Ended::Lost,
+                () = tokio::time::sleep(renew_every) => {}
+            }
+            let asked = Instant::now();
+            match tokio::time::timeout(renew_every, store.extend_lease(&fence, fleet.lease)).await {
+                Ok(Ok(true)) => asked_ok = asked,
+                Ok(Ok(false)) => {
+                    tracing::warn!(lease = %name, epoch = fence.epoch, "the lease moved on; stepping down");
+                    break Ended::Lost;
+                }
+                Ok(Err(e)) => tracing::warn!(lease = %name, error = %e, "cannot renew the lease"),
+                Err(_) => tracing::warn!(lease = %name, "renewing the lease timed out"),
+            }
+            if asked_ok.elapsed() + renew_every >= fleet.lease {
+                tracing::warn!(lease = %name, epoch = fence.epoch, "the lease may have lapsed; stepping down");
+                break Ended::Lost;
+            }
+        };
+        let _ = end_job.send(true);
+        let _ = running.await;
+        // Given back in every case: on a stop another gateway takes over at
+        // once; after a job that ended by itself (it panicked) this one can
+        // take it again at once; a lease that moved on is not touched.
+        if let Err(e) = store.release_lease(&fence).await {
+            tracing::warn!(lease = %name, error = %e, "cannot give the lease back; it lapses by itself");
+        }
+        match ended {
+            Ended::Stopping => return,
+            Ended::Lost => health.standby(),
+        }
+    }
+}
+
+/// Sleeps `pause`, or less if `stop` turns true; whether it did.
+async fn wait(stop: &mut watch::Receiver<bool>, pause: Duration) -> bool {
+    tokio::select! {
+        _ = stop.changed() => true,
+        () = tokio::time::sleep(pause) => *stop.borrow(),
+    }
+}
