@@ -188,6 +188,8 @@ impl ChainHealth {
     pub fn leading(&self, epoch: i64) {
         self.with(|i| {
             i.state = HealthState::Starting;
+            // A new holder's time without progress starts now.
+            i.progress_at = Instant::now();
             i.lease = Some((epoch, Instant::now()));
         });
     }

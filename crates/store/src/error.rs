@@ -43,8 +43,6 @@ pub enum StoreError {
     /// The write ran but its transaction did not commit; nothing of it was kept.
     #[error("the database could not commit the write: {0}")]
     CommitFailed(String),
-    /// A chain step was computed on a cursor that is no longer the stored
-    /// one: another watcher moved it, or the step was applied already.
     /// The writer's lease lapsed or passed to another gateway: nothing was
     /// written, and the writer must step down.
     #[error("the lease {name} is no longer held at epoch {epoch}; nothing was written")]
@@ -54,6 +52,8 @@ pub enum StoreError {
         /// The epoch the write carried.
         epoch: i64,
     },
+    /// A chain step was computed on a cursor that is no longer the stored
+    /// one: another watcher moved it, or the step was applied already.
     /// Nothing was written; recompute from the store.
     #[error("the chain cursor of chain {chain_id} moved since the step was computed; nothing was written")]
     CursorMoved {

@@ -71,8 +71,9 @@ pub trait LeaseStore: Send + Sync {
 }
 
 macro_rules! lease_sql {
-    ($now:literal, $takeover:literal, $share:literal) => {
+    ($now:literal, $takeover:literal, $share:literal, $guard:expr) => {
         $crate::leases::LeaseSql {
+            guard: $guard,
             take: concat!(
                 "INSERT INTO leases (name, holder, epoch, acquired_at_ms, renewed_at_ms, expires_at_ms) \
                  VALUES ($1, $2, 1, ",
@@ -128,18 +129,24 @@ pub(crate) struct LeaseSql {
     /// PostgreSQL `FOR SHARE` keeps a takeover waiting until that write
     /// commits, so no write lands after a takeover.
     pub(crate) fence: &'static str,
+    /// Run before `fence` where it locks: a holder frozen or cut off inside
+    /// its transaction would otherwise keep the lease row locked, and every
+    /// takeover waiting, until the server noticed the dead client (hours,
+    /// by TCP keepalive). The server ends such a session instead.
+    pub(crate) guard: Option<&'static str>,
 }
 
 /// PostgreSQL: the database's clock; a takeover needs the lease lapsed.
 pub(crate) const PG: LeaseSql = lease_sql!(
     "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
     "leases.expires_at_ms <= excluded.acquired_at_ms",
-    " FOR SHARE"
+    " FOR SHARE",
+    Some("SET LOCAL idle_in_transaction_session_timeout = 2000")
 );
 /// SQLite: one process, so a lease is always taken (the previous holder is
 /// this file's last gateway, gone: the file lock says so).
 pub(crate) const SQLITE: LeaseSql =
-    lease_sql!("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", "1 = 1", "");
+    lease_sql!("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", "1 = 1", "", None);
 
 /// [`LeaseStore`] for a store with `lease_write` (a connection for one
 /// statement) and `lease_reads` (a pool), in the dialect `$sql`.

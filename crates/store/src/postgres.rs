@@ -34,11 +34,11 @@ impl PgStore {
     /// an advisory lock, so gateways starting together do not race.
     pub async fn connect(url: &str) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
-        let lease_options = options.clone().options([("statement_timeout", "2000"), ("lock_timeout", "1000")]);
+        let lease_options = options.clone().options([("statement_timeout", "3000"), ("lock_timeout", "2000")]);
         let pool = PgPoolOptions::new().max_connections(CONNECTIONS).connect_with(options).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         let leases = PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(4)
             .acquire_timeout(std::time::Duration::from_secs(3))
             .connect_lazy_with(lease_options);
         Ok(Self { reads: pool, leases })
@@ -112,8 +112,10 @@ impl PgStore {
         op(&mut conn).await
     }
 
+    /// Listing reads the main pool: `/healthz` and `coffer fleet` must not
+    /// take the connections renewals need.
     fn lease_reads(&self) -> &PgPool {
-        &self.leases
+        &self.reads
     }
 
     /// As [`PgStore::transaction`]: the invoices it changes need nothing

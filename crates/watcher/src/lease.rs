@@ -3,8 +3,9 @@
 //! `leases` table). The others stand by and take the lease when it lapses.
 //!
 //! The holder renews every third of the lease's length and steps down
-//! (stops its jobs) when a renewal says the lease moved on, or when it could
-//! not renew for so long that the lease may have lapsed. Stepping down is
+//! (stops its jobs) when a renewal says the lease moved on, when it could
+//! not renew for so long that the lease may have lapsed, or when its node
+//! has been unreachable for three leases (another gateway's may not be). Stepping down is
 //! only the polite half: every write of the jobs carries the lease's
 //! [`Fence`], and the store refuses it inside its own transaction once the
 //! lease has moved on, so a holder that was paused, partitioned or slow
@@ -14,7 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coffer_chain::ChainHealth;
+use coffer_chain::{ChainHealth, HealthState};
 use coffer_store::{Fence, Store};
 use tokio::sync::watch;
 
@@ -45,7 +46,14 @@ enum Ended {
     Stopping,
     /// It moved on, or may have: step down and stand by.
     Lost,
+    /// This gateway cannot reach the chain's node: give the lease to one
+    /// that may, and stand aside for a lease before taking it again.
+    Unreachable,
 }
+
+/// A holder whose node has been unreachable this many leases long gives
+/// the lease up (its node may be the only one down).
+const UNREACHABLE_LEASES: u32 = 3;
 
 /// Runs `job` whenever this gateway holds `name`, until `stop`.
 pub(crate) async fn lead<F, Fut>(
@@ -108,6 +116,11 @@ pub(crate) async fn lead<F, Fut>(
                 tracing::warn!(lease = %name, epoch = fence.epoch, "the lease may have lapsed; stepping down");
                 break Ended::Lost;
             }
+            let now = health.snapshot();
+            if now.state == HealthState::Unreachable && now.since_progress > fleet.lease * UNREACHABLE_LEASES {
+                tracing::warn!(lease = %name, epoch = fence.epoch, "the chain's node is unreachable from here; giving the lease up");
+                break Ended::Unreachable;
+            }
         };
         let _ = end_job.send(true);
         let _ = running.await;
@@ -120,6 +133,12 @@ pub(crate) async fn lead<F, Fut>(
         match ended {
             Ended::Stopping => return,
             Ended::Lost => health.standby(),
+            Ended::Unreachable => {
+                health.standby();
+                if wait(&mut stop, fleet.lease).await {
+                    return;
+                }
+            }
         }
     }
 }

@@ -52,6 +52,9 @@ macro_rules! chain_writes {
             /// until the commit, so a takeover waits for this write to finish.
             pub(super) async fn check_fence(conn: &mut $conn, fence: Option<&$crate::Fence>) -> Result<()> {
                 let Some(fence) = fence else { return Ok(()) };
+                if let Some(guard) = $leases.guard {
+                    sqlx::query(guard).execute(&mut *conn).await?;
+                }
                 let held: Option<i64> = sqlx::query_scalar($leases.fence)
                     .bind(&fence.name)
                     .bind(&fence.holder)

@@ -95,6 +95,9 @@ async fn a_lapsed_lease_is_not_renewed_and_a_released_one_is_taken_at_once(kind:
     assert!(!f.store.extend_lease(&short, LONG).await.unwrap(), "a lapsed lease was renewed");
     let again = f.store.take_lease("chain:1", "a", LONG).await.unwrap().unwrap();
     assert_eq!(again.epoch, short.epoch + 1, "taken again after a lapse is a new tenure");
+    assert!(!f.store.extend_lease(&short, LONG).await.unwrap(), "the same holder's old epoch renewed its new tenure");
+    f.store.release_lease(&short).await.unwrap();
+    assert!(f.store.leases().await.unwrap()[0].held(), "the old epoch's release let go of the new tenure");
 
     f.store.release_lease(&again).await.unwrap();
     assert!(!f.store.leases().await.unwrap()[0].held());
