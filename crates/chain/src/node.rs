@@ -150,7 +150,7 @@ impl Node {
         // Our caller retries with its own backoff and reports in health;
         // alloy's own reconnect loop would only hide the outage.
         let connect = WsConnect::new(url.to_owned()).with_max_retries(0);
-        tokio::time::timeout(self.timeout, ClientBuilder::default().ws(connect))
+        tokio::time::timeout(self.timeout, ClientBuilder::default().layer(rate_limit_retries()).ws(connect))
             .await
             .map_err(|_| ChainError::Unreachable("WebSocket connect timed out".into()))?
             .map_err(|e| ChainError::Unreachable(redact(&redact(&e.to_string(), url), &self.url)))
@@ -163,7 +163,7 @@ impl Node {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| ChainError::Config(format!("HTTP client: {e}")))?;
-        Ok(ClientBuilder::default().http_with_client(http, url))
+        Ok(ClientBuilder::default().layer(rate_limit_retries()).http_with_client(http, url))
     }
 
     /// A `newHeads` subscription; `None` if the node refuses one (it is then polled).
@@ -368,6 +368,39 @@ impl Requests {
         blocks.into_iter().map(|(number, block)| block.ok_or(ChainError::MissingBlock(number))).collect()
     }
 }
+
+/// A provider that says "too many requests" (HTTP 429 or 503, a JSON-RPC
+/// rate-limit error) is asked again after the wait it named: the
+/// `Retry-After` header, Infura's `backoff_seconds`, "try again in …"
+/// (alloy's retry layer, which reads all three), else after 250 ms; at most
+/// three times, and always within the request's own deadline, so a provider
+/// that stays down still shows as unreachable in seconds.
+fn rate_limit_retries() -> alloy_transport::layers::RetryBackoffLayer<RateLimits> {
+    alloy_transport::layers::RetryBackoffLayer::new_with_policy(RATE_LIMIT_RETRIES, 250, u64::MAX, RateLimits)
+}
+
+/// alloy's rate-limit policy, except for an `eth_getLogs` refused for its
+/// size: Infura says that with the same code (-32005) as "slow down", and
+/// asking the same range again cannot help; the follower reads a smaller
+/// one instead ([`crate::limits`]).
+#[derive(Clone, Copy, Debug)]
+struct RateLimits;
+
+impl alloy_transport::layers::RetryPolicy for RateLimits {
+    fn should_retry(&self, error: &alloy_transport::TransportError) -> bool {
+        let too_large = error.as_error_resp().is_some_and(|payload| {
+            crate::limits::log_limit(&payload.message, payload.data.as_ref().map(|d| d.get())).is_some()
+        });
+        !too_large && alloy_transport::layers::RateLimitRetryPolicy::default().should_retry(error)
+    }
+
+    fn backoff_hint(&self, error: &alloy_transport::TransportError) -> Option<Duration> {
+        alloy_transport::layers::RateLimitRetryPolicy::default().backoff_hint(error)
+    }
+}
+
+/// See [`rate_limit_retries`].
+const RATE_LIMIT_RETRIES: u32 = 3;
 
 fn is_ws(url: &str) -> bool {
     url.starts_with("ws://") || url.starts_with("wss://")

@@ -1,6 +1,7 @@
 //! A provider that caps `eth_getLogs` (by blocks, or by results) must not
 //! stop the chain: every query spans at most `log_range` blocks, near the
-//! head too, and a refusal for size is followed by smaller ranges.
+//! head too, and a refusal for size is followed by smaller ranges. One
+//! that answers 429 is asked again only after the wait it named.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,7 @@ use crate::shop::{ChainOptions, Shop, shop_with_options};
 on_both_backends!(
     near_the_head_no_log_query_spans_more_than_log_range,
     a_provider_that_caps_results_is_read_in_smaller_ranges_and_every_payment_is_seen,
+    a_provider_that_answers_429_is_asked_again_only_after_its_retry_after,
 );
 
 /// A shop whose node sits behind a provider with `limits`, polled over HTTP.
@@ -60,5 +62,23 @@ async fn a_provider_that_caps_results_is_read_in_smaller_ranges_and_every_paymen
     }
     assert!(!proxy.refused().is_empty(), "the provider refused the first range for its size");
     assert_eq!(shop.balance("USDT").await, "6000000", "every payment once");
+    shop.assert_books().await;
+}
+
+async fn a_provider_that_answers_429_is_asked_again_only_after_its_retry_after(kind: Kind) {
+    let limits = Limits { throttle_every: Some(5), ..Limits::default() };
+    let Some((shop, proxy)) = shop_behind(kind, limits, "").await else { return };
+    let invoices = [shop.invoice("USDT", "1").await, shop.invoice("USDT", "2").await];
+    for (invoice, units) in invoices.iter().zip([1_000_000, 2_000_000]) {
+        shop.pay(invoice, "USDT", units).await;
+    }
+    shop.mine(2).await;
+    for invoice in &invoices {
+        shop.until_status(invoice["id"].as_str().unwrap(), "settled").await;
+    }
+    let (sent, gaps) = proxy.throttled();
+    assert!(sent >= 2 && !gaps.is_empty(), "the provider throttled {sent} requests, {} came back", gaps.len());
+    // Timed at the proxy: each came back no sooner than `Retry-After: 1` said.
+    assert!(gaps.iter().all(|gap| *gap >= std::time::Duration::from_millis(990)), "{gaps:?}");
     shop.assert_books().await;
 }

@@ -1,14 +1,16 @@
 //! A JSON-RPC proxy in front of anvil that behaves like a provider with
 //! limits: it refuses `eth_getLogs` queries spanning too many blocks or
 //! returning too many results (with the providers' own words), can add
-//! latency, and can go away. A real provider cannot be reached from here,
+//! latency, can answer 429 with `Retry-After` (and logs when each such
+//! request came back), and can go away. A real provider cannot be reached from here,
 //! so this stands in for one; the node behind it is a real anvil.
 
 #![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -24,6 +26,8 @@ pub struct Limits {
     pub max_log_results: Option<usize>,
     /// Added to every request.
     pub latency: Duration,
+    /// Every this many requests, answer 429 with `Retry-After: 1` instead.
+    pub throttle_every: Option<u64>,
 }
 
 pub struct RpcProxy {
@@ -33,6 +37,18 @@ pub struct RpcProxy {
     pub widest: Arc<AtomicU64>,
     /// Every `eth_getLogs` refused, as (from, to).
     pub refused: Arc<Mutex<Vec<(u64, u64)>>>,
+    throttle: Arc<Throttle>,
+}
+
+/// The 429s sent, and how long after each the same request came back.
+#[derive(Default)]
+struct Throttle {
+    requests: AtomicU64,
+    /// Bodies answered 429, not seen again yet, with when.
+    waiting: Mutex<HashMap<String, Instant>>,
+    /// For each throttled request that came back: after how long.
+    gaps: Mutex<Vec<Duration>>,
+    sent: AtomicU64,
 }
 
 struct State {
@@ -42,6 +58,7 @@ struct State {
     up: Arc<AtomicBool>,
     widest: Arc<AtomicU64>,
     refused: Arc<Mutex<Vec<(u64, u64)>>>,
+    throttle: Arc<Throttle>,
 }
 
 fn number(value: &Value) -> Option<u64> {
@@ -95,6 +112,7 @@ impl RpcProxy {
         let up = Arc::new(AtomicBool::new(true));
         let widest = Arc::new(AtomicU64::new(0));
         let refused = Arc::new(Mutex::new(Vec::new()));
+        let throttle = Arc::new(Throttle::default());
         let state = Arc::new(State {
             node,
             client: reqwest::Client::new(),
@@ -102,6 +120,7 @@ impl RpcProxy {
             up: up.clone(),
             widest: widest.clone(),
             refused: refused.clone(),
+            throttle: throttle.clone(),
         });
         let app = axum::Router::new().route(
             "/",
@@ -111,6 +130,18 @@ impl RpcProxy {
                     tokio::time::sleep(state.limits.latency).await;
                     if !state.up.load(Ordering::SeqCst) {
                         return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
+                    if let Some(every) = state.limits.throttle_every {
+                        let key = body.to_string();
+                        let throttle = &state.throttle;
+                        if let Some(at) = throttle.waiting.lock().unwrap().remove(&key) {
+                            throttle.gaps.lock().unwrap().push(at.elapsed());
+                        } else if (throttle.requests.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(every) {
+                            throttle.waiting.lock().unwrap().insert(key, Instant::now());
+                            throttle.sent.fetch_add(1, Ordering::SeqCst);
+                            let headers = [("retry-after", "1")];
+                            return (StatusCode::TOO_MANY_REQUESTS, headers, "Too Many Requests").into_response();
+                        }
                     }
                     let answer = match body {
                         Value::Array(calls) => {
@@ -129,7 +160,12 @@ impl RpcProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, up, widest, refused }
+        Self { url, up, widest, refused, throttle }
+    }
+
+    /// How many 429s were sent, and after how long each throttled request came back.
+    pub fn throttled(&self) -> (u64, Vec<Duration>) {
+        (self.throttle.sent.load(Ordering::SeqCst), self.throttle.gaps.lock().unwrap().clone())
     }
 
     /// Answers 503 to everything until [`RpcProxy::up`].
