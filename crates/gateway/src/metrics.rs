@@ -200,6 +200,7 @@ fn live(state: &AppState) -> Registry {
     let (head, cursor, watched, healthy) = (gauge(), gauge(), gauge(), gauge());
     let (leading, epoch, lease_age) = (gauge(), gauge(), gauge());
     let (errors, reorgs, payments, bookings, settlements) = (counter(), counter(), counter(), counter(), counter());
+    let heard = counter();
     for (chain_id, handle) in state.watchers.chains() {
         let labels = ChainLabels { chain_id: chain_id.0 };
         let h = handle.health.snapshot();
@@ -216,6 +217,7 @@ fn live(state: &AppState) -> Registry {
         payments.get_or_create(&labels).inc_by(handle.stats.payments.load(Relaxed));
         bookings.get_or_create(&labels).inc_by(handle.stats.bookings.load(Relaxed));
         settlements.get_or_create(&labels).inc_by(handle.stats.settlements.load(Relaxed));
+        heard.get_or_create(&labels).inc_by(handle.stats.heard.load(Relaxed));
     }
     registry.register("chain_head_block", "The node's head, as last seen (-1: not yet)", head);
     registry.register("chain_cursor_block", "The last block processed (-1: not yet)", cursor);
@@ -233,6 +235,11 @@ fn live(state: &AppState) -> Registry {
     registry.register("payments_seen", "Payments recorded", payments);
     registry.register("payments_confirmed", "Payments booked after their confirmations", bookings);
     registry.register("invoices_settled", "Invoices settled", settlements);
+    registry.register(
+        "chain_changes_heard",
+        "Changes to the chain's invoices other gateways of the fleet announced (PostgreSQL)",
+        heard,
+    );
     // The signer's controls, once read: what a freeze alert watches.
     if let Some(reading) = state.control.as_ref().and_then(|control| control.seen()) {
         let frozen = Gauge::<i64>::default();

@@ -71,9 +71,10 @@ pub trait LeaseStore: Send + Sync {
 }
 
 macro_rules! lease_sql {
-    ($now:literal, $takeover:literal, $share:literal, $guard:expr) => {
+    ($now:literal, $takeover:literal, $share:literal, $guard:expr, $announce:expr) => {
         $crate::leases::LeaseSql {
             guard: $guard,
+            announce: $announce,
             take: concat!(
                 "INSERT INTO leases (name, holder, epoch, acquired_at_ms, renewed_at_ms, expires_at_ms) \
                  VALUES ($1, $2, 1, ",
@@ -134,6 +135,11 @@ pub(crate) struct LeaseSql {
     /// takeover waiting, until the server noticed the dead client (hours,
     /// by TCP keepalive). The server ends such a session instead.
     pub(crate) guard: Option<&'static str>,
+    /// Run in a chain step's or an invoice change's transaction: tells the
+    /// fleet's other gateways, at the commit, that a chain's invoices may
+    /// have changed (`$1`: the chain id, or `*`), so a checkout page open on
+    /// any of them updates at once ([`crate::ChangeFeed`]).
+    pub(crate) announce: Option<&'static str>,
 }
 
 /// PostgreSQL: the database's clock; a takeover needs the lease lapsed.
@@ -141,12 +147,13 @@ pub(crate) const PG: LeaseSql = lease_sql!(
     "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
     "leases.expires_at_ms <= excluded.acquired_at_ms",
     " FOR SHARE",
-    Some("SET LOCAL idle_in_transaction_session_timeout = 2000")
+    Some("SET LOCAL idle_in_transaction_session_timeout = 2000"),
+    Some("SELECT pg_notify('coffer_changes_' || current_schema(), $1)")
 );
 /// SQLite: one process, so a lease is always taken (the previous holder is
 /// this file's last gateway, gone: the file lock says so).
 pub(crate) const SQLITE: LeaseSql =
-    lease_sql!("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", "1 = 1", "", None);
+    lease_sql!("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)", "1 = 1", "", None, None);
 
 /// [`LeaseStore`] for a store with `lease_write` (a connection for one
 /// statement) and `lease_reads` (a pool), in the dialect `$sql`.
@@ -228,4 +235,26 @@ pub(crate) use lease_store;
 /// A lease's length in ms, as bound.
 pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// What the fleet's other gateways announce they changed: a chain's
+/// invoices (`Some`) or any chain's (`None`). Only PostgreSQL has one.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The next announcement. Announcements made while the connection was
+    /// down are lost (listeners re-read on a timer anyway).
+    async fn next(&mut self) -> Result<Option<coffer_domain::ChainId>>;
+}
+
+/// The PostgreSQL feed: `LISTEN coffer_changes_<schema>` on a connection of
+/// its own (sqlx reconnects it). Per schema, so two deployments sharing one
+/// database do not hear each other.
+pub(crate) struct PgChangeFeed(pub(crate) sqlx::postgres::PgListener);
+
+#[async_trait]
+impl ChangeFeed for PgChangeFeed {
+    async fn next(&mut self) -> Result<Option<coffer_domain::ChainId>> {
+        let notification = self.0.recv().await?;
+        Ok(notification.payload().parse::<u64>().ok().map(coffer_domain::ChainId))
+    }
 }

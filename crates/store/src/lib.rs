@@ -52,7 +52,7 @@ pub use chain::{
 pub use console::{ConsoleLink, ConsoleRole, ConsoleSession, ConsoleStore, InvoiceSearch};
 pub use control::{BroadcastEvent, ControlChange, ControlStore, StoredControl};
 pub use error::StoreError;
-pub use leases::{Fence, LeaseRow, LeaseStore};
+pub use leases::{ChangeFeed, Fence, LeaseRow, LeaseStore};
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
 pub use payouts::{
     AnswerChange, CreatedPayout, NewPayout, OutboxEntry, OutboxNext, OutboxState, PayoutQuery, PayoutStore,
@@ -215,6 +215,10 @@ pub trait Store:
     /// Whether other processes may write to the same database (PostgreSQL):
     /// then a watcher must look for invoices it was not told about.
     fn is_shared(&self) -> bool;
+
+    /// What the other gateways sharing the database announce they changed
+    /// ([`ChangeFeed`]); `None` where no other can write (SQLite).
+    async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>>;
 }
 
 /// Where to connect.

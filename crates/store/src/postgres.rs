@@ -282,4 +282,11 @@ impl Store for PgStore {
     fn is_shared(&self) -> bool {
         true
     }
+
+    async fn change_feed(&self) -> Result<Option<Box<dyn crate::ChangeFeed>>> {
+        let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&self.reads).await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.reads).await?;
+        listener.listen(&format!("coffer_changes_{schema}")).await?;
+        Ok(Some(Box::new(crate::leases::PgChangeFeed(listener))))
+    }
 }

@@ -15,6 +15,8 @@ pub struct WatcherStats {
     pub settlements: AtomicU64,
     /// Reorganisations applied.
     pub reorgs: AtomicU64,
+    /// Changes other gateways of the fleet announced (through the database).
+    pub heard: AtomicU64,
 }
 
 impl WatcherStats {

@@ -127,6 +127,16 @@ async fn one_gateway_holds_the_chain_lease_and_another_takes_over_when_it_stops(
     shop.pay(&paid, "USDT", 1_000_000).await;
     shop.mine(1).await;
     shop.until_status(paid["id"].as_str().unwrap(), "settled").await;
+    // The other heard of it through the database: a checkout page open on
+    // it updates at once, not at its next recheck.
+    let heard = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("coffer_chain_changes_heard_total{chain_id=\"31337\"} "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let metrics = second.client.get(second.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(heard(&metrics) > 0, "the standby heard nothing of the holder's steps: {metrics}");
 
     // It stops (a deploy): it gives the lease back, and the other takes it
     // at the next epoch without waiting for the lease to lapse.

@@ -82,6 +82,7 @@ macro_rules! chain_store {
                             )
                             .await?;
                             chain_writes::post(conn, &postings, changes.at).await?;
+                            chain_writes::announce(conn, "*").await?;
                             Ok($crate::Applied { deliveries })
                         })
                     })

@@ -102,7 +102,17 @@ macro_rules! chain_writes {
                 );
                 let deliveries = apply_changes(conn, &step.changes, step.at, step.lease_until, &mut postings).await?;
                 post(conn, &postings, step.at).await?;
+                announce(conn, &step.chain_id.0.to_string()).await?;
                 Ok(Applied { deliveries })
+            }
+
+            /// Tells the fleet, at the commit, that `chain`'s invoices may have
+            /// changed (`*`: any chain's).
+            pub(super) async fn announce(conn: &mut $conn, chain: &str) -> Result<()> {
+                if let Some(announce) = $leases.announce {
+                    sqlx::query(announce).bind(chain).execute(&mut *conn).await?;
+                }
+                Ok(())
             }
 
             /// Moves the cursor by compare-and-set. First: a concurrent step on the

@@ -262,4 +262,8 @@ impl Store for SqliteStore {
     fn is_shared(&self) -> bool {
         false
     }
+
+    async fn change_feed(&self) -> Result<Option<Box<dyn crate::ChangeFeed>>> {
+        Ok(None)
+    }
 }
