@@ -265,13 +265,21 @@ pub trait ChainStore: Send + Sync {
 
     /// Records that the chain's watcher halted, unless a halt is already open
     /// for the chain (the first one's reason stays). `true` if recorded.
-    async fn record_halt(&self, halt: &ChainHalt) -> Result<bool>;
+    /// Refused ([`crate::StoreError::Fenced`]) once `fence`'s lease moved on.
+    async fn record_halt(&self, halt: &ChainHalt, fence: Option<&crate::Fence>) -> Result<bool>;
     /// The chain's open halt, if any.
     async fn open_halt(&self, chain_id: ChainId) -> Result<Option<ChainHalt>>;
     /// Every chain's halts, open ones first, then the most recently resolved.
     async fn halts(&self, limit: u32) -> Result<Vec<ChainHalt>>;
-    /// Closes the chain's open halt with `resolution`; `false` if none was open.
-    async fn resolve_halt(&self, chain_id: ChainId, at: Timestamp, resolution: &str) -> Result<bool>;
+    /// Closes the chain's open halt with `resolution`; `false` if none was
+    /// open. Refused once `fence`'s lease moved on, as [`ChainStore::record_halt`].
+    async fn resolve_halt(
+        &self,
+        chain_id: ChainId,
+        at: Timestamp,
+        resolution: &str,
+        fence: Option<&crate::Fence>,
+    ) -> Result<bool>;
     /// The chain's displaced payments (booked, block gone, transfer awaited).
     async fn displaced_payments(&self, chain_id: ChainId) -> Result<Vec<Payment>>;
     /// Applies an operator's decision to every displaced payment of the

@@ -422,6 +422,6 @@ pub async fn displaced_payment(store: &dyn crate::Store, chain: ChainId) -> (Inv
         halted_at: Timestamp::now(),
         resolved: None,
     };
-    store.record_halt(&halt).await.unwrap();
+    store.record_halt(&halt, None).await.unwrap();
     (invoice, payment)
 }

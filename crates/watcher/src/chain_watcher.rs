@@ -330,7 +330,7 @@ impl ChainWatcher {
     /// One attempt to record `halt`; `true` if the store has it (or an
     /// earlier open one).
     async fn record_halt(&mut self, halt: &ChainHalt) -> bool {
-        match self.shared.store.record_halt(halt).await {
+        match self.shared.store.record_halt(halt, self.shared.fence.as_ref()).await {
             Ok(_) => {
                 self.halt_open = true;
                 true
@@ -352,7 +352,12 @@ impl ChainWatcher {
         match self
             .shared
             .store
-            .resolve_halt(chain, Timestamp::now(), "cleared: the watcher followed the chain again")
+            .resolve_halt(
+                chain,
+                Timestamp::now(),
+                "cleared: the watcher followed the chain again",
+                self.shared.fence.as_ref(),
+            )
             .await
         {
             Ok(cleared) => {

@@ -250,9 +250,15 @@ macro_rules! chain_store {
                 Ok(first.map(coffer_domain::Timestamp::from_millis))
             }
 
-            async fn record_halt(&self, halt: &$crate::ChainHalt) -> $crate::Result<bool> {
-                let halt = halt.clone();
-                self.write(move |conn| Box::pin(async move { chain_writes::record_halt(conn, &halt).await })).await
+            async fn record_halt(&self, halt: &$crate::ChainHalt, fence: Option<&$crate::Fence>) -> $crate::Result<bool> {
+                let (halt, fence) = (halt.clone(), fence.cloned());
+                self.transaction(move |conn| {
+                    Box::pin(async move {
+                        chain_writes::check_fence(&mut *conn, fence.as_ref()).await?;
+                        chain_writes::record_halt(conn, &halt).await
+                    })
+                })
+                .await
             }
 
             async fn open_halt(&self, chain_id: coffer_domain::ChainId) -> $crate::Result<Option<$crate::ChainHalt>> {
@@ -279,10 +285,14 @@ macro_rules! chain_store {
                 chain_id: coffer_domain::ChainId,
                 at: coffer_domain::Timestamp,
                 resolution: &str,
+                fence: Option<&$crate::Fence>,
             ) -> $crate::Result<bool> {
-                let resolution = resolution.to_owned();
-                self.write(move |conn| {
-                    Box::pin(async move { chain_writes::resolve_halt(conn, chain_id, at, &resolution).await })
+                let (resolution, fence) = (resolution.to_owned(), fence.cloned());
+                self.transaction(move |conn| {
+                    Box::pin(async move {
+                        chain_writes::check_fence(&mut *conn, fence.as_ref()).await?;
+                        chain_writes::resolve_halt(conn, chain_id, at, &resolution).await
+                    })
                 })
                 .await
             }

@@ -320,14 +320,14 @@ async fn displaced_payments_are_written_off_or_awaited_longer_by_an_operator(kin
         halted_at: Timestamp::from_millis(AT),
         resolved: None,
     };
-    assert!(f.store.record_halt(&halt).await.unwrap());
+    assert!(f.store.record_halt(&halt, None).await.unwrap());
     let at = Timestamp::from_millis(AT + 1);
     let waited = f.store.resolve_displaced(CHAIN, DisplacedResolution::WaitUntil(40), at, "rebroadcast").await.unwrap();
     assert_eq!(waited, vec![p.id]);
     assert_eq!(f.store.displaced_payments(CHAIN).await.unwrap()[0].displaced_until, Some(40));
     assert_eq!(f.store.open_halt(CHAIN).await.unwrap(), None, "the decision closes the halt");
 
-    assert!(f.store.record_halt(&halt).await.unwrap());
+    assert!(f.store.record_halt(&halt, None).await.unwrap());
     let entries = f.store.ledger_snapshot().await.unwrap().entries.len();
     let later = Timestamp::from_millis(AT + 2);
     let written = f.store.resolve_displaced(CHAIN, DisplacedResolution::WriteOff, later, "double spend").await.unwrap();
@@ -356,15 +356,15 @@ async fn halts_are_recorded_once_and_resolved(kind: Kind) {
         halted_at: Timestamp::from_millis(AT),
         resolved: None,
     };
-    assert!(f.store.record_halt(&halt("first")).await.unwrap());
-    assert!(!f.store.record_halt(&halt("second")).await.unwrap(), "one open halt per chain");
+    assert!(f.store.record_halt(&halt("first"), None).await.unwrap());
+    assert!(!f.store.record_halt(&halt("second"), None).await.unwrap(), "one open halt per chain");
     assert_eq!(f.store.open_halt(CHAIN).await.unwrap().unwrap().reason, "first");
-    assert!(f.store.resolve_halt(CHAIN, Timestamp::from_millis(AT + 5), "fixed").await.unwrap());
-    assert!(!f.store.resolve_halt(CHAIN, Timestamp::from_millis(AT + 6), "again").await.unwrap());
+    assert!(f.store.resolve_halt(CHAIN, Timestamp::from_millis(AT + 5), "fixed", None).await.unwrap());
+    assert!(!f.store.resolve_halt(CHAIN, Timestamp::from_millis(AT + 6), "again", None).await.unwrap());
     assert_eq!(f.store.open_halt(CHAIN).await.unwrap(), None);
     let halts = f.store.halts(5).await.unwrap();
     assert_eq!(halts[0].resolved, Some((Timestamp::from_millis(AT + 5), "fixed".to_owned())));
-    assert!(f.store.record_halt(&halt("third")).await.unwrap(), "a new halt after the last was resolved");
+    assert!(f.store.record_halt(&halt("third"), None).await.unwrap(), "a new halt after the last was resolved");
 }
 
 async fn invoice_changes_apply_only_to_the_status_they_were_computed_from(kind: Kind) {

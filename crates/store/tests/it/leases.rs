@@ -77,13 +77,30 @@ async fn a_write_whose_fence_the_lease_moved_past_changes_nothing(kind: Kind) {
         events: Vec::new(),
     };
     let at = coffer_domain::Timestamp::from_millis(AT);
-    let changes = InvoiceChanges { fence: Some(old), changes: vec![expire], at, lease_until: at };
+    let changes = InvoiceChanges { fence: Some(old.clone()), changes: vec![expire], at, lease_until: at };
     assert!(matches!(f.store.apply_invoice_changes(changes).await, Err(StoreError::Fenced { .. })));
     let stored = f.store.invoice(inv.merchant_id, inv.id).await.unwrap().unwrap();
     assert_eq!(stored.status, coffer_domain::InvoiceStatus::New, "a fenced expiry expired the invoice");
 
+    // Nor can it halt the chain, or clear the halt a person must look at.
+    let halt = coffer_store::ChainHalt {
+        chain_id: crate::chain::CHAIN,
+        code: coffer_domain::HaltCode::Corrupt,
+        reason: "seen by a paused holder".into(),
+        block: None,
+        halted_at: at,
+        resolved: None,
+    };
+    assert!(matches!(f.store.record_halt(&halt, Some(&old)).await, Err(StoreError::Fenced { .. })));
+    assert_eq!(f.store.open_halt(crate::chain::CHAIN).await.unwrap(), None, "a fenced halt was recorded");
+    assert!(f.store.record_halt(&halt, Some(&new)).await.unwrap());
+    let cleared = f.store.resolve_halt(crate::chain::CHAIN, at, "cleared by a stale holder", Some(&old)).await;
+    assert!(matches!(cleared, Err(StoreError::Fenced { .. })), "{cleared:?}");
+    assert!(f.store.open_halt(crate::chain::CHAIN).await.unwrap().is_some(), "a fenced holder cleared the halt");
+    assert!(f.store.resolve_halt(crate::chain::CHAIN, at, "fixed", Some(&new)).await.unwrap());
+
     // The new holder's same step goes through.
-    late.fence = Some(new);
+    late.fence = Some(new.clone());
     f.store.apply_chain_step(late).await.unwrap();
     assert_eq!(f.store.payments_of(&[inv.id]).await.unwrap().len(), 1);
 }

@@ -172,7 +172,7 @@ impl Sim {
             halted_at: Timestamp::now(),
             resolved: None,
         };
-        self.store.record_halt(&halt).await.unwrap();
+        self.store.record_halt(&halt, None).await.unwrap();
     }
 
     /// As a restart (ChainWatcher::load).
