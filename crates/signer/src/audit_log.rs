@@ -20,7 +20,7 @@ pub struct SignerAudit {
 /// the running signer syncs its commits only before they leave it).
 pub async fn read_audit(config: &SignerConfig) -> Result<SignerAudit, StoreError> {
     let conn = store::open(&config.database_path())?;
-    store::sync_wal(&config.database_path())?;
+    store::sync_wal(&conn)?;
     let entries = store::audit_entries(&conn)?;
     let anchors = store::gateway_heads(&conn)?.into_iter().map(|(at_ms, head)| Anchor { at_ms, head }).collect();
     Ok(SignerAudit { entries, anchors })

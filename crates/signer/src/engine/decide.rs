@@ -291,13 +291,14 @@ impl Engine {
     }
 
     /// After [`Engine::pay`], off the engine's thread (where the next
-    /// decisions run): the decision on disk, then its own transaction
-    /// broadcast (the tracker sends whatever else waits).
+    /// decisions run): a signed decision on disk, then its own transaction
+    /// broadcast (the tracker sends whatever else waits). The answer waits
+    /// for the disk in the service, as every answer does.
     pub(crate) async fn release(&self, paid: Paid) -> Answer {
-        self.durable().await;
         if let Some(signed) = paid.signed {
+            self.durable().await;
             self.metrics.durable_decision_time(paid.decided + paid.committed.elapsed());
-            self.send(&signed).await;
+            self.broadcast(&signed).await;
         }
         paid.answer
     }

@@ -74,12 +74,17 @@ impl Engine {
         }
     }
 
+    /// Broadcasts `tx` once its record (and the decision behind it) is on disk.
     pub(crate) async fn send(&self, tx: &TxRow) {
+        self.durable().await;
+        self.broadcast(tx).await;
+    }
+
+    /// Broadcasts `tx`; call only once [`Engine::durable`] has returned after
+    /// the commit that stored it ([`Engine::send`] does both).
+    pub(crate) async fn broadcast(&self, tx: &TxRow) {
         let Ok(rpc) = self.rpc(tx.chain_id) else { return };
         let signed = SignedTx { raw: tx.raw.clone().into(), hash: tx.hash, nonce: tx.nonce, from: tx.sender };
-        // The record of this transaction (and of the decision behind it)
-        // reaches the disk before the transaction reaches the node.
-        self.durable().await;
         let sent = match rpc.send_raw(&signed).await {
             Ok(_) | Err(SendError::AlreadyKnown(_)) => true,
             // Mined already (a crash after broadcast): its receipt decides.

@@ -41,6 +41,13 @@ fn counted(_: &Wal, _pages: std::ffi::c_int) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The WAL beside the file `conn` has open (SQLite's own name for it, so
+/// a symlinked database path still finds it).
+pub(crate) fn wal_path(conn: &Connection) -> io::Result<std::path::PathBuf> {
+    let path = conn.path().filter(|p| !p.is_empty()).ok_or_else(|| io::Error::other("not a file database"))?;
+    Ok(Path::new(&format!("{path}-wal")).to_owned())
+}
+
 type SyncFn = Arc<dyn Fn() -> io::Result<()> + Send + Sync>;
 type CountFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 
@@ -79,11 +86,9 @@ impl Durability {
     /// the store does not use; setting `wal_autocheckpoint` on this
     /// connection later would replace the hook and must not be done.
     pub(crate) fn watch(conn: &Connection) -> io::Result<Self> {
-        let path = conn.path().filter(|p| !p.is_empty()).ok_or_else(|| io::Error::other("not a file database"))?;
-        let wal = format!("{path}-wal");
         // Read-only is enough for fdatasync on Linux; never create it, so a
         // wrong path fails here rather than syncing a file SQLite never uses.
-        let file = Arc::new(File::open(Path::new(&wal))?);
+        let file = Arc::new(File::open(wal_path(conn)?)?);
         // What an earlier process left unsynced (it was killed) is synced
         // before this one says anything.
         file.sync_data()?;

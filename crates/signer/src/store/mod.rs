@@ -71,23 +71,21 @@ const MIGRATIONS: &[&str] = &[
 pub(crate) fn open_grouped(path: &Path) -> Result<(Connection, Durability)> {
     let conn = open(path)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let durability = Durability::watch(&conn).map_err(|source| wal_error(path, source))?;
+    let durability = Durability::watch(&conn)
+        .map_err(|source| StoreError::Wal { path: format!("{}-wal", path.display()), source })?;
     Ok((conn, durability))
 }
 
 /// Puts what a running signer committed on disk before another process
-/// reads it (an export must not show entries a power cut could take back).
-pub(crate) fn sync_wal(path: &Path) -> Result<()> {
-    let wal = format!("{}-wal", path.display());
-    match std::fs::File::open(&wal) {
-        Ok(file) => file.sync_data().map_err(|source| wal_error(path, source)),
+/// reads it through `conn` (an export must not show entries a power cut
+/// could take back).
+pub(crate) fn sync_wal(conn: &Connection) -> Result<()> {
+    let error = |source| StoreError::Wal { path: conn.path().unwrap_or_default().to_owned() + "-wal", source };
+    match durable::wal_path(conn).and_then(std::fs::File::open) {
+        Ok(file) => file.sync_data().map_err(error),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(wal_error(path, source)),
+        Err(source) => Err(error(source)),
     }
-}
-
-fn wal_error(path: &Path, source: std::io::Error) -> StoreError {
-    StoreError::Wal { path: format!("{}-wal", path.display()), source }
 }
 
 /// Opens (creating and migrating) the signer's database; every commit is
