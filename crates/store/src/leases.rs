@@ -137,8 +137,8 @@ pub(crate) struct LeaseSql {
     pub(crate) guard: Option<&'static str>,
     /// Run in a chain step's or an invoice change's transaction: tells the
     /// fleet's other gateways, at the commit, that a chain's invoices may
-    /// have changed (`$1`: the chain id, or `*`), so a checkout page open on
-    /// any of them updates at once ([`crate::ChangeFeed`]).
+    /// have changed (`$1`: [`Announced::payload`]), so a checkout page open
+    /// on any of them updates at once ([`crate::ChangeFeed`]).
     pub(crate) announce: Option<&'static str>,
 }
 
@@ -237,13 +237,34 @@ pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// What the fleet's other gateways announce they changed: a chain's
-/// invoices (`Some`) or any chain's (`None`). Only PostgreSQL has one.
+/// A gateway's announcement that a chain's invoices may have changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announced {
+    /// The chain (`None`: any chain's).
+    pub chain: Option<coffer_domain::ChainId>,
+    /// The lease holder that wrote it, when the write was fenced: a
+    /// gateway ignores its own (it raised its signal already).
+    pub by: Option<String>,
+}
+
+impl Announced {
+    /// The notice's payload: the chain id or `*`, then the holder if any.
+    pub(crate) fn payload(chain: &str, by: Option<&str>) -> String {
+        by.map_or_else(|| chain.to_owned(), |by| format!("{chain} {by}"))
+    }
+
+    fn parse(payload: &str) -> Self {
+        let (chain, by) = payload.split_once(' ').map_or((payload, None), |(c, b)| (c, Some(b.to_owned())));
+        Self { chain: chain.parse::<u64>().ok().map(coffer_domain::ChainId), by }
+    }
+}
+
+/// What the fleet's gateways announce they changed. Only PostgreSQL has one.
 #[async_trait]
 pub trait ChangeFeed: Send {
     /// The next announcement. Announcements made while the connection was
     /// down are lost (listeners re-read on a timer anyway).
-    async fn next(&mut self) -> Result<Option<coffer_domain::ChainId>>;
+    async fn next(&mut self) -> Result<Announced>;
 }
 
 /// The PostgreSQL feed: `LISTEN coffer_changes_<schema>` on a connection of
@@ -253,8 +274,20 @@ pub(crate) struct PgChangeFeed(pub(crate) sqlx::postgres::PgListener);
 
 #[async_trait]
 impl ChangeFeed for PgChangeFeed {
-    async fn next(&mut self) -> Result<Option<coffer_domain::ChainId>> {
+    async fn next(&mut self) -> Result<Announced> {
         let notification = self.0.recv().await?;
-        Ok(notification.payload().parse::<u64>().ok().map(coffer_domain::ChainId))
+        Ok(Announced::parse(notification.payload()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_announcement_names_its_chain_and_its_writer() {
+        let one = Announced::parse(&Announced::payload("31337", Some("gw-1:42:1700")));
+        assert_eq!(one, Announced { chain: Some(coffer_domain::ChainId(31337)), by: Some("gw-1:42:1700".into()) });
+        assert_eq!(Announced::parse(&Announced::payload("*", None)), Announced { chain: None, by: None });
     }
 }

@@ -52,7 +52,7 @@ pub use chain::{
 pub use console::{ConsoleLink, ConsoleRole, ConsoleSession, ConsoleStore, InvoiceSearch};
 pub use control::{BroadcastEvent, ControlChange, ControlStore, StoredControl};
 pub use error::StoreError;
-pub use leases::{ChangeFeed, Fence, LeaseRow, LeaseStore};
+pub use leases::{Announced, ChangeFeed, Fence, LeaseRow, LeaseStore};
 pub use ledger::{LedgerSnapshot, LedgerStore, PostingKind, StoredBalance, StoredEntry};
 pub use payouts::{
     AnswerChange, CreatedPayout, NewPayout, OutboxEntry, OutboxNext, OutboxState, PayoutQuery, PayoutStore,

@@ -4,11 +4,21 @@
 //! event stream re-reads its invoice within a moment of the block instead
 //! of polling.
 //!
+//! In a fleet the other gateways raise it too, when the database tells
+//! them the holder of the chain's lease committed ([`hear_the_fleet`]).
+//!
 //! It carries no data: a listener re-reads what it shows from the store,
 //! the one source of truth. Missed signals coalesce (a `watch` channel
 //! keeps only the latest), so a slow listener never falls behind.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use coffer_domain::ChainId;
+use coffer_store::Store;
 use tokio::sync::watch;
+
+use crate::WatcherStats;
 
 /// One chain's change signal.
 #[derive(Debug)]
@@ -31,6 +41,58 @@ impl Changes {
     /// A listener: `changed().await` returns after the next raise.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.sender.subscribe()
+    }
+}
+
+/// Raises a chain's [`Changes`] when another gateway of the fleet announces
+/// it changed that chain's invoices, so a checkout page open here updates
+/// as soon as the holder of the chain's lease wrote the block. This
+/// gateway's own announcements are skipped: its watcher raised the signal
+/// already. Reconnects with a pause after a failure; pages re-read on a
+/// timer meanwhile.
+pub(crate) async fn hear_the_fleet(
+    store: Arc<dyn Store>,
+    chains: HashMap<ChainId, (Arc<Changes>, Arc<WatcherStats>)>,
+    me: Arc<str>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let feed = tokio::select! {
+            _ = stop.changed() => return,
+            feed = store.change_feed() => feed,
+        };
+        let mut feed = match feed {
+            Ok(Some(feed)) => feed,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for the fleet's changes; trying again");
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(5)) => continue,
+                }
+            }
+        };
+        loop {
+            let heard = tokio::select! {
+                _ = stop.changed() => return,
+                heard = feed.next() => heard,
+            };
+            match heard {
+                Ok(announced) if announced.by.as_deref() == Some(&*me) => {}
+                Ok(announced) => {
+                    for (id, (changes, stats)) in &chains {
+                        if announced.chain.is_none_or(|c| c == *id) {
+                            stats.heard.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            changes.raise();
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the fleet's change feed failed; listening again");
+                    break;
+                }
+            }
+        }
     }
 }
 

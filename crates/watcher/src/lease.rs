@@ -5,11 +5,12 @@
 //! The holder renews every third of the lease's length and steps down
 //! (stops its jobs) when a renewal says the lease moved on, when it could
 //! not renew for so long that the lease may have lapsed, or when its node
-//! has been unreachable for three leases (another gateway's may not be). Stepping down is
-//! only the polite half: every write of the jobs carries the lease's
-//! [`Fence`], and the store refuses it inside its own transaction once the
-//! lease has moved on, so a holder that was paused, partitioned or slow
-//! writes nothing after another took over even before it notices.
+//! has been unreachable for three leases (another gateway's may not be).
+//! Stepping down is only the polite half: every write of the jobs carries
+//! the lease's [`Fence`], and the store refuses it inside its own
+//! transaction once the lease has moved on, so a holder that was paused,
+//! partitioned or slow writes nothing after another took over even before
+//! it notices.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -72,23 +73,23 @@ pub(crate) async fn lead<F, Fut>(
         if *stop.borrow() {
             return;
         }
-        let fence = match store.take_lease(&name, &fleet.holder, fleet.lease).await {
-            Ok(Some(fence)) => fence,
+        let taken = match store.take_lease(&name, &fleet.holder, fleet.lease).await {
+            Ok(Some(fence)) => Some(fence),
             Ok(None) => {
                 health.standby();
-                if wait(&mut stop, renew_every).await {
-                    return;
-                }
-                continue;
+                None
             }
             Err(e) => {
                 tracing::warn!(lease = %name, error = %e, "cannot take the lease; trying again");
                 health.failed(&format!("taking the lease {name}: {e}"));
-                if wait(&mut stop, renew_every).await {
-                    return;
-                }
-                continue;
+                None
             }
+        };
+        let Some(fence) = taken else {
+            if wait(&mut stop, renew_every).await {
+                return;
+            }
+            continue;
         };
         tracing::info!(lease = %name, epoch = fence.epoch, holder = %fleet.holder, "took the lease");
         health.leading(fence.epoch);

@@ -71,50 +71,6 @@ pub struct Watchers {
     fleet: FleetSettings,
 }
 
-/// Raises a chain's [`Changes`] when another gateway of the fleet announces
-/// it changed that chain's invoices, so a checkout page open here updates
-/// as soon as the holder of the chain's lease wrote the block. Reconnects
-/// with a pause after a failure; pages re-read on a timer meanwhile.
-async fn hear_the_fleet(store: Arc<dyn Store>, chains: HashMap<ChainId, ChainHandle>, mut stop: watch::Receiver<bool>) {
-    loop {
-        let feed = tokio::select! {
-            _ = stop.changed() => return,
-            feed = store.change_feed() => feed,
-        };
-        let mut feed = match feed {
-            Ok(Some(feed)) => feed,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for the fleet's changes; trying again");
-                tokio::select! {
-                    _ = stop.changed() => return,
-                    () = tokio::time::sleep(std::time::Duration::from_secs(5)) => continue,
-                }
-            }
-        };
-        loop {
-            let heard = tokio::select! {
-                _ = stop.changed() => return,
-                heard = feed.next() => heard,
-            };
-            match heard {
-                Ok(chain) => {
-                    for (id, handle) in &chains {
-                        if chain.is_none_or(|c| c == *id) {
-                            handle.stats.heard.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            handle.changes.raise();
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the fleet's change feed failed; listening again");
-                    break;
-                }
-            }
-        }
-    }
-}
-
 impl Watchers {
     /// Handles for these chains; nothing runs until [`Watchers::start`].
     pub fn new(settings: Vec<WatcherSettings>) -> Self {
@@ -189,7 +145,8 @@ impl Watchers {
             tasks.push(tokio::spawn(lease::lead(store.clone(), name, self.fleet.clone(), health, stop.clone(), job)));
         }
         if store.is_shared() {
-            tasks.push(tokio::spawn(hear_the_fleet(store, self.chains.clone(), stop)));
+            let chains = self.chains.iter().map(|(id, c)| (*id, (c.changes.clone(), c.stats.clone()))).collect();
+            tasks.push(tokio::spawn(changes::hear_the_fleet(store, chains, self.fleet.holder.clone(), stop)));
         }
         tasks
     }

@@ -82,7 +82,7 @@ macro_rules! chain_store {
                             )
                             .await?;
                             chain_writes::post(conn, &postings, changes.at).await?;
-                            chain_writes::announce(conn, "*").await?;
+                            chain_writes::announce(conn, "*", changes.fence.as_ref()).await?;
                             Ok($crate::Applied { deliveries })
                         })
                     })

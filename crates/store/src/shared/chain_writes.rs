@@ -102,15 +102,16 @@ macro_rules! chain_writes {
                 );
                 let deliveries = apply_changes(conn, &step.changes, step.at, step.lease_until, &mut postings).await?;
                 post(conn, &postings, step.at).await?;
-                announce(conn, &step.chain_id.0.to_string()).await?;
+                announce(conn, &step.chain_id.0.to_string(), step.fence.as_ref()).await?;
                 Ok(Applied { deliveries })
             }
 
             /// Tells the fleet, at the commit, that `chain`'s invoices may have
-            /// changed (`*`: any chain's).
-            pub(super) async fn announce(conn: &mut $conn, chain: &str) -> Result<()> {
+            /// changed (`*`: any chain's), and which holder wrote it.
+            pub(super) async fn announce(conn: &mut $conn, chain: &str, fence: Option<&$crate::Fence>) -> Result<()> {
                 if let Some(announce) = $leases.announce {
-                    sqlx::query(announce).bind(chain).execute(&mut *conn).await?;
+                    let payload = $crate::Announced::payload(chain, fence.map(|f| f.holder.as_str()));
+                    sqlx::query(announce).bind(payload).execute(&mut *conn).await?;
                 }
                 Ok(())
             }
