@@ -9,7 +9,7 @@ use alloy_primitives::{Address, U256};
 use coffer_devnet::{Anvil, AnvilOptions, deploy_test_usdt};
 use serde_json::{Value, json};
 
-use crate::support::{Running, XPUB, coffer, run_ok};
+use crate::support::{Running, coffer, run_ok, shop_key, write_usdt_config};
 
 const INVOICES: usize = 30;
 
@@ -22,43 +22,9 @@ async fn a_gateway_killed_mid_burst_loses_and_duplicates_no_payment() {
     token.mint(rpc, payer, U256::from(1_000_000_000u64)).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("coffer.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"data_dir = "{data}"
-listen_addr = "127.0.0.1:0"
-xpub = "{XPUB}"
-log_filter = "warn"
-[[chains]]
-chain_id = 31337
-name = "anvil"
-rpc_url = "{rpc}"
-ws_url = "{ws}"
-confirmations = 2
-poll_interval_ms = 50
-[[assets]]
-symbol = "USDT"
-chain_id = 31337
-contract = "{usdt}"
-decimals = 6
-"#,
-            data = dir.path().display(),
-            rpc = anvil.http_url(),
-            ws = anvil.ws_url(),
-            usdt = token.address,
-        ),
-    )
-    .unwrap();
-    let merchant = run_ok(coffer().args(["merchant", "create", "--name", "Shop", "--config"]).arg(&config));
-    let key = run_ok(
-        coffer()
-            .args(["apikey", "create", "--scopes", "invoices:read,invoices:write,balances:read", "--merchant"])
-            .arg(merchant.trim())
-            .arg("--config")
-            .arg(&config),
-    );
-    let key = key.trim().to_owned();
+    let chain = format!("ws_url = \"{}\"\nconfirmations = 2", anvil.ws_url());
+    let config = write_usdt_config(dir.path(), "", &chain, &anvil.http_url(), token.address);
+    let key = shop_key(&config);
 
     let mut first = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
     let base = first.wait_for_listen();

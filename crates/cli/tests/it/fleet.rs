@@ -12,7 +12,7 @@ use coffer_devnet::{Anvil, AnvilOptions, deploy_test_usdt};
 use coffer_store::testing::{Kind, TestDatabase};
 use serde_json::{Value, json};
 
-use crate::support::{Running, XPUB, coffer, run_ok};
+use crate::support::{Running, coffer, run_ok, shop_key, write_usdt_config};
 
 /// The chain's lease as `base`'s `/healthz` shows it, and its chain state.
 async fn lease_at(client: &reqwest::Client, base: &str) -> (Value, String, String) {
@@ -47,45 +47,10 @@ async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes() {
     let payer = rpc.accounts().await.unwrap()[1];
     token.mint(rpc, payer, U256::from(1_000_000_000u64)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("coffer.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"data_dir = "{data}"
-listen_addr = "127.0.0.1:0"
-database_url = "{url}"
-xpub = "{XPUB}"
-log_filter = "warn"
-lease_secs = 3
-[[chains]]
-chain_id = 31337
-name = "anvil"
-rpc_url = "{rpc}"
-confirmations = 1
-poll_interval_ms = 50
-unwatched_check_secs = 1
-[[assets]]
-symbol = "USDT"
-chain_id = 31337
-contract = "{usdt}"
-decimals = 6
-"#,
-            data = dir.path().display(),
-            url = db.url(),
-            rpc = anvil.http_url(),
-            usdt = token.address,
-        ),
-    )
-    .unwrap();
-    let merchant = run_ok(coffer().args(["merchant", "create", "--name", "Shop", "--config"]).arg(&config));
-    let key = run_ok(
-        coffer()
-            .args(["apikey", "create", "--scopes", "invoices:read,invoices:write,balances:read", "--merchant"])
-            .arg(merchant.trim())
-            .arg("--config")
-            .arg(&config),
-    );
-    let key = key.trim().to_owned();
+    let top = format!("database_url = \"{}\"\nlease_secs = 3", db.url());
+    let chain = "confirmations = 1\nunwatched_check_secs = 1";
+    let config = write_usdt_config(dir.path(), &top, chain, &anvil.http_url(), token.address);
+    let key = shop_key(&config);
     let client = reqwest::Client::new();
 
     let mut first = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,51 @@ decimals = 18
     )
     .unwrap();
     path
+}
+
+/// A gateway's configuration for anvil at `rpc` with a USDT at `usdt`,
+/// polled every 50 ms; `top` and `chain` are added lines (the database,
+/// confirmations, a WebSocket URL, …).
+pub fn write_usdt_config(dir: &Path, top: &str, chain: &str, rpc: &str, usdt: impl std::fmt::Display) -> PathBuf {
+    let path = dir.join("coffer.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"data_dir = "{data}"
+listen_addr = "127.0.0.1:0"
+xpub = "{XPUB}"
+log_filter = "warn"
+{top}
+[[chains]]
+chain_id = 31337
+name = "anvil"
+rpc_url = "{rpc}"
+poll_interval_ms = 50
+{chain}
+[[assets]]
+symbol = "USDT"
+chain_id = 31337
+contract = "{usdt}"
+decimals = 6
+"#,
+            data = dir.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A merchant "Shop" and its key for invoices and balances, made with the CLI.
+pub fn shop_key(config: &Path) -> String {
+    let merchant = run_ok(coffer().args(["merchant", "create", "--name", "Shop", "--config"]).arg(config));
+    let key = run_ok(
+        coffer()
+            .args(["apikey", "create", "--scopes", "invoices:read,invoices:write,balances:read", "--merchant"])
+            .arg(merchant.trim())
+            .arg("--config")
+            .arg(config),
+    );
+    key.trim().to_owned()
 }
 
 /// A child process killed when the test ends, also when it panics.
