@@ -318,6 +318,9 @@ async fn follow_alone(
         poll_interval: Duration::from_millis(50),
         rpc_timeout: Duration::from_secs(30),
         internal_transfers: coffer_chain::InternalTransfers::Off,
+        budget: coffer_chain::RequestBudget::default(),
+        providers: Vec::new(),
+        provider_lag: 8,
     };
     let watchlist = coffer_watcher::Watchlist::with_capacity(addresses.len());
     for address in addresses {

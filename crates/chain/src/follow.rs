@@ -8,9 +8,11 @@ use alloy_primitives::{Address, B256, keccak256};
 use alloy_rpc_types_eth::Filter;
 use coffer_domain::BlockHeader;
 
+use crate::confirm::Served;
 use crate::extract::{PartialTransfer, TRANSFER_TOPIC, erc20_transfer, native_transfer};
 use crate::limits::LogSpan;
 use crate::node::{Node, RpcTransaction};
+use crate::providers::Providers;
 use crate::segment::{READS_IN_FLIGHT, RawSegment, SegmentRead, fetch};
 use crate::task::Task;
 use crate::traces::{InternalTransfers, internal_transfers};
@@ -20,17 +22,21 @@ use crate::{AddressFilter, ChainError, ChainHealth, ChainSpec, ChainUpdate, Tran
 /// (each one at least halves the span).
 const MAX_REFUSALS: usize = 24;
 
+/// A segment as read: its headers, the transfers in it, and every
+/// watched-token log the provider returned (for `confirm.rs`).
+type ReadSegment = (Vec<BlockHeader>, Vec<Transfer>, Vec<alloy_rpc_types_eth::Log>);
+
 /// Follows one chain. See the crate docs for the protocol.
 #[derive(Debug)]
 pub struct Follower {
-    spec: ChainSpec,
-    node: Node,
+    pub(crate) spec: ChainSpec,
+    /// The providers, and which one is read from.
+    pub(crate) providers: Providers,
     /// Recent canonical headers, ascending; the last is the tip.
     window: VecDeque<BlockHeader>,
-    health: Arc<ChainHealth>,
-    chain_checked: bool,
+    pub(crate) health: Arc<ChainHealth>,
     /// The watched tokens' `Transfer` logs, as a query.
-    token_filter: Filter,
+    pub(crate) token_filter: Filter,
     /// What a bloom must admit for a block to hold a watched transfer:
     /// the `Transfer` topic and the token addresses, hashed once here.
     transfer_bloom: (B256, Vec<B256>),
@@ -52,17 +58,17 @@ impl Follower {
     /// A follower resuming from `remembered` (what the caller persisted;
     /// empty on a fresh database).
     pub fn new(spec: ChainSpec, remembered: Vec<BlockHeader>, health: Arc<ChainHealth>) -> Self {
-        let node = Node::new(spec.rpc_url.clone(), spec.ws_url.clone(), spec.rpc_timeout);
+        let providers = Providers::new(&spec);
         let tokens: Vec<Address> = spec.tokens.keys().copied().collect();
         let transfer_bloom = (keccak256(TRANSFER_TOPIC), tokens.iter().map(keccak256).collect());
         let token_filter = Filter::new().address(tokens).event_signature(TRANSFER_TOPIC);
         let spec_log_range = spec.log_range;
+        health.set_providers(&providers);
         Self {
             spec,
-            node,
+            providers,
             window: remembered.into(),
             health,
-            chain_checked: false,
             token_filter,
             transfer_bloom,
             in_flight: READS_IN_FLIGHT,
@@ -80,9 +86,9 @@ impl Follower {
         self.start_before = Some(time);
     }
 
-    /// The node's answers, to read history with (`history.rs`).
+    /// The provider read from now.
     pub(crate) fn node(&mut self) -> &mut Node {
-        &mut self.node
+        &mut self.providers.reader().node
     }
 
     /// The remembered window of canonical headers, ascending.
@@ -139,13 +145,22 @@ impl Follower {
         filter: &dyn AddressFilter,
         idle: std::time::Duration,
     ) -> Result<Option<ChainUpdate>, ChainError> {
-        let next = self.follow(filter, idle).await;
-        if next.is_err() {
-            // After a failure, however long it lasts, read afresh: what was read
-            // ahead may no longer be what the node holds.
+        if self.providers.choose() {
+            // What was read ahead came from the provider passed over.
             self.prefetched = None;
         }
-        next
+        let next = self.follow(filter, idle).await;
+        self.providers.reader_did(&next);
+        self.health.set_providers(&self.providers);
+        match next {
+            Ok(next) => Ok(next),
+            Err(err) => {
+                // After a failure, however long it lasts, read afresh: what was read
+                // ahead may no longer be what the node holds.
+                self.prefetched = None;
+                Err(err.said_by(&self.providers.all()[self.providers.reader_index()].name))
+            }
+        }
     }
 
     async fn follow(
@@ -154,16 +169,18 @@ impl Follower {
         idle: std::time::Duration,
     ) -> Result<Option<ChainUpdate>, ChainError> {
         let started = std::time::Instant::now();
-        if !self.chain_checked {
-            let requests = self.node.requests().await?;
+        if !self.providers.reader().checked {
+            let requests = self.node().requests().await?;
             let checked = crate::checks::check(&requests, &self.spec).await;
-            self.node.failed(checked)?;
-            self.chain_checked = true;
+            self.node().failed(checked)?;
+            self.providers.reader().checked = true;
         }
         let Some(tip) = self.tip() else { return self.start().await.map(Some) };
         loop {
-            let head = self.node.head_number().await?;
-            self.health.saw_head(head, self.node.subscribed());
+            let head = self.node().head_number().await?;
+            self.providers.reader_head(head)?;
+            let subscribed = self.node().subscribed();
+            self.health.saw_head(head, subscribed);
             if head > tip.number {
                 return if head - tip.number > self.spec.reorg_window {
                     self.range(tip, head, filter).await.map(Some)
@@ -179,16 +196,18 @@ impl Follower {
             // different hash at its own head, a longer one by its blocks' parents.
             let height = head.min(tip.number);
             let ours = self.window.iter().rev().find(|b| b.number == height).map(|b| b.hash);
-            let theirs = self.node.header(height).await?.map(|h| h.hash);
+            let theirs = self.node().header(height).await?.map(|h| h.hash);
             if ours.is_some() && theirs.is_some() && ours != theirs {
                 return self.reorg(tip, head, filter).await.map(Some);
             }
+            self.providers.probe().await?;
             self.health.idle();
             let waited = started.elapsed();
             if waited >= idle {
                 return Ok(None);
             }
-            self.node.next_head(self.spec.poll_interval.min(idle - waited)).await;
+            let wait = self.spec.poll_interval.min(idle - waited);
+            self.node().next_head(wait).await;
         }
     }
 
@@ -197,14 +216,15 @@ impl Follower {
     /// or the head, and never after the last block stamped before
     /// [`Follower::start_before`] (less a margin for clocks).
     async fn start(&mut self) -> Result<ChainUpdate, ChainError> {
-        let head = self.node.head_number().await?;
-        self.health.saw_head(head, self.node.subscribed());
+        let head = self.node().head_number().await?;
+        let subscribed = self.node().subscribed();
+        self.health.saw_head(head, subscribed);
         let first = self.spec.start_block.map_or(head.saturating_add(1), |start| start.min(head.saturating_add(1)));
         let mut cursor = first.saturating_sub(1);
         if let Some(before) = self.start_before {
             cursor = cursor.min(self.last_block_before(before.minus(crate::history::CLOCK_MARGIN), head).await?);
         }
-        let header = self.node.header(cursor).await?.ok_or(ChainError::MissingBlock(cursor))?;
+        let header = self.node().header(cursor).await?.ok_or(ChainError::MissingBlock(cursor))?;
         tracing::info!(chain = %self.spec.chain_id, block = cursor, "no cursor yet: following from the next block");
         Ok(ChainUpdate { parent: None, reverted_above: None, blocks: vec![header], transfers: Vec::new() })
     }
@@ -237,7 +257,7 @@ impl Follower {
                 // tip is then the block it starts after.
                 let next = self.range_end(end.number, deepest);
                 if next > end.number
-                    && let Ok(requests) = self.node.requests().await
+                    && let Ok(requests) = self.node().requests().await
                 {
                     self.prefetched = Some((end.hash, next, fetch(requests, self.segment_read(end.number, next))));
                 }
@@ -260,7 +280,7 @@ impl Follower {
     }
 
     /// Whether a block's bloom admits a Transfer log of a watched token.
-    fn may_hold_transfers(&self, bloom: &alloy_primitives::Bloom) -> bool {
+    pub(crate) fn may_hold_transfers(&self, bloom: &alloy_primitives::Bloom) -> bool {
         use alloy_primitives::BloomInput;
         let (topic, tokens) = &self.transfer_bloom;
         bloom.contains_input(BloomInput::Hash(*topic))
@@ -300,7 +320,9 @@ impl Follower {
             Err(ChainError::Unreachable(_)) => 1,
             _ => (self.in_flight * 2).min(READS_IN_FLIGHT),
         };
-        read
+        let Some((headers, transfers, logs)) = read? else { return Ok(None) };
+        self.confirm(Served { from, headers: &headers, transfers: &transfers, logs: &logs }, filter).await?;
+        Ok(Some((headers, transfers)))
     }
 
     /// What reading the blocks after `from` up to `last` takes.
@@ -332,8 +354,8 @@ impl Follower {
         }
         for _ in 0..MAX_REFUSALS {
             let asked = self.log_span.blocks();
-            let read = fetch(self.node.requests().await?, self.segment_read(from.number, last));
-            match self.node.failed(read.await) {
+            let read = fetch(self.node().requests().await?, self.segment_read(from.number, last));
+            match self.node().failed(read.await) {
                 Ok(raw) => {
                     self.log_span.went_through();
                     return Ok(raw);
@@ -360,14 +382,14 @@ impl Follower {
         from: BlockHeader,
         last: u64,
         filter: &dyn AddressFilter,
-    ) -> Result<Option<(Vec<BlockHeader>, Vec<Transfer>)>, ChainError> {
+    ) -> Result<Option<ReadSegment>, ChainError> {
         if last <= from.number {
-            return Ok(Some((Vec::new(), Vec::new())));
+            return Ok(Some((Vec::new(), Vec::new(), Vec::new())));
         }
         let raw = self.raw_segment(from, last).await?;
         // Everything added to the filter before now is matched against this read.
         filter.refresh().await.map_err(ChainError::Filter)?;
-        let RawSegment { blocks, logs } = raw;
+        let RawSegment { blocks, mut logs } = raw;
         let mut headers = Vec::with_capacity(blocks.len());
         let mut blooms = Vec::with_capacity(blocks.len());
         let mut partial = Vec::new();
@@ -413,9 +435,9 @@ impl Follower {
         if let Some(asset) = self.spec.native
             && self.spec.internal_transfers != InternalTransfers::Off
         {
-            let requests = self.node.requests().await?;
+            let requests = self.node().requests().await?;
             let found = internal_transfers(&requests, self.spec.internal_transfers, &headers, asset, filter).await;
-            partial.extend(self.node.failed(found)?);
+            partial.extend(self.node().failed(found)?);
         }
         // A range query answered by a node (or replica) that has not indexed a
         // block's logs yet returns nothing for it, silently. Where the block's
@@ -423,8 +445,10 @@ impl Follower {
         // none, ask by block hash: that answer is for exactly this block.
         for (header, bloom) in headers.iter().zip(&blooms) {
             if !answered.contains(&header.number) && bloom.is_some_and(|b| self.may_hold_transfers(&b)) {
-                let logs = self.node.logs(&self.token_filter.clone().at_block_hash(header.hash)).await?;
-                partial.extend(self.token_transfers(&logs, filter));
+                let query = self.token_filter.clone().at_block_hash(header.hash);
+                let by_hash = self.node().logs(&query).await?;
+                partial.extend(self.token_transfers(&by_hash, filter));
+                logs.extend(by_hash);
             }
         }
         let times: HashMap<B256, u64> = headers.iter().map(|h| (h.hash, h.timestamp)).collect();
@@ -436,7 +460,7 @@ impl Follower {
             })
             .collect();
         transfers.sort_by_key(|t| t.block.number); // stable: within a block, native then logs in order
-        Ok(Some((headers, transfers)))
+        Ok(Some((headers, transfers, logs)))
     }
 
     /// Native transfers to watched addresses in `block` that succeeded.
@@ -451,7 +475,7 @@ impl Follower {
         for tx in transactions {
             let Some(transfer) = native_transfer(tx, asset, header, filter) else { continue };
             // A reverted transaction moved no value. Only matches are checked: few.
-            match self.node.receipt(tx.hash).await? {
+            match self.node().receipt(tx.hash).await? {
                 Some((succeeded, in_block)) if in_block == header.hash => {
                     if succeeded {
                         found.push(transfer);
@@ -484,7 +508,7 @@ impl Follower {
         }
         let mut fork = None;
         for block in remembered {
-            match self.node.header(block.number).await? {
+            match self.node().header(block.number).await? {
                 Some(h) if h.hash == block.hash => {
                     fork = Some(block);
                     break;

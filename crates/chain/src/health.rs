@@ -68,6 +68,29 @@ pub struct HealthSnapshot {
     /// The chain's lease, while this gateway holds it: its epoch and how
     /// long it has held it.
     pub lease: Option<(i64, Duration)>,
+    /// The RPC providers, in the order they are read from.
+    pub providers: Vec<ProviderHealth>,
+}
+
+/// What `/healthz` and the metrics show of one RPC provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderHealth {
+    /// Its configured name (never its URL: that may hold a key).
+    pub name: String,
+    /// `primary` or `fallback`.
+    pub role: &'static str,
+    /// Whether the follower reads from it now.
+    pub reading: bool,
+    /// Its head, as last seen.
+    pub head: Option<u64>,
+    /// Why it is passed over now, if it is.
+    pub demoted: Option<String>,
+    /// Requests made to it since start (a batch counts each call).
+    pub calls: u64,
+    /// Times it said what another provider did not.
+    pub disagreements: u64,
+    /// Segments it confirmed for the reader.
+    pub confirmations: u64,
 }
 
 #[derive(Debug)]
@@ -84,6 +107,7 @@ struct Inner {
     progress_at: Instant,
     halt: Option<coffer_domain::HaltCode>,
     lease: Option<(i64, Instant)>,
+    providers: Vec<ProviderHealth>,
 }
 
 /// Shared between a chain's watcher (which writes) and the API (which reads).
@@ -108,6 +132,7 @@ impl Default for ChainHealth {
                 progress_at: Instant::now(),
                 halt: None,
                 lease: None,
+                providers: Vec::new(),
             }),
         }
     }
@@ -194,6 +219,38 @@ impl ChainHealth {
         });
     }
 
+    /// What is known of the providers now.
+    pub(crate) fn set_providers(&self, providers: &crate::providers::Providers) {
+        self.with(|i| {
+            let confirmed: std::collections::HashMap<String, u64> =
+                i.providers.iter().map(|p| (p.name.clone(), p.confirmations)).collect();
+            i.providers = providers
+                .all()
+                .iter()
+                .enumerate()
+                .map(|(index, p)| ProviderHealth {
+                    name: p.name.clone(),
+                    role: p.role.as_str(),
+                    reading: index == providers.reader_index(),
+                    head: p.head,
+                    demoted: p.demoted().map(str::to_owned),
+                    calls: p.calls(),
+                    disagreements: p.disagreements,
+                    confirmations: confirmed.get(&p.name).copied().unwrap_or_default(),
+                })
+                .collect();
+        });
+    }
+
+    /// Provider `name` confirmed a segment the reader served.
+    pub(crate) fn confirmed_by(&self, name: &str) {
+        self.with(|i| {
+            if let Some(p) = i.providers.iter_mut().find(|p| p.name == name) {
+                p.confirmations += 1;
+            }
+        });
+    }
+
     /// How many invoices are watched.
     pub fn set_watched(&self, watched: u64) {
         self.with(|i| i.watched = watched);
@@ -228,6 +285,7 @@ impl ChainHealth {
             since_progress: inner.progress_at.elapsed(),
             halt: inner.halt,
             lease: inner.lease.map(|(epoch, since)| (epoch, since.elapsed())),
+            providers: inner.providers.clone(),
         }
     }
 }

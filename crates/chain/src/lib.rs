@@ -33,13 +33,16 @@
 //! only once the caller has committed the block it starts after.)
 
 mod balances;
+mod budget;
 mod checks;
+mod confirm;
 mod extract;
 mod follow;
 mod health;
 mod history;
 mod limits;
 mod node;
+mod providers;
 mod segment;
 mod task;
 mod traces;
@@ -53,7 +56,7 @@ use coffer_domain::{AssetId, BlockHeader, BlockRef, ChainId, Timestamp};
 pub use balances::read_balances;
 pub use checks::check_node;
 pub use follow::Follower;
-pub use health::{ChainHealth, HealthSnapshot, HealthState};
+pub use health::{ChainHealth, HealthSnapshot, HealthState, ProviderHealth};
 pub use history::CLOCK_MARGIN;
 pub use traces::InternalTransfers;
 
@@ -90,6 +93,70 @@ pub struct ChainSpec {
     /// Whether, and through which trace API, to read native transfers that
     /// contracts make (an internal call, a self-destruct).
     pub internal_transfers: InternalTransfers,
+    /// The request budget of `rpc_url`'s provider.
+    pub budget: RequestBudget,
+    /// More providers of the same chain, besides `rpc_url` (which is the
+    /// first primary). With any, nothing is reported before a second
+    /// provider agrees with what the reading one said (`confirm.rs`).
+    pub providers: Vec<ProviderSpec>,
+    /// A provider whose head is this many blocks behind another's is
+    /// passed over for a while.
+    pub provider_lag: u64,
+}
+
+/// What a provider allows: requests (a batch counts each call) per second
+/// and per UTC day. `None`: no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestBudget {
+    /// Requests per second, spaced evenly.
+    pub per_second: Option<u32>,
+    /// Requests per day; spent, the provider is passed over until 00:00 UTC.
+    pub per_day: Option<u64>,
+}
+
+/// Whether a provider is read from first, or only when the ones before
+/// it are down, lagging or spent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderRole {
+    /// Read from in the order given, before any fallback.
+    Primary,
+    /// Read from only when no primary will do.
+    Fallback,
+}
+
+impl ProviderRole {
+    /// As the configuration and `/healthz` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Fallback => "fallback",
+        }
+    }
+}
+
+/// One more RPC provider of a chain.
+#[derive(Clone)]
+pub struct ProviderSpec {
+    /// A name for logs, metrics and `/healthz` (never the URL: it may hold a key).
+    pub name: String,
+    /// Where requests go.
+    pub rpc_url: String,
+    /// Where to subscribe to new heads, if not `rpc_url` itself.
+    pub ws_url: Option<String>,
+    /// Primary or fallback.
+    pub role: ProviderRole,
+    /// What it allows.
+    pub budget: RequestBudget,
+}
+
+impl std::fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSpec")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for ChainSpec {
@@ -101,6 +168,7 @@ impl std::fmt::Debug for ChainSpec {
             .field("native", &self.native)
             .field("reorg_window", &self.reorg_window)
             .field("internal_transfers", &self.internal_transfers)
+            .field("providers", &self.providers)
             .finish_non_exhaustive()
     }
 }
@@ -215,6 +283,14 @@ pub enum ChainError {
     /// The configuration cannot work.
     #[error("{0}")]
     Config(String),
+    /// Two providers say different things about the same blocks (one lies,
+    /// or serves a fork of its own): nothing is reported until one agrees.
+    #[error("the providers disagree: {0}")]
+    Disagreement(String),
+    /// No other provider could confirm what the reader served yet (they
+    /// are behind, or down): nothing is reported until one does.
+    #[error("not confirmed by a second provider yet: {0}")]
+    Unconfirmed(String),
     /// The node refused an `eth_getLogs` range for its size (too many
     /// blocks or results). The follower reads smaller ranges (the one the
     /// node suggested, if it did) and tries again at once.
@@ -251,6 +327,16 @@ pub enum ChainError {
 }
 
 impl ChainError {
+    /// The same error, saying which provider it came from.
+    pub(crate) fn said_by(self, name: &str) -> Self {
+        match self {
+            Self::Unreachable(why) => Self::Unreachable(format!("provider {name}: {why}")),
+            Self::Node(why) => Self::Node(format!("provider {name}: {why}")),
+            Self::Moved(why) if !why.starts_with("provider ") => Self::Moved(format!("provider {name}: {why}")),
+            other => other,
+        }
+    }
+
     /// Whether retrying can help.
     pub fn is_passing(&self) -> bool {
         !matches!(self, Self::Config(_) | Self::WrongChain { .. } | Self::DeepReorg { .. })

@@ -7,6 +7,7 @@
 //! than alloy's full consensus types, so that chains with transaction types
 //! Ethereum does not have (an OP-stack deposit, say) still parse.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256, U64, U256};
@@ -19,6 +20,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 
 use crate::ChainError;
+use crate::budget::Budget;
 
 /// A block as the node sends it, read into the fields Coffer needs; its
 /// transactions as `Tx` (skipped unread by default: a header-only read).
@@ -74,6 +76,15 @@ pub(crate) struct RpcTransaction {
     pub(crate) value: U256,
 }
 
+/// A transaction looked up by hash: where it is, too.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RpcTransactionInBlock {
+    #[serde(flatten)]
+    tx: RpcTransaction,
+    block_hash: Option<B256>,
+}
+
 /// The part of a receipt that says whether a transaction succeeded, and where.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,6 +103,8 @@ pub(crate) struct Node {
     /// The client holding the subscription when it is not `client`.
     heads_client: Option<RpcClient>,
     heads: Option<Subscription<Value>>,
+    /// What the provider allows; every request takes from it.
+    budget: Arc<Budget>,
 }
 
 impl std::fmt::Debug for Node {
@@ -103,7 +116,12 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     pub(crate) fn new(url: String, ws_url: Option<String>, timeout: Duration) -> Self {
-        Self { url, ws_url, timeout, client: None, heads_client: None, heads: None }
+        Self::with_budget(url, ws_url, timeout, Arc::new(Budget::unlimited()))
+    }
+
+    /// A node whose requests keep within `budget`.
+    pub(crate) fn with_budget(url: String, ws_url: Option<String>, timeout: Duration, budget: Arc<Budget>) -> Self {
+        Self { url, ws_url, timeout, client: None, heads_client: None, heads: None, budget }
     }
 
     /// A handle for requests, connecting first if need be. Requests made
@@ -114,7 +132,7 @@ impl Node {
             self.client = Some(client);
         }
         let client = self.client.clone().ok_or(ChainError::Unreachable("not connected".into()))?;
-        Ok(Requests { client, timeout: self.timeout, url: self.url.clone() })
+        Ok(Requests { client, timeout: self.timeout, url: self.url.clone(), budget: self.budget.clone() })
     }
 
     /// Passes `result` through; a node that did not answer is forgotten, so
@@ -236,9 +254,22 @@ impl Node {
         Ok(block.as_ref().map(BlockHeader::from))
     }
 
+    /// The logs bloom of the block `hash`, as this node has it (`None`: no
+    /// such block here, or it sends no bloom).
+    pub(crate) async fn bloom(&mut self, hash: B256) -> Result<Option<alloy_primitives::Bloom>, ChainError> {
+        let block: Option<RpcBlock> = self.call("eth_getBlockByHash", json!([hash, false])).await?;
+        Ok(block.and_then(|b| b.logs_bloom))
+    }
+
     /// The logs `filter` selects.
     pub(crate) async fn logs(&mut self, filter: &Filter) -> Result<Vec<Log>, ChainError> {
         self.call("eth_getLogs", json!([filter])).await
+    }
+
+    /// The transaction `tx` and the block it is in, as this node knows it.
+    pub(crate) async fn transaction(&mut self, tx: B256) -> Result<Option<(RpcTransaction, Option<B256>)>, ChainError> {
+        let found: Option<RpcTransactionInBlock> = self.call("eth_getTransactionByHash", json!([tx])).await?;
+        Ok(found.map(|t| (t.tx, t.block_hash)))
     }
 
     /// Whether the transaction succeeded, and the block its receipt is in
@@ -259,6 +290,7 @@ pub(crate) struct Requests {
     timeout: Duration,
     /// To keep out of error texts.
     url: String,
+    budget: Arc<Budget>,
 }
 
 impl Requests {
@@ -267,6 +299,7 @@ impl Requests {
         method: &'static str,
         params: Value,
     ) -> Result<R, ChainError> {
+        self.budget.take(1).await?;
         let answer = tokio::time::timeout(self.timeout, self.client.request::<Value, R>(method, params)).await;
         self.answer(method, answer)
     }
@@ -307,6 +340,7 @@ impl Requests {
     where
         R: DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static,
     {
+        self.budget.take(params.len() as u64).await?;
         let mut batch = self.client.new_batch();
         let mut waiters = Vec::with_capacity(params.len());
         for param in params {
@@ -347,6 +381,7 @@ impl Requests {
     {
         let full = Tx::FULL;
         let method = "eth_getBlockByNumber (batch)";
+        self.budget.take(numbers.len() as u64).await?;
         let mut batch = self.client.new_batch();
         let mut waiters = Vec::with_capacity(numbers.len());
         for &number in numbers {

@@ -171,6 +171,54 @@ pub struct ChainConfig {
     /// its key), for the treasury view.
     #[serde(default)]
     pub cold_address: Option<String>,
+    /// Requests per second `rpc_url`'s provider allows (a batch counts
+    /// each call); the watcher spaces its requests to keep within it.
+    #[serde(default)]
+    pub requests_per_second: Option<u32>,
+    /// Requests per UTC day `rpc_url`'s provider allows; once spent, the
+    /// next provider is read until 00:00 UTC.
+    #[serde(default)]
+    pub requests_per_day: Option<u64>,
+    /// More RPC providers of this chain, after `rpc_url` (the first
+    /// primary). With any, a payment is reported only once a second
+    /// provider agrees (ADR 0020).
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    /// A provider whose head is this many blocks behind another's is passed
+    /// over for 30 seconds.
+    #[serde(default = "default_provider_lag_blocks")]
+    pub provider_lag_blocks: u64,
+}
+
+/// One more RPC provider of a chain (`[[chains.providers]]`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// A name for logs, metrics and `/healthz` (`main` is `rpc_url`'s).
+    pub name: String,
+    /// JSON-RPC endpoint; may embed an API key, so redacted.
+    pub rpc_url: Redacted<String>,
+    /// A `ws(s)://` endpoint of the same provider for new heads.
+    #[serde(default)]
+    pub ws_url: Option<Redacted<String>>,
+    /// `primary` (read in order after `rpc_url`) or `fallback` (read only
+    /// when no primary will do; the default).
+    #[serde(default = "default_provider_role")]
+    pub role: String,
+    /// As the chain's `requests_per_second`, for this provider.
+    #[serde(default)]
+    pub requests_per_second: Option<u32>,
+    /// As the chain's `requests_per_day`, for this provider.
+    #[serde(default)]
+    pub requests_per_day: Option<u64>,
+}
+
+fn default_provider_role() -> String {
+    "fallback".into()
+}
+
+fn default_provider_lag_blocks() -> u64 {
+    8
 }
 
 fn default_internal_transfers() -> String {

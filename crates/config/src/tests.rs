@@ -268,3 +268,72 @@ fn signer_and_sweep_errors_name_the_field() {
         assert!(err.starts_with(&format!("{field}:")), "{field}: {err}");
     }
 }
+
+/// `full()` with a chain's extra settings and providers appended to it.
+fn with_providers(chain_extra: &str, providers: &str) -> String {
+    full("").replace("confirmations = 2\n", &format!("confirmations = 2\n{chain_extra}\n{providers}\n"))
+}
+
+#[test]
+fn providers_load_in_their_roles_and_hide_their_urls() {
+    let toml = with_providers(
+        "requests_per_second = 10\nrequests_per_day = 100000\nprovider_lag_blocks = 4",
+        r#"
+[[chains.providers]]
+name = "alchemy"
+rpc_url = "https://eth.example/v2/secret-key-1"
+role = "primary"
+requests_per_second = 25
+
+[[chains.providers]]
+name = "own-node"
+rpc_url = "http://10.0.0.5:8545"
+ws_url = "ws://10.0.0.5:8546"
+"#,
+    );
+    let config = Config::from_toml(&toml).unwrap();
+    let chain = &config.chains[0];
+    assert_eq!(
+        (chain.requests_per_second, chain.requests_per_day, chain.provider_lag_blocks),
+        (Some(10), Some(100000), 4)
+    );
+    let roles: Vec<_> = chain.providers.iter().map(|p| (p.name.as_str(), p.role.as_str())).collect();
+    assert_eq!(roles, [("alchemy", "primary"), ("own-node", "fallback")]);
+    assert_eq!(chain.providers[0].requests_per_second, Some(25));
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("secret-key-1") && !debug.contains("10.0.0.5"), "{debug}");
+    assert_eq!(Config::from_toml(&full("")).unwrap().chains[0].provider_lag_blocks, 8);
+}
+
+#[test]
+fn provider_errors_name_the_field() {
+    let one = |body: &str| format!("[[chains.providers]]\n{body}\n");
+    let ok = "rpc_url = \"http://127.0.0.1:8546\"";
+    let cases = [
+        (with_providers("", &one(&format!("name = \"main\"\n{ok}"))), "chains[0].providers[0].name"),
+        (with_providers("", &one(&format!("name = \"a b\"\n{ok}"))), "chains[0].providers[0].name"),
+        (
+            with_providers(
+                "",
+                &format!("{}{}", one(&format!("name = \"x\"\n{ok}")), one(&format!("name = \"x\"\n{ok}"))),
+            ),
+            "chains[0].providers[1].name",
+        ),
+        (with_providers("", &one("name = \"x\"\nrpc_url = \"ftp://x\"")), "chains[0].providers[0].rpc_url"),
+        (
+            with_providers("", &one(&format!("name = \"x\"\n{ok}\nws_url = \"http://x\""))),
+            "chains[0].providers[0].ws_url",
+        ),
+        (with_providers("", &one(&format!("name = \"x\"\n{ok}\nrole = \"backup\""))), "chains[0].providers[0].role"),
+        (
+            with_providers("", &one(&format!("name = \"x\"\n{ok}\nrequests_per_day = 0"))),
+            "chains[0].providers[0].requests_per_day",
+        ),
+        (with_providers("requests_per_second = 0", ""), "chains[0].requests_per_second"),
+        (with_providers("provider_lag_blocks = 0", ""), "chains[0].provider_lag_blocks"),
+    ];
+    for (toml, field) in cases {
+        let error = error_of(&toml);
+        assert!(error.starts_with(&format!("{field}: ")), "expected an error naming {field}, got: {error}");
+    }
+}

@@ -191,6 +191,55 @@ fn tracing_filter(filter: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// A chain's extra RPC providers: named once each, reachable by URL, with a role.
+fn providers(field: &dyn Fn(&str) -> String, chain: &ChainConfig) -> Result<(), ConfigError> {
+    let mut names = std::collections::HashSet::from(["main"]);
+    for (j, provider) in chain.providers.iter().enumerate() {
+        let at = |name: &str| field(&format!("providers[{j}].{name}"));
+        let name = provider.name.trim();
+        if name.is_empty() || name.len() > 32 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(ConfigError::invalid(at("name"), "must be 1 to 32 letters, digits, '-', '_' or '.'"));
+        }
+        if !names.insert(name) {
+            return Err(ConfigError::invalid(at("name"), format!("{name:?} is taken (main is rpc_url's provider)")));
+        }
+        let url = url::Url::parse(provider.rpc_url.expose())
+            .map_err(|e| ConfigError::invalid(at("rpc_url"), format!("is not a URL ({e})")))?;
+        if !["http", "https", "ws", "wss"].contains(&url.scheme()) {
+            return Err(ConfigError::invalid(
+                at("rpc_url"),
+                format!("scheme {} is not http, https, ws or wss", url.scheme()),
+            ));
+        }
+        if let Some(ws) = &provider.ws_url {
+            let url = url::Url::parse(ws.expose())
+                .map_err(|e| ConfigError::invalid(at("ws_url"), format!("is not a URL ({e})")))?;
+            if !["ws", "wss"].contains(&url.scheme()) {
+                return Err(ConfigError::invalid(at("ws_url"), format!("scheme {} is not ws or wss", url.scheme())));
+            }
+        }
+        if !["primary", "fallback"].contains(&provider.role.as_str()) {
+            return Err(ConfigError::invalid(at("role"), "must be \"primary\" or \"fallback\""));
+        }
+        budget(&at, provider.requests_per_second, provider.requests_per_day)?;
+    }
+    budget(field, chain.requests_per_second, chain.requests_per_day)?;
+    if chain.provider_lag_blocks == 0 {
+        return Err(ConfigError::invalid(field("provider_lag_blocks"), "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// A provider's request budget: absent, or some requests.
+fn budget(field: &dyn Fn(&str) -> String, per_second: Option<u32>, per_day: Option<u64>) -> Result<(), ConfigError> {
+    for (name, zero) in [("requests_per_second", per_second == Some(0)), ("requests_per_day", per_day == Some(0))] {
+        if zero {
+            return Err(ConfigError::invalid(field(name), "a budget of zero requests cannot work (omit it for none)"));
+        }
+    }
+    Ok(())
+}
+
 fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
     let field = |name: &str| format!("chains[{i}].{name}");
     if chain.chain_id == 0 {
@@ -214,6 +263,7 @@ fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
             return Err(ConfigError::invalid(field("ws_url"), format!("scheme {} is not ws or wss", url.scheme())));
         }
     }
+    providers(&field, chain)?;
     if chain.confirmations == 0 || chain.confirmations > MAX_CONFIRMATIONS {
         return Err(ConfigError::invalid(field("confirmations"), format!("must be between 1 and {MAX_CONFIRMATIONS}")));
     }

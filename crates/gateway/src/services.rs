@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use coffer_chain::{ChainSpec, InternalTransfers};
+use coffer_chain::{ChainSpec, InternalTransfers, ProviderRole, ProviderSpec, RequestBudget};
 use coffer_config::{Config, WebhookConfig};
 use coffer_domain::{AssetBook, AssetKind, ChainId};
 use coffer_watcher::WatcherSettings;
@@ -50,6 +50,9 @@ pub(crate) fn watcher_settings(
                     rpc_timeout: RPC_TIMEOUT,
                     // `validate` has checked the text.
                     internal_transfers: InternalTransfers::parse(&chain.internal_transfers).unwrap_or_default(),
+                    budget: RequestBudget { per_second: chain.requests_per_second, per_day: chain.requests_per_day },
+                    providers: chain.providers.iter().map(provider_spec).collect(),
+                    provider_lag: chain.provider_lag_blocks,
                 },
                 confirmations: chain.confirmations,
                 late_window: Duration::from_secs(config.late_payment_window_secs),
@@ -59,6 +62,17 @@ pub(crate) fn watcher_settings(
             }
         })
         .collect()
+}
+
+/// One more RPC provider as configured (`validate` has checked it).
+fn provider_spec(provider: &coffer_config::ProviderConfig) -> ProviderSpec {
+    ProviderSpec {
+        name: provider.name.trim().to_owned(),
+        rpc_url: provider.rpc_url.expose().clone(),
+        ws_url: provider.ws_url.as_ref().map(|u| u.expose().clone()),
+        role: if provider.role == "primary" { ProviderRole::Primary } else { ProviderRole::Fallback },
+        budget: RequestBudget { per_second: provider.requests_per_second, per_day: provider.requests_per_day },
+    }
 }
 
 /// Webhook delivery as configured.

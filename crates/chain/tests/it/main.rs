@@ -52,6 +52,9 @@ fn spec(chain: &Chain, url: String, window: u64) -> ChainSpec {
         poll_interval: Duration::from_millis(50),
         rpc_timeout: Duration::from_secs(5),
         internal_transfers: coffer_chain::InternalTransfers::Off,
+        budget: coffer_chain::RequestBudget::default(),
+        providers: Vec::new(),
+        provider_lag: 8,
     }
 }
 
