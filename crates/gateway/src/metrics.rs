@@ -187,6 +187,12 @@ pub(crate) async fn record(State(state): State<AppState>, request: Request, next
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    chain_id: u64,
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ChainLabels {
     chain_id: u64,
 }
@@ -201,9 +207,23 @@ fn live(state: &AppState) -> Registry {
     let (leading, epoch, lease_age) = (gauge(), gauge(), gauge());
     let (errors, reorgs, payments, bookings, settlements) = (counter(), counter(), counter(), counter(), counter());
     let heard = counter();
+    let (calls, disagreements, confirmations) = (
+        Family::<ProviderLabels, Counter>::default(),
+        Family::<ProviderLabels, Counter>::default(),
+        Family::<ProviderLabels, Counter>::default(),
+    );
+    let (reading, demoted) = (Family::<ProviderLabels, Gauge>::default(), Family::<ProviderLabels, Gauge>::default());
     for (chain_id, handle) in state.watchers.chains() {
         let labels = ChainLabels { chain_id: chain_id.0 };
         let h = handle.health.snapshot();
+        for p in &h.providers {
+            let labels = ProviderLabels { chain_id: chain_id.0, provider: p.name.clone() };
+            calls.get_or_create(&labels).inc_by(p.calls);
+            disagreements.get_or_create(&labels).inc_by(p.disagreements);
+            confirmations.get_or_create(&labels).inc_by(p.confirmations);
+            reading.get_or_create(&labels).set(i64::from(p.reading));
+            demoted.get_or_create(&labels).set(i64::from(p.demoted.is_some()));
+        }
         let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         head.get_or_create(&labels).set(h.head.map_or(-1, as_i64));
         cursor.get_or_create(&labels).set(h.tip.map_or(-1, as_i64));
@@ -231,6 +251,19 @@ fn live(state: &AppState) -> Registry {
         lease_age,
     );
     registry.register("chain_errors", "Failed watcher steps (node or database)", errors);
+    registry.register("chain_provider_requests", "Requests made to the RPC provider (a batch counts each call)", calls);
+    registry.register("chain_provider_disagreements", "Times the provider said what another did not", disagreements);
+    registry.register(
+        "chain_provider_confirmations",
+        "Reads the provider confirmed for the one read from",
+        confirmations,
+    );
+    registry.register("chain_provider_reading", "1 for the provider the watcher reads from", reading);
+    registry.register(
+        "chain_provider_demoted",
+        "1 while the provider is passed over (down, lagging, outvoted)",
+        demoted,
+    );
     registry.register("chain_reorgs", "Reorganisations applied", reorgs);
     registry.register("payments_seen", "Payments recorded", payments);
     registry.register("payments_confirmed", "Payments booked after their confirmations", bookings);

@@ -94,6 +94,45 @@ pub(crate) struct ChainHealthView {
     /// How ETH that contracts send is read: `trace_block` or `debug_trace`
     /// (the node's trace API), or `off`: such transfers are not seen.
     internal_transfers: &'static str,
+    /// The RPC providers in the order they are read from (`main` is
+    /// `rpc_url`'s).
+    providers: Vec<ProviderView>,
+}
+
+/// One RPC provider of a chain.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProviderView {
+    /// Its configured name.
+    name: String,
+    /// `primary` or `fallback`.
+    role: &'static str,
+    /// Whether the watcher reads from it now.
+    reading: bool,
+    /// Its head, as last seen.
+    head: Option<u64>,
+    /// Why it is passed over now (down, lagging, outvoted…), if it is.
+    demoted: Option<String>,
+    /// Requests made to it since start (a batch counts each call).
+    calls: u64,
+    /// Times it said what another provider did not.
+    disagreements: u64,
+    /// Reads it confirmed for the provider read from.
+    confirmations: u64,
+}
+
+impl From<coffer_chain::ProviderHealth> for ProviderView {
+    fn from(p: coffer_chain::ProviderHealth) -> Self {
+        Self {
+            name: p.name,
+            role: p.role,
+            reading: p.reading,
+            head: p.head,
+            demoted: p.demoted,
+            calls: p.calls,
+            disagreements: p.disagreements,
+            confirmations: p.confirmations,
+        }
+    }
 }
 
 error_responses!(
@@ -133,6 +172,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<
             seconds_since_progress: h.since_progress.as_secs(),
             halt: h.halt.map(|code| code.as_str()),
             internal_transfers: internal.as_str(),
+            providers: h.providers.into_iter().map(ProviderView::from).collect(),
         })
         .collect();
     let instance = state.watchers.holder().to_owned();
