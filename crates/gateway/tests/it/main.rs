@@ -29,6 +29,7 @@ mod proxy;
 mod resilience;
 mod rpc_proxy;
 mod screening;
+mod several_providers;
 mod shop;
 mod signer_double;
 mod sqlite_lock;

@@ -2,7 +2,9 @@
 //! limits: it refuses `eth_getLogs` queries spanning too many blocks or
 //! returning too many results (with the providers' own words), can add
 //! latency, can answer 429 with `Retry-After` (and logs when each such
-//! request came back), and can go away. A real provider cannot be reached from here,
+//! request came back), can go away, can lag behind the node (its head and
+//! what it serves held back, silently), and can lie: invent a token
+//! `Transfer` log in a real block. A real provider cannot be reached from here,
 //! so this stands in for one; the node behind it is a real anvil.
 
 #![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
@@ -38,6 +40,29 @@ pub struct RpcProxy {
     /// Every `eth_getLogs` refused, as (from, to).
     pub refused: Arc<Mutex<Vec<(u64, u64)>>>,
     throttle: Arc<Throttle>,
+    chaos: Arc<Chaos>,
+}
+
+/// Misbehaviour switched on and off while the proxy runs.
+#[derive(Default)]
+struct Chaos {
+    /// Blocks its head is held behind the node's.
+    behind: AtomicU64,
+    /// The log it invents, if it lies.
+    lie: Mutex<Option<Lie>>,
+    /// `eth_getLogs` answers it sent with the invented log.
+    lies_told: AtomicU64,
+}
+
+/// An invented ERC-20 `Transfer` of `value` to `to` by `token`, in block `block`.
+#[derive(Clone)]
+struct Lie {
+    token: String,
+    to: String,
+    value: u64,
+    block: u64,
+    /// The block's real hash, once it is mined.
+    hash: Option<String>,
 }
 
 /// The 429s sent, and how long after each the same request came back.
@@ -59,6 +84,7 @@ struct State {
     widest: Arc<AtomicU64>,
     refused: Arc<Mutex<Vec<(u64, u64)>>>,
     throttle: Arc<Throttle>,
+    chaos: Arc<Chaos>,
 }
 
 fn number(value: &Value) -> Option<u64> {
@@ -72,9 +98,88 @@ impl State {
     }
 
     async fn answer(&self, call: Value) -> Value {
+        let behind = self.chaos.behind.load(Ordering::SeqCst);
+        if behind > 0
+            && let Some(held) = self.held_back(&call, behind).await
+        {
+            return held;
+        }
         if call["method"] != "eth_getLogs" {
             return self.forward(&call).await;
         }
+        let mut answer = self.logs(call.clone()).await;
+        self.lie_in(&call, &mut answer).await;
+        answer
+    }
+
+    /// What a node `behind` blocks behind the real one says, where that differs.
+    async fn held_back(&self, call: &Value, behind: u64) -> Option<Value> {
+        let real = self.forward(&json!({"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []})).await;
+        let head = number(&real["result"])?.saturating_sub(behind);
+        let reply = |result: Value| json!({"jsonrpc": "2.0", "id": call["id"], "result": result});
+        match call["method"].as_str()? {
+            "eth_blockNumber" => Some(reply(json!(format!("0x{head:x}")))),
+            "eth_getBlockByNumber" if number(&call["params"][0]).is_some_and(|n| n > head) => Some(reply(Value::Null)),
+            "eth_getLogs" => {
+                let to = number(&call["params"][0]["toBlock"])?;
+                if to <= head {
+                    return None;
+                }
+                let from = number(&call["params"][0]["fromBlock"]).unwrap_or(0);
+                if from > head {
+                    return Some(reply(json!([])));
+                }
+                // A lagging index: silently only what it has.
+                let mut clipped = call.clone();
+                clipped["params"][0]["toBlock"] = json!(format!("0x{head:x}"));
+                Some(self.logs(clipped).await)
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds the invented log to an `eth_getLogs` answer that covers its block.
+    async fn lie_in(&self, call: &Value, answer: &mut Value) {
+        let Some(mut lie) = self.chaos.lie.lock().unwrap().clone() else { return };
+        if lie.hash.is_none() {
+            let block = json!({"jsonrpc": "2.0", "id": 0, "method": "eth_getBlockByNumber",
+                "params": [format!("0x{:x}", lie.block), false]});
+            let Some(hash) = self.forward(&block).await["result"]["hash"].as_str().map(str::to_owned) else { return };
+            lie.hash = Some(hash.clone());
+            if let Some(stored) = self.chaos.lie.lock().unwrap().as_mut() {
+                stored.hash = Some(hash);
+            }
+        }
+        let filter = &call["params"][0];
+        let covers = match (number(&filter["fromBlock"]), number(&filter["toBlock"])) {
+            (Some(from), Some(to)) => (from..=to).contains(&lie.block),
+            _ => filter["blockHash"].as_str() == lie.hash.as_deref(),
+        };
+        let Some(logs) = answer["result"].as_array_mut() else { return };
+        if !covers {
+            return;
+        }
+        let word = |hex: &str| format!("0x{:0>64}", hex.trim_start_matches("0x").to_lowercase());
+        logs.push(json!({
+            "address": lie.token,
+            "topics": [
+                "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",
+                word("0x00000000000000000000000000000000000000aa"),
+                word(&lie.to),
+            ],
+            "data": word(&format!("{:x}", lie.value)),
+            "blockNumber": format!("0x{:x}", lie.block),
+            "blockHash": lie.hash,
+            "transactionHash": "0x1111111111111111111111111111111111111111111111111111111111111111",
+            "transactionIndex": "0x0",
+            "logIndex": "0x63",
+            "removed": false,
+        }));
+        self.chaos.lies_told.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// An `eth_getLogs` call, within the provider's limits.
+    async fn logs(&self, call: Value) -> Value {
         let filter = &call["params"][0];
         let (Some(from), Some(to)) = (number(&filter["fromBlock"]), number(&filter["toBlock"])) else {
             return self.forward(&call).await; // by block hash: one block
@@ -113,7 +218,9 @@ impl RpcProxy {
         let widest = Arc::new(AtomicU64::new(0));
         let refused = Arc::new(Mutex::new(Vec::new()));
         let throttle = Arc::new(Throttle::default());
+        let chaos = Arc::new(Chaos::default());
         let state = Arc::new(State {
+            chaos: chaos.clone(),
             node,
             client: reqwest::Client::new(),
             limits,
@@ -160,7 +267,29 @@ impl RpcProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, up, widest, refused, throttle }
+        Self { url, up, widest, refused, throttle, chaos }
+    }
+
+    /// From now on, holds its head (and what it serves) `blocks` behind the node's.
+    pub fn lag(&self, blocks: u64) {
+        self.chaos.behind.store(blocks, Ordering::SeqCst);
+    }
+
+    /// From now on, returns an invented `Transfer` of `value` base units of
+    /// `token` to `to` in block `block` (once mined), with the block's real hash.
+    pub fn lie(&self, token: alloy_primitives::Address, to: &str, value: u64, block: u64) {
+        let lie = Lie { token: format!("{token:#x}"), to: to.to_owned(), value, block, hash: None };
+        *self.chaos.lie.lock().unwrap() = Some(lie);
+    }
+
+    /// Stops lying.
+    pub fn honest(&self) {
+        *self.chaos.lie.lock().unwrap() = None;
+    }
+
+    /// How many answers held the invented log.
+    pub fn lies_told(&self) -> u64 {
+        self.chaos.lies_told.load(Ordering::SeqCst)
     }
 
     /// How many 429s were sent, and after how long each throttled request came back.
