@@ -1,7 +1,9 @@
-//! Two gateway processes on one PostgreSQL: the one holding the chain's
-//! lease is frozen with SIGSTOP while payments arrive. The other takes the
-//! lease once it lapses and settles them; the frozen one, resumed with
-//! SIGCONT, steps down and writes nothing; every payment counts once.
+//! Three gateway processes on one PostgreSQL, invoices made on each: the
+//! one holding the chain's lease is frozen with SIGSTOP while payments
+//! arrive. Another takes the lease once it lapses and settles them; the
+//! frozen one, resumed with SIGCONT, steps down and writes nothing. The new
+//! holder is then killed with SIGKILL while catching up on 300 blocks, and
+//! one of the other two takes over. Every payment counts once.
 
 #![allow(clippy::unwrap_used)]
 
@@ -39,7 +41,7 @@ fn signal(gateway: &Running, name: &str) {
 }
 
 #[tokio::test]
-async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes() {
+async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes_and_a_killed_one_is_replaced() {
     let Some(db) = TestDatabase::new(Kind::Postgres).await else { return };
     let anvil = Anvil::spawn(AnvilOptions::default()).await.unwrap();
     let rpc = anvil.rpc();
@@ -67,6 +69,9 @@ async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes() {
         (lease["holder"] != me.as_str() && state == "standby").then_some(lease)
     })
     .await;
+
+    let mut third = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
+    let third_base = third.wait_for_listen();
 
     let pay = async |base: &str, units: u64| -> String {
         let created: Value = client
@@ -129,18 +134,34 @@ async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes() {
     rpc.mine(1).await.unwrap();
     settled(&first_base, &after, Duration::from_secs(10)).await;
 
-    for id in [&before, &during, &after] {
-        let seen = settled(&second_base, id, Duration::from_secs(1)).await;
+    // Killed outright while catching up on a backlog of blocks: one of the
+    // other two takes over and nothing it had read is lost or booked twice.
+    let killed = pay(&third_base, 4_000_000).await;
+    rpc.mine(300).await.unwrap();
+    signal(&second, "-KILL");
+    let killed_at = Instant::now();
+    assert!(!second.child.wait().unwrap().success());
+    let retaken = until("the takeover after SIGKILL", Duration::from_secs(10), async || {
+        let (lease, _, _) = lease_at(&client, &third_base).await;
+        (lease["epoch"].as_i64() == Some(taken["epoch"].as_i64().unwrap() + 1)).then_some(lease)
+    })
+    .await;
+    eprintln!("takeover {} ms after SIGKILL (lease_secs = 3)", killed_at.elapsed().as_millis());
+    settled(&third_base, &killed, Duration::from_secs(15)).await;
+
+    for id in [&before, &during, &after, &killed] {
+        let seen = settled(&first_base, id, Duration::from_secs(1)).await;
         assert_eq!(seen["payments"].as_array().unwrap().len(), 1, "{seen:#}");
     }
     let balances: Value =
-        client.get(format!("{second_base}/v1/balances")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-    assert_eq!(balances["data"][0]["available_units"], "6000000", "every payment once: {balances}");
+        client.get(format!("{third_base}/v1/balances")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(balances["data"][0]["available_units"], "10000000", "every payment once: {balances}");
     let fleet = run_ok(coffer().args(["fleet", "--config"]).arg(&config));
-    assert!(fleet.contains(&format!("chain:31337  holder {}", lease_at(&client, &second_base).await.2)), "{fleet}");
-    assert!(fleet.contains(&format!("epoch {}", taken["epoch"])), "{fleet}");
+    let holder = retaken["holder"].as_str().unwrap();
+    assert!(fleet.contains(&format!("chain:31337  holder {holder}")), "{fleet}");
+    assert!(fleet.contains(&format!("epoch {}", retaken["epoch"])), "{fleet}");
     let ledger = run_ok(coffer().args(["ledger", "check", "--config"]).arg(&config));
     assert!(ledger.contains("ledger ok"), "{ledger}");
     assert!(first.terminate().success());
-    assert!(second.terminate().success());
+    assert!(third.terminate().success());
 }
