@@ -66,6 +66,10 @@ pub struct CatchupReport {
     /// SQLite's own floor for the rows the steps write (`scripts/sqlite-floor.py`,
     /// run in this bench after the gateway), or why it was not measured.
     pub floor: Result<Duration, String>,
+    /// Requests to the provider from start to caught up.
+    pub catchup_calls: u64,
+    /// Requests to the provider for [`HEAD_BLOCKS`] blocks at the head.
+    pub head_calls: u64,
 }
 
 impl std::fmt::Display for CatchupReport {
@@ -106,6 +110,14 @@ impl std::fmt::Display for CatchupReport {
             ms(self.follow_only),
             self.matched,
             self.follow_only.as_secs_f64() / self.node_logs.as_secs_f64().max(1e-9),
+        )?;
+        writeln!(
+            f,
+            "RPC budget: {} requests from start to caught up ({:.1} per 1,000 blocks, startup checks included); \
+             {:.1} requests per block at the head ({HEAD_BLOCKS} blocks, each followed before the next)",
+            self.catchup_calls,
+            self.catchup_calls as f64 * 1000.0 / blocks.max(1) as f64,
+            self.head_calls as f64 / HEAD_BLOCKS as f64,
         )?;
         match &self.floor {
             Ok(floor) => write!(
@@ -169,6 +181,15 @@ pub async fn run(bench: &CatchupBench) -> anyhow::Result<CatchupReport> {
     let total = caught_up - started;
     let startup = loaded - started;
 
+    // The RPC budget: requests the watcher made catching up, then per block
+    // at the head (blocks mined one at a time, each followed before the next).
+    let catchup_calls = provider_calls(&api).await?;
+    for i in 1..=HEAD_BLOCKS {
+        rpc.mine(1).await?;
+        api.until_cursor(head + i, Duration::from_secs(60)).await?;
+    }
+    let head_calls = provider_calls(&api).await? - catchup_calls;
+
     let settled = store.ledger_snapshot().await?.invoices.iter().filter(|i| i.3 == InvoiceStatus::Settled).count();
     gateway.stop().await;
     env.cleanup().await;
@@ -202,7 +223,19 @@ pub async fn run(bench: &CatchupBench) -> anyhow::Result<CatchupReport> {
         window: head.saturating_sub(range_end),
         settled,
         setup,
+        catchup_calls,
+        head_calls,
     })
+}
+
+/// Blocks followed at the head to count the requests each takes.
+const HEAD_BLOCKS: u64 = 5;
+
+/// Requests the watcher made to the chain's provider since it started, as
+/// `/healthz` counts them (a batch counts each call, as providers bill).
+async fn provider_calls(api: &Api) -> anyhow::Result<u64> {
+    let chain = api.chain_health().await?;
+    chain["providers"][0]["calls"].as_u64().ok_or_else(|| anyhow::anyhow!("no provider calls in /healthz: {chain}"))
 }
 
 /// SQLite's floor for the rows a catch-up of `bench` writes, as

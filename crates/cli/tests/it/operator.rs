@@ -141,6 +141,7 @@ fn the_chain_benches_run_end_to_end_and_print_their_figures() {
         "10",
     ]));
     assert!(out.contains("30 invoices settled") && out.contains("30 transfers matched"), "{out}");
+    assert!(out.contains("RPC budget: ") && out.contains("requests per block at the head"), "{out}");
     let out = run_ok(coffer().args(["bench", "memory", "--invoices", "500"]));
     assert!(out.contains("watching 500 open invoices: resident"), "{out}");
 }
