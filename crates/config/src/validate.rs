@@ -203,20 +203,9 @@ fn providers(field: &dyn Fn(&str) -> String, chain: &ChainConfig) -> Result<(), 
         if !names.insert(name) {
             return Err(ConfigError::invalid(at("name"), format!("{name:?} is taken (main is rpc_url's provider)")));
         }
-        let url = url::Url::parse(provider.rpc_url.expose())
-            .map_err(|e| ConfigError::invalid(at("rpc_url"), format!("is not a URL ({e})")))?;
-        if !["http", "https", "ws", "wss"].contains(&url.scheme()) {
-            return Err(ConfigError::invalid(
-                at("rpc_url"),
-                format!("scheme {} is not http, https, ws or wss", url.scheme()),
-            ));
-        }
+        endpoint(&at, "rpc_url", provider.rpc_url.expose(), &["http", "https", "ws", "wss"])?;
         if let Some(ws) = &provider.ws_url {
-            let url = url::Url::parse(ws.expose())
-                .map_err(|e| ConfigError::invalid(at("ws_url"), format!("is not a URL ({e})")))?;
-            if !["ws", "wss"].contains(&url.scheme()) {
-                return Err(ConfigError::invalid(at("ws_url"), format!("scheme {} is not ws or wss", url.scheme())));
-            }
+            endpoint(&at, "ws_url", ws.expose(), &["ws", "wss"])?;
         }
         if !["primary", "fallback"].contains(&provider.role.as_str()) {
             return Err(ConfigError::invalid(at("role"), "must be \"primary\" or \"fallback\""));
@@ -226,6 +215,19 @@ fn providers(field: &dyn Fn(&str) -> String, chain: &ChainConfig) -> Result<(), 
     budget(field, chain.requests_per_second, chain.requests_per_day)?;
     if chain.provider_lag_blocks == 0 {
         return Err(ConfigError::invalid(field("provider_lag_blocks"), "must be at least 1"));
+    }
+    Ok(())
+}
+
+/// An RPC endpoint: a URL with one of the schemes the chain client speaks.
+fn endpoint(field: &dyn Fn(&str) -> String, name: &str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    let url = url::Url::parse(url).map_err(|e| ConfigError::invalid(field(name), format!("is not a URL ({e})")))?;
+    if !schemes.contains(&url.scheme()) {
+        let listed = match schemes {
+            [rest @ .., last] if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => schemes.join(""),
+        };
+        return Err(ConfigError::invalid(field(name), format!("scheme {} is not {listed}", url.scheme())));
     }
     Ok(())
 }
@@ -248,20 +250,9 @@ fn chain(i: usize, chain: &ChainConfig) -> Result<(), ConfigError> {
     if chain.name.trim().is_empty() || chain.name.len() > 64 {
         return Err(ConfigError::invalid(field("name"), "must be 1 to 64 characters"));
     }
-    let url = url::Url::parse(chain.rpc_url.expose())
-        .map_err(|e| ConfigError::invalid(field("rpc_url"), format!("is not a URL ({e})")))?;
-    if !["http", "https", "ws", "wss"].contains(&url.scheme()) {
-        return Err(ConfigError::invalid(
-            field("rpc_url"),
-            format!("scheme {} is not http, https, ws or wss", url.scheme()),
-        ));
-    }
+    endpoint(&field, "rpc_url", chain.rpc_url.expose(), &["http", "https", "ws", "wss"])?;
     if let Some(ws) = &chain.ws_url {
-        let url = url::Url::parse(ws.expose())
-            .map_err(|e| ConfigError::invalid(field("ws_url"), format!("is not a URL ({e})")))?;
-        if !["ws", "wss"].contains(&url.scheme()) {
-            return Err(ConfigError::invalid(field("ws_url"), format!("scheme {} is not ws or wss", url.scheme())));
-        }
+        endpoint(&field, "ws_url", ws.expose(), &["ws", "wss"])?;
     }
     providers(&field, chain)?;
     if chain.confirmations == 0 || chain.confirmations > MAX_CONFIRMATIONS {
