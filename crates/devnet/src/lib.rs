@@ -10,12 +10,14 @@ mod anvil;
 mod control;
 mod forwarder;
 mod rpc;
+mod tcp_proxy;
 mod token;
 mod tools;
 
 pub use anvil::{Anvil, AnvilOptions};
 pub use forwarder::{Forwarder, deploy_forwarder};
 pub use rpc::{Rpc, RpcError};
+pub use tcp_proxy::TcpProxy;
 pub use token::{TestToken, deploy_test_usdt};
 pub use tools::{ToolsError, anvil_binary, repo_root};
 

@@ -73,15 +73,22 @@ pub(crate) async fn lead<F, Fut>(
         if *stop.borrow() {
             return;
         }
-        let taken = match store.take_lease(&name, &fleet.holder, fleet.lease).await {
-            Ok(Some(fence)) => Some(fence),
-            Ok(None) => {
+        // Bounded here too: the lease pool's timeouts are the server's, and
+        // a partitioned database never hears the statement.
+        let taken = match tokio::time::timeout(renew_every, store.take_lease(&name, &fleet.holder, fleet.lease)).await {
+            Ok(Ok(Some(fence))) => Some(fence),
+            Ok(Ok(None)) => {
                 health.standby();
                 None
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 tracing::warn!(lease = %name, error = %e, "cannot take the lease; trying again");
                 health.failed(&format!("taking the lease {name}: {e}"));
+                None
+            }
+            Err(_) => {
+                tracing::warn!(lease = %name, "taking the lease timed out; trying again");
+                health.failed(&format!("taking the lease {name}: no answer from the database"));
                 None
             }
         };
@@ -124,12 +131,25 @@ pub(crate) async fn lead<F, Fut>(
             }
         };
         let _ = end_job.send(true);
-        let _ = running.await;
+        // A job stuck on a database that does not answer is aborted: what
+        // it had not committed is rolled back, and its next holder repeats it.
+        // Half a renewal: a holder that lost touch steps down two renewals
+        // after its last one, so its job has stopped before the lease can lapse.
+        if tokio::time::timeout(renew_every / 2, &mut running).await.is_err() {
+            tracing::warn!(lease = %name, epoch = fence.epoch, "the job did not stop in time; aborting it");
+            running.abort();
+            let _ = running.await;
+        }
+        if matches!(ended, Ended::Lost) {
+            tracing::warn!(lease = %name, epoch = fence.epoch, "stepped down: the job has stopped; standing by");
+        }
         // Given back in every case: on a stop another gateway takes over at
         // once; after a job that ended by itself (it panicked) this one can
         // take it again at once; a lease that moved on is not touched.
-        if let Err(e) = store.release_lease(&fence).await {
-            tracing::warn!(lease = %name, error = %e, "cannot give the lease back; it lapses by itself");
+        match tokio::time::timeout(renew_every, store.release_lease(&fence)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(lease = %name, error = %e, "cannot give the lease back; it lapses by itself"),
+            Err(_) => tracing::warn!(lease = %name, "giving the lease back timed out; it lapses by itself"),
         }
         match ended {
             Ended::Stopping => return,

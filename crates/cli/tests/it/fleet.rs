@@ -3,14 +3,19 @@
 //! arrive. Another takes the lease once it lapses and settles them; the
 //! frozen one, resumed with SIGCONT, steps down and writes nothing. The new
 //! holder is then killed with SIGKILL while catching up on 300 blocks, and
-//! one of the other two takes over. Every payment counts once.
+//! one of the other two takes over. Every payment counts once. And a
+//! holder whose database connection is cut (a partition: nothing passes,
+//! nothing closes) stops its work before its lease could pass to another.
 
 #![allow(clippy::unwrap_used)]
 
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
-use coffer_devnet::{Anvil, AnvilOptions, deploy_test_usdt};
+use coffer_devnet::{Anvil, AnvilOptions, Rpc, TcpProxy, TestToken, deploy_test_usdt};
 use coffer_store::testing::{Kind, TestDatabase};
 use serde_json::{Value, json};
 
@@ -40,43 +45,68 @@ fn signal(gateway: &Running, name: &str) {
     assert!(status.success());
 }
 
-#[tokio::test]
-async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes_and_a_killed_one_is_replaced() {
-    let Some(db) = TestDatabase::new(Kind::Postgres).await else { return };
-    let anvil = Anvil::spawn(AnvilOptions::default()).await.unwrap();
-    let rpc = anvil.rpc();
-    let token = deploy_test_usdt(rpc).await.unwrap();
-    let payer = rpc.accounts().await.unwrap()[1];
-    token.mint(rpc, payer, U256::from(1_000_000_000u64)).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let top = format!("database_url = \"{}\"\nlease_secs = 3", db.url());
-    let chain = "confirmations = 1\nunwatched_check_secs = 1";
-    let config = write_usdt_config(dir.path(), &top, chain, &anvil.http_url(), token.address);
-    let key = shop_key(&config);
-    let client = reqwest::Client::new();
+/// A chain with a USDT, a funded payer, and a shop's configuration on
+/// PostgreSQL with 3 s leases.
+struct Fleet {
+    db: TestDatabase,
+    anvil: Anvil,
+    token: TestToken,
+    payer: Address,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    key: String,
+    client: reqwest::Client,
+}
 
-    let mut first = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
-    let first_base = first.wait_for_listen();
-    let held = until("the first gateway taking the lease", Duration::from_secs(10), async || {
-        let (lease, _, me) = lease_at(&client, &first_base).await;
-        (lease["holder"] == me.as_str() && lease["mine"] == true).then_some(lease)
-    })
-    .await;
-    let mut second = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
-    let second_base = second.wait_for_listen();
-    until("the second gateway standing by", Duration::from_secs(10), async || {
-        let (lease, state, me) = lease_at(&client, &second_base).await;
-        (lease["holder"] != me.as_str() && state == "standby").then_some(lease)
-    })
-    .await;
+impl Fleet {
+    async fn new() -> Option<Self> {
+        let db = TestDatabase::new(Kind::Postgres).await?;
+        let anvil = Anvil::spawn(AnvilOptions::default()).await.unwrap();
+        let token = deploy_test_usdt(anvil.rpc()).await.unwrap();
+        let payer = anvil.rpc().accounts().await.unwrap()[1];
+        token.mint(anvil.rpc(), payer, U256::from(1_000_000_000u64)).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let top = format!("database_url = \"{}\"\nlease_secs = 3", db.url());
+        let chain = "confirmations = 1\nunwatched_check_secs = 1";
+        let config = write_usdt_config(dir.path(), &top, chain, &anvil.http_url(), token.address);
+        let key = shop_key(&config);
+        Some(Self { db, anvil, token, payer, dir, config, key, client: reqwest::Client::new() })
+    }
 
-    let mut third = Running::spawn(coffer().args(["gateway", "--config"]).arg(&config));
-    let third_base = third.wait_for_listen();
+    fn rpc(&self) -> &Rpc {
+        self.anvil.rpc()
+    }
 
-    let pay = async |base: &str, units: u64| -> String {
-        let created: Value = client
+    fn gateway(&self, config: &Path) -> (Running, String) {
+        let mut gateway = Running::spawn(coffer().args(["gateway", "--config"]).arg(config));
+        let base = gateway.wait_for_listen();
+        (gateway, base)
+    }
+
+    /// Waits until the gateway at `base` holds the chain's lease.
+    async fn holding(&self, base: &str, what: &str) -> Value {
+        until(what, Duration::from_secs(10), async || {
+            let (lease, _, me) = lease_at(&self.client, base).await;
+            (lease["holder"] == me.as_str() && lease["mine"] == true).then_some(lease)
+        })
+        .await
+    }
+
+    /// Waits until the gateway at `base` stands by.
+    async fn standing_by(&self, base: &str, what: &str) {
+        until(what, Duration::from_secs(10), async || {
+            let (lease, state, me) = lease_at(&self.client, base).await;
+            (lease["holder"] != me.as_str() && state == "standby").then_some(lease)
+        })
+        .await;
+    }
+
+    /// An invoice made at `base`, paid `units` on chain; its id.
+    async fn pay(&self, base: &str, units: u64) -> String {
+        let created: Value = self
+            .client
             .post(format!("{base}/v1/invoices"))
-            .bearer_auth(&key)
+            .bearer_auth(&self.key)
             .json(&json!({"amount": (units / 1_000_000).to_string(), "asset": "USDT"}))
             .send()
             .await
@@ -85,15 +115,17 @@ async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes_and_a_kill
             .await
             .unwrap();
         let to: Address = created["address"].as_str().unwrap().parse().unwrap();
-        let tx = token.send_transfer(rpc, payer, to, U256::from(units)).await.unwrap();
-        rpc.wait_for_receipt(tx).await.unwrap();
+        let tx = self.token.send_transfer(self.rpc(), self.payer, to, U256::from(units)).await.unwrap();
+        self.rpc().wait_for_receipt(tx).await.unwrap();
         created["id"].as_str().unwrap().to_owned()
-    };
-    let settled = async |base: &str, id: &str, within: Duration| -> Value {
+    }
+
+    async fn settled(&self, base: &str, id: &str, within: Duration) -> Value {
         until(&format!("invoice {id} settling"), within, async || {
-            let seen: Value = client
+            let seen: Value = self
+                .client
                 .get(format!("{base}/v1/invoices/{id}"))
-                .bearer_auth(&key)
+                .bearer_auth(&self.key)
                 .send()
                 .await
                 .unwrap()
@@ -103,65 +135,159 @@ async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes_and_a_kill
             (seen["status"] == "settled").then_some(seen)
         })
         .await
-    };
-    let before = pay(&first_base, 1_000_000).await;
-    rpc.mine(1).await.unwrap();
-    settled(&first_base, &before, Duration::from_secs(10)).await;
+    }
+
+    /// Each invoice paid once, `total` in all, and the books balance.
+    async fn assert_once(&self, base: &str, ids: &[&String], total: &str) {
+        for id in ids {
+            let seen = self.settled(base, id, Duration::from_secs(1)).await;
+            assert_eq!(seen["payments"].as_array().unwrap().len(), 1, "{seen:#}");
+        }
+        let balances: Value = self
+            .client
+            .get(format!("{base}/v1/balances"))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(balances["data"][0]["available_units"], total, "every payment once: {balances}");
+        let ledger = run_ok(coffer().args(["ledger", "check", "--config"]).arg(&self.config));
+        assert!(ledger.contains("ledger ok"), "{ledger}");
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes_and_a_killed_one_is_replaced() {
+    let Some(fleet) = Fleet::new().await else { return };
+    let (first, first_base) = fleet.gateway(&fleet.config);
+    let held = fleet.holding(&first_base, "the first gateway taking the lease").await;
+    let (mut second, second_base) = fleet.gateway(&fleet.config);
+    fleet.standing_by(&second_base, "the second gateway standing by").await;
+    let (mut third, third_base) = fleet.gateway(&fleet.config);
+
+    let before = fleet.pay(&first_base, 1_000_000).await;
+    fleet.rpc().mine(1).await.unwrap();
+    fleet.settled(&first_base, &before, Duration::from_secs(10)).await;
 
     // Frozen mid-work, as by a stalled VM: its lease lapses; payments keep coming.
     signal(&first, "-STOP");
     let frozen_at = Instant::now();
-    let during = pay(&second_base, 2_000_000).await;
-    rpc.mine(1).await.unwrap();
-    let taken = until("the takeover", Duration::from_secs(10), async || {
-        let (lease, _, me) = lease_at(&client, &second_base).await;
-        (lease["holder"] == me.as_str() && lease["mine"] == true).then_some(lease)
-    })
-    .await;
+    let during = fleet.pay(&second_base, 2_000_000).await;
+    fleet.rpc().mine(1).await.unwrap();
+    let taken = fleet.holding(&second_base, "the takeover").await;
     let takeover = frozen_at.elapsed();
     assert_eq!(taken["epoch"].as_i64().unwrap(), held["epoch"].as_i64().unwrap() + 1, "{taken}");
-    settled(&second_base, &during, Duration::from_secs(10)).await;
+    fleet.settled(&second_base, &during, Duration::from_secs(10)).await;
     eprintln!("takeover {} ms after SIGSTOP (lease_secs = 3)", takeover.as_millis());
 
     // Woken, the old leader finds the lease moved on and stands by.
     signal(&first, "-CONT");
-    until("the old leader standing by", Duration::from_secs(10), async || {
-        let (lease, state, me) = lease_at(&client, &first_base).await;
-        (lease["holder"] != me.as_str() && state == "standby").then_some(lease)
-    })
-    .await;
-    let after = pay(&first_base, 3_000_000).await;
-    rpc.mine(1).await.unwrap();
-    settled(&first_base, &after, Duration::from_secs(10)).await;
+    fleet.standing_by(&first_base, "the old leader standing by").await;
+    let after = fleet.pay(&first_base, 3_000_000).await;
+    fleet.rpc().mine(1).await.unwrap();
+    fleet.settled(&first_base, &after, Duration::from_secs(10)).await;
 
     // Killed outright while catching up on a backlog of blocks: one of the
     // other two takes over and nothing it had read is lost or booked twice.
-    let killed = pay(&third_base, 4_000_000).await;
-    rpc.mine(300).await.unwrap();
+    let killed = fleet.pay(&third_base, 4_000_000).await;
+    fleet.rpc().mine(300).await.unwrap();
     signal(&second, "-KILL");
     let killed_at = Instant::now();
     assert!(!second.child.wait().unwrap().success());
     let retaken = until("the takeover after SIGKILL", Duration::from_secs(10), async || {
-        let (lease, _, _) = lease_at(&client, &third_base).await;
+        let (lease, _, _) = lease_at(&fleet.client, &third_base).await;
         (lease["epoch"].as_i64() == Some(taken["epoch"].as_i64().unwrap() + 1)).then_some(lease)
     })
     .await;
     eprintln!("takeover {} ms after SIGKILL (lease_secs = 3)", killed_at.elapsed().as_millis());
-    settled(&third_base, &killed, Duration::from_secs(15)).await;
+    fleet.settled(&third_base, &killed, Duration::from_secs(15)).await;
 
-    for id in [&before, &during, &after, &killed] {
-        let seen = settled(&first_base, id, Duration::from_secs(1)).await;
-        assert_eq!(seen["payments"].as_array().unwrap().len(), 1, "{seen:#}");
-    }
-    let balances: Value =
-        client.get(format!("{third_base}/v1/balances")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
-    assert_eq!(balances["data"][0]["available_units"], "10000000", "every payment once: {balances}");
-    let fleet = run_ok(coffer().args(["fleet", "--config"]).arg(&config));
+    fleet.assert_once(&first_base, &[&before, &during, &after, &killed], "10000000").await;
+    let shown = run_ok(coffer().args(["fleet", "--config"]).arg(&fleet.config));
     let holder = retaken["holder"].as_str().unwrap();
-    assert!(fleet.contains(&format!("chain:31337  holder {holder}")), "{fleet}");
-    assert!(fleet.contains(&format!("epoch {}", retaken["epoch"])), "{fleet}");
-    let ledger = run_ok(coffer().args(["ledger", "check", "--config"]).arg(&config));
-    assert!(ledger.contains("ledger ok"), "{ledger}");
+    assert!(shown.contains(&format!("chain:31337  holder {holder}")), "{shown}");
+    assert!(shown.contains(&format!("epoch {}", retaken["epoch"])), "{shown}");
+    let mut first = first;
     assert!(first.terminate().success());
     assert!(third.terminate().success());
+}
+
+/// Lines of a gateway's stderr as they come, each with when it came.
+fn log_lines(gateway: &mut Running) -> Arc<Mutex<Vec<(Instant, String)>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stderr = gateway.child.stderr.take().unwrap();
+    let kept = lines.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            kept.lock().unwrap().push((Instant::now(), line));
+        }
+    });
+    lines
+}
+
+// Two workers: the proxy's tasks go on while the test blocks on a child's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_its_database_stops_before_its_lease_can_pass_and_nothing_counts_twice() {
+    let Some(fleet) = Fleet::new().await else { return };
+    // The leader reaches PostgreSQL through a proxy; the others directly.
+    let url = fleet.db.url();
+    let port: u16 = url.split("@127.0.0.1:").nth(1).and_then(|rest| rest.split('/').next()).unwrap().parse().unwrap();
+    let proxy = TcpProxy::start(port).await.unwrap();
+    let text = std::fs::read_to_string(&fleet.config).unwrap();
+    let leader_config = fleet.dir.path().join("leader.toml");
+    std::fs::write(&leader_config, text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{}", proxy.port)))
+        .unwrap();
+    let (mut first, first_base) = fleet.gateway(&leader_config);
+    let first_log = log_lines(&mut first);
+    let held = fleet.holding(&first_base, "the leader taking the lease").await;
+    let (_second, second_base) = fleet.gateway(&fleet.config);
+    let (_third, third_base) = fleet.gateway(&fleet.config);
+    fleet.standing_by(&second_base, "the second gateway standing by").await;
+    let before = fleet.pay(&first_base, 1_000_000).await;
+    fleet.rpc().mine(1).await.unwrap();
+    fleet.settled(&first_base, &before, Duration::from_secs(10)).await;
+
+    // Partitioned from the database mid-work; payments keep coming.
+    proxy.partition();
+    let cut_at = Instant::now();
+    let during = fleet.pay(&second_base, 2_000_000).await;
+    fleet.rpc().mine(1).await.unwrap();
+    let taken = until("the takeover", Duration::from_secs(10), async || {
+        for base in [&second_base, &third_base] {
+            let (lease, _, me) = lease_at(&fleet.client, base).await;
+            if lease["holder"] == me.as_str() && lease["mine"] == true {
+                return Some(lease);
+            }
+        }
+        None
+    })
+    .await;
+    let taken_at = Instant::now();
+    assert_eq!(taken["epoch"].as_i64().unwrap(), held["epoch"].as_i64().unwrap() + 1, "{taken}");
+    let log = first_log.lock().unwrap().clone();
+    let stepped_down = log
+        .iter()
+        .find(|(_, line)| line.contains("stepped down: the job has stopped"))
+        .map(|(at, _)| *at)
+        .unwrap_or_else(|| panic!("the cut-off leader's job had not stopped when another took over: {log:#?}"));
+    eprintln!(
+        "cut-off leader's job stopped {} ms after the cut; takeover seen {} ms after (lease_secs = 3)",
+        (stepped_down - cut_at).as_millis(),
+        (taken_at - cut_at).as_millis()
+    );
+    assert!(stepped_down < taken_at, "the cut-off leader stopped only after another held its lease");
+    assert!(stepped_down - cut_at < Duration::from_secs(3), "it stopped later than its lease could last");
+    fleet.settled(&second_base, &during, Duration::from_secs(10)).await;
+
+    // Reconnected, it finds the lease moved on and stands by.
+    proxy.up();
+    fleet.standing_by(&first_base, "the cut-off leader standing by").await;
+    let after = fleet.pay(&first_base, 3_000_000).await;
+    fleet.rpc().mine(1).await.unwrap();
+    fleet.settled(&first_base, &after, Duration::from_secs(10)).await;
+    fleet.assert_once(&first_base, &[&before, &during, &after], "6000000").await;
+    assert!(first.terminate().success());
 }

@@ -118,7 +118,10 @@ impl Running {
     pub fn wait_for_listen(&mut self) -> String {
         let stdout = self.child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let line = lines.next().expect("the gateway printed nothing").unwrap();
+        let Some(line) = lines.next().and_then(Result::ok) else {
+            let _ = self.child.wait();
+            panic!("the gateway printed nothing; its stderr:\n{}", self.stderr());
+        };
         line.strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned()
     }
 

@@ -7,15 +7,15 @@
 use coffer_store::on_both_backends;
 use coffer_store::testing::Kind;
 
-use crate::proxy::Proxy;
 use crate::shop::{ChainOptions, unfollowed_shop};
+use coffer_devnet::TcpProxy;
 
 on_both_backends!(a_payment_made_while_the_node_was_unreachable_at_first_start_is_credited);
 
 async fn a_payment_made_while_the_node_was_unreachable_at_first_start_is_credited(kind: Kind) {
     let anvil = coffer_devnet::Anvil::spawn(coffer_devnet::AnvilOptions::default()).await.unwrap();
-    let proxy = Proxy::start(anvil.port()).await;
-    proxy.down();
+    let proxy = TcpProxy::start(anvil.port()).await.unwrap();
+    proxy.cut();
     let url = format!("ws://127.0.0.1:{}", proxy.port);
     let Some(shop) = unfollowed_shop(kind, 2, anvil, url, &ChainOptions::default()).await else { return };
     assert!(shop.chain_health().await["cursor"].is_null(), "no cursor: the node was never reached");

@@ -25,7 +25,6 @@ mod payout_restart;
 mod payout_treasury;
 mod payouts;
 mod providers;
-mod proxy;
 mod resilience;
 mod rpc_proxy;
 mod screening;

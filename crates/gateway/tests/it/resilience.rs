@@ -11,8 +11,8 @@ use coffer_store::testing::Kind;
 use serde_json::{Value, json};
 
 use crate::helpers::spawn_app_with;
-use crate::proxy::Proxy;
 use crate::shop::{shop, shop_config, shop_with};
+use coffer_devnet::TcpProxy;
 
 on_both_backends!(
     a_reorganisation_un_sees_a_payment_and_the_re_mined_one_counts_once,
@@ -64,13 +64,13 @@ async fn a_reorganisation_un_sees_a_payment_and_the_re_mined_one_counts_once(kin
 
 async fn the_node_going_away_and_coming_back_loses_nothing(kind: Kind) {
     let anvil = coffer_devnet::Anvil::spawn(coffer_devnet::AnvilOptions::default()).await.unwrap();
-    let proxy = Proxy::start(anvil.port()).await;
+    let proxy = TcpProxy::start(anvil.port()).await.unwrap();
     let url = format!("ws://127.0.0.1:{}", proxy.port);
     let Some(shop) = shop_with(kind, 2, anvil, url).await else { return };
     let invoice = shop.invoice("USDT", "12.50").await;
     let id = invoice["id"].as_str().unwrap();
 
-    proxy.down();
+    proxy.cut();
     shop.pay(&invoice, "USDT", 12_500_000).await;
     shop.mine(2).await;
     let mut health = Value::Null;
