@@ -120,18 +120,15 @@ impl Fleet {
         created["id"].as_str().unwrap().to_owned()
     }
 
+    /// `path` at `base`, as the shop.
+    async fn get(&self, base: &str, path: &str) -> Value {
+        let answer = self.client.get(format!("{base}{path}")).bearer_auth(&self.key).send().await.unwrap();
+        answer.json().await.unwrap()
+    }
+
     async fn settled(&self, base: &str, id: &str, within: Duration) -> Value {
         until(&format!("invoice {id} settling"), within, async || {
-            let seen: Value = self
-                .client
-                .get(format!("{base}/v1/invoices/{id}"))
-                .bearer_auth(&self.key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let seen = self.get(base, &format!("/v1/invoices/{id}")).await;
             (seen["status"] == "settled").then_some(seen)
         })
         .await
@@ -143,16 +140,7 @@ impl Fleet {
             let seen = self.settled(base, id, Duration::from_secs(1)).await;
             assert_eq!(seen["payments"].as_array().unwrap().len(), 1, "{seen:#}");
         }
-        let balances: Value = self
-            .client
-            .get(format!("{base}/v1/balances"))
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let balances = self.get(base, "/v1/balances").await;
         assert_eq!(balances["data"][0]["available_units"], total, "every payment once: {balances}");
         let ledger = run_ok(coffer().args(["ledger", "check", "--config"]).arg(&self.config));
         assert!(ledger.contains("ledger ok"), "{ledger}");
